@@ -1,0 +1,94 @@
+"""`dpi-sandbox`: run, migrate and demonstrate the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from dpi_sandbox.registry import ALL, entry
+
+app = typer.Typer(help="The DPI reference sandbox: identity, payments, consent and data exchange behind a gateway.",
+                  no_args_is_help=True)  # fmt: skip
+db_app = typer.Typer(help="Database migrations (one Alembic history per service).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+VarDir = Annotated[Path, typer.Option("--var-dir", help="Where SQLite files, keys and reports live.")]
+Host = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
+Port = Annotated[int, typer.Option("--port", help="Gateway port (services use the next four in multi-process mode).")]
+
+
+@app.command()
+def up(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    processes: Annotated[bool, typer.Option("--processes", help="Five uvicorn processes instead of one.")] = False,
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Start the sandbox: embedded (one process) by default, or one process per service with --processes."""
+    from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
+
+    asyncio.run(upgrade_all(all_settings(var_dir)))
+    if processes:
+        from dpi_sandbox.processes import Supervisor
+
+        console.print(f"Starting five processes on {host}:{port}-{port + 4} (Ctrl-C stops them all)")
+        raise typer.Exit(Supervisor(var_dir=var_dir, host=host, port_base=port, log=console.print).serve_forever())
+    console.print(f"Embedded sandbox at http://{host}:{port} (OpenAPI at /docs). Ctrl-C stops it.")
+    uvicorn.run(build_embedded(var_dir=var_dir), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    once: Annotated[bool, typer.Option("--once", help="Exit after the report instead of serving.")] = False,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Serve the embedded sandbox, narrate the demo scenario, write its report, keep serving until Ctrl-C."""
+    from dpi_sandbox.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(host=host, port=port, once=once, var_dir=var_dir, console=console)))
+
+
+@db_app.command("upgrade")
+def db_upgrade(var_dir: VarDir = Path("var")) -> None:
+    """Apply every service's migrations to its own database (SQLite files or PostgreSQL from DPI_*_DATABASE_URL)."""
+    from dpi_sandbox.embedded import all_settings, upgrade_all
+
+    asyncio.run(upgrade_all(all_settings(var_dir)))
+    console.print("Every service's database is at its latest migration.")
+
+
+@db_app.command("revision")
+def db_revision(
+    service: Annotated[str, typer.Argument(help=f"One of {', '.join(e.name for e in ALL)}.")],
+    message: Annotated[str, typer.Option("-m", "--message")],
+    var_dir: VarDir = Path("var/migration-scratch"),
+) -> None:
+    """Maintainers: autogenerate a migration for one service from its models (against a scratch SQLite database)."""
+    from alembic import command
+
+    from dpi_sandbox.embedded import all_settings
+    from services.common.db import create_engine
+    from services.common.migrations import alembic_config, upgrade
+
+    target = all_settings(var_dir)[service]
+
+    async def upgrade_target() -> None:
+        engine = create_engine(target.resolved_database_url, schema=target.resolved_schema)
+        await upgrade(engine, entry(service).migrations_dir, target.resolved_schema)
+        await engine.dispose()
+
+    asyncio.run(upgrade_target())
+    config = alembic_config(entry(service).migrations_dir, target.resolved_database_url, target.resolved_schema)
+    command.revision(config, message=message, autogenerate=True)
+
+
+if __name__ == "__main__":
+    app()

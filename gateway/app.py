@@ -1,0 +1,106 @@
+"""The gateway's app factory: the only public entry point, the policy enforcement point of the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel
+
+from gateway.config import GatewaySettings
+from gateway.proxy.auth import CallerAuthenticator, DenyAll
+from gateway.proxy.router import router as proxy_router
+from gateway.proxy.service import Proxy
+from services.common.app import ServiceSpec, create_service_app, infrastructure_tables
+from services.common.assertion import AssertionMinter
+from services.common.clock import Clock, SystemClock
+from services.common.db import new_metadata
+from services.common.http import build_http_client
+
+metadata = new_metadata()
+infrastructure_tables(metadata)
+
+status_router = APIRouter(tags=["operations"])
+
+
+class ServiceStatus(BaseModel):
+    service: str
+    healthy: bool
+    ready: bool
+    detail: str | None = None
+
+
+class SandboxStatus(BaseModel):
+    healthy: bool
+    services: list[ServiceStatus]
+
+
+@status_router.get(
+    "/services",
+    summary="Health and readiness of every service behind the gateway",
+    response_model=SandboxStatus,
+)
+async def services_status(request: Request) -> SandboxStatus:
+    proxy: Proxy = request.app.state.proxy
+    statuses = await asyncio.gather(*(_probe(name, proxy.client_for(name)) for name in request.app.state.upstream_names))
+    return SandboxStatus(healthy=all(s.healthy and s.ready for s in statuses), services=list(statuses))
+
+
+async def _probe(name: str, client: httpx.AsyncClient) -> ServiceStatus:
+    try:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+    except httpx.HTTPError as error:
+        return ServiceStatus(service=name, healthy=False, ready=False, detail=type(error).__name__)
+    return ServiceStatus(service=name, healthy=health.status_code == 200, ready=ready.status_code == 200)
+
+
+SPEC = ServiceSpec(
+    name="gateway",
+    title="DPI sandbox gateway",
+    description=(
+        "The one public entry point. It authenticates every caller, applies the safeguard rule catalogue, and "
+        "forwards to the identity, payments, consent and exchange services with a short-lived signed assertion. "
+        "All data in this sandbox is synthetic."
+    ),
+    metadata=metadata,
+    public_routers=(status_router, proxy_router),
+    caller_echo=False,
+)
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    clock: Clock | None = None,
+    upstream_apps: Mapping[str, FastAPI] | None = None,
+    authenticator: CallerAuthenticator | None = None,
+    **runtime: Any,
+) -> FastAPI:
+    """Build the gateway. With `upstream_apps` (embedded mode) it reaches the services in-process and runs their
+    lifespans inside its own; otherwise it calls the URLs in its settings."""
+    settings = settings or GatewaySettings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def upstream_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            clients: dict[str, httpx.AsyncClient] = {}
+            if upstream_apps is not None:
+                for name, service_app in upstream_apps.items():
+                    await stack.enter_async_context(service_app.router.lifespan_context(service_app))
+                    transport = httpx.ASGITransport(app=service_app, raise_app_exceptions=False)
+                    clients[name] = build_http_client(f"http://{name}", transport=transport)
+            else:
+                clients = {name: build_http_client(url) for name, url in settings.upstream_urls().items()}
+            for client in clients.values():
+                stack.push_async_callback(client.aclose)
+            app.state.upstream_names = tuple(clients)
+            app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), authenticator or DenyAll())
+            yield
+
+    return create_service_app(SPEC, settings, clock=clock, extra_lifespan=upstream_lifespan, **runtime)

@@ -1,0 +1,270 @@
+"""The gateway assertion: how a service knows a request came through the gateway, and on whose behalf.
+
+The gateway mints a short-lived ES256 JWT for one audience (the service), naming the authenticated client, its
+roles, the internal subject reference, purpose, consent, legal basis, channel and the audit decision id. A service
+accepts a request only with a valid assertion: signature by the gateway's published key, algorithm pinned to ES256
+(`none`, HS256 and every other algorithm are refused before any key is touched), audience = this service, issuer =
+the gateway, not expired by the injected clock, lifetime at most the policy maximum, and `jti` never seen before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import httpx
+from jose import JWTError, jwt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Column, MetaData, String, Table, delete, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.clock import Clock
+from services.common.db import UTCDateTime
+from services.common.ids import new_id
+from services.common.keys import SigningKey, read_jwks_file
+from services.common.problems import Unauthenticated
+
+ASSERTION_HEADER = "X-Gateway-Assertion"
+ASSERTION_TYPE = "gateway-assertion+jwt"
+ASSERTION_ISSUER = "dpi-gateway"
+ASSERTION_TTL = timedelta(seconds=60)
+PINNED_ALGORITHM = "ES256"
+
+LegalBasis = Literal["consent", "statute", "court_order", "contract", "none"]
+Channel = Literal["web", "app", "ussd", "sms", "assisted", "offline", "internal"]
+
+
+class CallContext(BaseModel):
+    """Who is calling and on what basis, as the gateway decided it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str = Field(description="The authenticated client (relying party, operator console, citizen app).")
+    roles: tuple[str, ...] = Field(default=(), description="Roles granted to the caller for this request.")
+    subject_ref: str | None = Field(default=None, description="Internal subject reference (`sub`), if any.")
+    purpose: str | None = None
+    consent_id: str | None = None
+    legal_basis: LegalBasis | None = None
+    channel: Channel = "web"
+    assisted_by: str | None = None
+    decision_id: str | None = Field(default=None, description="The gateway's audit decision id for this request.")
+
+
+class Caller(CallContext):
+    """A verified caller inside a service: the context plus the assertion's own id and expiry."""
+
+    assertion_id: str
+    expires_at: datetime
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+class AssertionMinter:
+    """Mints assertions in the gateway."""
+
+    def __init__(self, key: SigningKey, clock: Clock, *, ttl: timedelta = ASSERTION_TTL) -> None:
+        self._key = key
+        self._clock = clock
+        self._ttl = ttl
+
+    def mint(self, audience: str, context: CallContext) -> str:
+        now = self._clock.now()
+        claims: dict[str, Any] = {
+            "iss": ASSERTION_ISSUER,
+            "aud": audience,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self._ttl).timestamp()),
+            "jti": new_id(),
+            **context.model_dump(exclude_none=True, mode="json"),
+        }
+        if context.subject_ref:
+            claims["sub"] = claims.pop("subject_ref")
+        return self._key.sign_jwt(claims, typ=ASSERTION_TYPE)
+
+
+class JwksSource(Protocol):
+    async def key_for(self, kid: str) -> dict[str, Any] | None: ...
+
+
+class StaticJwks:
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        self._keys = {k["kid"]: k for k in jwks.get("keys", [])}
+
+    async def key_for(self, kid: str) -> dict[str, Any] | None:
+        return self._keys.get(kid)
+
+
+class FileJwks:
+    """The gateway's JWKS as written beside its key (embedded and multi-process modes); re-read on an unknown kid."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._keys: dict[str, dict[str, Any]] = {}
+
+    async def key_for(self, kid: str) -> dict[str, Any] | None:
+        if kid not in self._keys and self._path.exists():
+            self._keys = {k["kid"]: k for k in read_jwks_file(self._path).get("keys", [])}
+        return self._keys.get(kid)
+
+
+class RemoteJwks:
+    """The gateway's JWKS fetched over HTTP (distributed mode); refetched on an unknown kid at most every 30 s."""
+
+    def __init__(self, url: str, http: httpx.AsyncClient, *, min_refresh_seconds: float = 30.0) -> None:
+        self._url = url
+        self._http = http
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._fetched_at = -min_refresh_seconds
+        self._min_refresh = min_refresh_seconds
+        self._lock = asyncio.Lock()
+
+    async def key_for(self, kid: str) -> dict[str, Any] | None:
+        if kid not in self._keys and time.monotonic() - self._fetched_at >= self._min_refresh:
+            async with self._lock:
+                response = await self._http.get(self._url)
+                response.raise_for_status()
+                self._keys = {k["kid"]: k for k in response.json().get("keys", [])}
+                self._fetched_at = time.monotonic()
+        return self._keys.get(kid)
+
+
+class ReplayGuard(Protocol):
+    async def first_use(self, jti: str, expires_at: datetime) -> bool:
+        """Record `jti`; True if it had not been seen before."""
+        ...
+
+
+class MemoryReplayGuard:
+    """Remembers accepted ids in this process: correct only while one process serves the service."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._seen: dict[str, datetime] = {}
+
+    async def first_use(self, jti: str, expires_at: datetime) -> bool:
+        now = self._clock.now()
+        if len(self._seen) > 10_000:
+            self._seen = {k: v for k, v in self._seen.items() if v > now}
+        if jti in self._seen:
+            return False
+        self._seen[jti] = expires_at
+        return True
+
+
+def seen_assertions_table(metadata: MetaData) -> Table:
+    return Table(
+        "seen_assertions",
+        metadata,
+        Column("jti", String(64), primary_key=True),
+        Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    )
+
+
+class DatabaseReplayGuard:
+    """Remembers accepted ids in the service's own database, so every replica of the service shares them."""
+
+    def __init__(self, engine: AsyncEngine, table: Table, clock: Clock, *, purge_every: int = 1000) -> None:
+        self._engine = engine
+        self._table = table
+        self._clock = clock
+        self._purge_every = purge_every
+        self._count = 0
+
+    async def first_use(self, jti: str, expires_at: datetime) -> bool:
+        self._count += 1
+        try:
+            async with self._engine.begin() as conn:
+                if self._count % self._purge_every == 0:
+                    await conn.execute(delete(self._table).where(self._table.c.expires_at < self._clock.now()))
+                await conn.execute(insert(self._table).values(jti=jti, expires_at=expires_at))
+        except IntegrityError:
+            return False
+        return True
+
+
+class AssertionVerifier:
+    """Verifies assertions inside a service."""
+
+    def __init__(
+        self,
+        *,
+        audience: str,
+        jwks: JwksSource,
+        clock: Clock,
+        replay_guard: ReplayGuard,
+        leeway: timedelta = timedelta(seconds=5),
+        max_lifetime: timedelta = ASSERTION_TTL,
+    ) -> None:
+        self._audience = audience
+        self._jwks = jwks
+        self._clock = clock
+        self._replay_guard = replay_guard
+        self._leeway = leeway
+        self._max_lifetime = max_lifetime
+
+    async def verify(self, token: str | None) -> Caller:
+        if not token:
+            raise _unauthenticated("No gateway assertion: services are reachable only through the gateway.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError:
+            raise _unauthenticated("The gateway assertion is not a well-formed JWT.") from None
+        if header.get("alg") != PINNED_ALGORITHM:
+            raise _unauthenticated(f"Gateway assertions must be signed with {PINNED_ALGORITHM}.")
+        if header.get("typ") != ASSERTION_TYPE:
+            raise _unauthenticated("The token is not a gateway assertion.")
+        key = await self._jwks.key_for(str(header.get("kid", "")))
+        if key is None:
+            raise _unauthenticated("The gateway assertion is signed by an unknown key.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[PINNED_ALGORITHM],
+                audience=self._audience,
+                issuer=ASSERTION_ISSUER,
+                # Time is checked below against the injectable clock, not the wall clock.
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require_jti": True},
+            )
+        except JWTError as error:
+            raise _unauthenticated(f"The gateway assertion is not valid: {_reason(error)}.") from None
+        now = self._clock.now()
+        try:
+            issued_at = datetime.fromtimestamp(int(claims["iat"]), tz=now.tzinfo)
+            expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
+        except (KeyError, TypeError, ValueError):
+            raise _unauthenticated("The gateway assertion lacks iat/exp.") from None
+        if expires_at - issued_at > self._max_lifetime:
+            raise _unauthenticated("The gateway assertion lives longer than policy allows.")
+        if issued_at > now + self._leeway:
+            raise _unauthenticated("The gateway assertion is issued in the future.")
+        if expires_at + self._leeway <= now:
+            raise _unauthenticated("The gateway assertion has expired.")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            raise _unauthenticated("The gateway assertion has no jti.")
+        if not await self._replay_guard.first_use(jti, expires_at + self._leeway):
+            raise _unauthenticated("The gateway assertion was already used (replay).")
+        try:
+            return Caller(
+                **{k: v for k, v in claims.items() if k in CallContext.model_fields},
+                subject_ref=claims.get("sub"),
+                assertion_id=jti,
+                expires_at=expires_at,
+            )
+        except ValidationError:
+            raise _unauthenticated("The gateway assertion's claims are malformed.") from None
+
+
+def _reason(error: JWTError) -> str:
+    text = str(error).rstrip(".")
+    return text[:1].lower() + text[1:] if text else "bad signature or claims"
+
+
+def _unauthenticated(detail: str) -> Unauthenticated:
+    return Unauthenticated(detail, headers={"WWW-Authenticate": f'GatewayAssertion header="{ASSERTION_HEADER}"'})

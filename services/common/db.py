@@ -1,0 +1,143 @@
+"""Async SQLAlchemy 2 for SQLite (embedded default) and PostgreSQL (target for load and distribution), chosen by URL.
+
+Each service owns its database. On PostgreSQL a service's tables live in its own schema, selected through the
+connection's `search_path`, so models and migrations carry no schema name and the same code serves one database
+per service (distributed) or one database with a schema per service (tests, small installs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and always handed back timezone-aware, on SQLite too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, schema: str | None = None, sqlite_begin: str = "BEGIN", **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`. SQLite gets WAL, a busy timeout and explicit BEGINs; PostgreSQL gets the schema path.
+
+    `sqlite_begin="BEGIN IMMEDIATE"` takes SQLite's write lock at the start of each transaction, for services whose
+    transactions read-then-write balances and must not interleave.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _configure_sqlite(engine, sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        connect_args: dict[str, Any] = {}
+        if schema:
+            if not _SCHEMA_NAME.match(schema):
+                raise ValueError(f"unsafe schema name {schema!r}")
+            connect_args["server_settings"] = {"search_path": schema}
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_async_engine(url, connect_args=connect_args, **kwargs)
+    raise ValueError(f"unsupported database backend {parsed.get_backend_name()!r} (use sqlite+aiosqlite or postgresql+asyncpg)")
+
+
+def _configure_sqlite(engine: AsyncEngine, begin_statement: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling breaks SAVEPOINT and defers BEGIN; we emit BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin_statement)
+
+
+async def ensure_schema(engine: AsyncEngine, schema: str | None) -> None:
+    """Create the service's PostgreSQL schema if needed (a no-op on SQLite)."""
+    if schema and engine.dialect.name == "postgresql":
+        if not _SCHEMA_NAME.match(schema):
+            raise ValueError(f"unsafe schema name {schema!r}")
+        async with engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+
+async def create_all(engine: AsyncEngine, metadata: MetaData, schema: str | None = None) -> None:
+    """Build tables straight from the models: for tests only. Deployments run Alembic (`dpi-sandbox db upgrade`)."""
+    await ensure_schema(engine, schema)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed after the handler returns, rolled back if anything raised.
+
+    Declared with `scope="function"` (see deps) so the commit happens before the response is sent: a client never
+    sees a success whose commit then failed.
+    """
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,121 @@
+"""Signing keys: generated on first run into var/keys/ (never in the repo), published as a JWKS.
+
+Each service has its own ES256 (P-256) key. The private key is written with mode 0600 and created atomically, so
+processes that start together agree on one key; the public half is also written as `<name>.jwks.json` so the other
+processes of a multi-process sandbox can verify without a network call.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jose import jwt
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(data: str) -> bytes:
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def ec_public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    numbers = public_key.public_numbers()
+    size = (public_key.curve.key_size + 7) // 8
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url(numbers.x.to_bytes(size, "big")),
+        "y": b64url(numbers.y.to_bytes(size, "big")),
+    }
+
+
+def jwk_thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order, no whitespace."""
+    required = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}[jwk["kty"]]
+    canonical = json.dumps({k: jwk[k] for k in required}, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An ES256 private key with its key id (the RFC 7638 thumbprint of its public JWK)."""
+
+    private_key: ec.EllipticCurvePrivateKey
+    kid: str
+
+    @property
+    def algorithm(self) -> str:
+        return "ES256"
+
+    @property
+    def private_pem(self) -> bytes:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    def public_jwk(self) -> dict[str, str]:
+        return {**ec_public_jwk(self.private_key.public_key()), "kid": self.kid, "alg": "ES256", "use": "sig"}
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return {"keys": [self.public_jwk()]}
+
+    def sign_jwt(self, claims: dict[str, Any], *, typ: str = "JWT", extra_headers: dict[str, Any] | None = None) -> str:
+        headers = {"kid": self.kid, "typ": typ, **(extra_headers or {})}
+        return jwt.encode(claims, self.private_pem.decode("ascii"), algorithm="ES256", headers=headers)
+
+    @classmethod
+    def from_private_key(cls, private_key: ec.EllipticCurvePrivateKey) -> SigningKey:
+        return cls(private_key, jwk_thumbprint(ec_public_jwk(private_key.public_key())))
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        return cls.from_private_key(ec.generate_private_key(ec.SECP256R1()))
+
+
+def load_or_create_signing_key(keys_dir: Path, name: str) -> SigningKey:
+    """Load `<keys_dir>/<name>.es256.pem`, creating it (and its public JWKS file) on first use."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(keys_dir, 0o700)
+    path = keys_dir / f"{name}.es256.pem"
+    if not path.exists():
+        candidate = SigningKey.generate()
+        temporary = keys_dir / f".{name}.{os.getpid()}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(candidate.private_pem)
+        try:
+            os.link(temporary, path)  # atomic and fails if another process won the race; then we load theirs
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
+    private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} is not an EC private key")
+    key = SigningKey.from_private_key(private_key)
+    _write_public_jwks(keys_dir / f"{name}.jwks.json", key.jwks())
+    return key
+
+
+def _write_public_jwks(path: Path, jwks: dict[str, Any]) -> None:
+    content = json.dumps(jwks, indent=2, sort_keys=True)
+    if path.exists() and path.read_text() == content:
+        return
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(content)
+    temporary.replace(path)
+
+
+def read_jwks_file(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data

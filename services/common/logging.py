@@ -1,0 +1,85 @@
+"""Structured logging (structlog): JSON in deployments, console in dev, never personal data.
+
+Code logs internal ids only; the redaction processor is the backstop that masks known personal keys and anything
+shaped like a UIN, phone number or e-mail address if one slips into an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REDACTED = "[redacted]"
+PERSONAL_KEYS = frozenset(
+    {
+        "uin", "vid", "name", "names", "given_name", "family_name", "full_name", "date_of_birth", "dob",
+        "address", "phone", "phone_number", "email", "account", "account_number", "iban", "msisdn", "otp",
+        "pin", "password", "biometric", "national_id", "nationality",
+    }
+)  # fmt: skip
+_DIGITS_RUN = re.compile(r"(?<!\d)\d{9,}(?!\d)")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+def redact_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        if key.lower() in PERSONAL_KEYS:
+            event_dict[key] = REDACTED
+        elif isinstance(event_dict[key], str):
+            event_dict[key] = _EMAIL.sub(REDACTED, _DIGITS_RUN.sub(REDACTED, event_dict[key]))
+    return event_dict
+
+
+def configure_logging(*, json_output: bool = False, level: str = "INFO") -> None:
+    renderer: Any = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_personal_data,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Pure ASGI: takes a well-formed X-Request-ID or makes one, binds it to the log context, echoes it back."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(
+            request_id=request_id, service=self.service, method=scope["method"], path=scope["path"]
+        ):
+            await self.app(scope, receive, send_with_id)

@@ -1,0 +1,135 @@
+"""Transactional outbox: a service writes its events in the same transaction as its state change; a relay
+publishes committed rows to the bus and marks them. A rolled-back transaction leaves no row, so no event is
+invented; a committed row stays until published, so none is lost; the bus de-duplicates by the row id, so a relay
+that dies between publish and mark does not deliver twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from typing import Any
+
+import structlog
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.common.bus import Bus, Event
+from services.common.clock import Clock
+from services.common.db import UTCDateTime
+from services.common.ids import new_id
+
+log = structlog.get_logger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", String(64), primary_key=True),  # UUIDv7: sorts by creation
+        Column("subject", String(200), nullable=False),
+        Column("payload", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("published_at", UTCDateTime(), nullable=True, index=True),
+        Column("attempts", Integer(), nullable=False, default=0),
+    )
+
+
+class Outbox:
+    def __init__(self, table: Table, clock: Clock) -> None:
+        self.table = table
+        self._clock = clock
+
+    async def add(self, session: AsyncSession, subject: str, payload: dict[str, Any]) -> str:
+        """Queue an event inside the caller's transaction; it is published only if that transaction commits."""
+        event_id = new_id("evt")
+        await session.execute(
+            insert(self.table).values(
+                id=event_id, subject=subject, payload=payload, created_at=self._clock.now(), attempts=0
+            )
+        )
+        return event_id
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        table: Table,
+        bus: Bus,
+        clock: Clock,
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 0.2,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._table = table
+        self._bus = bus
+        self._clock = clock
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        """Ask the relay to look now rather than at its next poll."""
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of committed, unpublished events; returns how many were published."""
+        table = self._table
+        async with self._sessionmaker() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(table.c.id, table.c.subject, table.c.payload)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)  # concurrent relays (replicas) take disjoint rows
+                )
+            ).all()
+            published = 0
+            for row in rows:
+                try:
+                    await self._bus.publish(Event(subject=row.subject, msg_id=row.id, payload=row.payload))
+                except Exception:
+                    log.exception("outbox.publish_failed", event_id=row.id)
+                    await session.execute(
+                        update(table).where(table.c.id == row.id).values(attempts=table.c.attempts + 1)
+                    )
+                    break  # keep order: later events wait for this one
+                await session.execute(
+                    update(table)
+                    .where(table.c.id == row.id)
+                    .values(published_at=self._clock.now(), attempts=table.c.attempts + 1)
+                )
+                published += 1
+            return published
+
+    async def drain(self) -> int:
+        total = 0
+        while count := await self.relay_once():
+            total += count
+        return total
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("outbox.relay_failed")
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            self._wake.clear()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,242 @@
+"""RFC 9457 problem+json: one error shape for every service, the gateway and every client.
+
+A `ProblemError` subclass is an expected outcome with a stable `type` URI and `code`; anything else that escapes a
+handler is a 500 with a generic body (the exception text is logged with the request id, never sent to the client).
+Every body carries `grievance` (where and how to complain, rule SG-GRIEV-1) and the `request_id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://problems.dpi-sandbox.example"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+DEFAULT_GRIEVANCE = {
+    "href": "/me/grievances",
+    "authority": "Data Protection and Grievance Office (sandbox)",
+    "phone": "+000-000-0000",
+}
+
+log = structlog.get_logger(__name__)
+
+
+class Grievance(BaseModel):
+    href: str = Field(description="Where to file a grievance about this outcome.")
+    authority: str = Field(description="The body responsible for handling it.")
+    phone: str | None = None
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """The RFC 9457 body, with the sandbox's extension members."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI that identifies the problem type; stable once published.")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    code: str | None = Field(default=None, description="A stable dotted code, e.g. `identity.duplicate`.")
+    request_id: str | None = None
+    grievance: Grievance | None = None
+    rule_id: str | None = Field(default=None, description="The safeguard rule behind a policy denial.")
+    framework_refs: list[str] | None = None
+    audit_event_id: str | None = None
+    errors: list[ValidationIssue] | None = None
+
+
+class ProblemError(Exception):
+    """An expected, client-visible failure. Subclasses set the class attributes; instances add detail and extras."""
+
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Bad request"
+    type_slug: ClassVar[str] = "common/bad-request"
+    code: ClassVar[str] = "common.bad_request"
+    headers: dict[str, str] | None = None
+
+    def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None, **extensions: Any):
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.extensions = extensions
+        if headers:
+            self.headers = dict(headers)
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return f"{PROBLEM_BASE}/{cls.type_slug}"
+
+    def to_problem(self, *, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type_uri(),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+            "code": self.code,
+            "request_id": request_id,
+            "grievance": DEFAULT_GRIEVANCE,
+        }
+        body.update(self.extensions)
+        return {key: value for key, value in body.items() if value is not None}
+
+    @classmethod
+    def openapi(cls) -> dict[str, Any]:
+        return {
+            "description": f"{cls.title} (`{cls.code}`)",
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+
+
+class Unauthenticated(ProblemError):
+    status = 401
+    title = "Authentication required"
+    type_slug = "common/unauthenticated"
+    code = "common.unauthenticated"
+
+
+class PolicyDenied(ProblemError):
+    """A denial under a safeguard rule: always 403-family, always names the rule (and later the audit event)."""
+
+    status = 403
+    title = "Denied by a safeguard rule"
+    type_slug = "rules"
+    code = "policy.denied"
+
+    def __init__(
+        self,
+        rule_id: str,
+        detail: str,
+        *,
+        framework_refs: Sequence[str] = (),
+        audit_event_id: str | None = None,
+        status: int | None = None,
+        **extensions: Any,
+    ):
+        super().__init__(detail, rule_id=rule_id, framework_refs=list(framework_refs), **extensions)
+        self.rule_id = rule_id
+        if audit_event_id:
+            self.extensions["audit_event_id"] = audit_event_id
+        if status is not None:
+            self.status = status  # type: ignore[misc]
+
+    def to_problem(self, *, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+        body = super().to_problem(instance=instance, request_id=request_id)
+        body["type"] = f"{PROBLEM_BASE}/rules/{self.rule_id}"
+        return body
+
+
+class NotFound(ProblemError):
+    status = 404
+    title = "Not found"
+    type_slug = "common/not-found"
+    code = "common.not_found"
+
+
+class Conflict(ProblemError):
+    status = 409
+    title = "Conflict"
+    type_slug = "common/conflict"
+    code = "common.conflict"
+
+
+class InvalidInput(ProblemError):
+    status = 422
+    title = "Invalid input"
+    type_slug = "common/invalid-input"
+    code = "common.invalid_input"
+
+
+class ServiceUnavailable(ProblemError):
+    status = 503
+    title = "Service unavailable"
+    type_slug = "common/unavailable"
+    code = "common.unavailable"
+
+
+def problem_responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for an endpoint: each error class documented under its status."""
+    responses: dict[int | str, dict[str, Any]] = {422: InvalidInput.openapi()}
+    by_status: dict[int, list[type[ProblemError]]] = {}
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error)
+    for status, group in by_status.items():
+        described = "; ".join(f"{e.title} (`{e.code}`)" for e in group)
+        responses[status] = {**group[0].openapi(), "description": described}
+    return responses
+
+
+def problem_response(
+    request: Request, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+async def _handle_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    body = exc.to_problem(instance=request.url.path, request_id=_request_id(request))
+    return problem_response(request, exc.status, body, exc.headers)
+
+
+async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    issues = [
+        {"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors()
+    ]
+    fields = ", ".join(".".join(str(p) for p in issue["loc"]) for issue in issues)
+    error = InvalidInput(f"The request is not valid: {fields}", errors=issues)
+    return problem_response(
+        request, 422, error.to_problem(instance=request.url.path, request_id=_request_id(request))
+    )
+
+
+async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    body = {
+        "type": "about:blank",
+        "title": exc.detail if isinstance(exc.detail, str) else "HTTP error",
+        "status": exc.status_code,
+        "instance": request.url.path,
+        "request_id": _request_id(request),
+        "grievance": DEFAULT_GRIEVANCE,
+    }
+    return problem_response(request, exc.status_code, body, exc.headers)
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("request.failed", error_type=type(exc).__name__)
+    body = {
+        "type": f"{PROBLEM_BASE}/common/internal",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "The request failed on our side; quote the request id when you report it.",
+        "instance": request.url.path,
+        "request_id": _request_id(request),
+        "grievance": DEFAULT_GRIEVANCE,
+    }
+    return problem_response(request, 500, body)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(Exception, _handle_unexpected)

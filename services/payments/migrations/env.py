@@ -1,0 +1,4 @@
+from services.payments.models import metadata
+from services.common.migrations import run_migrations
+
+run_migrations(metadata)
