@@ -47,7 +47,7 @@ class ServiceSpec:
     public_routers: Sequence[APIRouter] = ()
     version: str = "0.1.0"
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
-    sqlite_begin: str = "BEGIN"
+    sqlite_begin: str = "BEGIN IMMEDIATE"
     caller_echo: bool = True  # GET /v1/caller; the gateway, which mints assertions, has no use for it
 
 

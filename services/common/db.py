@@ -57,11 +57,14 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, schema: str | None = None, sqlite_begin: str = "BEGIN", **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, schema: str | None = None, sqlite_begin: str = "BEGIN IMMEDIATE", **kwargs: Any
+) -> AsyncEngine:
     """An engine for `url`. SQLite gets WAL, a busy timeout and explicit BEGINs; PostgreSQL gets the schema path.
 
-    `sqlite_begin="BEGIN IMMEDIATE"` takes SQLite's write lock at the start of each transaction, for services whose
-    transactions read-then-write balances and must not interleave.
+    SQLite transactions begin IMMEDIATE by default: a deferred transaction that reads and then writes fails at once
+    with "database is locked" when another writer got in between (the busy timeout does not cover that upgrade), so
+    taking the single write lock up front is what makes read-then-write logic correct under concurrency there.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

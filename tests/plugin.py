@@ -1,0 +1,81 @@
+"""The suite's own pytest plugin: database backends and the rule-coverage meta-check.
+
+- Every test that asks for `db_backend` runs twice: on SQLite and on PostgreSQL. The PostgreSQL variant is skipped
+  with a visible reason where no server answers, unless DPI_REQUIRE_POSTGRES=1 (CI), where it fails instead.
+- `@pytest.mark.rule("SG-...")` must name a rule of the catalogue: an unknown id fails the collection. The summary
+  lists which catalogue rules have no test yet and counts the PostgreSQL tests that ran.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "gateway" / "rules" / "catalogue.yaml"
+
+
+def catalogue_ids() -> frozenset[str]:
+    import yaml
+
+    if not CATALOGUE.exists():
+        return frozenset()
+    data = yaml.safe_load(CATALOGUE.read_text())
+    return frozenset(rule["id"] for rule in data.get("rules", []))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "db_backend",
+            [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)],
+        )
+
+
+def rule_ids_of(item: pytest.Item) -> list[str]:
+    return [str(arg) for marker in item.iter_markers("rule") for arg in marker.args]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    known = catalogue_ids()
+    unknown = sorted({(rule, item.nodeid) for item in items for rule in rule_ids_of(item) if rule not in known})
+    if unknown and known:
+        lines = "\n".join(f"  {rule} in {nodeid}" for rule, nodeid in unknown)
+        raise pytest.UsageError(f"tests name rule ids that are not in the catalogue:\n{lines}")
+    for item in items:
+        # user_properties travel with each report, also from xdist workers to the controller's summary.
+        item.user_properties.extend(("rule", rule) for rule in rule_ids_of(item))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    outcomes: Counter[str] = Counter()
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") in ("call", "setup") and "postgres" in getattr(report, "keywords", {}):
+                if outcome == "passed" and report.when == "setup":
+                    continue
+                outcomes[outcome] += 1
+    terminalreporter.section("PostgreSQL")
+    terminalreporter.write_line(
+        f"PostgreSQL tests: {outcomes['passed']} passed, {outcomes['failed'] + outcomes['error']} failed, "
+        f"{outcomes['skipped']} skipped"
+    )
+    known = catalogue_ids()
+    covered = {
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for key, value in getattr(report, "user_properties", ())
+        if key == "rule"
+    }
+    missing = sorted(known - covered)
+    terminalreporter.section("Safeguard rule coverage")
+    terminalreporter.write_line(f"{len(known & covered)} of {len(known)} catalogue rules have a tagged test.")
+    if missing:
+        terminalreporter.write_line("Rules with no test yet: " + ", ".join(missing))
+
+
+def postgres_required() -> bool:
+    return os.environ.get("DPI_REQUIRE_POSTGRES") == "1"
