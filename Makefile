@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 demo: venv
 	$(BIN)/dpi-sandbox demo $(DEMO_ARGS)
 
-test: venv
+test: venv lint
 	$(BIN)/python -m pytest
 
 lint: venv

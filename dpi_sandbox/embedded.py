@@ -63,5 +63,7 @@ async def upgrade_all(settings_by_service: dict[str, ServiceSettings]) -> None:
             await engine.dispose()
 
 
-def all_settings(var_dir: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, ServiceSettings]:
+def all_settings(
+    var_dir: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None
+) -> dict[str, ServiceSettings]:
     return {entry.name: embedded_settings(entry, var_dir, overrides) for entry in (GATEWAY, *SERVICES)}

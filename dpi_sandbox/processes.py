@@ -51,7 +51,9 @@ def child_environment(var_dir: Path, host: str, port_base: int) -> dict[str, str
 
 
 class Supervisor:
-    def __init__(self, *, var_dir: Path, host: str = "127.0.0.1", port_base: int = 8000, log: Callable[[str], None] = print):
+    def __init__(
+        self, *, var_dir: Path, host: str = "127.0.0.1", port_base: int = 8000, log: Callable[[str], None] = print
+    ):
         self.var_dir = var_dir
         self.host = host
         self.port_base = port_base

@@ -46,7 +46,9 @@ class SandboxStatus(BaseModel):
 )
 async def services_status(request: Request) -> SandboxStatus:
     proxy: Proxy = request.app.state.proxy
-    statuses = await asyncio.gather(*(_probe(name, proxy.client_for(name)) for name in request.app.state.upstream_names))
+    statuses = await asyncio.gather(
+        *(_probe(name, proxy.client_for(name)) for name in request.app.state.upstream_names)
+    )
     return SandboxStatus(healthy=all(s.healthy and s.ready for s in statuses), services=list(statuses))
 
 

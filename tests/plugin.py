@@ -30,7 +30,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_backend" in metafunc.fixturenames:
         metafunc.parametrize(
             "db_backend",
-            [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)],
+            [
+                pytest.param("sqlite", id="sqlite"),
+                pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+            ],
         )
 
 

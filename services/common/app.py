@@ -85,7 +85,9 @@ def create_service_app(
     extra_lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
     clock = clock or SystemClock()
-    engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin)
+    engine = create_engine(
+        settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin
+    )
     sessionmaker = create_sessionmaker(engine)
     signing_key = load_or_create_signing_key(settings.resolved_keys_dir, spec.name)
     outbox_tbl = spec.metadata.tables["outbox"]
@@ -158,9 +160,7 @@ def create_service_app(
     for router in spec.public_routers:
         app.include_router(router)
     for router in spec.routers:
-        app.include_router(
-            router, dependencies=[Depends(verified_caller)], responses={401: Unauthenticated.openapi()}
-        )
+        app.include_router(router, dependencies=[Depends(verified_caller)], responses={401: Unauthenticated.openapi()})
     _document_problem_schema(app)
     return app
 
@@ -215,7 +215,9 @@ def _document_problem_schema(app: FastAPI) -> None:
         schema = original()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
-        for name, sub in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}).items():
+        for name, sub in (
+            Problem.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}).items()
+        ):
             components.setdefault(name, sub)
         components["Problem"].pop("$defs", None)
         app.openapi_schema = schema

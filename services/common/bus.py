@@ -41,10 +41,10 @@ class Bus(Protocol):
 def subject_matches(pattern: str, subject: str) -> bool:
     """NATS wildcard semantics: `*` matches one token, `>` matches one or more trailing tokens."""
     pattern_tokens, subject_tokens = pattern.split("."), subject.split(".")
-    for index, token in enumerate(pattern_tokens):
-        if token == ">":
+    for index, part in enumerate(pattern_tokens):
+        if part == ">":
             return len(subject_tokens) > index
-        if index >= len(subject_tokens) or (token != "*" and token != subject_tokens[index]):
+        if index >= len(subject_tokens) or (part not in ("*", subject_tokens[index])):
             return False
     return len(pattern_tokens) == len(subject_tokens)
 

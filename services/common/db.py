@@ -84,7 +84,9 @@ def create_engine(
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, connect_args=connect_args, **kwargs)
-    raise ValueError(f"unsupported database backend {parsed.get_backend_name()!r} (use sqlite+aiosqlite or postgresql+asyncpg)")
+    raise ValueError(
+        f"unsupported database backend {parsed.get_backend_name()!r} (use sqlite+aiosqlite or postgresql+asyncpg)"
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine, begin_statement: str) -> None:

@@ -203,9 +203,7 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     ]
     fields = ", ".join(".".join(str(p) for p in issue["loc"]) for issue in issues)
     error = InvalidInput(f"The request is not valid: {fields}", errors=issues)
-    return problem_response(
-        request, 422, error.to_problem(instance=request.url.path, request_id=_request_id(request))
-    )
+    return problem_response(request, 422, error.to_problem(instance=request.url.path, request_id=_request_id(request)))
 
 
 async def _handle_http(request: Request, exc: Exception) -> JSONResponse:

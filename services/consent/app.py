@@ -7,16 +7,19 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.common.app import ServiceSpec, create_service_app
 from services.consent.config import ConsentSettings
 from services.consent.models import metadata
-from services.common.app import ServiceSpec, create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 SPEC = ServiceSpec(
     name="consent",
     title="Consent service",
-    description="Consent artefacts in the DEPA / ISO/IEC TS 27560 shape: purpose-bound, time-bound, revocable, with signed receipts.",
+    description=(
+        "Consent artefacts in the DEPA / ISO/IEC TS 27560 shape: purpose-bound, time-bound, revocable, with "
+        "signed receipts."
+    ),
     metadata=metadata,
 )
 

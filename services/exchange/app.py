@@ -7,16 +7,19 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.common.app import ServiceSpec, create_service_app
 from services.exchange.config import ExchangeSettings
 from services.exchange.models import metadata
-from services.common.app import ServiceSpec, create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 SPEC = ServiceSpec(
     name="exchange",
     title="Data exchange service",
-    description="An X-Road-like exchange: members, services, deny-by-default access rights, consent-gated fetch and a signed message log, with simulated registries.",
+    description=(
+        "An X-Road-like exchange: members, services, deny-by-default access rights, consent-gated fetch and a "
+        "signed message log, with simulated registries."
+    ),
     metadata=metadata,
 )
 

@@ -7,16 +7,20 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.common.app import ServiceSpec, create_service_app
 from services.identity.config import IdentitySettings
 from services.identity.models import metadata
-from services.common.app import ServiceSpec, create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 SPEC = ServiceSpec(
     name="identity",
     title="Identity service",
-    description="Digital legal identity: enrolment with deduplication, UINs that never leave this service, pairwise tokens and VIDs, yes/no authentication, eKYC under consent, an OIDC provider and signed offline credentials.",
+    description=(
+        "Digital legal identity: enrolment with deduplication, UINs that never leave this service, pairwise "
+        "tokens and VIDs, yes/no authentication, eKYC under consent, an OIDC provider and signed offline "
+        "credentials."
+    ),
     metadata=metadata,
 )
 

@@ -7,16 +7,19 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.common.app import ServiceSpec, create_service_app
 from services.payments.config import PaymentsSettings
 from services.payments.models import metadata
-from services.common.app import ServiceSpec, create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 SPEC = ServiceSpec(
     name="payments",
     title="Payments service",
-    description="Digital payments: accounts at simulated FSPs, an ID-to-account mapper, a double-entry ledger, two-phase transfers, bulk G2P disbursement and settlement.",
+    description=(
+        "Digital payments: accounts at simulated FSPs, an ID-to-account mapper, a double-entry ledger, "
+        "two-phase transfers, bulk G2P disbursement and settlement."
+    ),
     metadata=metadata,
 )
 

@@ -1,4 +1,4 @@
-from services.identity.models import metadata
 from services.common.migrations import run_migrations
+from services.identity.models import metadata
 
 run_migrations(metadata)

@@ -1,4 +1,4 @@
-from services.payments.models import metadata
 from services.common.migrations import run_migrations
+from services.payments.models import metadata
 
 run_migrations(metadata)

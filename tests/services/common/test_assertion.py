@@ -115,9 +115,11 @@ async def test_hs256_assertion_keyed_with_the_public_key_is_refused(service_fact
     )
     header = _b64({"alg": "HS256", "typ": ASSERTION_TYPE, "kid": gateway.key.kid})
     payload = _b64(claims)
-    signature = base64.urlsafe_b64encode(
-        hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    ).rstrip(b"=").decode()
+    signature = (
+        base64.urlsafe_b64encode(hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     response = await svc.client.get("/v1/caller", headers={ASSERTION_HEADER: f"{header}.{payload}.{signature}"})
     _assert_401_problem(response)
 

@@ -1,0 +1,95 @@
+"""The commands a newcomer runs: `dpi-sandbox demo` and `dpi-sandbox up --processes`, as real processes."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-m", "dpi_sandbox.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_demo_once_serves_tours_and_exits_zero(tmp_path):
+    port = _free_port()
+    result = subprocess.run(
+        [*CLI, "demo", "--once", "--port", str(port), "--var-dir", str(tmp_path)],
+        cwd=ROOT, check=False, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (tmp_path / "reports" / "demo.md").read_text()
+    assert "FAILED" not in report
+    for name in ("identity", "payments", "consent", "exchange"):
+        assert f"GET /{name}/healthz" in report
+    assert list((tmp_path / "keys").glob("*.es256.pem")), "keys are generated on first run under the var dir"
+
+
+def test_demo_without_a_terminal_exits_after_the_report(tmp_path):
+    """No --once, but stdin is not a TTY (as in CI): the demo must still end by itself."""
+    port = _free_port()
+    result = subprocess.run(
+        [*CLI, "demo", "--port", str(port), "--var-dir", str(tmp_path)],
+        cwd=ROOT, check=False, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "reports" / "demo.md").exists()
+
+
+@pytest.mark.xdist_group("fixed-ports")
+def test_up_processes_serves_five_processes_and_stops_them_all_on_sigint(tmp_path):
+    ports = range(8000, 8005)
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(f"port {port} is already in use; the multi-process mode needs 8000-8004")
+    supervisor = subprocess.Popen(
+        [*CLI, "up", "--processes", "--var-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get("http://127.0.0.1:8000/services", timeout=2).json().get("healthy"):
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            assert supervisor.poll() is None, supervisor.stdout.read() if supervisor.stdout else ""
+            time.sleep(0.3)
+        else:
+            pytest.fail("the multi-process sandbox did not become healthy in 90 s")
+        children = psutil.Process(supervisor.pid).children(recursive=True)
+        assert len(children) == 5, [c.cmdline() for c in children]
+        for port, name in zip(ports, ("gateway", "identity", "payments", "consent", "exchange"), strict=True):
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["service"] == name
+        for name in ("identity", "payments", "consent", "exchange"):
+            assert httpx.get(f"http://127.0.0.1:8000/{name}/healthz", timeout=2).status_code == 200
+        direct = httpx.get("http://127.0.0.1:8001/v1/caller", timeout=2)
+        assert direct.status_code == 401, "a service port without a gateway assertion refuses"
+
+        supervisor.send_signal(signal.SIGINT)
+        assert supervisor.wait(timeout=30) == 0
+        _gone, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], f"processes left behind: {[p.pid for p in alive]}"
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+
+
+def test_console_script_is_installed():
+    assert shutil.which("dpi-sandbox", path=str(Path(sys.executable).parent)), "dpi-sandbox is not on the venv PATH"
