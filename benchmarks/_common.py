@@ -1,0 +1,107 @@
+"""Shared by the benchmark scripts: the machine they ran on, timing loops and the printed table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        memory = f", {pages * page_size / 2**30:.0f} GiB RAM"
+    except (ValueError, OSError):
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}"
+    )
+
+
+@dataclass
+class Result:
+    name: str
+    count: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.count} | {self.per_second:,.0f} | {self.percentile(0.50):.2f} | "
+            f"{self.percentile(0.99):.2f} |"
+        )
+
+
+HEADER = "| what | n | per second | p50 ms | p99 ms |\n|---|---|---|---|---|"
+
+
+async def measure(name: str, operation: Callable[[], Awaitable[object]], *, count: int, concurrency: int) -> Result:
+    """Run `operation` `count` times with `concurrency` in flight; latency of each call, throughput overall."""
+    latencies: list[float] = []
+    remaining = count
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            await operation()
+            latencies.append(time.perf_counter() - started)
+
+    for _ in range(min(20, count)):  # warm-up: connection pools, caches, JIT-less but lazy imports
+        await operation()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Result(name, count, time.perf_counter() - started, latencies)
+
+
+def measure_sync(name: str, operation: Callable[[], object], *, count: int) -> Result:
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(count):
+        t0 = time.perf_counter()
+        operation()
+        latencies.append(time.perf_counter() - t0)
+    return Result(name, count, time.perf_counter() - started, latencies)
+
+
+def arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="smoke-size run (under a minute), same figures")
+    return parser.parse_args()
+
+
+def report(title: str, results: list[Result], notes: list[str]) -> None:
+    print(f"## {title}\n")
+    print(f"Machine: {machine()}\n")
+    print(HEADER)
+    for result in results:
+        print(result.row())
+    if notes:
+        print()
+        for note in notes:
+            print(f"- {note}")
+    print(flush=True)
