@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import uvicorn
 from rich.console import Console
 
 from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
-from dpi_sandbox.registry import SERVICES
+from dpi_sandbox.registry import ALL, SERVICES
 
 
 @dataclass
@@ -90,6 +91,8 @@ async def tour(client: httpx.AsyncClient, console: Console, report: Report) -> N
 
 
 async def run_demo(*, host: str, port: int, once: bool, var_dir: Path, console: Console) -> int:
+    for entry in ALL:  # the narration is the demo's output; request logs would drown it (override with the env)
+        os.environ.setdefault(f"DPI_{entry.name.upper()}_LOG_LEVEL", "WARNING")
     settings = all_settings(var_dir)
     console.print(f"[bold]DPI reference sandbox[/] (embedded mode, SQLite under {var_dir}/)")
     await upgrade_all(settings)

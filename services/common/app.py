@@ -29,7 +29,7 @@ from services.common.clock import Clock, SystemClock
 from services.common.db import create_engine, create_sessionmaker, ping
 from services.common.http import build_http_client
 from services.common.keys import load_or_create_signing_key
-from services.common.logging import RequestIdMiddleware
+from services.common.logging import RequestIdMiddleware, configure_logging
 from services.common.outbox import Outbox, OutboxRelay, outbox_table
 from services.common.problems import Problem, ServiceUnavailable, Unauthenticated, install_problem_handlers
 from services.common.settings import BusKind, ReplayStore, ServiceSettings
@@ -85,6 +85,7 @@ def create_service_app(
     extra_lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
     clock = clock or SystemClock()
+    configure_logging(json_output=settings.log_format == "json", level=settings.log_level)
     engine = create_engine(
         settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin
     )

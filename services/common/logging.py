@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
@@ -54,6 +55,7 @@ def configure_logging(*, json_output: bool = False, level: str = "INFO") -> None
     )
 
 
+log = structlog.get_logger("dpi.request")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -72,8 +74,13 @@ class RequestIdMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
+        started = time.perf_counter()
+        status = 500
+
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
@@ -82,4 +89,10 @@ class RequestIdMiddleware:
         with structlog.contextvars.bound_contextvars(
             request_id=request_id, service=self.service, method=scope["method"], path=scope["path"]
         ):
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                # Method, path template-free path and status only: paths carry ids, never personal data.
+                log.info(
+                    "request.completed", status=status, duration_ms=round((time.perf_counter() - started) * 1000, 2)
+                )
