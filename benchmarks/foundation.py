@@ -9,6 +9,7 @@ the figures are application cost per request on one core, not network throughput
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from fastapi import FastAPI, Request
+from sqlalchemy import text
 
 from benchmarks._common import arguments, measure, measure_sync, report
 from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
@@ -28,10 +30,40 @@ from services.common.assertion import (
     StaticJwks,
 )
 from services.common.clock import SystemClock
+from services.common.db import create_engine, ping
 from services.common.keys import SigningKey
+from services.common.migrations import upgrade
 from services.common.settings import ReplayStore
+from services.identity.app import MIGRATIONS_DIR
 from services.identity.app import create_app as create_identity
 from services.identity.config import IdentitySettings
+
+POSTGRES_URL = os.environ.get("DPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+BENCH_SCHEMA = "bench_foundation_identity"
+
+
+async def postgres_reachable() -> bool:
+    engine = create_engine(POSTGRES_URL)
+    try:
+        await ping(engine)
+    except Exception:
+        return False
+    finally:
+        await engine.dispose()
+    return True
+
+
+async def reset_postgres_schema() -> None:
+    engine = create_engine(POSTGRES_URL)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{BENCH_SCHEMA}" CASCADE'))
+    await engine.dispose()
+
+
+async def upgrade_service(settings: IdentitySettings) -> None:
+    engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
+    await upgrade(engine, MIGRATIONS_DIR, settings.resolved_schema)
+    await engine.dispose()
 
 
 class TrustingAuthenticator:
@@ -74,8 +106,15 @@ async def main(quick: bool) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         var_dir = Path(scratch)
         await upgrade_all(all_settings(var_dir))
-        for store in (ReplayStore.memory, ReplayStore.database):
-            settings = IdentitySettings(var_dir=var_dir, replay_store=store)
+        variants: list[tuple[ReplayStore, dict[str, str]]] = [(ReplayStore.memory, {}), (ReplayStore.database, {})]
+        if await postgres_reachable():
+            await reset_postgres_schema()
+            variants.append((ReplayStore.database, {"database_url": POSTGRES_URL, "database_schema": BENCH_SCHEMA}))
+        for store, database in variants:
+            settings = IdentitySettings(var_dir=var_dir, replay_store=store, **database)
+            if database:
+                await upgrade_service(settings)
+            backend = "PostgreSQL" if database else "SQLite"
             app = create_identity(settings, clock=clock, gateway_jwks=StaticJwks(key.jwks()))
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
@@ -89,7 +128,10 @@ async def main(quick: bool) -> None:
                         response = await client.get("/v1/caller", headers=headers)
                         assert response.status_code == 200, response.text
 
-                    results.append(await measure(f"service GET /v1/caller, replay store {store.value}", protected,
+                    label = f"service GET /v1/caller, replay store {store.value}"
+                    if store is ReplayStore.database:
+                        label += f" ({backend})"
+                    results.append(await measure(label, protected,
                                                  count=count, concurrency=concurrency))  # fmt: skip
 
         gateway = build_embedded(var_dir=var_dir, authenticator=TrustingAuthenticator())
@@ -111,6 +153,8 @@ async def main(quick: bool) -> None:
             f"{count} operations per row, {concurrency} in flight for HTTP rows; one process, one event loop.",
             "HTTP rows use httpx.ASGITransport: no sockets, so this is application cost, not network throughput.",
             "The gateway row includes minting the assertion, proxying, and the service verifying it.",
+            "Replay store: memory is exact for one process per service (embedded, multi-process); database is for "
+            "replicas (distributed) and costs one write transaction per request.",
         ],
     )
 

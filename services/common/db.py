@@ -71,6 +71,12 @@ def create_engine(
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection per process: SQLite has one writer anyway, and queueing in the pool is FIFO and cheap,
+        # whereas several connections contending for the write lock fall into SQLite's sleeping busy handler
+        # (measured: p99 above a second with eight requests in flight; see docs/benchmarks.md).
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 30)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine, sqlite_begin)
         return engine
