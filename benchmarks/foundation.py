@@ -39,7 +39,7 @@ from services.identity.app import create_app as create_identity
 from services.identity.config import IdentitySettings
 
 POSTGRES_URL = os.environ.get("DPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-BENCH_SCHEMA = "bench_foundation_identity"
+BENCH_SCHEMA = f"bench_foundation_identity_{os.getpid()}"  # concurrent runs must not drop each other's schema
 
 
 async def postgres_reachable() -> bool:

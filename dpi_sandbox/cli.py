@@ -20,13 +20,15 @@ console = Console()
 
 VarDir = Annotated[Path, typer.Option("--var-dir", help="Where SQLite files, keys and reports live.")]
 Host = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
-Port = Annotated[int, typer.Option("--port", help="Gateway port (services use the next four in multi-process mode).")]
+Port = Annotated[int, typer.Option("--port", help="The gateway's port.")]
 
 
 @app.command()
 def up(
     host: Host = "127.0.0.1",
-    port: Port = 8000,
+    port: Annotated[
+        int, typer.Option("--port", help="The gateway's port; with --processes the services take the next four.")
+    ] = 8000,
     processes: Annotated[bool, typer.Option("--processes", help="Five uvicorn processes instead of one.")] = False,
     var_dir: VarDir = Path("var"),
 ) -> None:
@@ -78,7 +80,9 @@ def db_revision(
     from services.common.db import create_engine
     from services.common.migrations import alembic_config, upgrade
 
-    target = all_settings(var_dir)[service]
+    # Always the scratch SQLite file: autogenerate must compare against a database built only by the migrations.
+    scratch = var_dir / f"{service}.db"
+    target = all_settings(var_dir, {service: {"database_url": f"sqlite+aiosqlite:///{scratch}"}})[service]
 
     async def upgrade_target() -> None:
         engine = create_engine(target.resolved_database_url, schema=target.resolved_schema)

@@ -42,7 +42,7 @@ def child_environment(var_dir: Path, host: str, port_base: int) -> dict[str, str
     env = dict(os.environ)
     for entry in ALL:
         prefix = f"DPI_{entry.name.upper()}_"
-        env.setdefault(prefix + "VAR_DIR", str(var_dir))
+        env[prefix + "VAR_DIR"] = str(var_dir)  # --var-dir wins: the supervisor made the gateway key there
         # One process per service: the in-process replay cache is exact. Replicas must use `database`.
         env.setdefault(prefix + "REPLAY_STORE", "memory")
     for offset, entry in enumerate(SERVICES, start=1):

@@ -27,7 +27,6 @@ GATEWAY_MIGRATIONS = Path(gateway_app.__file__).parent / "migrations"
 @dataclass(frozen=True)
 class ServiceEntry:
     name: str
-    port: int
     settings_class: type[ServiceSettings]
     factory: Callable[..., FastAPI]
     migrations_dir: Path
@@ -35,18 +34,16 @@ class ServiceEntry:
 
 
 SERVICES: tuple[ServiceEntry, ...] = (
-    ServiceEntry("identity", 8001, IdentitySettings, identity_app.create_app, identity_app.MIGRATIONS_DIR,
+    ServiceEntry("identity", IdentitySettings, identity_app.create_app, identity_app.MIGRATIONS_DIR,
                  "services.identity.app:create_app"),
-    ServiceEntry("payments", 8002, PaymentsSettings, payments_app.create_app, payments_app.MIGRATIONS_DIR,
+    ServiceEntry("payments", PaymentsSettings, payments_app.create_app, payments_app.MIGRATIONS_DIR,
                  "services.payments.app:create_app"),
-    ServiceEntry("consent", 8003, ConsentSettings, consent_app.create_app, consent_app.MIGRATIONS_DIR,
+    ServiceEntry("consent", ConsentSettings, consent_app.create_app, consent_app.MIGRATIONS_DIR,
                  "services.consent.app:create_app"),
-    ServiceEntry("exchange", 8004, ExchangeSettings, exchange_app.create_app, exchange_app.MIGRATIONS_DIR,
+    ServiceEntry("exchange", ExchangeSettings, exchange_app.create_app, exchange_app.MIGRATIONS_DIR,
                  "services.exchange.app:create_app"),
 )  # fmt: skip
-GATEWAY = ServiceEntry(
-    "gateway", 8000, GatewaySettings, gateway_app.create_app, GATEWAY_MIGRATIONS, "gateway.app:create_app"
-)
+GATEWAY = ServiceEntry("gateway", GatewaySettings, gateway_app.create_app, GATEWAY_MIGRATIONS, "gateway.app:create_app")
 ALL = (GATEWAY, *SERVICES)
 
 

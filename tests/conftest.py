@@ -21,7 +21,7 @@ from services.common.clock import FrozenClock
 from services.common.db import create_all, create_engine
 from services.common.keys import SigningKey
 from services.common.settings import ReplayStore, ServiceSettings
-from tests.plugin import postgres_required
+from tests.plugin import backends_required
 
 POSTGRES_URL = os.environ.get("DPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 _postgres_state: dict[str, str | None] = {}
@@ -48,8 +48,8 @@ async def database_url(db_backend: str) -> AsyncIterator[str]:
             _postgres_state["reason"] = await _probe_postgres()
         reason = _postgres_state["reason"]
         if reason:
-            if postgres_required():
-                pytest.fail(f"DPI_REQUIRE_POSTGRES=1 but {reason}")
+            if backends_required():
+                pytest.fail(f"DPI_REQUIRE_BACKENDS=1 but {reason}")
             pytest.skip(reason)
         yield POSTGRES_URL
     else:
@@ -112,7 +112,7 @@ async def service_factory(
         else:
             values.setdefault("database_url", database_url)
             values.setdefault("database_schema", f"t_{uuid.uuid4().hex[:16]}_{name}")
-        settings = service.settings_class(**values)
+        settings = service.settings_class(_env_file=None, **values)  # a developer's .env must not steer tests
         engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
         await create_all(engine, _metadata_of(name), settings.resolved_schema)
         await engine.dispose()

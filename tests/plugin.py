@@ -1,7 +1,7 @@
 """The suite's own pytest plugin: database backends and the rule-coverage meta-check.
 
 - Every test that asks for `db_backend` runs twice: on SQLite and on PostgreSQL. The PostgreSQL variant is skipped
-  with a visible reason where no server answers, unless DPI_REQUIRE_POSTGRES=1 (CI), where it fails instead.
+  with a visible reason where no server answers, unless DPI_REQUIRE_BACKENDS=1 (CI), where it fails instead.
 - `@pytest.mark.rule("SG-...")` must name a rule of the catalogue: an unknown id fails the collection. The summary
   lists which catalogue rules have no test yet and counts the PostgreSQL tests that ran.
 """
@@ -80,5 +80,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         terminalreporter.write_line("Rules with no test yet: " + ", ".join(missing))
 
 
-def postgres_required() -> bool:
-    return os.environ.get("DPI_REQUIRE_POSTGRES") == "1"
+def backends_required() -> bool:
+    return os.environ.get("DPI_REQUIRE_BACKENDS") == "1"

@@ -26,7 +26,7 @@ from services.common.clock import Clock
 from services.common.db import UTCDateTime
 from services.common.ids import new_id
 from services.common.keys import SigningKey, read_jwks_file
-from services.common.problems import Unauthenticated
+from services.common.problems import ServiceUnavailable, Unauthenticated
 
 ASSERTION_HEADER = "X-Gateway-Assertion"
 ASSERTION_TYPE = "gateway-assertion+jwt"
@@ -218,7 +218,10 @@ class AssertionVerifier:
             raise _unauthenticated(f"Gateway assertions must be signed with {PINNED_ALGORITHM}.")
         if header.get("typ") != ASSERTION_TYPE:
             raise _unauthenticated("The token is not a gateway assertion.")
-        key = await self._jwks.key_for(str(header.get("kid", "")))
+        try:
+            key = await self._jwks.key_for(str(header.get("kid", "")))
+        except httpx.HTTPError as error:
+            raise ServiceUnavailable("The gateway's signing keys cannot be fetched right now.") from error
         if key is None:
             raise _unauthenticated("The gateway assertion is signed by an unknown key.")
         try:

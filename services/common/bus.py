@@ -1,4 +1,4 @@
-"""The event bus behind one interface: in-process (embedded, tests) or NATS JetStream (multi-process, distributed).
+"""The event bus behind one interface: in-process (embedded, multi-process, tests) or NATS JetStream (distributed).
 
 Publishing carries a message id; both buses drop a second publication of the same id within their dedup window,
 so an outbox relay that crashes between publishing and marking a row published does not deliver twice.
