@@ -9,6 +9,7 @@ import platform
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 def machine() -> str:
@@ -86,6 +87,19 @@ def measure_sync(name: str, operation: Callable[[], object], *, count: int) -> R
         operation()
         latencies.append(time.perf_counter() - t0)
     return Result(name, count, time.perf_counter() - started, latencies)
+
+
+def bare_app() -> Any:
+    """The baseline every HTTP row is compared with: FastAPI doing nothing but answering."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
 
 
 def arguments(description: str) -> argparse.Namespace:

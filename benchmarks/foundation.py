@@ -17,10 +17,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import Request
 from sqlalchemy import text
 
-from benchmarks._common import arguments, measure, measure_sync, report
+from benchmarks._common import arguments, bare_app, measure, measure_sync, report
 from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
 from services.common.assertion import (
     AssertionMinter,
@@ -69,16 +69,6 @@ async def upgrade_service(settings: IdentitySettings) -> None:
 class TrustingAuthenticator:
     async def authenticate(self, request: Request) -> CallContext:
         return CallContext(client_id="bench", roles=("relying_party",))
-
-
-def bare_app() -> FastAPI:
-    app = FastAPI()
-
-    @app.get("/ping")
-    async def ping() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
 
 
 async def main(quick: bool) -> None:

@@ -88,7 +88,7 @@ def create_engine(
             connect_args["server_settings"] = {"search_path": schema}
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_pre_ping", False)
         return create_async_engine(url, connect_args=connect_args, **kwargs)
     raise ValueError(
         f"unsupported database backend {parsed.get_backend_name()!r} (use sqlite+aiosqlite or postgresql+asyncpg)"

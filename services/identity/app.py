@@ -8,8 +8,21 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, create_service_app
+from services.identity.adjudication.router import router as adjudication_router
+from services.identity.authn.router import router as authn_router
 from services.identity.config import IdentitySettings
+from services.identity.corrections.router import router as corrections_router
+from services.identity.credentials.router import router as credentials_router
+from services.identity.deps import Runtime
+from services.identity.keyring import Keyring
+from services.identity.kyc.router import router as kyc_router
 from services.identity.models import metadata
+from services.identity.notifications.router import router as notifications_router
+from services.identity.oidc.router import discovery_router as oidc_discovery_router
+from services.identity.oidc.router import router as oidc_router
+from services.identity.persons.router import router as persons_router
+from services.identity.tokens.router import router as tokens_router
+from services.identity.vids.router import router as vids_router
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -22,9 +35,53 @@ SPEC = ServiceSpec(
         "credentials."
     ),
     metadata=metadata,
+    routers=(
+        persons_router,
+        adjudication_router,
+        tokens_router,
+        vids_router,
+        corrections_router,
+        authn_router,
+        kyc_router,
+        credentials_router,
+        oidc_router,
+        notifications_router,
+    ),
+    public_routers=(oidc_discovery_router,),
+    openapi_tags=[
+        {"name": "persons", "description": "Enrolment with deduplication (SG-ID-1) and the registrar's record view."},
+        {"name": "adjudication", "description": "Human decisions on suspected duplicates (SG-ID-1)."},
+        {"name": "tokens", "description": "Gateway-only: pairwise tokens and subject resolution (SG-TOKEN-1)."},
+        {"name": "vids", "description": "A subject's revocable virtual IDs (SG-TOKEN-1)."},
+        {"name": "corrections", "description": "Tracked corrections of identity data with an SLA (SG-GRIEV-3)."},
+        {
+            "name": "authentication",
+            "description": "Yes/no authentication by OTP, PIN, simulated biometric, offline QR or assisted, with "
+            "alternatives instead of lock-out (SG-INCL-2, SG-INCL-3); predicates (SG-MIN-2); the auth history.",
+        },
+        {"name": "kyc", "description": "eKYC: attributes only under a KYC purpose and consent (SG-MIN-2)."},
+        {"name": "credentials", "description": "Signed offline credentials that verify with no network (SG-INCL-4)."},
+        {
+            "name": "oidc",
+            "description": "OpenID Connect provider for citizens: discovery, authorize with PKCE S256, token with "
+            "private_key_jwt, userinfo; pairwise subject identifiers.",
+        },
+        {
+            "name": "simulator",
+            "description": "SIMULATOR ONLY: the SMS/e-mail the sandbox would have sent (trainers).",
+        },
+    ],
 )
 
 
 def create_app(settings: IdentitySettings | None = None, **runtime: Any) -> FastAPI:
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
-    return create_service_app(SPEC, settings or IdentitySettings(), **runtime)
+    settings = settings or IdentitySettings()
+    app = create_service_app(SPEC, settings, **runtime)
+    app.state.identity = Runtime(
+        keyring=Keyring.from_settings(settings),
+        clock=app.state.clock,
+        outbox=app.state.outbox,
+        settings=settings,
+    )
+    return app

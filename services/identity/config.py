@@ -1,12 +1,109 @@
+"""Identity settings: where the master secret lives, which field key is active, and the sandbox's case timings."""
+
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
+from pydantic import Field, StringConstraints
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
+
+KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+KeyId = Annotated[str, StringConstraints(pattern=KEY_ID_PATTERN)]
+# Personal fields a KYC purpose may release; the UIN is not among them and never can be.
+KycAttribute = Literal[
+    "full_name", "given_name", "family_name", "date_of_birth", "sex", "residency_status", "nationality", "address",
+    "phone", "email", "preferred_language",
+]  # fmt: skip
+DEFAULT_KYC_PURPOSES: dict[str, list[KycAttribute]] = {"KYC_ACCOUNT_OPENING": ["full_name", "date_of_birth", "address"]}
 
 
 class IdentitySettings(ServiceSettings):
     service_name: ClassVar[str] = "identity"
     model_config = SettingsConfigDict(env_prefix="DPI_IDENTITY_", env_file=".env", extra="ignore")
+
+    master_secret_name: str = Field(
+        default="identity-master",
+        pattern=KEY_ID_PATTERN,
+        description="File stem of the master secret in keys_dir, created on first run (never in the repository). "
+        "Every identity key (field encryption, blind indexes, pairwise tokens, OTP/PIN) is derived from it.",
+    )
+    field_key_id: str = Field(
+        default="f1",
+        pattern=KEY_ID_PATTERN,
+        description="The field-encryption key id new values are encrypted under (rotation: set a new id and list "
+        "the old one in field_key_ids_retired; old values stay readable because each stores its key id).",
+    )
+    field_key_ids_retired: list[KeyId] = Field(
+        default_factory=list, description="Older field-encryption key ids that may still decrypt stored values."
+    )
+    correction_sla_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days a correction case may stay undecided before it is overdue and escalates (SG-GRIEV-3). "
+        "A sandbox number, not a framework mandate.",
+    )
+    vid_max_active: int = Field(default=5, ge=1, le=100, description="Active VIDs one person may hold at a time.")
+    vid_max_validity_days: int = Field(default=3650, ge=1, description="Upper bound on a VID's requested validity.")
+
+    # Authentication, KYC, offline credentials and OIDC. The numbers are sandbox configuration, not framework mandates.
+    otp_ttl_seconds: int = Field(
+        default=300, ge=30, le=3600, description="How long a one-time code stays valid (sandbox configuration)."
+    )
+    otp_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Wrong guesses one code survives before it is void and a new one must be requested (sandbox "
+        "configuration). This voids the code, never the person's access.",
+    )
+    biometric_failure_threshold: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Consecutive biometric failures after which the 401 lists the non-biometric alternatives "
+        "(SG-INCL-2; sandbox configuration). Biometric failure never locks anyone out.",
+    )
+    pin_max_consecutive_failures: int = Field(
+        default=5,
+        ge=3,
+        le=20,
+        description="Consecutive wrong PINs after which the PIN factor is paused until the person authenticates "
+        "with another factor (OTP, offline QR...), against guessing (sandbox configuration). Other factors stay open.",
+    )
+    kyc_purposes: dict[str, list[KycAttribute]] = Field(
+        default_factory=lambda: {purpose: list(names) for purpose, names in DEFAULT_KYC_PURPOSES.items()},
+        description="The KYC policy: for each purpose code that allows eKYC, the attributes it may release "
+        "(SG-MIN-2). A purpose not listed here gets yes/no and predicates only. Released = this list intersected "
+        "with the attributes the subject consented to.",
+    )
+    offline_credential_validity_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Lifetime of a signed offline credential (SG-INCL-4). It cannot be revoked once printed, so "
+        "keep it short (sandbox configuration).",
+    )
+    oidc_issuer: str = Field(
+        default="http://127.0.0.1:8000/identity",
+        description="The OIDC issuer identifier: the identity service's public base URL behind the gateway. The "
+        "discovery document's endpoints and the ID token's `iss` derive from it.",
+    )
+    oidc_transaction_ttl_seconds: int = Field(
+        default=600, ge=60, le=3600, description="How long a sign-in may take from authorize to completion."
+    )
+    oidc_code_ttl_seconds: int = Field(
+        default=60, ge=10, le=600, description="Lifetime of an authorization code (single use; sandbox configuration)."
+    )
+    oidc_token_ttl_seconds: int = Field(
+        default=600, ge=60, le=86400, description="Lifetime of access and ID tokens (sandbox configuration)."
+    )
+    oidc_client_assertion_max_lifetime_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86400,
+        description="The furthest in the future a private_key_jwt client assertion may expire. 3600 s matches "
+        "common client libraries' default; each assertion's jti is accepted once whatever its lifetime.",
+    )

@@ -15,3 +15,14 @@ class Base(DeclarativeBase):
 
 
 outbox, seen_assertions = infrastructure_tables(metadata)
+
+# Each domain's tables join `metadata` on import; importing them here makes `metadata` complete for migrations and
+# tests whichever module is imported first (they import Base from this module, hence the bottom of the file).
+import services.identity.adjudication.models  # noqa: E402
+import services.identity.authn.models  # noqa: E402
+import services.identity.corrections.models  # noqa: E402
+import services.identity.notifications.models  # noqa: E402
+import services.identity.oidc.models  # noqa: E402
+import services.identity.persons.models  # noqa: E402
+import services.identity.tokens.models  # noqa: E402
+import services.identity.vids.models  # noqa: E402, F401

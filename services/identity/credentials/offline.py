@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jose import jwt
@@ -18,6 +18,8 @@ CREDENTIAL_TYP = "dpi-offline-id+jwt"
 ALGORITHM = "ES256"
 QR_PREFIX = "DPI1:"
 DEFAULT_ISSUER = "dpi-sandbox-identity"
+# The relying party id under which an offline credential carries its pairwise token (the "sub" claim).
+OFFLINE_VERIFIER_ID = "offline-verifier"
 RESERVED_CLAIMS = frozenset({"iss", "iat", "exp"})
 
 # Offline verifiers are often phones whose clocks drift; beyond this a future iat is a forgery or a broken clock.
@@ -145,3 +147,13 @@ def parse_qr_payload(payload: str) -> str:
     if not text.startswith(QR_PREFIX):
         raise InvalidCredential(f"QR payload does not start with {QR_PREFIX!r}")
     return text[len(QR_PREFIX) :]
+
+
+def verify_offline_qr(
+    payload: str, jwks: Mapping[str, Any], *, now: datetime | None = None, issuer: str | None = DEFAULT_ISSUER
+) -> dict[str, Any]:
+    """Verify a scanned QR string offline: the claims if valid, else InvalidCredential. Usable from a CLI.
+
+    Needs nothing but the JWKS the identity service publishes at /.well-known/jwks.json (fetched once, earlier).
+    """
+    return verify_offline_credential(parse_qr_payload(payload), jwks, now=now or datetime.now(UTC), issuer=issuer)

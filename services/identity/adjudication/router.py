@@ -1,0 +1,44 @@
+"""Adjudication of suspected duplicate enrolments (SG-ID-1)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from services.common.assertion import Caller
+from services.common.auth import SessionDep, require_roles
+from services.common.problems import PolicyDenied, problem_responses
+from services.identity.adjudication.errors import CaseAlreadyDecided, CaseNotFound
+from services.identity.adjudication.schemas import AdjudicationCaseRead, AdjudicationDecision
+from services.identity.adjudication.service import adjudication as adjudication_service
+from services.identity.deps import AdjudicatorDep, RuntimeDep
+
+router = APIRouter(prefix="/v1/adjudication-cases", tags=["adjudication"])
+
+# The registrar whose enrolment was held follows the case; only an adjudicator decides it.
+CaseReaderDep = Annotated[Caller, Depends(require_roles("adjudicator", "registrar"))]
+
+
+@router.get(
+    "/{case_id}",
+    summary="Read an adjudication case (adjudicator or registrar)",
+    response_model=AdjudicationCaseRead,
+    responses=problem_responses(PolicyDenied, CaseNotFound),
+)
+async def get_case(case_id: str, session: SessionDep, caller: CaseReaderDep) -> AdjudicationCaseRead:
+    return await adjudication_service.get(session, caller, case_id)
+
+
+@router.post(
+    "/{case_id}/decision",
+    summary="Decide a case: distinct person or duplicate (adjudicator)",
+    description="`distinct` issues the held enrolment's UIN; `duplicate` refuses it and links it to the existing "
+    "person. A case is decided once.",
+    response_model=AdjudicationCaseRead,
+    responses=problem_responses(PolicyDenied, CaseNotFound, CaseAlreadyDecided),
+)
+async def decide_case(
+    case_id: str, body: AdjudicationDecision, session: SessionDep, caller: AdjudicatorDep, rt: RuntimeDep
+) -> AdjudicationCaseRead:
+    return await adjudication_service.decide(session, caller, case_id, body, rt=rt)

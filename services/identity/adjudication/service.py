@@ -1,0 +1,77 @@
+"""SG-ID-1: only an adjudicator resolves a suspected duplicate; no UIN is issued before the decision."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.assertion import Caller
+from services.identity.adjudication.errors import CaseAlreadyDecided, CaseNotFound
+from services.identity.adjudication.models import AdjudicationCase, CaseStatus, Decision
+from services.identity.adjudication.repository import AdjudicationRepository
+from services.identity.adjudication.schemas import AdjudicationCaseRead, AdjudicationDecision
+from services.identity.deps import Runtime
+from services.identity.persons.models import Person, PersonStatus
+from services.identity.persons.repository import PersonRepository
+from services.identity.persons.service import person as person_service
+
+log = structlog.get_logger(__name__)
+
+
+class AdjudicationService:
+    async def get(self, session: AsyncSession, caller: Caller, case_id: str) -> AdjudicationCaseRead:
+        case = await self._case(session, case_id)
+        return self._read(case, await self._person(session, case))
+
+    async def decide(
+        self, session: AsyncSession, caller: Caller, case_id: str, body: AdjudicationDecision, *, rt: Runtime
+    ) -> AdjudicationCaseRead:
+        """Record the decision: `distinct` issues the held enrolment's UIN, `duplicate` refuses and links it."""
+        case = await self._case(session, case_id, for_update=True)
+        if case.status != CaseStatus.open:
+            raise CaseAlreadyDecided(f"Case {case.id} was decided {case.decision} already.")
+        person = await self._person(session, case)
+        now = rt.clock.now()
+        case.status, case.decision = CaseStatus.decided, body.decision
+        case.decided_by, case.decided_at = caller.client_id, now
+        payload = {"adjudication_case_id": case.id, "person_id": person.id, "decision": body.decision.value}
+        if body.decision is Decision.distinct:
+            await person_service.issue_uin(session, person, rt=rt)
+        else:
+            person.status = PersonStatus.refused_duplicate
+            person.duplicate_of = case.candidate_person_ids[0]
+            person.updated_at = now
+            payload["duplicate_of"] = person.duplicate_of
+        await rt.outbox.add(session, "identity.adjudication.decided", payload)
+        log.info("identity.adjudication.decided", adjudication_case_id=case.id, decision=body.decision.value)
+        return self._read(case, person)
+
+    async def _case(self, session: AsyncSession, case_id: str, *, for_update: bool = False) -> AdjudicationCase:
+        case = await AdjudicationRepository.from_session(session).get(case_id, for_update=for_update)
+        if case is None:
+            raise CaseNotFound(f"No adjudication case {case_id}.")
+        return case
+
+    async def _person(self, session: AsyncSession, case: AdjudicationCase) -> Person:
+        person = await PersonRepository.from_session(session).get(case.person_id)
+        assert person is not None, "a case always points at its held enrolment (foreign key)"
+        return person
+
+    @staticmethod
+    def _read(case: AdjudicationCase, person: Person) -> AdjudicationCaseRead:
+        return AdjudicationCaseRead.model_validate(
+            {
+                "id": case.id,
+                "status": case.status,
+                "person_id": case.person_id,
+                "person_status": person.status,
+                "candidate_person_ids": case.candidate_person_ids,
+                "match_signals": case.match_signals,
+                "decision": case.decision,
+                "created_at": case.created_at,
+                "decided_at": case.decided_at,
+            }
+        )
+
+
+adjudication = AdjudicationService()

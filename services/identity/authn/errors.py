@@ -1,0 +1,91 @@
+"""Problems the authentication domain answers with; each `code` is stable once published."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from services.common.problems import Conflict, InvalidInput, ProblemError
+
+INCL_2_REFS = ("UDPI-SF O3.24", "CDPI multi-modal authentication")
+INCL_3_REFS = ("UDPI-SF F3", "UDPI-SF O6.3", "UDPI-SF F2.5")
+
+# Every way in that is not a biometric (SG-INCL-2): offered whenever a biometric or a PIN does not work.
+NON_BIOMETRIC_ALTERNATIVES = ("otp", "pin", "offline_qr", "assisted")
+
+
+class AuthenticationFailed(ProblemError):
+    """The factor did not authenticate the person. The body says `authenticated: false`, as a yes/no answer."""
+
+    status = 401
+    title = "Authentication failed"
+    type_slug = "identity/authn-failed"
+    code = "identity.authn.failed"
+
+    def __init__(self, detail: str, *, factor: str, reason: str, **extensions: Any) -> None:
+        super().__init__(detail, authenticated=False, factor=factor, reason=reason, **extensions)
+        self.reason = reason
+
+
+class BiometricUseAlternative(AuthenticationFailed):
+    """SG-INCL-2: repeated biometric failure points to other factors; it never locks the person out."""
+
+    title = "Biometric not matched: please use another way to authenticate"
+    type_slug = "identity/authn-biometric-alternatives"
+    code = "identity.authn.biometric_use_alternative"
+
+    def __init__(self, detail: str, *, reason: str, consecutive_failures: int, **extensions: Any) -> None:
+        super().__init__(
+            detail,
+            factor="biometric",
+            reason=reason,
+            consecutive_failures=consecutive_failures,
+            alternatives=list(NON_BIOMETRIC_ALTERNATIVES),
+            locked=False,
+            rule_id="SG-INCL-2",
+            framework_refs=list(INCL_2_REFS),
+            **extensions,
+        )
+
+
+class PinPaused(AuthenticationFailed):
+    """Too many wrong PINs in a row: the PIN rests until another factor succeeds; every other factor stays open."""
+
+    title = "PIN paused after repeated failures: please use another way to authenticate"
+    type_slug = "identity/authn-pin-paused"
+    code = "identity.authn.pin_paused"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        alternatives = [a for a in NON_BIOMETRIC_ALTERNATIVES if a != "pin"]
+        super().__init__(
+            detail, factor="pin", reason="pin.paused", alternatives=[*alternatives, "biometric"], **extensions
+        )
+
+
+class PinProofRequired(AuthenticationFailed):
+    """Changing an existing PIN needs the current one, or a fresh OTP if it is forgotten."""
+
+    title = "Changing a PIN needs the current PIN or a one-time code"
+    type_slug = "identity/authn-pin-proof-required"
+    code = "identity.authn.pin_proof_required"
+
+
+class OtpChannelUnavailable(Conflict):
+    title = "No phone number or e-mail address on record to send a one-time code to"
+    type_slug = "identity/authn-no-otp-channel"
+    code = "identity.authn.no_otp_channel"
+
+    def __init__(self, detail: str, *, alternatives: Sequence[str]) -> None:
+        super().__init__(detail, alternatives=list(alternatives))
+
+
+class IndividualRequired(InvalidInput):
+    title = "Say who is authenticating"
+    type_slug = "identity/authn-individual-required"
+    code = "identity.authn.individual_required"
+
+
+class IndividualMismatch(InvalidInput):
+    title = "The individual in the body is not the subject the gateway resolved"
+    type_slug = "identity/authn-individual-mismatch"
+    code = "identity.authn.individual_mismatch"

@@ -1,0 +1,104 @@
+"""Authentication state: one-time code challenges (hashes only), PIN hashes and the auth history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.db import UTCDateTime
+from services.identity.models import Base
+
+
+class Factor(StrEnum):
+    otp = "otp"
+    pin = "pin"
+    biometric = "biometric"
+    offline_qr = "offline_qr"
+    assisted = "assisted"
+    kyc = "kyc"  # an eKYC release under purpose and consent (no factor of the person's)
+    access_token = "access_token"  # noqa: S105 (an OIDC userinfo release on a relying party's access token)
+
+
+class Operation(StrEnum):
+    authn = "authn"  # yes/no
+    predicates = "predicates"  # yes/no plus boolean predicates
+    kyc = "kyc"
+    oidc_login = "oidc_login"
+    userinfo = "userinfo"
+    pin_change = "pin_change"
+
+
+class Result(StrEnum):
+    success = "success"
+    failure = "failure"
+
+
+class ChallengeStatus(StrEnum):
+    active = "active"
+    used = "used"
+    exhausted = "exhausted"  # too many wrong guesses
+    expired = "expired"
+    superseded = "superseded"  # a newer code was sent for the same person, client and scope
+
+
+class OtpChallenge(Base):
+    """A one-time code sent to a person: only an HMAC of it is kept, bound to the requesting client and scope."""
+
+    __tablename__ = "otp_challenges"
+    __table_args__ = (Index("ix_otp_challenges_lookup", "person_id", "client_id", "scope", "status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
+    client_id: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(100))  # "authn", or "oidc:<transaction id>"
+    code_hash: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PinCredential(Base):
+    """A person's PIN as an Argon2id hash of a keyed HMAC of it (a database copy alone cannot be brute-forced)."""
+
+    __tablename__ = "pin_credentials"
+
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuthEvent(Base):
+    """One authentication, predicate check or attribute release about a person: who asked, how, and the result.
+
+    Holds no secrets and no attribute values: only the names of the attributes or predicates involved.
+    """
+
+    __tablename__ = "auth_history"
+    __table_args__ = (
+        Index("ix_auth_history_person", "person_id", "id"),
+        Index("ix_auth_history_person_factor", "person_id", "factor", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    operation: Mapped[str] = mapped_column(String(32))
+    factor: Mapped[str] = mapped_column(String(32))
+    result: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    assisted_by: Mapped[str | None] = mapped_column(String(200))
+    purpose: Mapped[str | None] = mapped_column(String(100))
+    consent_id: Mapped[str | None] = mapped_column(String(100))
+    decision_id: Mapped[str | None] = mapped_column(String(100))
+    attributes: Mapped[list[str]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))

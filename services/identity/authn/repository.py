@@ -1,0 +1,90 @@
+"""Every select of the authentication domain (and the one person look-up by UIN index it needs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.authn.models import AuthEvent, ChallengeStatus, Factor, OtpChallenge, PinCredential, Result
+from services.identity.persons.models import Person
+
+# Factors that prove the person is present; a success with any of them ends a run of failures.
+PERSON_FACTORS = (Factor.otp, Factor.pin, Factor.biometric, Factor.offline_qr, Factor.assisted)
+
+
+class AuthnRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> AuthnRepository:
+        return cls(session)
+
+    async def person_by_uin_index(self, uin_index: str) -> Person | None:
+        # The persons repository has no look-up by UIN (only "is it taken"); read-only use of its model.
+        return (await self.session.scalars(select(Person).where(Person.uin_index == uin_index))).one_or_none()
+
+    async def active_challenge(self, person_id: str, client_id: str, scope: str) -> OtpChallenge | None:
+        """The one live code for this person, client and scope, locked so that two guesses cannot race."""
+        statement = (
+            select(OtpChallenge)
+            .where(
+                OtpChallenge.person_id == person_id,
+                OtpChallenge.client_id == client_id,
+                OtpChallenge.scope == scope,
+                OtpChallenge.status == ChallengeStatus.active,
+            )
+            .order_by(OtpChallenge.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def supersede_challenges(self, person_id: str, client_id: str, scope: str, now: datetime) -> None:
+        await self.session.execute(
+            update(OtpChallenge)
+            .where(
+                OtpChallenge.person_id == person_id,
+                OtpChallenge.client_id == client_id,
+                OtpChallenge.scope == scope,
+                OtpChallenge.status == ChallengeStatus.active,
+            )
+            .values(status=ChallengeStatus.superseded, closed_at=now)
+        )
+
+    async def pin(self, person_id: str) -> PinCredential | None:
+        return await self.session.get(PinCredential, person_id)
+
+    async def failures_since_last_success(self, person_id: str, factor: Factor) -> int:
+        """Failures with `factor` since the person last authenticated with any factor: derived, never stored."""
+        last_success = (
+            select(func.max(AuthEvent.id))
+            .where(
+                AuthEvent.person_id == person_id,
+                AuthEvent.result == Result.success,
+                AuthEvent.factor.in_([f.value for f in PERSON_FACTORS]),
+            )
+            .scalar_subquery()
+        )
+        # A PIN or OTP given as the person's confirmation of an assisted authentication counts as that factor.
+        same_factor = or_(
+            AuthEvent.factor == factor,
+            and_(AuthEvent.factor == Factor.assisted, AuthEvent.reason.like(f"assisted.{factor.value}.%")),
+        )
+        statement = select(func.count()).where(
+            AuthEvent.person_id == person_id,
+            same_factor,
+            AuthEvent.result == Result.failure,
+            AuthEvent.id > func.coalesce(last_success, ""),
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def history(self, person_id: str, *, before: str | None, limit: int) -> Sequence[AuthEvent]:
+        """Newest first (ids are time-ordered); `before` is the last id of the previous page."""
+        statement = select(AuthEvent).where(AuthEvent.person_id == person_id)
+        if before is not None:
+            statement = statement.where(AuthEvent.id < before)
+        return (await self.session.scalars(statement.order_by(AuthEvent.id.desc()).limit(limit))).all()

@@ -1,0 +1,136 @@
+"""Authentication endpoints: request an OTP, yes/no authentication, predicates, the PIN and the auth history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.common.auth import SessionDep
+from services.common.problems import PolicyDenied, problem_responses
+from services.identity.authn.errors import (
+    AuthenticationFailed,
+    BiometricUseAlternative,
+    IndividualMismatch,
+    IndividualRequired,
+    OtpChannelUnavailable,
+    PinPaused,
+    PinProofRequired,
+)
+from services.identity.authn.http import refusal_response
+from services.identity.authn.schemas import (
+    AuthHistoryPage,
+    AuthnRequest,
+    AuthnResult,
+    OtpRequest,
+    OtpRequested,
+    PinSet,
+    PinStatus,
+    PredicateRequest,
+    PredicateResult,
+)
+from services.identity.authn.service import Refusal
+from services.identity.authn.service import authn as authn_service
+from services.identity.deps import AuthnCallerDep, RuntimeDep, SigningKeyDep, SubjectDep
+from services.identity.persons.errors import SubjectNotFound
+from services.identity.tokens.errors import ReferenceNotResolved, VidExpired, VidRevoked
+
+router = APIRouter(prefix="/v1", tags=["authentication"])
+
+IDENTIFY_ERRORS = (PolicyDenied, IndividualRequired, IndividualMismatch, ReferenceNotResolved, VidRevoked, VidExpired)
+FACTOR_ERRORS = (AuthenticationFailed, BiometricUseAlternative, PinPaused)
+HISTORY_CURSOR = r"^ahe_[0-9a-f]{32}$"
+
+
+@router.post(
+    "/authn/otp",
+    status_code=202,
+    summary="Send a one-time code to a person",
+    description="A 6-digit code goes to the person's phone (else e-mail) through the sandbox's simulated messaging "
+    "gateway. Only a keyed hash is stored; it expires after `otp_ttl_seconds` and survives `otp_max_attempts` wrong "
+    "guesses. It can be used only by the client that requested it. Relying parties and registrars name the person "
+    "by VID (or UIN); a subject's own app needs nothing in the body.",
+    response_model=OtpRequested,
+    responses=problem_responses(*IDENTIFY_ERRORS, SubjectNotFound, OtpChannelUnavailable),
+)
+async def request_otp(body: OtpRequest, session: SessionDep, caller: AuthnCallerDep, rt: RuntimeDep) -> OtpRequested:
+    return await authn_service.request_otp(session, caller, body, rt=rt)
+
+
+@router.post(
+    "/authn",
+    summary="Authenticate a person (yes/no)",
+    description="Factors: `otp`, `pin`, `biometric` (simulated), `offline_qr` and `assisted` (an operator plus the "
+    "person's own OTP or PIN, SG-INCL-3). The answer is yes/no and never carries an attribute of the person "
+    "(SG-MIN-2); a failure is 401 with `authenticated: false`. Biometric failure never locks anyone out: after "
+    "`biometric_failure_threshold` failures in a row the 401 lists `alternatives` (SG-INCL-2). Every attempt is "
+    "recorded in the person's auth history.",
+    response_model=AuthnResult,
+    responses=problem_responses(*IDENTIFY_ERRORS, *FACTOR_ERRORS, SubjectNotFound),
+)
+async def authenticate(
+    body: AuthnRequest,
+    *,
+    request: Request,
+    session: SessionDep,
+    caller: AuthnCallerDep,
+    rt: RuntimeDep,
+    signing_key: SigningKeyDep,
+) -> AuthnResult | JSONResponse:
+    outcome = await authn_service.authenticate(session, caller, body, rt=rt, signing_key=signing_key)
+    return refusal_response(request, outcome.error) if isinstance(outcome, Refusal) else outcome
+
+
+@router.post(
+    "/authn/predicates",
+    summary="Authenticate a person and answer yes/no predicates",
+    description="`age_over_18` (by the service's clock) and `resident` (residency status citizen or resident), "
+    "answered as booleans only: never the date of birth or the status itself (SG-MIN-2). The person takes part "
+    "with a factor, as for POST /v1/authn.",
+    response_model=PredicateResult,
+    responses=problem_responses(*IDENTIFY_ERRORS, *FACTOR_ERRORS, SubjectNotFound),
+)
+async def check_predicates(
+    body: PredicateRequest,
+    *,
+    request: Request,
+    session: SessionDep,
+    caller: AuthnCallerDep,
+    rt: RuntimeDep,
+    signing_key: SigningKeyDep,
+) -> PredicateResult | JSONResponse:
+    outcome = await authn_service.check_predicates(session, caller, body, rt=rt, signing_key=signing_key)
+    return refusal_response(request, outcome.error) if isinstance(outcome, Refusal) else outcome
+
+
+@router.put(
+    "/me/pin",
+    summary="Set or change my PIN (subject)",
+    description="4 to 12 digits, stored as an Argon2id hash of a keyed HMAC. Changing an existing PIN needs "
+    "`current_pin`, or `otp` (from POST /v1/authn/otp by the same app) when it is forgotten.",
+    response_model=PinStatus,
+    responses=problem_responses(PolicyDenied, SubjectNotFound, PinProofRequired, *FACTOR_ERRORS),
+)
+async def set_pin(
+    body: PinSet, request: Request, session: SessionDep, caller: SubjectDep, rt: RuntimeDep
+) -> PinStatus | JSONResponse:
+    outcome = await authn_service.set_pin(session, caller, body, rt=rt)
+    return refusal_response(request, outcome.error) if isinstance(outcome, Refusal) else outcome
+
+
+@router.get(
+    "/me/auth-history",
+    summary="My authentication history (subject)",
+    description="Every authentication, predicate check, eKYC and OIDC release about me, newest first: when, which "
+    "relying party, which factor, on which channel, who assisted, and the result. No secrets, no values.",
+    response_model=AuthHistoryPage,
+    responses=problem_responses(PolicyDenied, SubjectNotFound),
+)
+async def auth_history(
+    session: SessionDep,
+    caller: SubjectDep,
+    cursor: Annotated[str | None, Query(pattern=HISTORY_CURSOR, description="From `next_cursor`.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> AuthHistoryPage:
+    return await authn_service.history(session, caller, cursor=cursor, limit=limit)

@@ -1,0 +1,89 @@
+"""Wire shapes of correction cases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
+
+from services.identity.corrections.models import CorrectionStatus
+from services.identity.persons.schemas import PERSONAL_FIELDS, validate_personal_field
+
+
+class CorrectableField(StrEnum):
+    given_name = "given_name"
+    family_name = "family_name"
+    full_name = "full_name"
+    date_of_birth = "date_of_birth"
+    sex = "sex"
+    residency_status = "residency_status"
+    nationality = "nationality"
+    address = "address"
+    phone = "phone"
+    email = "email"
+    preferred_language = "preferred_language"
+
+
+assert tuple(CorrectableField) == PERSONAL_FIELDS, "every personal field, and only those, can be corrected"
+
+
+class CorrectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: CorrectableField = Field(description="The personal field to correct.")
+    value: str | None = Field(
+        description="The correct value, validated like enrolment (a date for date_of_birth, ...); null clears an "
+        "optional field.",
+        examples=["Okafor-Nwosu"],
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] = Field(
+        examples=["My family name was misspelt at enrolment."]
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _value_fits_field(cls, value: str | None, info: ValidationInfo) -> str | None:
+        field = info.data.get("field")
+        if field is None:
+            return value  # the field itself is invalid and reported
+        try:
+            return validate_personal_field(field.value, value)
+        except ValidationError as error:
+            raise ValueError(f"not a valid {field.value}: {error.errors()[0]['msg']}") from None
+
+
+class CorrectionRead(BaseModel):
+    id: str
+    field: str
+    value: str | None
+    reason: str
+    status: CorrectionStatus
+    channel: str
+    created_at: datetime
+    due_at: datetime = Field(description="When the SLA runs out; an undecided case past it is overdue.")
+    overdue: bool
+    escalated_at: datetime | None
+    decided_at: datetime | None
+
+
+class CorrectionCaseRead(CorrectionRead):
+    """The registrar's view: also which person the case is about."""
+
+    person_id: str
+
+
+class CorrectionPage(BaseModel):
+    items: list[CorrectionCaseRead]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class CorrectionDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+
+
+class EscalationResult(BaseModel):
+    escalated: list[str] = Field(description="Ids of the cases escalated by this run.")

@@ -1,0 +1,40 @@
+"""Wire shapes of eKYC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.identity.authn.schemas import Individual
+from services.identity.config import KycAttribute
+
+
+class KycRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    individual: Individual | None = Field(
+        default=None, description="The person's VID, unless the gateway resolved them (assertion `sub`)."
+    )
+    consented_attributes: list[KycAttribute] = Field(
+        min_length=1,
+        description="The attributes the person's consent (the assertion's `consent_id`) covers. The UIN is never "
+        "releasable.",
+        examples=[["full_name", "date_of_birth", "address"]],
+    )
+
+
+class KycResponse(BaseModel):
+    attributes: dict[KycAttribute, str] = Field(
+        description="Only attributes the purpose allows AND the consent covers (and the record holds)."
+    )
+    withheld: list[KycAttribute] = Field(description="Consented attributes the purpose does not allow.")
+    purpose: str
+    consent_id: str
+    subject_token: str | None = Field(description="The relying party's own pairwise token for the person.")
+    transaction_id: str = Field(description="The person's auth history entry for this release.")
+    issued_at: datetime
+    signed_kyc: str = Field(
+        description="The same release as a compact ES256 JWS (typ `dpi-kyc+jwt`, aud = the relying party), "
+        "verifiable with the service's /.well-known/jwks.json."
+    )

@@ -1,0 +1,96 @@
+"""eKYC release under purpose and consent (SG-MIN-2). Never commits."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.assertion import Caller
+from services.common.keys import SigningKey
+from services.common.problems import PolicyDenied
+from services.identity.authn.models import Factor, Operation
+from services.identity.authn.service import Check
+from services.identity.authn.service import authn as authn_service
+from services.identity.config import KycAttribute
+from services.identity.deps import Runtime
+from services.identity.kyc.schemas import KycRequest, KycResponse
+from services.identity.persons.service import person as person_service
+
+MIN_2_REFS = ("CDPI Is my system a DPI?", "UDPI-SF O3.4", "ID4D-P P6")
+KYC_TOKEN_TYPE = "dpi-kyc+jwt"  # noqa: S105 (a JWT media type)
+
+
+def _deny(detail: str) -> PolicyDenied:
+    return PolicyDenied("SG-MIN-2", detail, framework_refs=MIN_2_REFS)
+
+
+def _value(values: dict[str, str], name: KycAttribute) -> str | None:
+    if name == "full_name" and not values.get("full_name"):
+        return " ".join(v for n in ("given_name", "family_name") if (v := values.get(n))) or None
+    return values.get(name)
+
+
+class KycService:
+    async def release(
+        self, session: AsyncSession, caller: Caller, body: KycRequest, *, rt: Runtime, signing_key: SigningKey
+    ) -> KycResponse:
+        """The attributes the purpose's KYC policy allows intersected with the consented ones; 403 otherwise."""
+        allowed = rt.settings.kyc_purposes.get(caller.purpose) if caller.purpose else None
+        if allowed is None:
+            raise _deny(
+                f"The purpose {caller.purpose or '(none)'} does not allow eKYC: verification answers yes/no or "
+                "predicates only (POST /v1/authn, /v1/authn/predicates)."
+            )
+        if not caller.consent_id:
+            raise _deny("eKYC needs the person's consent: the request carries no consent id.")
+        consented = set(body.consented_attributes)
+        releasable = [name for name in allowed if name in consented]
+        if not releasable:
+            raise _deny(f"None of the consented attributes is allowed for the purpose {caller.purpose}.")
+        withheld = [name for name in dict.fromkeys(body.consented_attributes) if name not in releasable]
+
+        person = await authn_service.identify(session, caller, body.individual, rt=rt)
+        values = await person_service.read_attributes(session, person.id, rt=rt)
+        attributes = {name: value for name in releasable if (value := _value(values, name)) is not None}
+        event = await authn_service.record(
+            session,
+            caller,
+            person,
+            operation=Operation.kyc,
+            factor=Factor.kyc,
+            check=Check(True),
+            attributes=list(attributes),
+            rt=rt,
+        )
+        try:
+            subject_token: str | None = await authn_service.subject_token(
+                session, caller, person, caller.client_id, rt=rt
+            )
+        except ValidationError:
+            subject_token = None
+        signed = signing_key.sign_jwt(
+            {
+                "iss": rt.settings.oidc_issuer,
+                "aud": caller.client_id,
+                "sub": subject_token,
+                "iat": int(event.occurred_at.timestamp()),
+                "txn": event.id,
+                "purpose": caller.purpose,
+                "consent_id": caller.consent_id,
+                "attributes": attributes,
+            },
+            typ=KYC_TOKEN_TYPE,
+        )
+        return KycResponse(
+            attributes=attributes,
+            withheld=withheld,
+            purpose=caller.purpose or "",
+            consent_id=caller.consent_id,
+            subject_token=subject_token,
+            transaction_id=event.id,
+            issued_at=event.occurred_at,
+            signed_kyc=signed,
+        )
+
+
+kyc = KycService()

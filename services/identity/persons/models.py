@@ -1,0 +1,63 @@
+"""Persons: one row per enrolment, personal data only as encrypted attributes, look-ups only by blind index."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.db import UTCDateTime
+from services.identity.models import Base
+
+
+class PersonStatus(StrEnum):
+    pending_adjudication = "pending_adjudication"  # a suspected duplicate, held until an adjudicator decides
+    active = "active"  # has a UIN
+    refused_duplicate = "refused_duplicate"  # the adjudicator found it is someone already enrolled
+
+
+class Person(Base):
+    __tablename__ = "persons"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sub: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    uin_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name_dob_index: Mapped[str] = mapped_column(String(64), index=True)
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    biometric_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    consent_biometric: Mapped[bool] = mapped_column(Boolean)
+    consent_notices: Mapped[bool] = mapped_column(Boolean)
+    duplicate_of: Mapped[str | None] = mapped_column(ForeignKey("persons.id"))
+    enrolled_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    uin_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PersonAttribute(Base):
+    """One encrypted personal field: AES-GCM under `key_id`, bound to the person and field name as associated data."""
+
+    __tablename__ = "person_attributes"
+
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EnrolmentRequest(Base):
+    """An Idempotency-Key seen on an enrolment: a keyed fingerprint of the body and the outcome to replay."""
+
+    __tablename__ = "enrolment_requests"
+
+    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
+    outcome_status: Mapped[int] = mapped_column(Integer)
+    adjudication_case_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

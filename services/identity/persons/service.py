@@ -1,0 +1,325 @@
+"""Enrolment, deduplication, UIN issuance and the encrypted personal record. Never commits (the request does)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.assertion import Caller
+from services.common.ids import new_id
+from services.identity.adjudication.models import AdjudicationCase, CaseStatus, MatchSignal
+from services.identity.crypto import normalise
+from services.identity.deps import Runtime
+from services.identity.persons.errors import (
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidPersonalData,
+    PersonNotFound,
+    SubjectNotFound,
+    UinIssuanceFailed,
+)
+from services.identity.persons.models import EnrolmentRequest, Person, PersonAttribute, PersonStatus
+from services.identity.persons.repository import PersonRepository
+from services.identity.persons.schemas import (
+    NAME_FIELDS,
+    EnrolmentConsents,
+    EnrolmentCreate,
+    EnrolmentResult,
+    PersonRead,
+    stored_form,
+)
+from services.identity.persons.uin import generate_uin
+
+log = structlog.get_logger(__name__)
+
+UIN_ATTRIBUTE = "uin"
+UIN_ATTEMPTS = 20
+_NOT_PHONE_DIGITS = re.compile(r"[^0-9+]")
+
+
+@dataclass(frozen=True)
+class Held:
+    """An enrolment held for adjudication (answered 409, but kept: it must commit, so it is returned, not raised)."""
+
+    person_id: str
+    adjudication_case_id: str
+
+
+def new_sub() -> str:
+    """An opaque internal subject reference: `sub_` and 26 base32 characters (128 random bits)."""
+    return "sub_" + base64.b32encode(secrets.token_bytes(16)).decode("ascii").lower()[:26]
+
+
+def attribute_context(person_id: str, name: str) -> str:
+    return f"person:{person_id}:{name}"
+
+
+def _dedup_name(values: Mapping[str, str | None]) -> str:
+    full = values.get("full_name") or " ".join(v for n in ("given_name", "family_name") if (v := values.get(n)))
+    return normalise(full, kind="name")
+
+
+class PersonService:
+    async def enrol(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        body: EnrolmentCreate,
+        *,
+        rt: Runtime,
+        idempotency_key: str | None,
+    ) -> EnrolmentResult | Held:
+        """Enrol a person: a UIN at once, or a held record and an adjudication case if a duplicate is suspected."""
+        repository = PersonRepository.from_session(session)
+        fingerprint = rt.keyring.fingerprint("enrolment-request", body.model_dump_json())
+        if idempotency_key is not None:
+            earlier = await repository.get_enrolment_request(caller.client_id, idempotency_key)
+            if earlier is not None:
+                return await self._replay(session, earlier, fingerprint, rt=rt)
+        now = rt.clock.now()
+        if body.date_of_birth > now.date():
+            raise InvalidPersonalData("date_of_birth", "the date of birth is in the future")
+
+        values = stored_form(body)
+        # Biometric data is stored centrally, and so used for deduplication, only with consent (SG-INCL-2).
+        biometric_hash = (
+            rt.keyring.fingerprint("biometric", body.biometric_template)
+            if body.biometric_template and body.consents.biometric
+            else None
+        )
+        name_dob_index = self.name_dob_index(values, rt)
+        await repository.lock_dedup_keys([name_dob_index, *([biometric_hash] if biometric_hash else [])])
+        candidates = await repository.find_duplicate_candidates(
+            name_dob_index=name_dob_index, biometric_hash=biometric_hash
+        )
+
+        person = Person(
+            id=new_id("per"),
+            sub=new_sub(),
+            status=PersonStatus.pending_adjudication if candidates else PersonStatus.active,
+            name_dob_index=name_dob_index,
+            phone_index=self.phone_index(values.get("phone"), rt),
+            biometric_hash=biometric_hash,
+            consent_biometric=body.consents.biometric,
+            consent_notices=body.consents.notices,
+            enrolled_by=caller.client_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(person)
+        await session.flush()
+        await self.write_attributes(session, person.id, values, rt=rt)
+
+        outcome: EnrolmentResult | Held
+        if candidates:
+            case = await self._open_case(session, person, candidates, biometric_hash, rt=rt)
+            outcome = Held(person_id=person.id, adjudication_case_id=case.id)
+        else:
+            uin = await self.issue_uin(session, person, rt=rt)
+            outcome = self._result(person, uin)
+        if idempotency_key is not None:
+            await self._remember(
+                session,
+                caller,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                outcome=outcome,
+                person_id=person.id,
+                rt=rt,
+            )
+        return outcome
+
+    async def issue_uin(self, session: AsyncSession, person: Person, *, rt: Runtime) -> str:
+        """Give `person` a fresh random UIN (never sequential, never reused) and announce the enrolment."""
+        repository = PersonRepository.from_session(session)
+        for _ in range(UIN_ATTEMPTS):
+            uin = generate_uin()
+            uin_index = rt.keyring.blind.index(uin, kind="uin")
+            if not await repository.uin_index_taken(uin_index):
+                break
+        else:
+            raise UinIssuanceFailed("Could not find an unused UIN; retry the request.")
+        now = rt.clock.now()
+        person.uin_index = uin_index
+        person.status = PersonStatus.active
+        person.uin_issued_at = now
+        person.updated_at = now
+        await self.write_attributes(session, person.id, {UIN_ATTRIBUTE: uin}, rt=rt)
+        await rt.outbox.add(session, "identity.person.enrolled", {"person_id": person.id, "sub": person.sub})
+        log.info("identity.person.enrolled", person_id=person.id)
+        return uin
+
+    async def get(self, session: AsyncSession, caller: Caller, person_id: str, *, rt: Runtime) -> PersonRead:
+        """The registrar's view of a person: decrypted demographics and the UIN."""
+        person = await PersonRepository.from_session(session).get(person_id)
+        if person is None:
+            raise PersonNotFound(f"No person {person_id}.")
+        values = await self.read_attributes(session, person.id, rt=rt)
+        return PersonRead.model_validate(
+            {
+                **{name: value for name, value in values.items() if name != UIN_ATTRIBUTE},
+                "id": person.id,
+                "sub": person.sub,
+                "status": person.status,
+                "uin": values.get(UIN_ATTRIBUTE),
+                "consents": EnrolmentConsents(biometric=person.consent_biometric, notices=person.consent_notices),
+                "biometric_enrolled": person.biometric_hash is not None,
+                "duplicate_of": person.duplicate_of,
+                "created_at": person.created_at,
+                "updated_at": person.updated_at,
+            }
+        )
+
+    async def get_active_by_sub(self, session: AsyncSession, sub: str | None) -> Person:
+        """The person with an issued UIN behind an internal subject reference."""
+        person = await PersonRepository.from_session(session).get_by_sub(sub) if sub else None
+        if person is None or person.status != PersonStatus.active:
+            raise SubjectNotFound("No enrolled person has this subject reference.")
+        return person
+
+    async def uin_of(self, session: AsyncSession, person: Person, *, rt: Runtime) -> str:
+        attribute = await PersonRepository.from_session(session).attribute(person.id, UIN_ATTRIBUTE)
+        if attribute is None:
+            raise SubjectNotFound("This person has no UIN yet.")
+        return rt.keyring.cipher.decrypt(
+            attribute.key_id, attribute.ciphertext, context=attribute_context(person.id, "uin")
+        )
+
+    async def update_field(
+        self, session: AsyncSession, person: Person, field: str, value: str | None, *, rt: Runtime
+    ) -> None:
+        """Change one personal field (an approved correction) and keep the blind indexes in step."""
+        await self.write_attributes(session, person.id, {field: value}, rt=rt)
+        if field in (*NAME_FIELDS, "date_of_birth"):
+            person.name_dob_index = self.name_dob_index(await self.read_attributes(session, person.id, rt=rt), rt)
+        if field == "phone":
+            person.phone_index = self.phone_index(value, rt)
+        person.updated_at = rt.clock.now()
+
+    async def read_attributes(self, session: AsyncSession, person_id: str, *, rt: Runtime) -> dict[str, str]:
+        attributes = await PersonRepository.from_session(session).attributes(person_id)
+        return {
+            a.name: rt.keyring.cipher.decrypt(a.key_id, a.ciphertext, context=attribute_context(person_id, a.name))
+            for a in attributes
+        }
+
+    async def write_attributes(
+        self, session: AsyncSession, person_id: str, values: Mapping[str, str | None], *, rt: Runtime
+    ) -> None:
+        """Encrypt each value under the active key, bound to person and field; None removes the field."""
+        repository = PersonRepository.from_session(session)
+        stored = {attribute.name: attribute for attribute in await repository.attributes(person_id)}
+        now = rt.clock.now()
+        for name, value in values.items():
+            existing = stored.get(name)
+            if value is None:
+                if existing is not None:
+                    await repository.delete_attribute(person_id, name)
+                continue
+            key_id, ciphertext = rt.keyring.cipher.encrypt(value, context=attribute_context(person_id, name))
+            if existing is None:
+                session.add(
+                    PersonAttribute(
+                        person_id=person_id, name=name, key_id=key_id, ciphertext=ciphertext, updated_at=now
+                    )
+                )
+            else:
+                existing.key_id, existing.ciphertext, existing.updated_at = key_id, ciphertext, now
+        await session.flush()
+
+    @staticmethod
+    def name_dob_index(values: Mapping[str, str | None], rt: Runtime) -> str:
+        return rt.keyring.blind.index(f"{_dedup_name(values)} {values['date_of_birth']}", kind="name_dob")
+
+    @staticmethod
+    def phone_index(phone: str | None, rt: Runtime) -> str | None:
+        return rt.keyring.blind.index(_NOT_PHONE_DIGITS.sub("", phone), kind="phone") if phone else None
+
+    async def _open_case(
+        self,
+        session: AsyncSession,
+        person: Person,
+        candidates: Sequence[Person],
+        biometric_hash: str | None,
+        *,
+        rt: Runtime,
+    ) -> AdjudicationCase:
+        signals = []
+        if any(c.name_dob_index == person.name_dob_index for c in candidates):
+            signals.append(MatchSignal.demographic)
+        if biometric_hash is not None and any(c.biometric_hash == biometric_hash for c in candidates):
+            signals.append(MatchSignal.biometric)
+        case = AdjudicationCase(
+            id=new_id("adj"),
+            person_id=person.id,
+            candidate_person_ids=[c.id for c in candidates],
+            match_signals=[s.value for s in signals],
+            status=CaseStatus.open,
+            created_at=rt.clock.now(),
+        )
+        session.add(case)
+        await session.flush()
+        await rt.outbox.add(
+            session, "identity.enrolment.held", {"person_id": person.id, "adjudication_case_id": case.id}
+        )
+        log.info("identity.enrolment.held", person_id=person.id, adjudication_case_id=case.id)
+        return case
+
+    async def _remember(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        *,
+        idempotency_key: str,
+        fingerprint: str,
+        outcome: EnrolmentResult | Held,
+        person_id: str,
+        rt: Runtime,
+    ) -> None:
+        record = EnrolmentRequest(
+            client_id=caller.client_id,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            person_id=person_id,
+            outcome_status=409 if isinstance(outcome, Held) else 201,
+            adjudication_case_id=outcome.adjudication_case_id if isinstance(outcome, Held) else None,
+            created_at=rt.clock.now(),
+        )
+        try:
+            async with session.begin_nested():
+                session.add(record)
+        except IntegrityError:
+            # Another request with this key got in first; the whole transaction rolls back and a retry replays it.
+            raise IdempotencyInProgress("A request with this Idempotency-Key is being processed; retry.") from None
+
+    async def _replay(
+        self, session: AsyncSession, earlier: EnrolmentRequest, fingerprint: str, *, rt: Runtime
+    ) -> EnrolmentResult | Held:
+        if earlier.fingerprint != fingerprint:
+            raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
+        if earlier.outcome_status == 409 and earlier.adjudication_case_id is not None:
+            return Held(person_id=earlier.person_id, adjudication_case_id=earlier.adjudication_case_id)
+        person = await PersonRepository.from_session(session).get(earlier.person_id)
+        if person is None:
+            raise PersonNotFound(f"No person {earlier.person_id}.")
+        return self._result(person, await self.uin_of(session, person, rt=rt))
+
+    @staticmethod
+    def _result(person: Person, uin: str) -> EnrolmentResult:
+        return EnrolmentResult(
+            person_id=person.id,
+            sub=person.sub,
+            uin=uin,
+            status=PersonStatus(person.status),
+            biometric_enrolled=person.biometric_hash is not None,
+        )
+
+
+person = PersonService()

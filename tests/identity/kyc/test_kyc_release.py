@@ -1,0 +1,104 @@
+"""eKYC releases only what a KYC purpose allows AND the consent covers, and never the UIN (SG-MIN-2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jose import jwt
+
+from tests.identity.access_helpers import RELYING_PARTY, call, enrolled
+from tests.identity.identity_helpers import SUBJECT, events
+
+PURPOSE = "KYC_ACCOUNT_OPENING"  # allows full_name, date_of_birth, address by default
+
+
+async def _kyc(api, person, consented, *, roles=RELYING_PARTY, **context):
+    body = {"individual": {"type": "vid", "value": person.vid}, "consented_attributes": consented}
+    return await call(api, "POST", "/v1/kyc", roles=roles, client_id="rp-bank", json=body, **context)
+
+
+@pytest.mark.rule("SG-MIN-2")
+async def test_without_a_purpose_it_is_denied(api) -> None:
+    person = await enrolled(api)
+    response = await _kyc(api, person, ["full_name"], consent_id="cns_1")
+    assert response.status_code == 403
+    assert response.json()["rule_id"] == "SG-MIN-2"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.rule("SG-MIN-2")
+async def test_a_purpose_without_a_kyc_policy_is_denied(api) -> None:
+    person = await enrolled(api)
+    response = await _kyc(api, person, ["full_name"], purpose="BENEFIT_ELIGIBILITY", consent_id="cns_1")
+    assert response.status_code == 403
+    assert response.json()["rule_id"] == "SG-MIN-2"
+
+
+@pytest.mark.rule("SG-MIN-2")
+async def test_without_a_consent_it_is_denied(api) -> None:
+    person = await enrolled(api)
+    response = await _kyc(api, person, ["full_name"], purpose=PURPOSE)
+    assert response.status_code == 403
+    assert response.json()["rule_id"] == "SG-MIN-2"
+
+
+@pytest.mark.rule("SG-MIN-2")
+async def test_only_the_intersection_of_purpose_and_consent_is_released(api) -> None:
+    person = await enrolled(api)
+    response = await _kyc(api, person, ["full_name", "date_of_birth", "phone"], purpose=PURPOSE, consent_id="cns_7")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    record = await api.person(person.person_id)
+    assert body["attributes"] == {
+        "full_name": f"{record['given_name']} {record['family_name']}",
+        "date_of_birth": record["date_of_birth"],
+    }
+    assert body["withheld"] == ["phone"]
+    assert body["purpose"] == PURPOSE and body["consent_id"] == "cns_7"
+    assert body["subject_token"].startswith("tok_")
+    assert person.uin not in response.text and "uin" not in body["attributes"]
+
+    jwks = (await api.svc.client.get("/.well-known/jwks.json")).json()
+    claims = jwt.decode(body["signed_kyc"], jwks, algorithms=["ES256"], audience="rp-bank")
+    assert claims["attributes"] == body["attributes"]
+    assert claims["sub"] == body["subject_token"]
+
+
+@pytest.mark.rule("SG-MIN-2")
+async def test_nothing_in_common_is_denied(api) -> None:
+    person = await enrolled(api)
+    response = await _kyc(api, person, ["phone", "email"], purpose=PURPOSE, consent_id="cns_7")
+    assert response.status_code == 403
+    assert response.json()["rule_id"] == "SG-MIN-2"
+
+
+async def test_the_uin_cannot_even_be_asked_for(api) -> None:
+    person = await enrolled(api)
+    response = await _kyc(api, person, ["uin", "full_name"], purpose=PURPOSE, consent_id="cns_7")
+    assert response.status_code == 422
+
+
+async def test_only_relying_parties_ask(api) -> None:
+    person = await enrolled(api)
+    response = await _kyc(api, person, ["full_name"], roles=("registrar",), purpose=PURPOSE, consent_id="cns_7")
+    assert response.status_code == 403
+    assert response.json()["rule_id"] == "SG-SEC-1"
+
+
+async def test_the_release_is_recorded_and_announced(api) -> None:
+    person = await enrolled(api)
+    response = await _kyc(api, person, ["full_name", "address"], purpose=PURPOSE, consent_id="cns_7")
+    assert response.status_code == 200
+
+    history = await call(api, "GET", "/v1/me/auth-history", roles=SUBJECT, subject_ref=person.sub)
+    [entry] = history.json()["items"]
+    assert (entry["operation"], entry["factor"], entry["result"]) == ("kyc", "kyc", "success")
+    assert entry["purpose"] == PURPOSE
+    assert entry["attributes"] == ["full_name", "address"]
+    assert entry["relying_party"] == "rp-bank"
+
+    [event] = await events(api.svc, "identity.kyc.released")
+    assert event["payload"]["consent_id"] == "cns_7"
+    assert event["payload"]["attributes"] == ["full_name", "address"]
+    assert "Mensah" not in json.dumps(event["payload"])
