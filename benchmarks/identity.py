@@ -70,10 +70,7 @@ async def postgres_reachable() -> bool:
 
 
 async def prepare_registry(settings: IdentitySettings, app: Any, people: int) -> tuple[int, float]:
-    """Migrate and load the registry unless a previous run left it complete; returns (people, load seconds)."""
-    engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
-    await upgrade(engine, MIGRATIONS_DIR, settings.resolved_schema)
-    await engine.dispose()
+    """Load the registry unless a previous run left it complete; returns (people, load seconds)."""
     async with app.state.sessionmaker() as session:
         present = await session.scalar(select(func.count()).select_from(Person))
     if present and present >= people * 0.99:
@@ -104,6 +101,9 @@ async def run_backend(
     label: str, settings: IdentitySettings, people: int, operations: int, tokens: int
 ) -> list[Result]:
     gateway = Gateway(SigningKey.generate(), SystemClock())  # type: ignore[arg-type]
+    engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
+    await upgrade(engine, MIGRATIONS_DIR, settings.resolved_schema)  # before the app starts its outbox relay
+    await engine.dispose()
     app = create_app(settings, gateway_jwks=StaticJwks(gateway.jwks))
     results: list[Result] = []
     async with app.router.lifespan_context(app):

@@ -17,8 +17,9 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     methods=METHODS,
     summary="Reach a service through the gateway",
     description=(
-        f"Forwards to one of {', '.join(UPSTREAM_NAMES)}. `healthz`, `readyz`, `openapi.json` and "
-        "`.well-known/jwks.json` are public; every other path needs an authenticated caller, and the service "
+        f"Forwards to one of {', '.join(UPSTREAM_NAMES)}. `healthz`, `readyz`, `openapi.json`, "
+        "`.well-known/jwks.json` and `.well-known/openid-configuration` are public; every other path needs an "
+        "authenticated caller, and the service "
         "receives a 60-second gateway assertion naming it."
     ),
     responses=problem_responses(Unauthenticated, UnknownService, UpstreamUnavailable),

@@ -12,7 +12,9 @@ from gateway.proxy.auth import CallerAuthenticator
 from services.common.assertion import ASSERTION_HEADER, AssertionMinter
 from services.common.problems import NotFound, ProblemError
 
-PUBLIC_UPSTREAM_PATHS = frozenset({"healthz", "readyz", "openapi.json", ".well-known/jwks.json"})
+PUBLIC_UPSTREAM_PATHS = frozenset(
+    {"healthz", "readyz", "openapi.json", ".well-known/jwks.json", ".well-known/openid-configuration"}
+)
 FORWARDED_REQUEST_HEADERS = ("accept", "accept-language", "content-type", "idempotency-key", "x-request-id")
 FORWARDED_RESPONSE_HEADERS = ("content-type", "cache-control", "location", "retry-after", "www-authenticate")
 

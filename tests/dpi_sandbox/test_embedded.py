@@ -57,6 +57,14 @@ async def test_protected_paths_are_denied_by_default(sandbox):
     assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_identity_oidc_discovery_is_public_through_the_gateway(sandbox):
+    response = await sandbox.get("/identity/.well-known/openid-configuration")
+    assert response.status_code == 200
+    config = response.json()
+    assert config["issuer"].endswith("/identity")
+    assert config["code_challenge_methods_supported"] == ["S256"]
+
+
 async def test_unknown_service_is_a_problem(sandbox):
     response = await sandbox.get("/nonesuch/healthz")
     assert response.status_code == 404
