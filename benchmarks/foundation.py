@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -96,15 +97,21 @@ async def main(quick: bool) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         var_dir = Path(scratch)
         await upgrade_all(all_settings(var_dir))
-        variants: list[tuple[ReplayStore, dict[str, str]]] = [(ReplayStore.memory, {}), (ReplayStore.database, {})]
+        variants: list[tuple[ReplayStore, dict[str, Any]]] = [
+            (ReplayStore.memory, {}),
+            (ReplayStore.database, {}),
+            (ReplayStore.database, {"database_pool_size": 5}),  # the baseline for db.py's one-connection choice
+        ]
         if await postgres_reachable():
             await reset_postgres_schema()
             variants.append((ReplayStore.database, {"database_url": POSTGRES_URL, "database_schema": BENCH_SCHEMA}))
         for store, database in variants:
             settings = IdentitySettings(var_dir=var_dir, replay_store=store, **database)
-            if database:
+            if "database_url" in database:
                 await upgrade_service(settings)
-            backend = "PostgreSQL" if database else "SQLite"
+            backend = "PostgreSQL" if "database_url" in database else "SQLite"
+            if "database_pool_size" in database:
+                backend += f", {database['database_pool_size']} pooled connections"
             app = create_identity(settings, clock=clock, gateway_jwks=StaticJwks(key.jwks()))
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)

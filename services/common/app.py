@@ -86,8 +86,9 @@ def create_service_app(
 ) -> FastAPI:
     clock = clock or SystemClock()
     configure_logging(json_output=settings.log_format == "json", level=settings.log_level)
+    pool: dict[str, int] = {} if settings.database_pool_size is None else {"pool_size": settings.database_pool_size}
     engine = create_engine(
-        settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin
+        settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin, **pool
     )
     sessionmaker = create_sessionmaker(engine)
     signing_key = load_or_create_signing_key(settings.resolved_keys_dir, spec.name)

@@ -47,6 +47,12 @@ class ServiceSettings(BaseSettings):
         default=None,
         description="PostgreSQL schema for this service's tables (default: the service name).",
     )
+    database_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=200,
+        description="Connections pooled per process; default 1 for SQLite (see db.py) and 10 for PostgreSQL.",
+    )
     keys_dir: Path | None = Field(default=None, description="Where signing keys live; default: var_dir/keys.")
     gateway_jwks_url: str | None = Field(
         default=None,
