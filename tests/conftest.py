@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from jose import jwt
 
 from dpi_sandbox.registry import entry
 from services.common.assertion import AssertionMinter, CallContext, StaticJwks
@@ -21,6 +23,7 @@ from services.common.clock import FrozenClock
 from services.common.db import create_all, create_engine
 from services.common.keys import SigningKey
 from services.common.settings import ReplayStore, ServiceSettings
+from services.identity.persons.uin import is_valid_uin
 from tests.plugin import backends_required
 
 POSTGRES_URL = os.environ.get("DPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -103,6 +106,7 @@ async def service_factory(
     """Builds a service app on a fresh database (tables from the models), runs its lifespan, gives an HTTP client."""
     schemas: list[tuple[Any, str]] = []
     started: list[Any] = []
+    leaks: list[str] = []
 
     async def build(name: str, **settings_overrides: Any) -> ServiceUnderTest:
         service = entry(name)
@@ -120,6 +124,7 @@ async def service_factory(
             schemas.append((settings.resolved_database_url, settings.resolved_schema))
         bus = InProcessBus()
         app = service.factory(settings, clock=clock, bus=bus, gateway_jwks=StaticJwks(gateway.jwks))
+        app.add_middleware(UinEgressScan, leaks=leaks)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         started.append(lifespan)
@@ -129,6 +134,7 @@ async def service_factory(
         return ServiceUnderTest(app, client, settings, bus)
 
     yield build
+    assert not leaks, f"a UIN left the identity service outside its registrar endpoints (SG-TOKEN-1): {leaks}"
     for resource in reversed(started):
         if isinstance(resource, httpx.AsyncClient):
             await resource.aclose()
@@ -141,6 +147,44 @@ async def service_factory(
 
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await engine.dispose()
+
+
+UIN_SHAPED = re.compile(rb"(?<![0-9A-Za-z])[0-9]{12}(?![0-9A-Za-z])")
+REGISTRAR_PATHS = (re.compile(r"^/v1/enrolments$"), re.compile(r"^/v1/persons/[^/]+$"))
+
+
+class UinEgressScan:
+    """Every response of every service built by `service_factory`, in every test of the run, is scanned for a
+    UIN (12 digits with a valid Verhoeff check digit). Only the registrar endpoints may carry one (SG-TOKEN-1)."""
+
+    def __init__(self, app: Any, *, leaks: list[str]) -> None:
+        self.app = app
+        self.leaks = leaks
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+                if not message.get("more_body"):
+                    self._scan(scope, bytes(body))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+
+    def _scan(self, scope: Any, body: bytes) -> None:
+        found = [m.decode() for m in UIN_SHAPED.findall(body) if is_valid_uin(m.decode())]
+        if not found:
+            return
+        assertion = dict(scope["headers"]).get(b"x-gateway-assertion", b"").decode()
+        roles = jwt.get_unverified_claims(assertion).get("roles", []) if assertion.count(".") == 2 else []
+        if "registrar" in roles and any(p.match(scope["path"]) for p in REGISTRAR_PATHS):
+            return
+        self.leaks.append(f"{scope['method']} {scope['path']} (roles {roles})")
 
 
 def _metadata_of(name: str) -> Any:
