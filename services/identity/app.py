@@ -14,6 +14,7 @@ from services.identity.config import IdentitySettings
 from services.identity.corrections.router import router as corrections_router
 from services.identity.credentials.router import router as credentials_router
 from services.identity.deps import Runtime
+from services.identity.exceptions.router import router as identity_exceptions_router
 from services.identity.keyring import Keyring
 from services.identity.kyc.router import router as kyc_router
 from services.identity.models import metadata
@@ -41,6 +42,7 @@ SPEC = ServiceSpec(
         tokens_router,
         vids_router,
         corrections_router,
+        identity_exceptions_router,
         authn_router,
         kyc_router,
         credentials_router,
@@ -54,6 +56,11 @@ SPEC = ServiceSpec(
         {"name": "tokens", "description": "Gateway-only: pairwise tokens and subject resolution (SG-TOKEN-1)."},
         {"name": "vids", "description": "A subject's revocable virtual IDs (SG-TOKEN-1)."},
         {"name": "corrections", "description": "Tracked corrections of identity data with an SLA (SG-GRIEV-3)."},
+        {
+            "name": "identity-exceptions",
+            "description": "No foundational ID is never a dead end: 202 with a case an officer verifies by "
+            "alternative evidence (SG-INCL-1, SG-INCL-3).",
+        },
         {
             "name": "authentication",
             "description": "Yes/no authentication by OTP, PIN, simulated biometric, offline QR or assisted, with "

@@ -45,6 +45,13 @@ class IdentitySettings(ServiceSettings):
         description="Days a correction case may stay undecided before it is overdue and escalates (SG-GRIEV-3). "
         "A sandbox number, not a framework mandate.",
     )
+    identity_exception_sla_days: int = Field(
+        default=5,
+        ge=1,
+        le=365,
+        description="Days an officer has to verify the alternative evidence of an identity exception case before "
+        "it is overdue (SG-INCL-1). Sandbox configuration, not a framework mandate.",
+    )
     vid_max_active: int = Field(default=5, ge=1, le=100, description="Active VIDs one person may hold at a time.")
     vid_max_validity_days: int = Field(default=3650, ge=1, description="Upper bound on a VID's requested validity.")
 

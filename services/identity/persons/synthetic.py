@@ -12,8 +12,9 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.identity.deps import Runtime
@@ -86,13 +87,15 @@ async def load_synthetic_registry(
 ) -> int:
     """Insert `count` active, biometric-consenting people; returns how many were written (duplicates skipped)."""
     seen: set[str] = set()
+    uin_indexes: set[str] = set()
     written = 0
     people = synthetic_people(seed, count, start=start)
     while True:
         batch = [p for _, p in zip(range(batch_size), people, strict=False)]
         if not batch:
             return written
-        person_rows, attribute_rows = [], []
+        person_rows: list[dict[str, Any]] = []
+        attribute_rows: list[dict[str, Any]] = []
         now = rt.clock.now()
         for synthetic in batch:
             name_dob_index = PersonService.name_dob_index(synthetic.values, rt)
@@ -100,13 +103,14 @@ async def load_synthetic_registry(
                 continue
             seen.add(name_dob_index)
             person_id = f"per_syn_{seed}_{synthetic.number:08d}"
-            uin = generate_uin()
+            # 8 x 10^10 possible UINs: a million draws collide a few times, so never reuse one (as enrolment does).
+            uin, uin_index = _fresh_uin(rt, uin_indexes)
             person_rows.append(
                 {
                     "id": person_id,
                     "sub": new_sub(),
                     "status": PersonStatus.active.value,
-                    "uin_index": rt.keyring.blind.index(uin, kind="uin"),
+                    "uin_index": uin_index,
                     "name_dob_index": name_dob_index,
                     "phone_index": PersonService.phone_index(synthetic.values["phone"], rt),
                     "biometric_hash": rt.keyring.fingerprint("biometric", synthetic.biometric_template),
@@ -133,7 +137,31 @@ async def load_synthetic_registry(
                     }
                 )
         async with sessionmaker() as session, session.begin():
+            batch_indexes = [row["uin_index"] for row in person_rows]
+            existing = await session.scalars(select(Person.uin_index).where(Person.uin_index.in_(batch_indexes)))
+            taken: set[str] = {index for index in existing if index is not None}
+            for row in person_rows:  # a UIN some earlier load or enrolment already holds: draw again
+                if row["uin_index"] in taken:
+                    uin, row["uin_index"] = _fresh_uin(rt, uin_indexes | taken)
+                    _replace_uin(attribute_rows, row["id"], uin, rt)
             if person_rows:
                 await session.execute(insert(Person), person_rows)
                 await session.execute(insert(PersonAttribute), attribute_rows)
         written += len(person_rows)
+
+
+def _fresh_uin(rt: Runtime, taken: set[str]) -> tuple[str, str]:
+    while True:
+        uin = generate_uin()
+        uin_index = rt.keyring.blind.index(uin, kind="uin")
+        if uin_index not in taken:
+            taken.add(uin_index)
+            return uin, uin_index
+
+
+def _replace_uin(attribute_rows: list[dict[str, Any]], person_id: str, uin: str, rt: Runtime) -> None:
+    for row in attribute_rows:
+        if row["person_id"] == person_id and row["name"] == UIN_ATTRIBUTE:
+            row["key_id"], row["ciphertext"] = rt.keyring.cipher.encrypt(
+                uin, context=attribute_context(person_id, "uin")
+            )

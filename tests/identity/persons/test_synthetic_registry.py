@@ -34,3 +34,26 @@ async def test_loaded_people_read_back_like_enrolled_ones_and_take_part_in_dedup
 
     attributes = await table_rows(identity, "person_attributes")
     assert not any(loaded.values["family_name"].encode() in bytes(a["ciphertext"]) for a in attributes)
+
+
+async def test_uin_collisions_are_drawn_again_never_reused(identity, api, monkeypatch):
+    """A million draws from 8 x 10^10 UINs collide a few times; the loader must never reuse one."""
+    from services.identity.persons import synthetic
+    from services.identity.persons.uin import generate_uin
+
+    first = await load_synthetic_registry(
+        identity.app.state.sessionmaker, identity.app.state.identity, seed=5, count=1, batch_size=10
+    )
+    existing_uin = (await api.call("GET", "/v1/persons/per_syn_5_00000000", roles=REGISTRAR)).json()["uin"]
+    fresh = [generate_uin() for _ in range(4)]
+    # Draws: the existing UIN (taken in the database), a repeat within the batch, then fresh ones.
+    draws = iter([existing_uin, fresh[0], fresh[0], fresh[1], fresh[2], fresh[3]])
+    monkeypatch.setattr(synthetic, "generate_uin", lambda: next(draws))
+    written = await load_synthetic_registry(
+        identity.app.state.sessionmaker, identity.app.state.identity, seed=5, count=3, start=1, batch_size=10
+    )
+    assert (first, written) == (1, 3)
+    uins = [
+        (await api.call("GET", f"/v1/persons/per_syn_5_0000000{n}", roles=REGISTRAR)).json()["uin"] for n in range(4)
+    ]
+    assert len(set(uins)) == 4 and uins[0] == existing_uin
