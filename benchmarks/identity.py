@@ -73,15 +73,20 @@ async def prepare_registry(settings: IdentitySettings, app: Any, people: int) ->
     """Load the registry unless a previous run left it complete; returns (people, load seconds)."""
     async with app.state.sessionmaker() as session:
         present = await session.scalar(select(func.count()).select_from(Person))
-    if present and present >= people * 0.99:
-        return int(present), 0.0
-    if present:
-        raise SystemExit(f"schema {settings.resolved_schema} holds a partial registry ({present}); drop it first")
+    present = int(present or 0)
+    if present >= people * 0.99:
+        return present, 0.0
+    start = 0
+    if present:  # an interrupted load: go on after the last person it wrote (ids carry the person's number)
+        async with app.state.sessionmaker() as session:
+            last = await session.scalar(select(func.max(Person.id)).where(Person.id.like(f"per_syn_{REGISTRY_SEED}_%")))
+        start = int(str(last).rsplit("_", 1)[1]) + 1
     started = time.perf_counter()
     written = await load_synthetic_registry(
-        app.state.sessionmaker, app.state.identity, seed=REGISTRY_SEED, count=people, batch_size=5000
-    )
-    return written, time.perf_counter() - started
+        app.state.sessionmaker, app.state.identity, seed=REGISTRY_SEED, count=people - present, start=start,
+        batch_size=5000,
+    )  # fmt: skip
+    return present + written, time.perf_counter() - started
 
 
 async def registry_sample(app: Any, size: int) -> list[tuple[str, str]]:
