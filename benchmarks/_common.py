@@ -89,6 +89,23 @@ def measure_sync(name: str, operation: Callable[[], object], *, count: int) -> R
     return Result(name, count, time.perf_counter() - started, latencies)
 
 
+POSTGRES_URL = os.environ.get("DPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+async def postgres_reachable(url: str = POSTGRES_URL) -> bool:
+    """Whether PostgreSQL answers; where it does not, scripts leave out its rows and say so."""
+    from services.common.db import create_engine, ping
+
+    engine = create_engine(url)
+    try:
+        await ping(engine)
+    except Exception:
+        return False
+    finally:
+        await engine.dispose()
+    return True
+
+
 def bare_app() -> Any:
     """The baseline every HTTP row is compared with: FastAPI doing nothing but answering."""
     from fastapi import FastAPI

@@ -21,7 +21,7 @@ import httpx
 from fastapi import Request
 from sqlalchemy import text
 
-from benchmarks._common import arguments, bare_app, measure, measure_sync, report
+from benchmarks._common import POSTGRES_URL, arguments, bare_app, measure, measure_sync, postgres_reachable, report
 from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
 from services.common.assertion import (
     AssertionMinter,
@@ -31,7 +31,7 @@ from services.common.assertion import (
     StaticJwks,
 )
 from services.common.clock import SystemClock
-from services.common.db import create_engine, ping
+from services.common.db import create_engine
 from services.common.keys import SigningKey
 from services.common.migrations import upgrade
 from services.common.settings import ReplayStore
@@ -39,19 +39,7 @@ from services.identity.app import MIGRATIONS_DIR
 from services.identity.app import create_app as create_identity
 from services.identity.config import IdentitySettings
 
-POSTGRES_URL = os.environ.get("DPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 BENCH_SCHEMA = f"bench_foundation_identity_{os.getpid()}"  # concurrent runs must not drop each other's schema
-
-
-async def postgres_reachable() -> bool:
-    engine = create_engine(POSTGRES_URL)
-    try:
-        await ping(engine)
-    except Exception:
-        return False
-    finally:
-        await engine.dispose()
-    return True
 
 
 async def reset_postgres_schema() -> None:

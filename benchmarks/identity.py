@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from sqlalchemy import func, select
 
-from benchmarks._common import Result, arguments, bare_app, measure, report
+from benchmarks._common import POSTGRES_URL, Result, arguments, bare_app, measure, postgres_reachable, report
 from services.common.assertion import StaticJwks
 from services.common.clock import SystemClock
-from services.common.db import create_engine, ping
+from services.common.db import create_engine
 from services.common.keys import SigningKey
 from services.common.migrations import upgrade
 from services.common.settings import ReplayStore
@@ -44,7 +44,6 @@ from tests.identity.access_helpers import Enrolled
 from tests.identity.identity_helpers import IdentityApi
 from tests.identity.oidc_helpers import JWT_BEARER, client_assertion, discovery, register, sign_in, via_gateway
 
-POSTGRES_URL = os.environ.get("DPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REGISTRY_SEED = 2026
 NEW_PEOPLE_SEED = 4242
 CONCURRENCY = 8
@@ -56,17 +55,6 @@ class Service:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity")
-
-
-async def postgres_reachable() -> bool:
-    engine = create_engine(POSTGRES_URL)
-    try:
-        await ping(engine)
-    except Exception:
-        return False
-    finally:
-        await engine.dispose()
-    return True
 
 
 async def prepare_registry(settings: IdentitySettings, app: Any, people: int) -> tuple[int, float]:
