@@ -45,7 +45,7 @@ from tests.identity.identity_helpers import IdentityApi
 from tests.identity.oidc_helpers import JWT_BEARER, client_assertion, discovery, register, sign_in, via_gateway
 
 REGISTRY_SEED = 2026
-NEW_PEOPLE_SEED = 4242
+NEW_PEOPLE_SEED = int(time.time())  # new to every run: earlier runs left their enrolments in the registry
 CONCURRENCY = 8
 
 

@@ -8,13 +8,14 @@ per service (distributed) or one database with a schema per service (tests, smal
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -147,6 +148,34 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+def table_of(model: type[Any]) -> Table:
+    """The Core table of a mapped class, typed as one (for Core statements on append-only and hot-path rows)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a single table")
+    return table
+
+
+async def insert_unless_conflict(session: AsyncSession, table: Table, values: Mapping[str, Any]) -> bool:
+    """Insert one row unless it would violate a unique or primary key constraint; True if the row was inserted.
+
+    `INSERT ... ON CONFLICT DO NOTHING RETURNING`: one statement instead of a SAVEPOINT, the INSERT and its RELEASE
+    (or ROLLBACK TO), and the enclosing transaction stays usable either way. A concurrent insert of the same key is
+    waited for, exactly as a plain INSERT would be, and then counts as a conflict if it commits.
+    """
+    dialect = session.get_bind().dialect.name
+    statement: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - create_engine accepts only the two
+        raise ValueError(f"unsupported database backend {dialect!r}")
+    first_key = next(iter(table.primary_key.columns))
+    result = await session.execute(statement.values(**values).returning(first_key))
+    return result.first() is not None
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -26,7 +26,9 @@ class Runtime:
     settings: IdentitySettings
 
 
-def get_runtime(request: Request) -> Runtime:
+# The dependencies are `async def` although they do not await: FastAPI runs a plain `def` dependency in its thread
+# pool, a thread hop per request for reading an attribute.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.identity
     return runtime
 
@@ -38,7 +40,7 @@ SubjectDep = Annotated[Caller, Depends(require_roles("subject"))]
 GatewayInternalDep = Annotated[Caller, Depends(require_roles("gateway_internal"))]
 
 
-def get_signing_key(request: Request) -> SigningKey:
+async def get_signing_key(request: Request) -> SigningKey:
     """The service's own ES256 key (published at /.well-known/jwks.json): ID tokens, offline credentials, KYC."""
     key: SigningKey = request.app.state.signing_key
     return key

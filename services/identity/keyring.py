@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from services.identity.config import IdentitySettings
 from services.identity.crypto import (
@@ -25,6 +27,7 @@ from services.identity.crypto import (
 )
 
 LABEL_FINGERPRINT = "fingerprint/v1"
+RELYING_PARTY_KEYS_CACHED = 4096  # derived keys kept in memory (an HKDF each otherwise); LRU beyond that
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,16 @@ class Keyring:
     otp_key: bytes  # for the authentication domain's OTP and PIN hashes
     _fingerprint_key: bytes
     _pairwise_root: bytes
+    _relying_party_key: Callable[[str], bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        root = self._pairwise_root
+
+        @lru_cache(maxsize=RELYING_PARTY_KEYS_CACHED)
+        def relying_party_key(relying_party_id: str) -> bytes:
+            return derive_key(root, f"relying-party/{relying_party_id}")
+
+        object.__setattr__(self, "_relying_party_key", relying_party_key)
 
     @classmethod
     def from_settings(cls, settings: IdentitySettings) -> Keyring:
@@ -55,5 +68,4 @@ class Keyring:
 
     def pairwise_token(self, relying_party_id: str, uin: str) -> str:
         """The relying party's own stable token for a UIN, under a key derived for that relying party alone."""
-        relying_party_key = derive_key(self._pairwise_root, f"relying-party/{relying_party_id}")
-        return pairwise_token(relying_party_key, relying_party_id, uin)
+        return pairwise_token(self._relying_party_key(relying_party_id), relying_party_id, uin)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.authn.models import AuthEvent, ChallengeStatus, Factor, OtpChallenge, PinCredential, Result
@@ -13,6 +13,33 @@ from services.identity.persons.models import Person
 
 # Factors that prove the person is present; a success with any of them ends a run of failures.
 PERSON_FACTORS = (Factor.otp, Factor.pin, Factor.biometric, Factor.offline_qr, Factor.assisted)
+
+
+def _failures_since_last_success() -> Select[int]:
+    last_success = (
+        select(func.max(AuthEvent.id))
+        .where(
+            AuthEvent.person_id == bindparam("person_id"),
+            AuthEvent.result == Result.success.value,
+            AuthEvent.factor.in_([f.value for f in PERSON_FACTORS]),
+        )
+        .scalar_subquery()
+    )
+    # A PIN or OTP given as the person's confirmation of an assisted authentication counts as that factor.
+    same_factor = or_(
+        AuthEvent.factor == bindparam("factor"),
+        and_(AuthEvent.factor == Factor.assisted.value, AuthEvent.reason.like(bindparam("assisted_reasons"))),
+    )
+    return select(func.count()).where(
+        AuthEvent.person_id == bindparam("person_id"),
+        same_factor,
+        AuthEvent.result == Result.failure.value,
+        AuthEvent.id > func.coalesce(last_success, ""),
+    )
+
+
+# Built once (with bound parameters) rather than per request: see the persons repository.
+_FAILURES_SINCE_LAST_SUCCESS = _failures_since_last_success()
 
 
 class AuthnRepository:
@@ -60,27 +87,8 @@ class AuthnRepository:
 
     async def failures_since_last_success(self, person_id: str, factor: Factor) -> int:
         """Failures with `factor` since the person last authenticated with any factor: derived, never stored."""
-        last_success = (
-            select(func.max(AuthEvent.id))
-            .where(
-                AuthEvent.person_id == person_id,
-                AuthEvent.result == Result.success,
-                AuthEvent.factor.in_([f.value for f in PERSON_FACTORS]),
-            )
-            .scalar_subquery()
-        )
-        # A PIN or OTP given as the person's confirmation of an assisted authentication counts as that factor.
-        same_factor = or_(
-            AuthEvent.factor == factor,
-            and_(AuthEvent.factor == Factor.assisted, AuthEvent.reason.like(f"assisted.{factor.value}.%")),
-        )
-        statement = select(func.count()).where(
-            AuthEvent.person_id == person_id,
-            same_factor,
-            AuthEvent.result == Result.failure,
-            AuthEvent.id > func.coalesce(last_success, ""),
-        )
-        return int(await self.session.scalar(statement) or 0)
+        parameters = {"person_id": person_id, "factor": factor.value, "assisted_reasons": f"assisted.{factor.value}.%"}
+        return int(await self.session.scalar(_FAILURES_SINCE_LAST_SUCCESS, parameters) or 0)
 
     async def history(self, person_id: str, *, before: str | None, limit: int) -> Sequence[AuthEvent]:
         """Newest first (ids are time-ordered); `before` is the last id of the previous page."""

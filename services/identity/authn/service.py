@@ -18,10 +18,12 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.auth import SEC_1_REFS
+from services.common.db import table_of
 from services.common.ids import new_id
 from services.common.keys import SigningKey
 from services.common.problems import PolicyDenied, ProblemError
@@ -85,6 +87,8 @@ NAMING_ROLES = ("relying_party", "registrar", "assisted_operator")
 
 # Argon2id with the library's RFC 9106 low-memory profile; the input is already a keyed HMAC of the PIN.
 _pin_hasher = PasswordHasher()
+
+_INSERT_AUTH_EVENT = insert(table_of(AuthEvent))
 
 _EVENT_SUBJECTS = {
     Operation.kyc: "identity.kyc.released",
@@ -368,24 +372,25 @@ class AuthnService:
         """Write the auth history entry, its outbox event and the person's access notice (SG-NOTIFY-1)."""
         now = rt.clock.now()
         requester = client_id or caller.client_id
-        event = AuthEvent(
-            id=new_id("ahe"),
-            person_id=person.id,
-            occurred_at=now,
-            operation=operation,
-            factor=factor,
-            result=Result.success if check.ok else Result.failure,
-            reason=None if check.ok else check.reason,
-            client_id=requester,
-            channel=caller.channel,
-            assisted_by=caller.assisted_by,
-            purpose=caller.purpose,
-            consent_id=caller.consent_id,
-            decision_id=caller.decision_id,
-            attributes=attributes or [],
-        )
-        session.add(event)
-        await session.flush()
+        row: dict[str, Any] = {
+            "id": new_id("ahe"),
+            "person_id": person.id,
+            "occurred_at": now,
+            "operation": operation.value,
+            "factor": factor.value,
+            "result": (Result.success if check.ok else Result.failure).value,
+            "reason": None if check.ok else check.reason,
+            "client_id": requester,
+            "channel": caller.channel,
+            "assisted_by": caller.assisted_by,
+            "purpose": caller.purpose,
+            "consent_id": caller.consent_id,
+            "decision_id": caller.decision_id,
+            "attributes": attributes or [],
+        }
+        # Append-only: a Core insert of the row, not an ORM add and a flush of everything else pending.
+        await session.execute(_INSERT_AUTH_EVENT, row)
+        event = AuthEvent(**row)
         subject = _EVENT_SUBJECTS.get(operation) or (
             "identity.authn.succeeded" if check.ok else "identity.authn.failed"
         )
@@ -422,8 +427,8 @@ class AuthnService:
         self, session: AsyncSession, caller: Caller, person: Person, client_id: str, *, rt: Runtime
     ) -> str:
         """`client_id`'s pairwise token for the person, registered so the gateway can resolve it later."""
-        request = PairwiseTokenRequest(relying_party_id=client_id)
-        return (await token_service.pairwise_token(session, caller, person.sub, request, rt=rt)).token
+        request = PairwiseTokenRequest(relying_party_id=client_id)  # refuses a client_id that is no token party
+        return await token_service.token_for(session, person, request.relying_party_id, rt=rt)
 
     @staticmethod
     def _admit(caller: Caller, factor: AnyFactor) -> None:
@@ -446,10 +451,9 @@ class AuthnService:
     async def person_of(self, session: AsyncSession, caller: Caller, individual: Individual, *, rt: Runtime) -> Person:
         """The active person behind a VID (revoked or expired VIDs answer 401, SG-TOKEN-1) or a UIN."""
         if individual.type is IndividualType.vid:
-            resolution = await token_service.resolve(
-                session, caller, SubjectReference(type=ReferenceType.vid, value=individual.value), rt=rt
+            return await token_service.resolve_person(
+                session, SubjectReference(type=ReferenceType.vid, value=individual.value), rt=rt
             )
-            return await person_service.get_active_by_sub(session, resolution.sub)
         uin_index = rt.keyring.blind.index(individual.value, kind="uin")
         person = await AuthnRepository.from_session(session).person_by_uin_index(uin_index)
         if person is None or person.status != PersonStatus.active:

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import insert_unless_conflict, table_of
 from services.identity.oidc.models import (
     OidcAccessToken,
     OidcAuthorizationCode,
     OidcClient,
     OidcClientAssertion,
     OidcTransaction,
+)
+
+# The token endpoint's statements, built once with bound parameters (see the persons repository).
+_CODE_FOR_UPDATE = (
+    select(OidcAuthorizationCode).where(OidcAuthorizationCode.code_hash == bindparam("code_hash")).with_for_update()
+)
+_FORGET_EXPIRED_ASSERTIONS = delete(OidcClientAssertion).where(
+    OidcClientAssertion.client_id == bindparam("client_id"), OidcClientAssertion.expires_at < bindparam("now")
 )
 
 
@@ -32,8 +41,7 @@ class OidcRepository:
         return (await self.session.scalars(statement)).one_or_none()
 
     async def code_for_update(self, code_hash: str) -> OidcAuthorizationCode | None:
-        statement = select(OidcAuthorizationCode).where(OidcAuthorizationCode.code_hash == code_hash).with_for_update()
-        return (await self.session.scalars(statement)).one_or_none()
+        return (await self.session.scalars(_CODE_FOR_UPDATE, {"code_hash": code_hash})).one_or_none()
 
     async def access_token(self, token_hash: str) -> OidcAccessToken | None:
         return await self.session.get(OidcAccessToken, token_hash)
@@ -46,11 +54,9 @@ class OidcRepository:
         )
 
     async def forget_expired_assertions(self, client_id: str, now: datetime) -> None:
-        await self.session.execute(
-            delete(OidcClientAssertion).where(
-                OidcClientAssertion.client_id == client_id, OidcClientAssertion.expires_at < now
-            )
-        )
+        await self.session.execute(_FORGET_EXPIRED_ASSERTIONS, {"client_id": client_id, "now": now})
 
-    async def assertion_seen(self, client_id: str, jti: str) -> bool:
-        return await self.session.get(OidcClientAssertion, (client_id, jti)) is not None
+    async def remember_assertion(self, client_id: str, jti: str, expires_at: datetime) -> bool:
+        """Record a client assertion's jti; False if it is already recorded (a replay)."""
+        values = {"client_id": client_id, "jti": jti, "expires_at": expires_at}
+        return await insert_unless_conflict(self.session, table_of(OidcClientAssertion), values)

@@ -47,7 +47,6 @@ from services.identity.oidc.models import (
     OidcAccessToken,
     OidcAuthorizationCode,
     OidcClient,
-    OidcClientAssertion,
     OidcTransaction,
     TransactionStatus,
 )
@@ -539,16 +538,10 @@ class OidcService:
         )
         jti = str(claims["jti"])
         await repository.forget_expired_assertions(client.client_id, now)
-        if await repository.assertion_seen(client.client_id, jti):
-            raise OAuthError("invalid_client", "this client assertion was already used (jti replay)", status=401)
         expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=now.tzinfo)
-        try:
-            async with session.begin_nested():
-                session.add(OidcClientAssertion(client_id=client.client_id, jti=jti, expires_at=expires_at))
-        except IntegrityError:
-            raise OAuthError(
-                "invalid_client", "this client assertion was already used (jti replay)", status=401
-            ) from None
+        # Recorded unless already there: one INSERT ... ON CONFLICT DO NOTHING instead of a look-up and a SAVEPOINT.
+        if not await repository.remember_assertion(client.client_id, jti, expires_at):
+            raise OAuthError("invalid_client", "this client assertion was already used (jti replay)", status=401)
         return client
 
     async def _open_transaction(self, session: AsyncSession, transaction_id: str, *, rt: Runtime) -> OidcTransaction:

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, text
+from sqlalchemy import bindparam, delete, exists, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import table_of
 from services.identity.persons.models import EnrolmentRequest, Person, PersonAttribute, PersonStatus
 
 # Statuses that a new enrolment is compared against: a refused duplicate is already somebody else's record.
 DEDUP_STATUSES = (PersonStatus.active, PersonStatus.pending_adjudication)
+
+# The per-request statements, built once with bound parameters: building a select and computing its cache key costs
+# more CPU than its round trip to PostgreSQL, whereas a prebuilt statement keeps its key.
+_INSERT_ATTRIBUTE = insert(table_of(PersonAttribute))
+_BY_SUB = select(Person).where(Person.sub == bindparam("sub"))
+_UIN_INDEX_TAKEN = select(exists().where(Person.uin_index == bindparam("uin_index")))
+_DEDUP_STATUS = Person.status.in_([status.value for status in DEDUP_STATUSES])
+_CANDIDATES_BY_NAME_DOB = (
+    select(Person).where(Person.name_dob_index == bindparam("name_dob"), _DEDUP_STATUS).order_by(Person.id)
+)
+_CANDIDATES_BY_NAME_DOB_OR_BIOMETRIC = (
+    select(Person)
+    .where(
+        or_(Person.name_dob_index == bindparam("name_dob"), Person.biometric_hash == bindparam("biometric")),
+        _DEDUP_STATUS,
+    )
+    .order_by(Person.id)
+)
 
 
 class PersonRepository:
@@ -25,21 +45,19 @@ class PersonRepository:
         return await self.session.get(Person, person_id)
 
     async def get_by_sub(self, sub: str) -> Person | None:
-        result = await self.session.scalars(select(Person).where(Person.sub == sub))
-        return result.one_or_none()
+        return (await self.session.scalars(_BY_SUB, {"sub": sub})).one_or_none()
 
     async def get_many(self, person_ids: Iterable[str]) -> Sequence[Person]:
         return (await self.session.scalars(select(Person).where(Person.id.in_(list(person_ids))))).all()
 
     async def find_duplicate_candidates(self, *, name_dob_index: str, biometric_hash: str | None) -> Sequence[Person]:
-        match = Person.name_dob_index == name_dob_index
-        if biometric_hash is not None:
-            match = or_(match, Person.biometric_hash == biometric_hash)
-        statement = select(Person).where(match, Person.status.in_(list(DEDUP_STATUSES))).order_by(Person.id)
-        return (await self.session.scalars(statement)).all()
+        if biometric_hash is None:
+            return (await self.session.scalars(_CANDIDATES_BY_NAME_DOB, {"name_dob": name_dob_index})).all()
+        parameters = {"name_dob": name_dob_index, "biometric": biometric_hash}
+        return (await self.session.scalars(_CANDIDATES_BY_NAME_DOB_OR_BIOMETRIC, parameters)).all()
 
     async def uin_index_taken(self, uin_index: str) -> bool:
-        return bool(await self.session.scalar(select(exists().where(Person.uin_index == uin_index))))
+        return bool(await self.session.scalar(_UIN_INDEX_TAKEN, {"uin_index": uin_index}))
 
     async def lock_dedup_keys(self, keys: Iterable[str]) -> None:
         """Serialise concurrent enrolments that share a dedup key until the transaction ends.
@@ -49,9 +67,15 @@ class PersonRepository:
         """
         if self.session.get_bind().dialect.name != "postgresql":
             return
-        for key in sorted(set(keys)):
-            lock_id = int.from_bytes(bytes.fromhex(key[:16]), "big", signed=True)
-            await self.session.execute(text("SELECT pg_advisory_xact_lock(:lock_id)"), {"lock_id": lock_id})
+        lock_ids = [int.from_bytes(bytes.fromhex(key[:16]), "big", signed=True) for key in sorted(set(keys))]
+        if not lock_ids:
+            return
+        # One round trip for all the keys: a select list is evaluated left to right, so the locks are still taken
+        # in sorted order (which is what keeps two enrolments from deadlocking).
+        columns = ", ".join(f"pg_advisory_xact_lock(:lock_{n})" for n in range(len(lock_ids)))
+        await self.session.execute(
+            text(f"SELECT {columns}"), {f"lock_{n}": lock_id for n, lock_id in enumerate(lock_ids)}
+        )
 
     async def attributes(self, person_id: str) -> Sequence[PersonAttribute]:
         statement = select(PersonAttribute).where(PersonAttribute.person_id == person_id)
@@ -59,6 +83,14 @@ class PersonRepository:
 
     async def attribute(self, person_id: str, name: str) -> PersonAttribute | None:
         return await self.session.get(PersonAttribute, (person_id, name))
+
+    async def insert_attributes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """New attribute rows in one batched INSERT, without the ORM unit of work.
+
+        An executemany of one compiled statement (SQLAlchemy sends it as one multi-row INSERT): `.values([...])`
+        would be compiled anew for every request, since its literal rows are part of the statement.
+        """
+        await self.session.execute(_INSERT_ATTRIBUTE, list(rows))
 
     async def delete_attribute(self, person_id: str, name: str) -> None:
         await self.session.execute(

@@ -7,6 +7,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -113,16 +114,24 @@ class PersonService:
             created_at=now,
             updated_at=now,
         )
-        session.add(person)
-        await session.flush()
-        await self.write_attributes(session, person.id, values, rt=rt)
-
         outcome: EnrolmentResult | Held
         if candidates:
+            session.add(person)
+            await session.flush()
+            await self._insert_attributes(session, person.id, values, rt=rt, written_at=now)
             case = await self._open_case(session, person, candidates, biometric_hash, rt=rt)
             outcome = Held(person_id=person.id, adjudication_case_id=case.id)
         else:
-            uin = await self.issue_uin(session, person, rt=rt)
+            # The row is written once, already with its UIN, rather than inserted and then updated by issue_uin.
+            uin, uin_index = await self._unused_uin(repository, rt=rt)
+            issued_at = rt.clock.now()
+            person.uin_index, person.uin_issued_at, person.updated_at = uin_index, issued_at, issued_at
+            session.add(person)
+            await session.flush()
+            await self._insert_attributes(
+                session, person.id, values, rt=rt, written_at=now, uin=uin, uin_written_at=issued_at
+            )
+            await self._announce_enrolment(session, person, rt=rt)
             outcome = self._result(person, uin)
         if idempotency_key is not None:
             await self._remember(
@@ -138,23 +147,30 @@ class PersonService:
 
     async def issue_uin(self, session: AsyncSession, person: Person, *, rt: Runtime) -> str:
         """Give `person` a fresh random UIN (never sequential, never reused) and announce the enrolment."""
-        repository = PersonRepository.from_session(session)
-        for _ in range(UIN_ATTEMPTS):
-            uin = generate_uin()
-            uin_index = rt.keyring.blind.index(uin, kind="uin")
-            if not await repository.uin_index_taken(uin_index):
-                break
-        else:
-            raise UinIssuanceFailed("Could not find an unused UIN; retry the request.")
+        uin, uin_index = await self._unused_uin(PersonRepository.from_session(session), rt=rt)
         now = rt.clock.now()
         person.uin_index = uin_index
         person.status = PersonStatus.active
         person.uin_issued_at = now
         person.updated_at = now
         await self.write_attributes(session, person.id, {UIN_ATTRIBUTE: uin}, rt=rt)
+        await self._announce_enrolment(session, person, rt=rt)
+        return uin
+
+    @staticmethod
+    async def _unused_uin(repository: PersonRepository, *, rt: Runtime) -> tuple[str, str]:
+        """A fresh random UIN that no one holds, and its blind index."""
+        for _ in range(UIN_ATTEMPTS):
+            uin = generate_uin()
+            uin_index = rt.keyring.blind.index(uin, kind="uin")
+            if not await repository.uin_index_taken(uin_index):
+                return uin, uin_index
+        raise UinIssuanceFailed("Could not find an unused UIN; retry the request.")
+
+    @staticmethod
+    async def _announce_enrolment(session: AsyncSession, person: Person, *, rt: Runtime) -> None:
         await rt.outbox.add(session, "identity.person.enrolled", {"person_id": person.id, "sub": person.sub})
         log.info("identity.person.enrolled", person_id=person.id)
-        return uin
 
     async def get(self, session: AsyncSession, caller: Caller, person_id: str, *, rt: Runtime) -> PersonRead:
         """The registrar's view of a person: decrypted demographics and the UIN."""
@@ -188,9 +204,11 @@ class PersonService:
         attribute = await PersonRepository.from_session(session).attribute(person.id, UIN_ATTRIBUTE)
         if attribute is None:
             raise SubjectNotFound("This person has no UIN yet.")
-        return rt.keyring.cipher.decrypt(
-            attribute.key_id, attribute.ciphertext, context=attribute_context(person.id, "uin")
-        )
+        return self.decrypt_uin(person.id, attribute.key_id, attribute.ciphertext, rt=rt)
+
+    @staticmethod
+    def decrypt_uin(person_id: str, key_id: str, ciphertext: bytes, *, rt: Runtime) -> str:
+        return rt.keyring.cipher.decrypt(key_id, ciphertext, context=attribute_context(person_id, UIN_ATTRIBUTE))
 
     async def update_field(
         self, session: AsyncSession, person: Person, field: str, value: str | None, *, rt: Runtime
@@ -233,6 +251,38 @@ class PersonService:
             else:
                 existing.key_id, existing.ciphertext, existing.updated_at = key_id, ciphertext, now
         await session.flush()
+
+    async def _insert_attributes(
+        self,
+        session: AsyncSession,
+        person_id: str,
+        values: Mapping[str, str | None],
+        *,
+        rt: Runtime,
+        written_at: datetime,
+        uin: str | None = None,
+        uin_written_at: datetime | None = None,
+    ) -> None:
+        """A new person's encrypted fields (and UIN) as one multi-row insert: there is nothing to read or replace."""
+        fields = [(name, value, written_at) for name, value in values.items()]
+        if uin is not None:
+            fields.append((UIN_ATTRIBUTE, uin, uin_written_at or written_at))
+        rows = []
+        for name, value, at in fields:
+            if value is None:
+                continue
+            key_id, ciphertext = rt.keyring.cipher.encrypt(value, context=attribute_context(person_id, name))
+            rows.append(
+                {
+                    "person_id": person_id,
+                    "name": name,
+                    "key_id": key_id,
+                    "ciphertext": ciphertext,
+                    "updated_at": at,
+                }
+            )
+        if rows:
+            await PersonRepository.from_session(session).insert_attributes(rows)
 
     @staticmethod
     def name_dob_index(values: Mapping[str, str | None], rt: Runtime) -> str:
