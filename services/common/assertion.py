@@ -48,6 +48,11 @@ class CallContext(BaseModel):
     subject_ref: str | None = Field(default=None, description="Internal subject reference (`sub`), if any.")
     purpose: str | None = None
     consent_id: str | None = None
+    consented_items: tuple[str, ...] | None = Field(
+        default=None,
+        description="The data items the consent artefact covers, as the gateway verified them with the consent "
+        "service; a provider releases nothing beyond them.",
+    )
     legal_basis: LegalBasis | None = None
     channel: Channel = "web"
     assisted_by: str | None = None

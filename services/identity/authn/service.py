@@ -74,7 +74,7 @@ from services.identity.deps import Runtime
 from services.identity.notifications.service import notification as notification_service
 from services.identity.persons.models import Person, PersonStatus
 from services.identity.persons.service import person as person_service
-from services.identity.tokens.errors import ReferenceNotResolved
+from services.identity.tokens.errors import TOKEN_1_REFS, ReferenceNotResolved
 from services.identity.tokens.schemas import PairwiseTokenRequest, ReferenceType, SubjectReference
 from services.identity.tokens.service import token as token_service
 
@@ -453,6 +453,13 @@ class AuthnService:
         if individual.type is IndividualType.vid:
             return await token_service.resolve_person(
                 session, SubjectReference(type=ReferenceType.vid, value=individual.value), rt=rt
+            )
+        if not caller.has_role("registrar"):
+            # Only the registry's own staff hold UINs; everyone else knows a person by VID or pairwise token.
+            raise PolicyDenied(
+                "SG-TOKEN-1",
+                "Only registrars may name a person by UIN; relying parties and operators use a VID.",
+                framework_refs=TOKEN_1_REFS,
             )
         uin_index = rt.keyring.blind.index(individual.value, kind="uin")
         person = await AuthnRepository.from_session(session).person_by_uin_index(uin_index)

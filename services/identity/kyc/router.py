@@ -20,8 +20,9 @@ router = APIRouter(prefix="/v1", tags=["kyc"])
     "/kyc",
     summary="Release a person's attributes to a relying party (eKYC)",
     description="Releases the attributes that BOTH the request's purpose allows (the `kyc_purposes` policy) AND the "
-    "person consented to (`consented_attributes`, under the assertion's `consent_id`). A purpose without a KYC "
-    "policy, a missing consent id, or an empty intersection is denied with 403 `rule_id: SG-MIN-2`. The UIN is "
+    "person consented to (the assertion's `consented_items`, which the gateway takes from the verified consent "
+    "artefact `consent_id`), optionally narrowed by `attributes`. A purpose without a KYC policy, no verified "
+    "consent, or an empty intersection is denied with 403 `rule_id: SG-MIN-2`. The UIN is "
     "never released. Recorded in the person's auth history and announced on the outbox.",
     response_model=KycResponse,
     responses=problem_responses(

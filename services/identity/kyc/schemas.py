@@ -16,11 +16,13 @@ class KycRequest(BaseModel):
     individual: Individual | None = Field(
         default=None, description="The person's VID, unless the gateway resolved them (assertion `sub`)."
     )
-    consented_attributes: list[KycAttribute] = Field(
+    attributes: list[KycAttribute] | None = Field(
+        default=None,
         min_length=1,
-        description="The attributes the person's consent (the assertion's `consent_id`) covers. The UIN is never "
-        "releasable.",
-        examples=[["full_name", "date_of_birth", "address"]],
+        description="Optionally fewer attributes than the consent covers. What the consent covers is not the relying "
+        "party's say: the gateway puts the consent artefact's data items in the assertion (`consented_items`). "
+        "The UIN is never releasable.",
+        examples=[["full_name", "date_of_birth"]],
     )
 
 
@@ -28,7 +30,7 @@ class KycResponse(BaseModel):
     attributes: dict[KycAttribute, str] = Field(
         description="Only attributes the purpose allows AND the consent covers (and the record holds)."
     )
-    withheld: list[KycAttribute] = Field(description="Consented attributes the purpose does not allow.")
+    withheld: list[str] = Field(description="Consented or requested items that are not released.")
     purpose: str
     consent_id: str
     subject_token: str | None = Field(description="The relying party's own pairwise token for the person.")

@@ -41,13 +41,17 @@ class KycService:
                 f"The purpose {caller.purpose or '(none)'} does not allow eKYC: verification answers yes/no or "
                 "predicates only (POST /v1/authn, /v1/authn/predicates)."
             )
-        if not caller.consent_id:
-            raise _deny("eKYC needs the person's consent: the request carries no consent id.")
-        consented = set(body.consented_attributes)
-        releasable = [name for name in allowed if name in consented]
+        if not caller.consent_id or caller.consented_items is None:
+            raise _deny(
+                "eKYC needs the person's consent: the gateway supplied no verified consent (id and data items)."
+            )
+        consented = set(caller.consented_items)
+        requested = set(body.attributes) if body.attributes is not None else consented
+        releasable = [name for name in allowed if name in consented and name in requested]
         if not releasable:
-            raise _deny(f"None of the consented attributes is allowed for the purpose {caller.purpose}.")
-        withheld = [name for name in dict.fromkeys(body.consented_attributes) if name not in releasable]
+            raise _deny(f"No attribute is both consented and allowed for the purpose {caller.purpose}.")
+        asked = dict.fromkeys([*caller.consented_items, *(body.attributes or ())])
+        withheld = [name for name in asked if name not in releasable]
 
         person = await authn_service.identify(session, caller, body.individual, rt=rt)
         values = await person_service.read_attributes(session, person.id, rt=rt)

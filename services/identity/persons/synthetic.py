@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.identity.deps import Runtime
@@ -93,6 +93,10 @@ async def load_synthetic_registry(
     while True:
         batch = [p for _, p in zip(range(batch_size), people, strict=False)]
         if not batch:
+            # Fresh statistics, or the planner keeps its empty-table estimates and scans the status index of a
+            # million rows for every deduplication (measured: 65 ms instead of under 1 ms at 1,000,000 people).
+            async with sessionmaker() as session, session.begin():
+                await session.execute(text("ANALYZE"))
             return written
         person_rows: list[dict[str, Any]] = []
         attribute_rows: list[dict[str, Any]] = []

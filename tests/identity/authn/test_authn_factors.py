@@ -121,6 +121,15 @@ class TestWhoIsAuthenticated:
         assert response.status_code == 200, response.text
         assert response.json()["subject_token"] is None  # tokens are for relying parties
 
+    @pytest.mark.rule("SG-TOKEN-1")
+    @pytest.mark.parametrize("roles", [RELYING_PARTY, ("assisted_operator",)])
+    async def test_nobody_but_a_registrar_may_name_a_person_by_uin(self, api, roles) -> None:
+        person = await enrolled(api)
+        individual = {"type": "uin", "value": person.uin}
+        sent = await call(api, "POST", "/v1/authn/otp", roles=roles, json={"individual": individual})
+        assert sent.status_code == 403, sent.text
+        assert sent.json()["rule_id"] == "SG-TOKEN-1"
+
     async def test_the_subject_authenticates_as_themselves(self, api) -> None:
         person = await enrolled(api)
         sent = await call(api, "POST", "/v1/authn/otp", roles=SUBJECT, subject_ref=person.sub, json={})

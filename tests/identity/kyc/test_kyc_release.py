@@ -13,8 +13,13 @@ from tests.identity.identity_helpers import SUBJECT, events
 PURPOSE = "KYC_ACCOUNT_OPENING"  # allows full_name, date_of_birth, address by default
 
 
-async def _kyc(api, person, consented, *, roles=RELYING_PARTY, **context):
-    body = {"individual": {"type": "vid", "value": person.vid}, "consented_attributes": consented}
+async def _kyc(api, person, consented, *, roles=RELYING_PARTY, requested=None, **context):
+    """The gateway, having verified the consent artefact, names its data items in the assertion."""
+    body = {"individual": {"type": "vid", "value": person.vid}}
+    if requested is not None:
+        body["attributes"] = requested
+    if "consent_id" in context:
+        context["consented_items"] = tuple(consented)
     return await call(api, "POST", "/v1/kyc", roles=roles, client_id="rp-bank", json=body, **context)
 
 
@@ -75,8 +80,18 @@ async def test_nothing_in_common_is_denied(api) -> None:
 
 async def test_the_uin_cannot_even_be_asked_for(api) -> None:
     person = await enrolled(api)
-    response = await _kyc(api, person, ["uin", "full_name"], purpose=PURPOSE, consent_id="cns_7")
+    response = await _kyc(
+        api, person, ["full_name"], requested=["uin", "full_name"], purpose=PURPOSE, consent_id="cns_7"
+    )
     assert response.status_code == 422
+
+
+async def test_a_consent_naming_the_uin_still_releases_no_uin(api) -> None:
+    person = await enrolled(api)
+    response = await _kyc(api, person, ["uin", "full_name"], purpose=PURPOSE, consent_id="cns_7")
+    assert response.status_code == 200, response.text
+    assert set(response.json()["attributes"]) == {"full_name"}
+    assert person.uin not in response.text
 
 
 async def test_only_relying_parties_ask(api) -> None:
@@ -102,3 +117,26 @@ async def test_the_release_is_recorded_and_announced(api) -> None:
     assert event["payload"]["consent_id"] == "cns_7"
     assert event["payload"]["attributes"] == ["full_name", "address"]
     assert "Mensah" not in json.dumps(event["payload"])
+
+
+@pytest.mark.rule("SG-MIN-2")
+async def test_the_relying_party_cannot_widen_the_consent(api) -> None:
+    """What the consent covers comes from the gateway's assertion; asking for more in the body releases nothing more."""
+    person = await enrolled(api)
+    response = await _kyc(
+        api, person, ["full_name"], requested=["full_name", "address"], purpose=PURPOSE, consent_id="cns_8"
+    )
+    assert response.status_code == 200, response.text
+    assert set(response.json()["attributes"]) == {"full_name"}
+    assert response.json()["withheld"] == ["address"]
+
+
+@pytest.mark.rule("SG-MIN-2")
+async def test_a_consent_id_without_verified_items_is_denied(api) -> None:
+    person = await enrolled(api)
+    body = {"individual": {"type": "vid", "value": person.vid}, "attributes": ["full_name"]}
+    response = await call(
+        api, "POST", "/v1/kyc", roles=RELYING_PARTY, client_id="rp-bank", json=body, purpose=PURPOSE, consent_id="c"
+    )
+    assert response.status_code == 403
+    assert response.json()["rule_id"] == "SG-MIN-2"
