@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from services.common.assertion import Caller
-from services.common.auth import SessionDep, require_roles
+from services.common.auth import IdempotencyKeyHeader, SessionDep, require_roles
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.deps import RegistrarDep, RuntimeDep
 from services.identity.exceptions.errors import ExceptionCaseAlreadyDecided, ExceptionCaseNotFound
@@ -26,15 +26,6 @@ router = APIRouter(prefix="/v1/identity-exceptions", tags=["identity-exceptions"
 
 RequesterDep = Annotated[Caller, Depends(require_roles("relying_party", "assisted_operator"))]
 ReaderDep = Annotated[Caller, Depends(require_roles("relying_party", "assisted_operator", "registrar"))]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Same key and same body: the same case. Same key, other body: 422.",
-    ),
-]
 
 
 @router.post(
@@ -55,7 +46,7 @@ async def open_exception_case(
     session: SessionDep,
     caller: RequesterDep,
     rt: RuntimeDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> ExceptionCaseAccepted:
     accepted = await identity_exception_service.open(session, caller, body, idempotency_key=idempotency_key, rt=rt)
     response.headers["Location"] = accepted.status_href

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.common.auth import SessionDep
+from services.common.auth import IdempotencyKeyHeader, SessionDep
 from services.common.problems import PolicyDenied, problem_response, problem_responses
 from services.identity.deps import RegistrarDep, RuntimeDep
 from services.identity.persons.errors import (
@@ -22,16 +20,6 @@ from services.identity.persons.service import Held
 from services.identity.persons.service import person as person_service
 
 router = APIRouter(prefix="/v1", tags=["persons"])
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Same key and same body: the same result. Same key, other body: 422.",
-    ),
-]
 
 
 @router.post(
@@ -53,7 +41,7 @@ async def enrol(
     session: SessionDep,
     caller: RegistrarDep,
     rt: RuntimeDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> EnrolmentResult | JSONResponse:
     outcome = await person_service.enrol(session, caller, body, rt=rt, idempotency_key=idempotency_key)
     if isinstance(outcome, Held):

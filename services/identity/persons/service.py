@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -65,6 +66,22 @@ def attribute_context(person_id: str, name: str) -> str:
 def _dedup_name(values: Mapping[str, str | None]) -> str:
     full = values.get("full_name") or " ".join(v for n in ("given_name", "family_name") if (v := values.get(n)))
     return normalise(full, kind="name")
+
+
+def encrypted_attribute_rows(
+    person_id: str, fields: Iterable[tuple[str, str | None, datetime]], rt: Runtime
+) -> list[dict[str, Any]]:
+    """`person_attributes` rows for (name, value, written at): each value encrypted under the active key, bound to
+    the person and the field; absent values are left out."""
+    rows = []
+    for name, value, written_at in fields:
+        if value is None:
+            continue
+        key_id, ciphertext = rt.keyring.cipher.encrypt(value, context=attribute_context(person_id, name))
+        rows.append(
+            {"person_id": person_id, "name": name, "key_id": key_id, "ciphertext": ciphertext, "updated_at": written_at}
+        )
+    return rows
 
 
 class PersonService:
@@ -267,20 +284,7 @@ class PersonService:
         fields = [(name, value, written_at) for name, value in values.items()]
         if uin is not None:
             fields.append((UIN_ATTRIBUTE, uin, uin_written_at or written_at))
-        rows = []
-        for name, value, at in fields:
-            if value is None:
-                continue
-            key_id, ciphertext = rt.keyring.cipher.encrypt(value, context=attribute_context(person_id, name))
-            rows.append(
-                {
-                    "person_id": person_id,
-                    "name": name,
-                    "key_id": key_id,
-                    "ciphertext": ciphertext,
-                    "updated_at": at,
-                }
-            )
+        rows = encrypted_attribute_rows(person_id, fields, rt)
         if rows:
             await PersonRepository.from_session(session).insert_attributes(rows)
 

@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.identity.deps import Runtime
 from services.identity.persons.models import Person, PersonAttribute, PersonStatus
-from services.identity.persons.service import UIN_ATTRIBUTE, PersonService, attribute_context, new_sub
+from services.identity.persons.service import (
+    UIN_ATTRIBUTE,
+    PersonService,
+    attribute_context,
+    encrypted_attribute_rows,
+    new_sub,
+)
 from services.identity.persons.uin import generate_uin
 
 GIVEN_NAMES = (
@@ -127,19 +133,8 @@ async def load_synthetic_registry(
                     "uin_issued_at": now,
                 }
             )
-            for name, value in {**synthetic.values, UIN_ATTRIBUTE: uin}.items():
-                if value is None:
-                    continue
-                key_id, ciphertext = rt.keyring.cipher.encrypt(value, context=attribute_context(person_id, name))
-                attribute_rows.append(
-                    {
-                        "person_id": person_id,
-                        "name": name,
-                        "key_id": key_id,
-                        "ciphertext": ciphertext,
-                        "updated_at": now,
-                    }
-                )
+            values = {**synthetic.values, UIN_ATTRIBUTE: uin}
+            attribute_rows += encrypted_attribute_rows(person_id, [(n, v, now) for n, v in values.items()], rt)
         async with sessionmaker() as session, session.begin():
             batch_indexes = [row["uin_index"] for row in person_rows]
             existing = await session.scalars(select(Person.uin_index).where(Person.uin_index.in_(batch_indexes)))
