@@ -33,7 +33,7 @@ from services.common.assertion import (
 from services.common.clock import SystemClock
 from services.common.db import create_engine
 from services.common.keys import SigningKey
-from services.common.migrations import upgrade
+from services.common.migrations import upgrade_service_database
 from services.common.settings import ReplayStore
 from services.identity.app import MIGRATIONS_DIR
 from services.identity.app import create_app as create_identity
@@ -46,12 +46,6 @@ async def reset_postgres_schema() -> None:
     engine = create_engine(POSTGRES_URL)
     async with engine.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA IF EXISTS "{BENCH_SCHEMA}" CASCADE'))
-    await engine.dispose()
-
-
-async def upgrade_service(settings: IdentitySettings) -> None:
-    engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
-    await upgrade(engine, MIGRATIONS_DIR, settings.resolved_schema)
     await engine.dispose()
 
 
@@ -96,7 +90,7 @@ async def main(quick: bool) -> None:
         for store, database in variants:
             settings = IdentitySettings(var_dir=var_dir, replay_store=store, **database)
             if "database_url" in database:
-                await upgrade_service(settings)
+                await upgrade_service_database(settings, MIGRATIONS_DIR)
             backend = "PostgreSQL" if "database_url" in database else "SQLite"
             if "database_pool_size" in database:
                 backend += f", {database['database_pool_size']} pooled connections"

@@ -31,9 +31,8 @@ from sqlalchemy import func, select
 from benchmarks._common import POSTGRES_URL, Result, arguments, bare_app, measure, postgres_reachable, report
 from services.common.assertion import StaticJwks
 from services.common.clock import SystemClock
-from services.common.db import create_engine
 from services.common.keys import SigningKey
-from services.common.migrations import upgrade
+from services.common.migrations import upgrade_service_database
 from services.common.settings import ReplayStore
 from services.identity.app import MIGRATIONS_DIR, create_app
 from services.identity.config import IdentitySettings
@@ -94,9 +93,7 @@ async def run_backend(
     label: str, settings: IdentitySettings, people: int, operations: int, tokens: int
 ) -> list[Result]:
     gateway = Gateway(SigningKey.generate(), SystemClock())  # type: ignore[arg-type]
-    engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
-    await upgrade(engine, MIGRATIONS_DIR, settings.resolved_schema)  # before the app starts its outbox relay
-    await engine.dispose()
+    await upgrade_service_database(settings, MIGRATIONS_DIR)  # before the app starts its outbox relay
     app = create_app(settings, gateway_jwks=StaticJwks(gateway.jwks))
     results: list[Result] = []
     async with app.router.lifespan_context(app):

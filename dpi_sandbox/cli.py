@@ -77,19 +77,12 @@ def db_revision(
     from alembic import command
 
     from dpi_sandbox.embedded import all_settings
-    from services.common.db import create_engine
-    from services.common.migrations import alembic_config, upgrade
+    from services.common.migrations import alembic_config, upgrade_service_database
 
     # Always the scratch SQLite file: autogenerate must compare against a database built only by the migrations.
     scratch = var_dir / f"{service}.db"
     target = all_settings(var_dir, {service: {"database_url": f"sqlite+aiosqlite:///{scratch}"}})[service]
-
-    async def upgrade_target() -> None:
-        engine = create_engine(target.resolved_database_url, schema=target.resolved_schema)
-        await upgrade(engine, entry(service).migrations_dir, target.resolved_schema)
-        await engine.dispose()
-
-    asyncio.run(upgrade_target())
+    asyncio.run(upgrade_service_database(target, entry(service).migrations_dir))
     config = alembic_config(entry(service).migrations_dir, target.resolved_database_url, target.resolved_schema)
     command.revision(config, message=message, autogenerate=True)
 

@@ -11,9 +11,8 @@ from dpi_sandbox.registry import GATEWAY, SERVICES, ServiceEntry, settings_for
 from services.common.assertion import StaticJwks
 from services.common.bus import Bus, InProcessBus
 from services.common.clock import Clock, SystemClock
-from services.common.db import create_engine
 from services.common.keys import load_or_create_signing_key
-from services.common.migrations import upgrade
+from services.common.migrations import upgrade_service_database
 from services.common.settings import ReplayStore, ServiceSettings
 
 
@@ -55,12 +54,7 @@ def build_embedded(
 async def upgrade_all(settings_by_service: dict[str, ServiceSettings]) -> None:
     """`dpi-sandbox db upgrade`: apply every service's migrations to its own database."""
     for entry in (GATEWAY, *SERVICES):
-        settings = settings_by_service[entry.name]
-        engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
-        try:
-            await upgrade(engine, entry.migrations_dir, settings.resolved_schema)
-        finally:
-            await engine.dispose()
+        await upgrade_service_database(settings_by_service[entry.name], entry.migrations_dir)
 
 
 def all_settings(

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import create_engine, ensure_schema
+from services.common.settings import ServiceSettings
 
 
 def alembic_config(migrations_dir: Path, url: str, schema: str | None) -> Config:
@@ -32,6 +33,15 @@ async def upgrade(engine: AsyncEngine, migrations_dir: Path, schema: str | None,
     config = alembic_config(migrations_dir, engine.url.render_as_string(hide_password=False), schema)
     async with engine.begin() as conn:
         await conn.run_sync(_run_with_connection, config, lambda cfg: command.upgrade(cfg, revision))
+
+
+async def upgrade_service_database(settings: ServiceSettings, migrations_dir: Path) -> None:
+    """Apply a service's migrations to the database (and schema) its settings name."""
+    engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
+    try:
+        await upgrade(engine, migrations_dir, settings.resolved_schema)
+    finally:
+        await engine.dispose()
 
 
 async def current_heads(engine: AsyncEngine) -> set[str]:

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from dpi_sandbox.registry import ALL
+from dpi_sandbox.registry import ALL, entry
 from services.common.db import create_engine
 from services.common.migrations import current_heads, upgrade
 
@@ -44,8 +44,8 @@ async def fresh_engine(database_url, tmp_path):
 @pytest.mark.parametrize("service", [e.name for e in ALL])
 async def test_migrations_reach_head_and_match_the_models(fresh_engine, service):
     engine, schema = await fresh_engine(service)
-    entry = next(e for e in ALL if e.name == service)
-    await upgrade(engine, entry.migrations_dir, schema)
+    migrations_dir = entry(service).migrations_dir
+    await upgrade(engine, migrations_dir, schema)
     assert await current_heads(engine), "no alembic version recorded"
     async with engine.connect() as conn:
         differences = await conn.run_sync(
@@ -58,8 +58,8 @@ async def test_migrations_reach_head_and_match_the_models(fresh_engine, service)
 
 async def test_upgrade_is_idempotent(fresh_engine):
     engine, schema = await fresh_engine("identity")
-    entry = next(e for e in ALL if e.name == "identity")
-    await upgrade(engine, entry.migrations_dir, schema)
+    migrations_dir = entry("identity").migrations_dir
+    await upgrade(engine, migrations_dir, schema)
     heads = await current_heads(engine)
-    await upgrade(engine, entry.migrations_dir, schema)
+    await upgrade(engine, migrations_dir, schema)
     assert await current_heads(engine) == heads
