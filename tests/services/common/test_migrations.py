@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import uuid
 
 import pytest
@@ -13,10 +12,7 @@ from sqlalchemy import text
 from dpi_sandbox.registry import ALL, entry
 from services.common.db import create_engine
 from services.common.migrations import current_heads, upgrade
-
-
-def _metadata(name: str):  # type: ignore[no-untyped-def]
-    return importlib.import_module("gateway.app" if name == "gateway" else f"services.{name}.models").metadata
+from tests.conftest import _metadata_of
 
 
 @pytest.fixture
@@ -50,7 +46,7 @@ async def test_migrations_reach_head_and_match_the_models(fresh_engine, service)
     async with engine.connect() as conn:
         differences = await conn.run_sync(
             lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": True}), _metadata(service)
+                MigrationContext.configure(sync, opts={"compare_type": True}), _metadata_of(service)
             )
         )
     assert differences == [], f"models and migrations of {service} differ; run `dpi-sandbox db revision {service}`"
