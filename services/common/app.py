@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -19,6 +20,7 @@ from services.common.assertion import (
     FileJwks,
     JwksSource,
     MemoryReplayGuard,
+    RedisReplayGuard,
     RemoteJwks,
     ReplayGuard,
     seen_assertions_table,
@@ -94,11 +96,14 @@ def create_service_app(
     signing_key = load_or_create_signing_key(settings.resolved_keys_dir, spec.name)
     outbox_tbl = spec.metadata.tables["outbox"]
     replay_tbl = spec.metadata.tables["seen_assertions"]
-    replay_guard: ReplayGuard = (
-        DatabaseReplayGuard(engine, replay_tbl, clock)
-        if settings.replay_store is ReplayStore.database
-        else MemoryReplayGuard(clock)
-    )
+    redis_client = aioredis.Redis.from_url(settings.redis_url) if settings.replay_store is ReplayStore.redis else None
+    replay_guard: ReplayGuard
+    if redis_client is not None:
+        replay_guard = RedisReplayGuard(redis_client, clock, namespace=spec.name)
+    elif settings.replay_store is ReplayStore.database:
+        replay_guard = DatabaseReplayGuard(engine, replay_tbl, clock)
+    else:
+        replay_guard = MemoryReplayGuard(clock)
     jwks_http = build_http_client("http://jwks") if settings.gateway_jwks_url and gateway_jwks is None else None
     if gateway_jwks is None:
         gateway_jwks = (
@@ -139,6 +144,8 @@ def create_service_app(
                 await owned_bus.close()
             if jwks_http is not None:
                 await jwks_http.aclose()
+            if redis_client is not None:
+                await redis_client.aclose()
             await engine.dispose()
 
     app = FastAPI(

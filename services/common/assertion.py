@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import httpx
+import redis.asyncio as aioredis
 from jose import JWTError, jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy import Column, MetaData, String, Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -190,6 +192,29 @@ class DatabaseReplayGuard:
         except IntegrityError:
             return False
         return True
+
+
+class RedisReplayGuard:
+    """Remembers accepted ids in Redis, shared by every replica, each id kept as long as its assertion lives.
+
+    One `SET key NX PX` per request: atomic, so two replicas racing on the same id cannot both accept it. The time
+    to keep it is counted on the service's clock, not set as an absolute time on Redis's, so a clock skew between
+    the two cannot drop an id early. Where Redis cannot be reached the request is refused with 503, never let
+    through unchecked.
+    """
+
+    def __init__(self, client: aioredis.Redis, clock: Clock, *, namespace: str) -> None:
+        self._client = client
+        self._clock = clock
+        self._prefix = f"dpi:seen-assertion:{namespace}:"
+
+    async def first_use(self, jti: str, expires_at: datetime) -> bool:
+        keep_ms = max(1, int((expires_at - self._clock.now()).total_seconds() * 1000))
+        try:
+            stored = await self._client.set(self._prefix + jti, b"1", nx=True, px=keep_ms)
+        except RedisError as error:
+            raise ServiceUnavailable("The replay store cannot be reached right now; try again shortly.") from error
+        return bool(stored)
 
 
 class AssertionVerifier:

@@ -25,7 +25,8 @@ class ReplayStore(StrEnum):
     """Where a service remembers assertion ids it has accepted (replay protection)."""
 
     memory = "memory"  # correct only while one process serves the service (embedded, multi-process)
-    database = "database"  # correct for any number of replicas (distributed)
+    database = "database"  # correct for any number of replicas: one write transaction per request
+    redis = "redis"  # correct for any number of replicas: one Redis round trip per request (distributed)
 
 
 PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "password"}
@@ -60,6 +61,9 @@ class ServiceSettings(BaseSettings):
     )
     assertion_leeway_seconds: int = 5
     replay_store: ReplayStore = ReplayStore.database
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Redis for the replay store, when replay_store is redis."
+    )
     bus: BusKind = BusKind.in_process
     nats_url: str = "nats://127.0.0.1:4222"
     log_format: str = Field(default="console", pattern="^(console|json)$")
