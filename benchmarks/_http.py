@@ -1,0 +1,199 @@
+"""Shared by the benchmark scripts: a service under uvicorn over real HTTP, and a load driver in its own process.
+
+The driver sends requests that were built (and their gateway assertions minted) before the clock starts, over
+keep-alive HTTP/1.1 connections, and times each one from the first byte written to the last byte read. It runs as
+a separate process (`python -m benchmarks._http`), so its work is not the server's, though on a small machine the
+two share the cores: the figures say so. It is deliberately minimal (no TLS, no chunked bodies, no redirects): a
+load generator that costs little per request, in the spirit of wrk, which is not part of a fresh machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from benchmarks._common import Result
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def http_request(method: str, path: str, *, headers: Mapping[str, str] | None = None, body: bytes = b"") -> bytes:
+    """One HTTP/1.1 request, ready to write to a keep-alive connection."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: bench"]
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def json_request(method: str, path: str, payload: object, *, headers: Mapping[str, str] | None = None) -> bytes:
+    return http_request(
+        method, path, headers={"Content-Type": "application/json", **(headers or {})}, body=json.dumps(payload).encode()
+    )
+
+
+@dataclass
+class Served:
+    """A uvicorn server for one app factory, and where it listens."""
+
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    workers: int
+    log: Path
+
+
+@contextlib.contextmanager
+def serve(
+    factory: str,
+    *,
+    env: Mapping[str, str],
+    workers: int,
+    port: int = 18_080,
+    host: str = "127.0.0.1",
+    ready_path: str = "/healthz",
+) -> Iterator[Served]:
+    """Run `factory` under uvicorn with `workers` processes until the block ends; waits for `ready_path` first."""
+    log = Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1])
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", factory, "--host", host, "--port", str(port),
+        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://{host}:{port}{ready_path}", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not answer within 60 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Served(process, host, port, workers, log)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.unlink(missing_ok=True)
+
+
+@dataclass
+class Load:
+    """What one driver run measured: a Result, and every response status with how often it came."""
+
+    result: Result
+    statuses: Counter[int] = field(default_factory=Counter)
+    sample_failure: str = ""
+
+    def failures(self, expected: Sequence[int]) -> int:
+        return sum(n for status, n in self.statuses.items() if status not in expected)
+
+
+def drive(
+    name: str, served: Served, requests: Sequence[bytes], *, concurrency: int, warmup: Sequence[bytes] = ()
+) -> Load:
+    """Send `requests` (each once) over `concurrency` connections from a separate process; warm-up ones untimed."""
+    with tempfile.TemporaryDirectory() as scratch:
+        job, answer = Path(scratch) / "job.pickle", Path(scratch) / "answer.json"
+        job.write_bytes(pickle.dumps({"requests": list(requests), "warmup": list(warmup)}))
+        command = [
+            sys.executable, "-m", "benchmarks._http", str(job), str(answer), served.host, str(served.port),
+            str(concurrency),
+        ]  # fmt: skip
+        subprocess.run(command, cwd=ROOT, check=True)
+        outcome = json.loads(answer.read_text())
+    load = Load(
+        Result(name, len(outcome["latencies"]), outcome["seconds"], outcome["latencies"]),
+        Counter({int(status): n for status, n in outcome["statuses"].items()}),
+        outcome["sample_failure"],
+    )
+    return load
+
+
+# --- the driver process -------------------------------------------------------------------------------------------
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        lowered = name.strip().lower()
+        if lowered == b"content-length":
+            length = int(value)
+        elif lowered == b"transfer-encoding":
+            raise RuntimeError("chunked responses are not supported by this driver")
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
+async def _run(job: dict[str, list[bytes]], host: str, port: int, concurrency: int) -> dict[str, object]:
+    requests, warmup = job["requests"], job["warmup"]
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    sample_failure = ""
+    next_index = 0
+    connections = [await asyncio.open_connection(host, port) for _ in range(concurrency)]
+    for index, request in enumerate(warmup):
+        reader, writer = connections[index % concurrency]
+        await _exchange(reader, writer, request)
+
+    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal next_index, sample_failure
+        while next_index < len(requests):
+            request = requests[next_index]
+            next_index += 1
+            started = time.perf_counter()
+            status, body = await _exchange(reader, writer, request)
+            latencies.append(time.perf_counter() - started)
+            statuses[status] += 1
+            if status >= 400 and not sample_failure:
+                sample_failure = f"{status}: {body[:500].decode(errors='replace')}"
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(reader, writer) for reader, writer in connections))
+    seconds = time.perf_counter() - started
+    for _, writer in connections:
+        writer.close()
+    return {"latencies": latencies, "seconds": seconds, "statuses": statuses, "sample_failure": sample_failure}
+
+
+def _main(arguments: list[str]) -> None:
+    job_path, answer_path, host, port, concurrency = arguments
+    job = pickle.loads(Path(job_path).read_bytes())
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        runner = asyncio.run
+    outcome = runner(_run(job, host, int(port), int(concurrency)))
+    Path(answer_path).write_text(json.dumps(outcome))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
