@@ -10,6 +10,7 @@ the gateway, not expired by the injected clock, lifetime at most the policy maxi
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any, Literal, Protocol
 
 import httpx
 import redis.asyncio as aioredis
-from jose import JWTError, jwt
+from jose import JWTError, jwk, jwt
+from jose.backends.base import Key
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy import Column, MetaData, String, Table, delete, insert
@@ -236,6 +238,17 @@ class AssertionVerifier:
         self._replay_guard = replay_guard
         self._leeway = leeway
         self._max_lifetime = max_lifetime
+        self._built_keys: dict[str, Key] = {}
+
+    def _verification_key(self, key: dict[str, Any]) -> Key:
+        """The published JWK as a key object, built once per distinct key rather than on every request."""
+        fingerprint = json.dumps(key, sort_keys=True)
+        built = self._built_keys.get(fingerprint)
+        if built is None:
+            built = jwk.construct(key, PINNED_ALGORITHM)
+            self._built_keys = {**self._built_keys, fingerprint: built} if len(self._built_keys) < 64 else {}
+            self._built_keys[fingerprint] = built
+        return built
 
     async def verify(self, token: str | None) -> Caller:
         if not token:
@@ -257,7 +270,7 @@ class AssertionVerifier:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key,
+                self._verification_key(key),
                 algorithms=[PINNED_ALGORITHM],
                 audience=self._audience,
                 issuer=ASSERTION_ISSUER,

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -144,6 +144,16 @@ def years_after(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:
         return day.replace(year=day.year + years, month=3, day=1)
+
+
+@dataclass(frozen=True)
+class RecordedAuthEvent:
+    """What callers of `record` use of the history entry just written (not an ORM object: none is needed)."""
+
+    id: str
+    occurred_at: datetime
+    reason: str | None
+    attributes: list[str]
 
 
 class AuthnService:
@@ -368,7 +378,7 @@ class AuthnService:
         rt: Runtime,
         client_id: str | None = None,
         attributes: list[str] | None = None,
-    ) -> AuthEvent:
+    ) -> RecordedAuthEvent:
         """Write the auth history entry, its outbox event and the person's access notice (SG-NOTIFY-1)."""
         now = rt.clock.now()
         requester = client_id or caller.client_id
@@ -390,7 +400,7 @@ class AuthnService:
         }
         # Append-only: a Core insert of the row, not an ORM add and a flush of everything else pending.
         await session.execute(_INSERT_AUTH_EVENT, row)
-        event = AuthEvent(**row)
+        event = RecordedAuthEvent(row["id"], now, row["reason"], row["attributes"])
         subject = _EVENT_SUBJECTS.get(operation) or (
             "identity.authn.succeeded" if check.ok else "identity.authn.failed"
         )
