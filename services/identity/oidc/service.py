@@ -133,7 +133,15 @@ def _redirect_uri_problem(uri: str) -> str | None:
     return f"{uri}: use https (http only on a loopback host)"
 
 
+# Used client-assertion ids are purged once every this many token requests per process, not on every one: the
+# purge is a DELETE of its own, and a jti kept a little past its expiry only refuses a reuse that RFC 7523 forbids.
+PURGE_ASSERTIONS_EVERY = 100
+
+
 class OidcService:
+    def __init__(self) -> None:
+        self._token_requests = 0
+
     # --- clients ------------------------------------------------------------------------------------------------
 
     async def register_client(
@@ -537,7 +545,9 @@ class OidcService:
             max_lifetime_seconds=rt.settings.oidc_client_assertion_max_lifetime_seconds,
         )
         jti = str(claims["jti"])
-        await repository.forget_expired_assertions(client.client_id, now)
+        self._token_requests += 1
+        if self._token_requests % PURGE_ASSERTIONS_EVERY == 1:
+            await repository.forget_expired_assertions(client.client_id, now)
         expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=now.tzinfo)
         # Recorded unless already there: one INSERT ... ON CONFLICT DO NOTHING instead of a look-up and a SAVEPOINT.
         if not await repository.remember_assertion(client.client_id, jti, expires_at):

@@ -34,6 +34,8 @@ class VidService:
         now = rt.clock.now()
         if body.valid_for_days is not None and body.valid_for_days > rt.settings.vid_max_validity_days:
             raise VidValidityTooLong(f"A VID may be valid for at most {rt.settings.vid_max_validity_days} days.")
+        # Without the lock, concurrent requests each counted below the limit and each issued one (count, then insert).
+        await repository.lock_person(person.id)
         if await repository.count_active(person.id, now) >= rt.settings.vid_max_active:
             raise VidLimitReached(f"At most {rt.settings.vid_max_active} VIDs may be active at once; revoke one first.")
         for _ in range(VID_ATTEMPTS):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from services.identity.persons.uin import generate_vid, is_valid_vid
@@ -92,6 +94,20 @@ async def test_active_vids_are_limited(api):
     response = await api.as_subject(person["sub"], "POST", "/v1/me/vids", json={})
     assert response.status_code == 409
     assert response.json()["code"] == "identity.vid_limit_reached"
+
+
+async def test_concurrent_requests_cannot_overshoot_the_vid_limit(api, identity):
+    """Ten requests at once for a person with one slot left: exactly one VID is issued (both backends; on PostgreSQL
+    each request has its own connection, so they truly overlap)."""
+    person = await api.enrolled()
+    for _ in range(4):
+        await _new_vid(api, person["sub"])
+    responses = await asyncio.gather(
+        *(api.as_subject(person["sub"], "POST", "/v1/me/vids", json={}) for _ in range(10))
+    )
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 9, [r.text for r in responses]
+    listed = await api.as_subject(person["sub"], "GET", "/v1/me/vids")
+    assert sum(1 for vid in listed.json() if vid["status"] == "active") == 5
 
 
 async def test_unknown_and_malformed_vids(api):
