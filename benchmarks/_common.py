@@ -106,6 +106,22 @@ async def postgres_reachable(url: str = POSTGRES_URL) -> bool:
     return True
 
 
+REDIS_URL = os.environ.get("DPI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def redis_reachable(url: str = REDIS_URL) -> bool:
+    """Whether Redis answers; where it does not, scripts leave out (or replace) its rows and say so."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        return bool(await client.ping())
+    except Exception:
+        return False
+    finally:
+        await client.aclose()
+
+
 def bare_app() -> Any:
     """The baseline every HTTP row is compared with: FastAPI doing nothing but answering."""
     from fastapi import FastAPI

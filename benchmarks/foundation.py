@@ -21,7 +21,17 @@ import httpx
 from fastapi import Request
 from sqlalchemy import text
 
-from benchmarks._common import POSTGRES_URL, arguments, bare_app, measure, measure_sync, postgres_reachable, report
+from benchmarks._common import (
+    POSTGRES_URL,
+    REDIS_URL,
+    arguments,
+    bare_app,
+    measure,
+    measure_sync,
+    postgres_reachable,
+    redis_reachable,
+    report,
+)
 from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
 from services.common.assertion import (
     AssertionMinter,
@@ -84,6 +94,8 @@ async def main(quick: bool) -> None:
             (ReplayStore.database, {}),
             (ReplayStore.database, {"database_pool_size": 5}),  # the baseline for db.py's one-connection choice
         ]
+        if await redis_reachable():
+            variants.append((ReplayStore.redis, {"redis_url": REDIS_URL}))
         if await postgres_reachable():
             await reset_postgres_schema()
             variants.append((ReplayStore.database, {"database_url": POSTGRES_URL, "database_schema": BENCH_SCHEMA}))
@@ -132,8 +144,9 @@ async def main(quick: bool) -> None:
             f"{count} operations per row, {concurrency} in flight for HTTP rows; one process, one event loop.",
             "HTTP rows use httpx.ASGITransport: no sockets, so this is application cost, not network throughput.",
             "The gateway row includes minting the assertion, proxying, and the service verifying it.",
-            "Replay store: memory is exact for one process per service (embedded, multi-process); database is for "
-            "replicas (distributed) and costs one write transaction per request.",
+            "Replay store: memory is exact for one process per service (embedded, multi-process); database and "
+            "Redis are for replicas: the first costs a write transaction per request, the second a Redis round trip "
+            "(the distributed mode's choice). The Redis row is missing where Redis does not answer.",
         ],
     )
 

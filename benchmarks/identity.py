@@ -34,10 +34,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
-from benchmarks._common import POSTGRES_URL, Result, arguments, postgres_reachable, report
+from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, arguments, postgres_reachable, redis_reachable, report
 from benchmarks._floor import ROWS as FLOOR_ROWS
 from benchmarks._floor import prepare as prepare_floor
 from benchmarks._http import Load, Served, drive, http_request, json_request, serve
@@ -57,7 +56,6 @@ REGISTRY_SEED = 2026
 NEW_PEOPLE_SEED = int(time.time())  # new to every run: earlier runs left their enrolments in the registry
 IN_FLIGHT = 16
 WARMUP = 100
-REDIS_URL = os.environ.get("DPI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 FACTORY = "services.identity.app:create_app"
 OTP_IN_BODY = re.compile(r"\b([0-9]{6})\b")
 
@@ -288,16 +286,6 @@ def service_env(settings: IdentitySettings, replay_store: ReplayStore) -> dict[s
     if settings.database_schema:
         env["DPI_IDENTITY_DATABASE_SCHEMA"] = settings.database_schema
     return env
-
-
-async def redis_reachable() -> bool:
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        return bool(await client.ping())
-    except Exception:
-        return False
-    finally:
-        await client.aclose()
 
 
 async def durable_floor(workers: int, operations: int) -> Result:
