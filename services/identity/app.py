@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, create_service_app
+from services.common.settings import Environment
 from services.identity.adjudication.router import router as adjudication_router
 from services.identity.authn.router import router as authn_router
 from services.identity.config import IdentitySettings
@@ -81,10 +83,22 @@ SPEC = ServiceSpec(
 )
 
 
+def spec_for(settings: IdentitySettings) -> ServiceSpec:
+    """The service as this environment may expose it: outside dev and test, no simulator endpoint, since it would
+    let a trainer account read every one-time code the service sends."""
+    if settings.environment in (Environment.dev, Environment.test):
+        return SPEC
+    return dataclasses.replace(
+        SPEC,
+        routers=tuple(router for router in SPEC.routers if router is not notifications_router),
+        openapi_tags=[tag for tag in SPEC.openapi_tags if tag["name"] != "simulator"],
+    )
+
+
 def create_app(settings: IdentitySettings | None = None, **runtime: Any) -> FastAPI:
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or IdentitySettings()
-    app = create_service_app(SPEC, settings, **runtime)
+    app = create_service_app(spec_for(settings), settings, **runtime)
     app.state.identity = Runtime(
         keyring=Keyring.from_settings(settings),
         clock=app.state.clock,

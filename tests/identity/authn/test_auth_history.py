@@ -106,3 +106,12 @@ async def test_the_message_simulator_is_for_trainers_only(api) -> None:
         assert response.status_code == 403, roles
     unknown = await call(api, "GET", "/v1/simulated-messages", roles=TRAINER, params={"recipient_sub": "sub_x"})
     assert unknown.status_code == 404
+
+
+async def test_the_message_simulator_exists_only_in_dev_and_test(service_factory, gateway) -> None:
+    """In production a trainer account must not read the one-time codes the service sends: the route is not there."""
+    production = await service_factory("identity", environment="production")
+    headers = gateway.headers("identity", roles=TRAINER)
+    response = await production.client.get("/v1/simulated-messages", params={"recipient_sub": "sub_x"}, headers=headers)
+    assert response.status_code == 404
+    assert "/v1/simulated-messages" not in (await production.client.get("/openapi.json")).json()["paths"]
