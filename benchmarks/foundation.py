@@ -100,7 +100,7 @@ async def main(quick: bool) -> None:
             await reset_postgres_schema()
             variants.append((ReplayStore.database, {"database_url": POSTGRES_URL, "database_schema": BENCH_SCHEMA}))
         for store, database in variants:
-            settings = IdentitySettings(var_dir=var_dir, replay_store=store, **database)
+            settings = IdentitySettings(var_dir=var_dir, replay_store=store, log_level="WARNING", **database)
             if "database_url" in database:
                 await upgrade_service_database(settings, MIGRATIONS_DIR)
             backend = "PostgreSQL" if "database_url" in database else "SQLite"
@@ -125,7 +125,8 @@ async def main(quick: bool) -> None:
                     results.append(await measure(label, protected,
                                                  count=count, concurrency=concurrency))  # fmt: skip
 
-        gateway = build_embedded(var_dir=var_dir, authenticator=TrustingAuthenticator())
+        quiet = {name: {"log_level": "WARNING"} for name in ("gateway", "identity", "payments", "consent", "exchange")}
+        gateway = build_embedded(var_dir=var_dir, overrides=quiet, authenticator=TrustingAuthenticator())
         async with gateway.router.lifespan_context(gateway):
             transport = httpx.ASGITransport(app=gateway)
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:

@@ -27,14 +27,18 @@ PERSONAL_KEYS = frozenset(
 )  # fmt: skip
 _DIGITS_RUN = re.compile(r"(?<!\d)\d{9,}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# The sandbox's own ids (services.common.ids: UUIDv7 hex, optionally prefixed) and request ids: their hex often holds
+# a run of nine digits, which redaction used to mask, leaving ids in the logs that match nothing an auditor can find.
+_GENERATED_ID = re.compile(r"(?:[a-z]{1,12}_)?[0-9a-f]{32}")
 
 
 def redact_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
+        value = event_dict[key]
         if key.lower() in PERSONAL_KEYS:
             event_dict[key] = REDACTED
-        elif isinstance(event_dict[key], str):
-            event_dict[key] = _EMAIL.sub(REDACTED, _DIGITS_RUN.sub(REDACTED, event_dict[key]))
+        elif isinstance(value, str) and not _GENERATED_ID.fullmatch(value):
+            event_dict[key] = _EMAIL.sub(REDACTED, _DIGITS_RUN.sub(REDACTED, value))
     return event_dict
 
 
@@ -71,7 +75,8 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # A caller's id is kept only if it cannot carry a UIN or phone number past redaction (see _GENERATED_ID).
+        request_id = incoming if _REQUEST_ID.match(incoming) and not _DIGITS_RUN.search(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
         started = time.perf_counter()

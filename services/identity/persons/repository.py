@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, exists, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.db import table_of
+from services.common.db import insert_unless_conflict, table_of
 from services.identity.persons.models import EnrolmentRequest, Person, PersonAttribute, PersonStatus
 
 # Statuses that a new enrolment is compared against: a refused duplicate is already somebody else's record.
@@ -55,6 +55,14 @@ class PersonRepository:
             return (await self.session.scalars(_CANDIDATES_BY_NAME_DOB, {"name_dob": name_dob_index})).all()
         parameters = {"name_dob": name_dob_index, "biometric": biometric_hash}
         return (await self.session.scalars(_CANDIDATES_BY_NAME_DOB_OR_BIOMETRIC, parameters)).all()
+
+    async def insert_person_unless_conflict(self, row: Mapping[str, Any]) -> bool:
+        """Insert a person's row unless it collides with a unique key (its UIN index above all); True if inserted.
+
+        One statement for what a look-up of the UIN and an ORM flush did in two: a collision, which a random UIN
+        makes rare, is reported rather than raised, so the caller draws again in the same transaction.
+        """
+        return await insert_unless_conflict(self.session, table_of(Person), row)
 
     async def uin_index_taken(self, uin_index: str) -> bool:
         return bool(await self.session.scalar(_UIN_INDEX_TAKEN, {"uin_index": uin_index}))

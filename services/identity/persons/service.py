@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
+from services.common.db import table_of
 from services.common.ids import new_id
 from services.identity.adjudication.models import AdjudicationCase, CaseStatus, MatchSignal
 from services.identity.crypto import normalise
@@ -96,8 +97,9 @@ class PersonService:
     ) -> EnrolmentResult | Held:
         """Enrol a person: a UIN at once, or a held record and an adjudication case if a duplicate is suspected."""
         repository = PersonRepository.from_session(session)
-        fingerprint = rt.keyring.fingerprint("enrolment-request", body.model_dump_json())
+        fingerprint = ""
         if idempotency_key is not None:
+            fingerprint = rt.keyring.fingerprint("enrolment-request", body.model_dump_json())
             earlier = await repository.get_enrolment_request(caller.client_id, idempotency_key)
             if earlier is not None:
                 return await self._replay(session, earlier, fingerprint, rt=rt)
@@ -140,11 +142,7 @@ class PersonService:
             outcome = Held(person_id=person.id, adjudication_case_id=case.id)
         else:
             # The row is written once, already with its UIN, rather than inserted and then updated by issue_uin.
-            uin, uin_index = await self._unused_uin(repository, rt=rt)
-            issued_at = rt.clock.now()
-            person.uin_index, person.uin_issued_at, person.updated_at = uin_index, issued_at, issued_at
-            session.add(person)
-            await session.flush()
+            uin, issued_at = await self._insert_with_fresh_uin(repository, person, rt=rt)
             await self._insert_attributes(
                 session, person.id, values, rt=rt, written_at=now, uin=uin, uin_written_at=issued_at
             )
@@ -173,6 +171,22 @@ class PersonService:
         await self.write_attributes(session, person.id, {UIN_ATTRIBUTE: uin}, rt=rt)
         await self._announce_enrolment(session, person, rt=rt)
         return uin
+
+    @staticmethod
+    async def _insert_with_fresh_uin(
+        repository: PersonRepository, person: Person, *, rt: Runtime
+    ) -> tuple[str, datetime]:
+        """Write `person` (not added to the session) with a fresh random UIN, drawing again while the draw is taken
+        (never sequential, never reused); returns the UIN and when it was issued."""
+        issued_at = rt.clock.now()
+        person.uin_issued_at = person.updated_at = issued_at
+        for _ in range(UIN_ATTEMPTS):
+            uin = generate_uin()
+            person.uin_index = rt.keyring.blind.index(uin, kind="uin")
+            row = {column.key: getattr(person, column.key) for column in table_of(Person).columns}
+            if await repository.insert_person_unless_conflict(row):
+                return uin, issued_at
+        raise UinIssuanceFailed("Could not find an unused UIN; retry the request.")
 
     @staticmethod
     async def _unused_uin(repository: PersonRepository, *, rt: Runtime) -> tuple[str, str]:

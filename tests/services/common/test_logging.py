@@ -27,3 +27,22 @@ def test_json_log_line_has_no_personal_data(capsys):
     assert line["person_id"] == "p-9"
     assert line["name"] == REDACTED and line["uin"] == REDACTED
     assert "Ada" not in json.dumps(line)
+
+
+def test_the_sandboxs_own_ids_are_logged_whole_even_when_their_hex_holds_a_long_digit_run():
+    generated = "evt_0196123456789012abcdefabcdef0123"[:4] + "0196123456789012abcdefabcdef0123"
+    request_id = "3758e1234567890bbdcf0f1af3531234"
+    event = redact_personal_data(None, "info", {"event": "x", "event_id": generated, "request_id": request_id})
+    assert event["event_id"] == generated and event["request_id"] == request_id
+    # A UIN is still masked wherever else it appears, also beside an id.
+    event = redact_personal_data(None, "info", {"event": "x", "note": f"{generated} 234567890124"})
+    assert "234567890124" not in event["note"]
+
+
+async def test_a_callers_request_id_that_could_carry_a_uin_is_replaced(service_factory):
+    svc = await service_factory("identity")
+    kept = await svc.client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert kept.headers["x-request-id"] == "abc-123"
+    replaced = await svc.client.get("/healthz", headers={"X-Request-ID": "uin-234567890124"})
+    assert replaced.headers["x-request-id"] != "uin-234567890124"
+    assert "234567890124" not in replaced.headers["x-request-id"]
