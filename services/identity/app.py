@@ -14,6 +14,7 @@ from services.identity.adjudication.router import router as adjudication_router
 from services.identity.authn.router import router as authn_router
 from services.identity.config import IdentitySettings
 from services.identity.corrections.router import router as corrections_router
+from services.identity.corrections.schedule import escalation_lifespan
 from services.identity.credentials.router import router as credentials_router
 from services.identity.deps import Runtime
 from services.identity.exceptions.router import router as identity_exceptions_router
@@ -98,7 +99,7 @@ def spec_for(settings: IdentitySettings) -> ServiceSpec:
 def create_app(settings: IdentitySettings | None = None, **runtime: Any) -> FastAPI:
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or IdentitySettings()
-    app = create_service_app(spec_for(settings), settings, **runtime)
+    app = create_service_app(spec_for(settings), settings, extra_lifespan=escalation_lifespan, **runtime)
     app.state.identity = Runtime(
         keyring=Keyring.from_settings(settings),
         clock=app.state.clock,

@@ -45,6 +45,13 @@ class IdentitySettings(ServiceSettings):
         description="Days a correction case may stay undecided before it is overdue and escalates (SG-GRIEV-3). "
         "A sandbox number, not a framework mandate.",
     )
+    correction_escalation_interval_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How often each process escalates overdue correction cases by itself (SG-GRIEV-3); 0 turns the "
+        "timer off, leaving POST /v1/corrections/escalate-overdue as the only way.",
+    )
     identity_exception_sla_days: int = Field(
         default=5,
         ge=1,

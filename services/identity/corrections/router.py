@@ -83,7 +83,7 @@ async def list_corrections(
     responses=problem_responses(PolicyDenied),
 )
 async def escalate_overdue(session: SessionDep, caller: EscalatorDep, rt: RuntimeDep) -> EscalationResult:
-    return await correction_service.escalate_overdue(session, caller, rt=rt)
+    return await correction_service.escalate_overdue(session, rt=rt)
 
 
 @router.get(

@@ -123,7 +123,7 @@ class CorrectionService:
         log.info("identity.correction.decided", correction_id=case.id, decision=case.status)
         return self._case_read(case, rt=rt)
 
-    async def escalate_overdue(self, session: AsyncSession, caller: Caller, *, rt: Runtime) -> EscalationResult:
+    async def escalate_overdue(self, session: AsyncSession, *, rt: Runtime) -> EscalationResult:
         """Mark every open case past its due date escalated and announce it to oversight (the SG-GRIEV-2 queue)."""
         now = rt.clock.now()
         cases = await CorrectionRepository.from_session(session).open_and_overdue(now)

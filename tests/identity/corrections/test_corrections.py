@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
-from tests.identity.identity_helpers import REGISTRAR, events, synthetic_person
+from tests.identity.identity_helpers import REGISTRAR, IdentityApi, events, synthetic_person
 
 pytestmark = pytest.mark.rule("SG-GRIEV-3")
 
@@ -221,3 +222,24 @@ async def test_only_a_registrar_decides_and_lists(api):
     listing = await api.call("GET", "/v1/corrections", roles=("relying_party",))
     escalate = await api.call("POST", "/v1/corrections/escalate-overdue", roles=("subject",))
     assert decide.status_code == listing.status_code == escalate.status_code == 403
+
+
+async def test_overdue_cases_escalate_on_the_timer_without_anyone_calling(service_factory, gateway, clock):
+    """SG-GRIEV-3: escalation does not wait for an oversight officer to remember the endpoint."""
+    identity = await service_factory("identity", correction_escalation_interval_seconds=0.05)
+    api = IdentityApi(identity, gateway)
+    person = await api.enrolled()
+    case = await _request(api, person["sub"], "address", "3 New Road")
+
+    clock.advance(days=30, seconds=1)
+    status = None
+    for _ in range(100):  # the timer fires every 50 ms; give it up to 5 s on a slow machine
+        await asyncio.sleep(0.05)
+        read = await api.call("GET", f"/v1/corrections/{case['id']}", roles=REGISTRAR)
+        status = read.json()["status"]
+        if status == "escalated":
+            break
+    assert status == "escalated"
+    await asyncio.sleep(0.2)  # several more runs of the timer: the case is escalated and announced once
+    [event] = await events(identity, "identity.correction.escalated")
+    assert event["payload"]["correction_id"] == case["id"]

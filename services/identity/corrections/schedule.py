@@ -1,0 +1,83 @@
+"""Overdue corrections escalate on a timer (SG-GRIEV-3), not only when someone remembers to call the endpoint.
+
+Every identity process runs the timer; the escalation itself takes the overdue cases with FOR UPDATE SKIP LOCKED,
+so two processes at the same moment escalate disjoint cases and each case is announced once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import structlog
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.identity.corrections.service import correction as correction_service
+from services.identity.deps import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+class EscalationSchedule:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], rt: Runtime, *, interval_seconds: float) -> None:
+        self._sessionmaker = sessionmaker
+        self._rt = rt
+        self._interval = interval_seconds
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> list[str]:
+        """Escalate what is overdue now, in a transaction of its own; the ids of the cases escalated."""
+        async with self._sessionmaker() as session, session.begin():
+            result = await correction_service.escalate_overdue(session, rt=self._rt)
+        return result.escalated
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
+            if self._stop.is_set():
+                return
+            try:
+                escalated = await self.run_once()
+            except Exception:
+                log.exception("identity.correction.escalation_failed")
+                continue
+            if escalated:
+                log.info("identity.correction.escalation_ran", escalated=len(escalated))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="correction-escalation")
+
+    async def stop(self) -> None:
+        """Let a running escalation finish (cancelling mid-query would strand a database connection), then stop."""
+        if self._task is None:
+            return
+        self._stop.set()
+        try:
+            await asyncio.wait_for(self._task, timeout=10)
+        except TimeoutError:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+
+@asynccontextmanager
+async def escalation_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the timer for as long as the app runs, unless the interval setting turns it off (0)."""
+    rt: Runtime = app.state.identity
+    interval = rt.settings.correction_escalation_interval_seconds
+    if interval <= 0:
+        yield
+        return
+    schedule = EscalationSchedule(app.state.sessionmaker, rt, interval_seconds=interval)
+    app.state.correction_escalation = schedule
+    schedule.start()
+    try:
+        yield
+    finally:
+        await schedule.stop()
