@@ -19,6 +19,7 @@ from services.common.bus import Bus, Event
 from services.common.clock import Clock
 from services.common.db import UTCDateTime
 from services.common.ids import new_id
+from services.common.tasks import finish_or_cancel
 
 log = structlog.get_logger(__name__)
 
@@ -135,10 +136,5 @@ class OutboxRelay:
         if self._task is not None:
             self._stopping = True
             self._wake.set()
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await self._task
+            await finish_or_cancel(self._task)
             self._task = None

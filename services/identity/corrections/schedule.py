@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.tasks import finish_or_cancel
 from services.identity.corrections.service import correction as correction_service
 from services.identity.deps import Runtime
 
@@ -57,12 +58,7 @@ class EscalationSchedule:
         if self._task is None:
             return
         self._stop.set()
-        try:
-            await asyncio.wait_for(self._task, timeout=10)
-        except TimeoutError:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+        await finish_or_cancel(self._task)
         self._task = None
 
 
