@@ -9,7 +9,11 @@ from fastapi import APIRouter, Depends, Query
 from services.common.assertion import Caller
 from services.common.auth import SessionDep, require_roles
 from services.common.problems import PolicyDenied, problem_responses
-from services.identity.corrections.errors import CorrectionAlreadyDecided, CorrectionNotFound
+from services.identity.corrections.errors import (
+    CorrectionAlreadyDecided,
+    CorrectionMatchesAnotherPerson,
+    CorrectionNotFound,
+)
 from services.identity.corrections.models import CorrectionStatus
 from services.identity.corrections.schemas import (
     CorrectionCaseRead,
@@ -102,7 +106,9 @@ async def get_correction(case_id: str, session: SessionDep, caller: RegistrarDep
     description="Approval updates the record and emits `identity.person.updated` (ids only); pairwise tokens and "
     "VIDs stay the same because they derive from the UIN, which never changes.",
     response_model=CorrectionCaseRead,
-    responses=problem_responses(PolicyDenied, CorrectionNotFound, CorrectionAlreadyDecided, InvalidPersonalData),
+    responses=problem_responses(
+        PolicyDenied, CorrectionNotFound, CorrectionAlreadyDecided, CorrectionMatchesAnotherPerson, InvalidPersonalData
+    ),
 )
 async def decide_correction(
     case_id: str, body: CorrectionDecision, session: SessionDep, caller: RegistrarDep, rt: RuntimeDep

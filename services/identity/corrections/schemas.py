@@ -83,6 +83,12 @@ class CorrectionDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject"]
+    confirmed_distinct: bool = Field(
+        default=False,
+        description="Approving a change of name or date of birth that makes the record match other enrolled people "
+        "(as deduplication matches them) is refused with 409 (SG-ID-1) unless the registrar has checked that they "
+        "are different people and says so here. The confirmation is recorded in the decision's event.",
+    )
 
 
 class EscalationResult(BaseModel):

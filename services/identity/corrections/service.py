@@ -9,7 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.ids import new_id
-from services.identity.corrections.errors import CorrectionAlreadyDecided, CorrectionNotFound
+from services.identity.corrections.errors import (
+    CorrectionAlreadyDecided,
+    CorrectionMatchesAnotherPerson,
+    CorrectionNotFound,
+)
 from services.identity.corrections.models import UNDECIDED, CorrectionCase, CorrectionStatus
 from services.identity.corrections.repository import CorrectionRepository
 from services.identity.corrections.schemas import (
@@ -104,9 +108,14 @@ class CorrectionService:
             raise CorrectionAlreadyDecided(f"Correction {case.id} was {case.status} already.")
         person = await PersonRepository.from_session(session).get(case.person_id)
         assert person is not None, "a case always points at its person (foreign key)"
+        confirmed_distinct_from: tuple[str, ...] = ()
         if body.decision == "approve":
             value = self._value(case, rt=rt)
             await self._check_value(session, person, case.field, value, rt=rt)
+            matches = await self._people_it_would_match(session, person, case.field, value, rt=rt)
+            if matches and not body.confirmed_distinct:
+                raise CorrectionMatchesAnotherPerson(matching_person_ids=[*matches])
+            confirmed_distinct_from = matches
             await person_service.update_field(session, person, case.field, value, rt=rt)
             await rt.outbox.add(
                 session,
@@ -115,11 +124,10 @@ class CorrectionService:
             )
         case.status = CorrectionStatus.approved if body.decision == "approve" else CorrectionStatus.rejected
         case.decided_at, case.decided_by = rt.clock.now(), caller.client_id
-        await rt.outbox.add(
-            session,
-            "identity.correction.decided",
-            {"correction_id": case.id, "person_id": person.id, "decision": case.status},
-        )
+        decided: dict[str, object] = {"correction_id": case.id, "person_id": person.id, "decision": case.status}
+        if confirmed_distinct_from:
+            decided["confirmed_distinct_from"] = [*confirmed_distinct_from]
+        await rt.outbox.add(session, "identity.correction.decided", decided)
         log.info("identity.correction.decided", correction_id=case.id, decision=case.status)
         return self._case_read(case, rt=rt)
 
@@ -136,6 +144,25 @@ class CorrectionService:
             )
             log.info("identity.correction.escalated", correction_id=case.id)
         return EscalationResult(escalated=[case.id for case in cases])
+
+    @staticmethod
+    async def _people_it_would_match(
+        session: AsyncSession, person: Person, field: str, value: str | None, *, rt: Runtime
+    ) -> tuple[str, ...]:
+        """Other people the record would match by name and date of birth once `field` is `value` (SG-ID-1).
+
+        The new key is locked as enrolment locks it, so an enrolment racing this approval sees the corrected record.
+        """
+        if field not in (*NAME_FIELDS, "date_of_birth"):
+            return ()
+        current = await person_service.read_attributes(session, person.id, rt=rt)
+        index = person_service.name_dob_index({**current, field: value}, rt)
+        if index == person.name_dob_index:
+            return ()
+        repository = PersonRepository.from_session(session)
+        await repository.lock_dedup_keys([index])
+        candidates = await repository.find_duplicate_candidates(name_dob_index=index, biometric_hash=None)
+        return tuple(candidate.id for candidate in candidates if candidate.id != person.id)
 
     async def _check_value(
         self, session: AsyncSession, person: Person, field: str, value: str | None, *, rt: Runtime

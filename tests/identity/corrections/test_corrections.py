@@ -243,3 +243,30 @@ async def test_overdue_cases_escalate_on_the_timer_without_anyone_calling(servic
     await asyncio.sleep(0.2)  # several more runs of the timer: the case is escalated and announced once
     [event] = await events(identity, "identity.correction.escalated")
     assert event["payload"]["correction_id"] == case["id"]
+
+
+@pytest.mark.rule("SG-ID-1")
+async def test_a_correction_that_would_make_a_duplicate_needs_the_registrars_confirmation(api, identity):
+    """Correcting Amara Okafor-Nwosu's name to Amara Okafor (same birth date as an enrolled Amara Okafor) would
+    quietly make two records of one person: approval is refused until the registrar confirms they are two people."""
+    first = await api.enrolled(synthetic_person())
+    second = await api.enrolled(synthetic_person(family_name="Okafor-Nwosu", phone="+000 555 0102"))
+    case = await _request(api, second["sub"], "family_name", "Okafor")
+
+    refused = await _decide(api, case["id"], "approve")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["rule_id"] == "SG-ID-1"
+    assert refused.json()["code"] == "identity.correction_matches_person"
+    assert refused.json()["matching_person_ids"] == [first["person_id"]]
+    assert (await api.person(second["person_id"]))["family_name"] == "Okafor-Nwosu"  # nothing was written
+    read = await api.call("GET", f"/v1/corrections/{case['id']}", roles=REGISTRAR)
+    assert read.json()["status"] == "open"
+
+    confirmed = await api.call(
+        "POST", f"/v1/corrections/{case['id']}/decision", roles=REGISTRAR,
+        json={"decision": "approve", "confirmed_distinct": True},
+    )  # fmt: skip
+    assert confirmed.status_code == 200, confirmed.text
+    assert (await api.person(second["person_id"]))["family_name"] == "Okafor"
+    [decided] = await events(identity, "identity.correction.decided")
+    assert decided["payload"]["confirmed_distinct_from"] == [first["person_id"]]
