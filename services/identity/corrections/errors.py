@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.common.problems import Conflict, NotFound
-from services.identity.persons.errors import ID_1_REFS
+from services.identity.persons.errors import Id1Conflict
 
 
 class CorrectionNotFound(NotFound):
@@ -18,7 +18,7 @@ class CorrectionAlreadyDecided(Conflict):
     code = "identity.correction_decided"
 
 
-class CorrectionMatchesAnotherPerson(Conflict):
+class CorrectionMatchesAnotherPerson(Id1Conflict):
     """SG-ID-1: a correction must not quietly turn a record into a duplicate of someone else's."""
 
     title = "The corrected record would match another enrolled person"
@@ -29,7 +29,5 @@ class CorrectionMatchesAnotherPerson(Conflict):
         super().__init__(
             "With this correction the record would match other enrolled people by name and date of birth. Check "
             "that they are different people, then approve again with confirmed_distinct, or reject the correction.",
-            rule_id="SG-ID-1",
-            framework_refs=list(ID_1_REFS),
             matching_person_ids=matching_person_ids,
         )

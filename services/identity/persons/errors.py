@@ -9,7 +9,14 @@ from services.common.problems import Conflict, InvalidInput, NotFound, ServiceUn
 ID_1_REFS = ("ID4D P3", "UDPI-SF O4.4")
 
 
-class DuplicateSuspected(Conflict):
+class Id1Conflict(Conflict):
+    """A conflict under SG-ID-1 (one person, one identity): every such answer names the rule and its sources."""
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail, rule_id="SG-ID-1", framework_refs=list(ID_1_REFS), **extensions)
+
+
+class DuplicateSuspected(Id1Conflict):
     """SG-ID-1: a suspected duplicate goes to a human adjudicator; it is held, never silently rejected."""
 
     title = "Possible duplicate enrolment held for adjudication"
@@ -20,8 +27,6 @@ class DuplicateSuspected(Conflict):
         super().__init__(
             "This enrolment matches a person already enrolled. It is held, not rejected: an adjudicator will decide "
             "whether it is the same person, and a UIN is issued if not. Quote the case id in any grievance.",
-            rule_id="SG-ID-1",
-            framework_refs=list(ID_1_REFS),
             person_id=person_id,
             adjudication_case_id=adjudication_case_id,
             adjudication_case=f"/v1/adjudication-cases/{adjudication_case_id}",
