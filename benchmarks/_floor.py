@@ -42,8 +42,8 @@ class FloorRequest(BaseModel):
     sub: str
 
 
-async def prepare(url: str) -> None:
-    """(Re)build the schema: a million people (made by the server itself, in seconds) and no events."""
+async def prepare(url: str, rows: int = ROWS) -> None:
+    """(Re)build the schema: `rows` people (made by the server itself, in seconds) and no events."""
     engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
@@ -53,7 +53,7 @@ async def prepare(url: str) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_metadata.create_all)
         await conn.execute(
-            text(f"INSERT INTO people SELECT 'per_' || g, 'sub_' || g FROM generate_series(1, {ROWS}) AS g")
+            text(f"INSERT INTO people SELECT 'per_' || g, 'sub_' || g FROM generate_series(1, {rows}) AS g")
         )
         await conn.execute(text("ANALYZE people"))
     await engine.dispose()

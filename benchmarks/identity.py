@@ -288,13 +288,13 @@ def service_env(settings: IdentitySettings, replay_store: ReplayStore) -> dict[s
     return env
 
 
-async def durable_floor(workers: int, operations: int) -> Result:
+async def durable_floor(workers: int, operations: int, rows: int) -> Result:
     """The second baseline (PostgreSQL): one select and one insert, committed, per request; see _floor.py."""
-    await prepare_floor(POSTGRES_URL)
+    await prepare_floor(POSTGRES_URL, rows)
     rng = random.Random(11)
     with serve("benchmarks._floor:floor_app", env={"DPI_BENCH_FLOOR_URL": POSTGRES_URL}, workers=workers,
                ready_path="/ping") as served:  # fmt: skip
-        requests = [json_request("POST", "/floor", {"sub": f"sub_{rng.randint(1, FLOOR_ROWS)}"})
+        requests = [json_request("POST", "/floor", {"sub": f"sub_{rng.randint(1, rows)}"})
                     for _ in range(operations + WARMUP)]  # fmt: skip
         load = drive(f"baseline: durable floor (select + insert + commit, PostgreSQL), {workers} workers", served,
                      requests[WARMUP:], concurrency=IN_FLIGHT, warmup=requests[:WARMUP])  # fmt: skip
@@ -312,8 +312,10 @@ def baseline(workers: int, operations: int) -> Result:
 
 
 async def main(quick: bool) -> None:
-    operations = 1000 if quick else 10_000
-    tokens = 200 if quick else 3000
+    global WARMUP  # noqa: PLW0603 - one knob for every row; a smoke run needs little warming
+    WARMUP = 20 if quick else WARMUP
+    operations = 300 if quick else 10_000
+    tokens = 60 if quick else 3000
     workers = os.cpu_count() or 1
     notes = [
         f"uvicorn (httptools, uvloop); the load driver is another process on the same {workers} cores, keeping "
@@ -321,8 +323,9 @@ async def main(quick: bool) -> None:
         "private_key_jwt were signed before each timed run, as the gateway and the relying party would have.",
         "Enrolment rows write the person, encrypted fields, the UIN and an outbox event; a new person who matches a "
         "registry member by name and date of birth is held for adjudication (409) after the same checks.",
-        "The durable floor (PostgreSQL) is FastAPI + SQLAlchemy doing one select by key among a million rows and one "
-        "insert, committed, per request, with nothing else: no service row that writes can beat it on this machine.",
+        "The durable floor (PostgreSQL) is FastAPI + SQLAlchemy doing one select by key among a million rows "
+        "(--quick: 100,000) and one insert, committed, per request, with nothing else: no service row that writes "
+        "can beat it on this machine.",
         "No new request starts 40 s into a row (assertions live 60 s from minting): a row's n is what finished.",
         "First authentications also register the relying party's pairwise token for the person (and announce it); "
         "repeat ones find it registered. Every authentication writes its auth-history entry and outbox event.",
@@ -337,7 +340,7 @@ async def main(quick: bool) -> None:
             operations=operations // 3, tokens=tokens // 3, notes=notes,
         )  # fmt: skip
         if await postgres_reachable():
-            results.append(await durable_floor(workers, operations))
+            results.append(await durable_floor(workers, operations, 100_000 if quick else FLOOR_ROWS))
             pg_people = 5_000 if quick else 1_000_000
             schema = f"bench_identity_{pg_people}"
             # The master secret must be the one the registry was loaded under; keep it beside the schema's name.
