@@ -246,7 +246,8 @@ class AssertionVerifier:
         built = self._built_keys.get(fingerprint)
         if built is None:
             built = jwk.construct(key, PINNED_ALGORITHM)
-            self._built_keys = {**self._built_keys, fingerprint: built} if len(self._built_keys) < 64 else {}
+            if len(self._built_keys) >= 64:  # bounded: keys rotate rarely, but the JWKS is another party's
+                self._built_keys.clear()
             self._built_keys[fingerprint] = built
         return built
 
