@@ -10,7 +10,6 @@ the gateway, not expired by the injected clock, lifetime at most the policy maxi
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,8 +17,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 import redis.asyncio as aioredis
-from jose import JWTError, jwk, jwt
-from jose.backends.base import Key
+from jose import JWTError, jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy import Column, MetaData, String, Table, delete, insert
@@ -29,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.clock import Clock
 from services.common.db import UTCDateTime
 from services.common.ids import new_id
-from services.common.keys import SigningKey, read_jwks_file
+from services.common.keys import SigningKey, read_jwks_file, verification_key
 from services.common.problems import ServiceUnavailable, Unauthenticated
 
 ASSERTION_HEADER = "X-Gateway-Assertion"
@@ -238,18 +236,6 @@ class AssertionVerifier:
         self._replay_guard = replay_guard
         self._leeway = leeway
         self._max_lifetime = max_lifetime
-        self._built_keys: dict[str, Key] = {}
-
-    def _verification_key(self, key: dict[str, Any]) -> Key:
-        """The published JWK as a key object, built once per distinct key rather than on every request."""
-        fingerprint = json.dumps(key, sort_keys=True)
-        built = self._built_keys.get(fingerprint)
-        if built is None:
-            built = jwk.construct(key, PINNED_ALGORITHM)
-            if len(self._built_keys) >= 64:  # bounded: keys rotate rarely, but the JWKS is another party's
-                self._built_keys.clear()
-            self._built_keys[fingerprint] = built
-        return built
 
     async def verify(self, token: str | None) -> Caller:
         if not token:
@@ -271,7 +257,7 @@ class AssertionVerifier:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self._verification_key(key),
+                verification_key(key, PINNED_ALGORITHM),
                 algorithms=[PINNED_ALGORITHM],
                 audience=self._audience,
                 issuer=ASSERTION_ISSUER,

@@ -12,13 +12,14 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jose import jwt
+from jose import jwk, jwt
 from jose.backends import ECKey
 from jose.backends.base import Key
 
@@ -47,6 +48,17 @@ def jwk_thumbprint(jwk: dict[str, str]) -> str:
     required = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}[jwk["kty"]]
     canonical = json.dumps({k: jwk[k] for k in required}, separators=(",", ":"), sort_keys=True)
     return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def verification_key(key: Mapping[str, Any], algorithm: str) -> Key:
+    """A published public JWK as a jose key object, built once per distinct key and algorithm: verifying with the
+    JWK dict made jose rebuild the key for every token (the gateway's assertions, clients' private_key_jwt)."""
+    return _built_key(json.dumps(dict(key), sort_keys=True), algorithm)
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: the keys come from other parties' JWKS
+def _built_key(key_json: str, algorithm: str) -> Key:
+    return jwk.construct(json.loads(key_json), algorithm)
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,14 @@ with a public key and other algorithm confusions are refused. Time is judged by 
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from jose import jwk, jwt
-from jose.backends.base import Key
 from jose.exceptions import JOSEError
 
+from services.common.keys import verification_key
 from services.identity.oidc.errors import OAuthError
 
 ALGORITHM_KEY_TYPES = {"ES256": "EC", "RS256": "RSA"}
@@ -53,13 +51,6 @@ def check_public_jwk(key: Mapping[str, Any]) -> str | None:
     except (JOSEError, ValueError, TypeError) as error:
         return f"not a usable key: {error}"
     return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _verification_key(key_json: str, algorithm: str) -> Key:
-    """A registered public key as a key object, built once rather than on every token request (by its content, so a
-    client that registers new keys gets them at once)."""
-    return jwk.construct(json.loads(key_json), algorithm)
 
 
 def unverified_issuer(assertion: str) -> str:
@@ -104,7 +95,7 @@ def verify_client_assertion(
         try:
             claims = jwt.decode(
                 assertion,
-                _verification_key(json.dumps(key, sort_keys=True), algorithm),
+                verification_key(key, algorithm),
                 algorithms=[algorithm],
                 options={
                     "verify_aud": False,
