@@ -24,7 +24,7 @@ from services.common.db import create_all, create_engine
 from services.common.keys import SigningKey
 from services.common.settings import ReplayStore, ServiceSettings
 from services.identity.persons.uin import is_valid_uin
-from tests.plugin import backends_required
+from tests.plugin import backend_unavailable
 
 POSTGRES_URL = os.environ.get("DPI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 _postgres_state: dict[str, str | None] = {}
@@ -51,9 +51,7 @@ async def database_url(db_backend: str) -> AsyncIterator[str]:
             _postgres_state["reason"] = await _probe_postgres()
         reason = _postgres_state["reason"]
         if reason:
-            if backends_required():
-                pytest.fail(f"DPI_REQUIRE_BACKENDS=1 but {reason}")
-            pytest.skip(reason)
+            backend_unavailable(reason)
         yield POSTGRES_URL
     else:
         yield "sqlite"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -82,3 +83,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
 
 def backends_required() -> bool:
     return os.environ.get("DPI_REQUIRE_BACKENDS") == "1"
+
+
+def backend_unavailable(reason: str) -> NoReturn:
+    """Skip the test with `reason`, or fail it where DPI_REQUIRE_BACKENDS=1 (CI machines run every backend)."""
+    if backends_required():
+        pytest.fail(f"DPI_REQUIRE_BACKENDS=1 but {reason}")
+    pytest.skip(reason)
