@@ -67,6 +67,12 @@ class PersonRepository:
     async def uin_index_taken(self, uin_index: str) -> bool:
         return bool(await self.session.scalar(_UIN_INDEX_TAKEN, {"uin_index": uin_index}))
 
+    async def lock(self, person_id: str) -> None:
+        """Hold the person's row until the transaction ends, so that count-then-write decisions about one person
+        (how many VIDs they hold) happen one request at a time. PostgreSQL: SELECT ... FOR UPDATE. SQLite renders no
+        FOR UPDATE: its write transactions begin IMMEDIATE and already run one at a time."""
+        await self.session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
+
     async def lock_dedup_keys(self, keys: Iterable[str]) -> None:
         """Serialise concurrent enrolments that share a dedup key until the transaction ends.
 

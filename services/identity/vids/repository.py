@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.persons.models import Person
 from services.identity.vids.models import Vid, VidStatus
 
 
@@ -29,12 +28,6 @@ class VidRepository:
 
     async def list_for_person(self, person_id: str) -> Sequence[Vid]:
         return (await self.session.scalars(select(Vid).where(Vid.person_id == person_id).order_by(Vid.id))).all()
-
-    async def lock_person(self, person_id: str) -> None:
-        """Hold the person's row until the transaction ends, so that VID counting and issuing for one person happen
-        one request at a time. PostgreSQL: SELECT ... FOR UPDATE. SQLite renders no FOR UPDATE: its write
-        transactions begin IMMEDIATE and already run one at a time."""
-        await self.session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
 
     async def count_active(self, person_id: str, now: datetime) -> int:
         statement = select(func.count()).where(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.assertion import Caller
 from services.common.ids import new_id
 from services.identity.deps import Runtime
+from services.identity.persons.repository import PersonRepository
 from services.identity.persons.service import person as person_service
 from services.identity.persons.uin import generate_vid
 from services.identity.vids.errors import VidIssuanceFailed, VidLimitReached, VidNotFound, VidValidityTooLong
@@ -35,7 +36,7 @@ class VidService:
         if body.valid_for_days is not None and body.valid_for_days > rt.settings.vid_max_validity_days:
             raise VidValidityTooLong(f"A VID may be valid for at most {rt.settings.vid_max_validity_days} days.")
         # Without the lock, concurrent requests each counted below the limit and each issued one (count, then insert).
-        await repository.lock_person(person.id)
+        await PersonRepository.from_session(session).lock(person.id)
         if await repository.count_active(person.id, now) >= rt.settings.vid_max_active:
             raise VidLimitReached(f"At most {rt.settings.vid_max_active} VIDs may be active at once; revoke one first.")
         for _ in range(VID_ATTEMPTS):
