@@ -21,15 +21,14 @@ import asyncio
 import json
 import os
 import random
-import re
-import secrets
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,7 +38,7 @@ from sqlalchemy import func, select, text
 from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, arguments, postgres_reachable, redis_reachable, report
 from benchmarks._floor import ROWS as FLOOR_ROWS
 from benchmarks._floor import prepare as prepare_floor
-from benchmarks._http import Load, Served, drive, http_request, json_request, serve
+from benchmarks._http import Load, drive, http_request, json_request, serve
 from services.common.assertion import StaticJwks
 from services.common.clock import SystemClock
 from services.common.db import create_engine
@@ -51,14 +50,15 @@ from services.identity.config import IdentitySettings
 from services.identity.persons.models import Person
 from services.identity.persons.synthetic import load_synthetic_registry, synthetic_people
 from tests.conftest import Gateway
-from tests.identity.oidc_helpers import ISSUER, JWT_BEARER, RelyingParty, authorize_params, client_assertion
+from tests.identity.access_helpers import Enrolled
+from tests.identity.identity_helpers import IdentityApi
+from tests.identity.oidc_helpers import JWT_BEARER, RelyingParty, client_assertion, discovery, register, sign_in
 
 REGISTRY_SEED = 2026
 NEW_PEOPLE_SEED = int(time.time())  # new to every run: earlier runs left their enrolments in the registry
 IN_FLIGHT = 16
 WARMUP = 100
 FACTORY = "services.identity.app:create_app"
-OTP_IN_BODY = re.compile(r"\b([0-9]{6})\b")
 
 
 async def prepare_registry(app: Any, people: int) -> tuple[int, float]:
@@ -141,49 +141,19 @@ class Requests:
         return requests
 
 
-class HttpIdentity:
-    """Setup calls (not timed) to the served identity service, each with a fresh assertion."""
+@dataclass
+class HttpService:
+    """The served identity service as the test helpers expect one (no app object: they go over HTTP)."""
 
-    def __init__(self, served: Served, gateway: Gateway) -> None:
-        self.base = f"http://{served.host}:{served.port}"
-        self.gateway = gateway
-        self.client = httpx.AsyncClient(base_url=self.base, timeout=30)
+    client: httpx.AsyncClient
 
-    async def call(self, method: str, path: str, *, roles: Sequence[str], client_id: str = "bench-setup",
-                   subject_ref: str | None = None, **kwargs: Any) -> httpx.Response:  # fmt: skip
-        headers = self.gateway.headers("identity", client_id=client_id, roles=tuple(roles), subject_ref=subject_ref)
-        return await self.client.request(method, path.removeprefix(ISSUER), headers=headers, **kwargs)
 
-    async def register_client(self, client_id: str) -> RelyingParty:
-        from joserfc.jwk import ECKey
-
-        key = ECKey.generate_key("P-256")
-        rp = RelyingParty(client_id, key, key.thumbprint(), "ES256")
-        public = {**key.as_dict(private=False), "kid": rp.kid, "use": "sig", "alg": "ES256"}
-        body = {"client_id": client_id, "name": f"Benchmark {client_id}", "redirect_uris": [rp.redirect_uri],
-                "jwks": {"keys": [public]}, "allowed_scopes": ["openid", "profile"]}  # fmt: skip
-        response = await self.call("POST", "/v1/oidc/clients", roles=("oidc_admin",), json=body)
-        assert response.status_code == 201, response.text
-        return rp
-
-    async def sign_in(self, rp: RelyingParty, sub: str) -> tuple[str, str]:
-        """A citizen's whole sign-in at `rp` (authorize, OTP to a fresh VID, complete); returns (code, verifier)."""
-        vid = await self.call("POST", "/v1/me/vids", roles=("subject",), subject_ref=sub, json={})
-        assert vid.status_code == 201, vid.text
-        verifier = secrets.token_urlsafe(48)
-        params = authorize_params(rp, verifier)
-        app = {"roles": ("subject",), "client_id": "citizen-app"}
-        links = await self.call("GET", "/v1/oidc/authorize", params=params, **app)
-        assert links.status_code == 200, links.text
-        sent = await self.call("POST", links.json()["otp_endpoint"], json={"login_hint": vid.json()["vid"]}, **app)
-        assert sent.status_code == 202, sent.text
-        inbox = await self.call("GET", "/v1/simulated-messages", roles=("trainer",),
-                                params={"recipient_sub": sub, "kind": "otp"})  # fmt: skip
-        assert inbox.status_code == 200, inbox.text
-        code = OTP_IN_BODY.search(inbox.json()["items"][0]["body"]).group(1)  # type: ignore[union-attr]
-        done = await self.call("POST", links.json()["complete_endpoint"], json={"otp": code}, **app)
-        assert done.status_code == 303, done.text
-        return parse_qs(urlsplit(done.headers["location"]).query)["code"][0], verifier
+async def signed_in(api: IdentityApi, rp: RelyingParty, person_id: str, sub: str) -> tuple[str, str]:
+    """A citizen's whole sign-in at `rp` with a fresh VID (the test suite's sign-in, over HTTP); (code, verifier)."""
+    vid = await api.call("POST", "/v1/me/vids", roles=("subject",), subject_ref=sub, json={})
+    assert vid.status_code == 201, vid.text
+    code, verifier, _ = await sign_in(api, rp, Enrolled(person_id, sub, "", vid.json()["vid"]))
+    return code, verifier
 
 
 def checked(load: Load, expected: Sequence[int], results: list[Result], notes: list[str]) -> None:
@@ -217,7 +187,7 @@ async def run_backend(label: str, settings: IdentitySettings, env: dict[str, str
     results: list[Result] = []
     newcomers = list(synthetic_people(NEW_PEOPLE_SEED, 2 * WARMUP + operations + operations // 10))
     members, warm_members = sample[:operations], sample[operations : operations + WARMUP]
-    signed_in = sample[operations + WARMUP :]
+    signed_in_sample = sample[operations + WARMUP :]
     with serve(FACTORY, env=env, workers=workers) as served:
         where = f"{label}, {workers} worker{'s' if workers > 1 else ''}"
 
@@ -257,18 +227,20 @@ async def run_backend(label: str, settings: IdentitySettings, env: dict[str, str
         # Only the people the first row reached (it may stop at 40 s): the driver sends requests in order.
         timed("yes/no biometric authentication, repeat", build.authentications(members[:seen], rp_id), (200,), [])
 
-        setup = HttpIdentity(served, gateway)
-        config = (await setup.client.get("/.well-known/openid-configuration")).json()
-        rp = await setup.register_client(f"{rp_id}-oidc")
+        setup = IdentityApi(HttpService(httpx.AsyncClient(base_url=f"http://{served.host}:{served.port}", timeout=30)),
+                            gateway)  # fmt: skip
+        config = await discovery(setup)
+        rp = await register(setup, f"{rp_id}-oidc")
         started = time.perf_counter()
         gate = asyncio.Semaphore(IN_FLIGHT)
 
-        async def prepared(sub: str) -> tuple[str, str]:
+        async def prepared(person_id: str, sub: str) -> tuple[str, str]:
             async with gate:
-                return await setup.sign_in(rp, sub)
+                return await signed_in(setup, rp, person_id, sub)
 
-        codes = await asyncio.gather(*(prepared(sub) for _, sub in signed_in[: tokens + WARMUP]))
-        await setup.client.aclose()
+        codes = await asyncio.gather(*(prepared(*member) for member in signed_in_sample[: tokens + WARMUP]))
+        await setup.svc.client.aclose()
+        setup.seen.clear()  # the helpers keep every response for the suite's scans; nothing scans them here
         print(f"[{label}] {len(codes)} sign-ins prepared in {time.perf_counter() - started:,.1f} s", flush=True)
         endpoint = config["token_endpoint"]
         timed(

@@ -37,19 +37,23 @@ def gateway_hook(
 ) -> Callable[[httpx.Request], Awaitable[None]]:
     """An httpx request hook that adds a fresh gateway assertion, as the gateway does for every request it forwards."""
 
+    service_base = str(api.svc.client.base_url).rstrip("/")
+
     async def add_assertion(request: httpx.Request) -> None:
         if str(request.url).startswith(ISSUER + "/"):  # the gateway routes /identity/... to the identity service
-            request.url = httpx.URL(local(str(request.url), ISSUER))
+            request.url = httpx.URL(service_base + str(request.url)[len(ISSUER) :])
         request.headers.update(api.gateway.headers("identity", client_id=client_id, roles=tuple(roles)))
 
     return add_assertion
 
 
 def via_gateway(api: IdentityApi, *, client_id: str, roles: Sequence[str]) -> httpx.AsyncClient:
-    """A plain HTTP client that reaches the identity app as if through the gateway."""
+    """A plain HTTP client that reaches the identity service as if through the gateway: the app in-process, or,
+    where the service has no app object (a benchmark's uvicorn server), over HTTP at its client's base URL."""
+    app = getattr(api.svc, "app", None)
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api.svc.app),
-        base_url=LOCAL,
+        transport=None if app is None else httpx.ASGITransport(app=app),
+        base_url=api.svc.client.base_url,
         event_hooks={"request": [gateway_hook(api, client_id=client_id, roles=roles)]},
     )
 
