@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,6 +83,13 @@ def encrypted_attribute_rows(
             {"person_id": person_id, "name": name, "key_id": key_id, "ciphertext": ciphertext, "updated_at": written_at}
         )
     return rows
+
+
+def _uin_draws(rt: Runtime) -> Iterator[tuple[str, str]]:
+    """Up to UIN_ATTEMPTS fresh random UINs, each with its blind index; the caller keeps the first no one holds."""
+    for _ in range(UIN_ATTEMPTS):
+        uin = generate_uin()
+        yield uin, rt.keyring.blind.index(uin, kind="uin")
 
 
 class PersonService:
@@ -180,9 +187,8 @@ class PersonService:
         (never sequential, never reused); returns the UIN and when it was issued."""
         issued_at = rt.clock.now()
         person.uin_issued_at = person.updated_at = issued_at
-        for _ in range(UIN_ATTEMPTS):
-            uin = generate_uin()
-            person.uin_index = rt.keyring.blind.index(uin, kind="uin")
+        for uin, uin_index in _uin_draws(rt):
+            person.uin_index = uin_index
             row = {column.key: getattr(person, column.key) for column in table_of(Person).columns}
             if await repository.insert_person_unless_conflict(row):
                 return uin, issued_at
@@ -191,9 +197,7 @@ class PersonService:
     @staticmethod
     async def _unused_uin(repository: PersonRepository, *, rt: Runtime) -> tuple[str, str]:
         """A fresh random UIN that no one holds, and its blind index."""
-        for _ in range(UIN_ATTEMPTS):
-            uin = generate_uin()
-            uin_index = rt.keyring.blind.index(uin, kind="uin")
+        for uin, uin_index in _uin_draws(rt):
             if not await repository.uin_index_taken(uin_index):
                 return uin, uin_index
         raise UinIssuanceFailed("Could not find an unused UIN; retry the request.")
