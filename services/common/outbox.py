@@ -6,8 +6,6 @@ that dies between publish and mark does not deliver twice.
 
 from __future__ import annotations
 
-import asyncio
-from contextlib import suppress
 from typing import Any
 
 import structlog
@@ -19,7 +17,7 @@ from services.common.bus import Bus, Event
 from services.common.clock import Clock
 from services.common.db import UTCDateTime
 from services.common.ids import new_id
-from services.common.tasks import finish_or_cancel
+from services.common.tasks import RepeatingTask
 
 log = structlog.get_logger(__name__)
 
@@ -69,14 +67,13 @@ class OutboxRelay:
         self._bus = bus
         self._clock = clock
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._loop = RepeatingTask(
+            self.drain, interval=poll_interval, name="outbox-relay", failure_event="outbox.relay_failed"
+        )
 
     def notify(self) -> None:
         """Ask the relay to look now rather than at its next poll."""
-        self._wake.set()
+        self._loop.wake()
 
     async def relay_once(self) -> int:
         """Publish one batch of committed, unpublished events; returns how many were published."""
@@ -117,24 +114,9 @@ class OutboxRelay:
             total += count
         return total
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("outbox.relay_failed")
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-            self._wake.clear()
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._loop.start()
 
     async def stop(self) -> None:
-        """Let the current batch finish (cancelling mid-query would strand a database connection), then stop."""
-        if self._task is not None:
-            self._stopping = True
-            self._wake.set()
-            await finish_or_cancel(self._task)
-            self._task = None
+        """Let the current batch finish, then stop."""
+        await self._loop.stop()

@@ -6,15 +6,14 @@ so two processes at the same moment escalate disjoint cases and each case is ann
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.common.tasks import finish_or_cancel
+from services.common.tasks import RepeatingTask
 from services.identity.corrections.service import correction as correction_service
 from services.identity.deps import Runtime
 
@@ -25,9 +24,13 @@ class EscalationSchedule:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], rt: Runtime, *, interval_seconds: float) -> None:
         self._sessionmaker = sessionmaker
         self._rt = rt
-        self._interval = interval_seconds
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = RepeatingTask(
+            self._run_and_log,
+            interval=interval_seconds,
+            name="correction-escalation",
+            failure_event="identity.correction.escalation_failed",
+            wait_first=True,
+        )
 
     async def run_once(self) -> list[str]:
         """Escalate what is overdue now, in a transaction of its own; the ids of the cases escalated."""
@@ -35,31 +38,15 @@ class EscalationSchedule:
             result = await correction_service.escalate_overdue(session, rt=self._rt)
         return result.escalated
 
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
-            if self._stop.is_set():
-                return
-            try:
-                escalated = await self.run_once()
-            except Exception:
-                log.exception("identity.correction.escalation_failed")
-                continue
-            if escalated:
-                log.info("identity.correction.escalation_ran", escalated=len(escalated))
+    async def _run_and_log(self) -> None:
+        if escalated := await self.run_once():
+            log.info("identity.correction.escalation_ran", escalated=len(escalated))
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="correction-escalation")
+        self._loop.start()
 
     async def stop(self) -> None:
-        """Let a running escalation finish (cancelling mid-query would strand a database connection), then stop."""
-        if self._task is None:
-            return
-        self._stop.set()
-        await finish_or_cancel(self._task)
-        self._task = None
+        await self._loop.stop()
 
 
 @asynccontextmanager
