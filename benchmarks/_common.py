@@ -106,6 +106,18 @@ async def postgres_reachable(url: str = POSTGRES_URL) -> bool:
     return True
 
 
+async def drop_postgres_schema(schema: str, url: str = POSTGRES_URL) -> None:
+    """Drop a benchmark's own schema and everything in it, so that a run starts from nothing."""
+    from sqlalchemy import text
+
+    from services.common.db import create_engine
+
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    await engine.dispose()
+
+
 REDIS_URL = os.environ.get("DPI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from sqlalchemy import Column, MetaData, String, Table, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db import UTCDateTime, create_engine, create_sessionmaker
+from benchmarks._common import drop_postgres_schema
+from services.common.db import UTCDateTime, create_all, create_engine, create_sessionmaker
 from services.common.ids import new_id
 
 SCHEMA = "bench_floor"
@@ -44,14 +45,10 @@ class FloorRequest(BaseModel):
 
 async def prepare(url: str, rows: int = ROWS) -> None:
     """(Re)build the schema: `rows` people (made by the server itself, in seconds) and no events."""
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    await engine.dispose()
+    await drop_postgres_schema(SCHEMA, url)
     engine = create_engine(url, schema=SCHEMA)
+    await create_all(engine, _metadata, SCHEMA)
     async with engine.begin() as conn:
-        await conn.run_sync(_metadata.create_all)
         await conn.execute(
             text(f"INSERT INTO people SELECT 'per_' || g, 'sub_' || g FROM generate_series(1, {rows}) AS g")
         )

@@ -19,13 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from fastapi import Request
-from sqlalchemy import text
 
 from benchmarks._common import (
     POSTGRES_URL,
     REDIS_URL,
     arguments,
     bare_app,
+    drop_postgres_schema,
     measure,
     measure_sync,
     postgres_reachable,
@@ -41,7 +41,6 @@ from services.common.assertion import (
     StaticJwks,
 )
 from services.common.clock import SystemClock
-from services.common.db import create_engine
 from services.common.keys import SigningKey
 from services.common.migrations import upgrade_service_database
 from services.common.settings import ReplayStore
@@ -50,13 +49,6 @@ from services.identity.app import create_app as create_identity
 from services.identity.config import IdentitySettings
 
 BENCH_SCHEMA = f"bench_foundation_identity_{os.getpid()}"  # concurrent runs must not drop each other's schema
-
-
-async def reset_postgres_schema() -> None:
-    engine = create_engine(POSTGRES_URL)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{BENCH_SCHEMA}" CASCADE'))
-    await engine.dispose()
 
 
 class TrustingAuthenticator:
@@ -97,7 +89,7 @@ async def main(quick: bool) -> None:
         if await redis_reachable():
             variants.append((ReplayStore.redis, {"redis_url": REDIS_URL}))
         if await postgres_reachable():
-            await reset_postgres_schema()
+            await drop_postgres_schema(BENCH_SCHEMA)
             variants.append((ReplayStore.database, {"database_url": POSTGRES_URL, "database_schema": BENCH_SCHEMA}))
         for store, database in variants:
             settings = IdentitySettings(var_dir=var_dir, replay_store=store, log_level="WARNING", **database)
