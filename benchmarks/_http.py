@@ -102,14 +102,82 @@ def serve(
 
 @dataclass
 class Load:
-    """What one driver run measured: a Result, and every response status with how often it came."""
+    """What one driver run measured: a Result, every response status with how often it came, and where the
+    machine's CPU went meanwhile (see `CpuUse`)."""
 
     result: Result
     statuses: Counter[int] = field(default_factory=Counter)
     sample_failure: str = ""
+    cpu: CpuUse | None = None
 
     def failures(self, expected: Sequence[int]) -> int:
         return sum(n for status, n in self.statuses.items() if status not in expected)
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU milliseconds per timed request of the server's processes, PostgreSQL's, Redis's and the driver's, and
+    the share of the machine's CPU time that stayed idle meanwhile, from Linux's /proc accounting (clock ticks of
+    10 ms: meaningful over thousands of requests, rough over a --quick row)."""
+
+    per_request_ms: dict[str, float]
+    idle_share: float
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{name} {ms:.2f}" for name, ms in self.per_request_ms.items())
+        return f"CPU ms per request: {parts}; machine idle {self.idle_share:.0%}"
+
+
+def _cpu_ticks(server_pid: int) -> tuple[dict[int, tuple[str, int]], list[int]] | None:
+    """Clock ticks used so far by each process of a group (server tree, PostgreSQL, Redis), and /proc/stat's machine
+    totals; None where there is no /proc."""
+    proc = Path("/proc")
+    if not (proc / "stat").exists():
+        return None
+    parents: dict[int, int] = {}
+    usage: dict[int, tuple[str, int]] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            command, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+            parents[int(entry.name)] = int(rest[1])
+            usage[int(entry.name)] = (command, int(rest[11]) + int(rest[12]))
+
+    def in_server(pid: int) -> bool:
+        while pid > 1:
+            if pid == server_pid:
+                return True
+            pid = parents.get(pid, 1)
+        return False
+
+    ticks: dict[int, tuple[str, int]] = {}
+    for pid, (command, used) in usage.items():
+        group = "server" if in_server(pid) else "PostgreSQL" if command.startswith("postgres") else (
+            "Redis" if command.startswith("redis-server") else None
+        )  # fmt: skip
+        if group:
+            ticks[pid] = (group, used)
+    machine = [int(v) for v in (proc / "stat").read_text().splitlines()[0].split()[1:9]]
+    return ticks, machine
+
+
+def _cpu_use(
+    before: tuple[dict[int, tuple[str, int]], list[int]] | None,
+    after: tuple[dict[int, tuple[str, int]], list[int]] | None,
+    driver_seconds: float,
+    requests: int,
+) -> dict[str, Any] | None:
+    if before is None or after is None or not requests:
+        return None
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    per_request = {"server": 0.0, "PostgreSQL": 0.0, "Redis": 0.0}
+    for pid, (group, used) in after[0].items():  # a process that ended meanwhile is missing: an undercount
+        per_request[group] += (used - before[0].get(pid, (group, 0))[1]) * tick_ms / requests
+    per_request["driver"] = driver_seconds * 1000 / requests
+    spent = [b - a for a, b in zip(before[1], after[1], strict=True)]
+    return {"per_request_ms": per_request, "idle_share": spent[3] / max(1, sum(spent))}
 
 
 def drive(
@@ -133,13 +201,15 @@ def drive(
             sys.executable, "-m", "benchmarks._http", str(job), str(answer), served.host, str(served.port),
             str(concurrency),
         ]  # fmt: skip
-        subprocess.run(command, cwd=ROOT, check=True)
+        subprocess.run([*command, str(served.process.pid)], cwd=ROOT, check=True)
         outcome = json.loads(answer.read_text())
     load = Load(
         Result(name, len(outcome["latencies"]), outcome["seconds"], outcome["latencies"]),
         Counter({int(status): n for status, n in outcome["statuses"].items()}),
         outcome["sample_failure"],
     )
+    if outcome["cpu"] is not None:
+        load.cpu = CpuUse(outcome["cpu"]["per_request_ms"], outcome["cpu"]["idle_share"])
     return load
 
 
@@ -162,7 +232,7 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return status, body
 
 
-async def _run(job: dict[str, Any], host: str, port: int, concurrency: int) -> dict[str, object]:
+async def _run(job: dict[str, Any], host: str, port: int, concurrency: int, server_pid: int) -> dict[str, object]:
     requests, warmup, max_seconds = job["requests"], job["warmup"], job["max_seconds"]
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
@@ -185,16 +255,20 @@ async def _run(job: dict[str, Any], host: str, port: int, concurrency: int) -> d
             if status >= 400 and not sample_failure:
                 sample_failure = f"{status}: {body[:500].decode(errors='replace')}"
 
+    cpu_before, driver_before = _cpu_ticks(server_pid), time.process_time()
     run_started = time.perf_counter()
     await asyncio.gather(*(worker(reader, writer) for reader, writer in connections))
     seconds = time.perf_counter() - run_started
+    cpu = _cpu_use(cpu_before, _cpu_ticks(server_pid), time.process_time() - driver_before, len(latencies))
     for _, writer in connections:
         writer.close()
-    return {"latencies": latencies, "seconds": seconds, "statuses": statuses, "sample_failure": sample_failure}
+    return {
+        "latencies": latencies, "seconds": seconds, "statuses": statuses, "sample_failure": sample_failure, "cpu": cpu,
+    }  # fmt: skip
 
 
 def _main(arguments: list[str]) -> None:
-    job_path, answer_path, host, port, concurrency = arguments
+    job_path, answer_path, host, port, concurrency, server_pid = arguments
     job = pickle.loads(Path(job_path).read_bytes())
     try:
         import uvloop
@@ -202,7 +276,7 @@ def _main(arguments: list[str]) -> None:
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         runner = asyncio.run
-    outcome = runner(_run(job, host, int(port), int(concurrency)))
+    outcome = runner(_run(job, host, int(port), int(concurrency), int(server_pid)))
     Path(answer_path).write_text(json.dumps(outcome))
 
 
