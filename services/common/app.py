@@ -29,7 +29,6 @@ from services.common.auth import CallerDep, verified_caller
 from services.common.bus import Bus, InProcessBus, NatsJetStreamBus
 from services.common.clock import Clock, SystemClock
 from services.common.db import create_engine, create_sessionmaker, ping
-from services.common.group_commit import GroupCommit
 from services.common.http import build_http_client
 from services.common.keys import load_or_create_signing_key
 from services.common.logging import RequestIdMiddleware, configure_logging
@@ -94,7 +93,6 @@ def create_service_app(
         settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin, **pool
     )
     sessionmaker = create_sessionmaker(engine)
-    group_commit = GroupCommit(engine)
     signing_key = load_or_create_signing_key(settings.resolved_keys_dir, spec.name)
     outbox_tbl = spec.metadata.tables["outbox"]
     replay_tbl = spec.metadata.tables["seen_assertions"]
@@ -134,7 +132,6 @@ def create_service_app(
         app.state.bus = active_bus
         app.state.relay = relay
         relay.start()
-        group_commit.start()
         try:
             if extra_lifespan is None:
                 yield
@@ -142,7 +139,6 @@ def create_service_app(
                 async with extra_lifespan(app):
                     yield
         finally:
-            await group_commit.stop()
             await relay.stop()
             if owned_bus is not None:
                 await owned_bus.close()
@@ -164,7 +160,6 @@ def create_service_app(
     app.state.clock = clock
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
-    app.state.group_commit = group_commit
     app.state.signing_key = signing_key
     app.state.verifier = verifier
     app.state.outbox = Outbox(outbox_tbl, clock)

@@ -22,8 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeDecorator
 
-from services.common.group_commit import Append, AppendingSession, GroupCommit, take_group_appends
-
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
     "uq": "%(table_name)s_%(column_0_N_name)s_key",
@@ -134,19 +132,16 @@ async def create_all(engine: AsyncEngine, metadata: MetaData, schema: str | None
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=AppendingSession)
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: committed after the handler returns, rolled back if anything raised.
 
     Declared with `scope="function"` (see deps) so the commit happens before the response is sent: a client never
-    sees a success whose commit then failed. A request that only read and appended (an authentication, say) has its
-    appends written by the process's group commit, together with other requests' (see group_commit).
+    sees a success whose commit then failed.
     """
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    group: GroupCommit | None = getattr(request.app.state, "group_commit", None)
-    appends: list[Append] = []
     async with sessionmaker() as session:
         try:
             yield session
@@ -154,11 +149,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
-            if group is not None:
-                appends = take_group_appends(session)
             await session.commit()
-    if group is not None and appends:
-        await group.write(appends)
 
 
 def table_of(model: type[Any]) -> Table:

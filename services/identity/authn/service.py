@@ -18,12 +18,12 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.auth import SEC_1_REFS
 from services.common.db import table_of
-from services.common.group_commit import append
 from services.common.ids import new_id
 from services.common.keys import SigningKey
 from services.common.problems import PolicyDenied, ProblemError
@@ -88,7 +88,7 @@ NAMING_ROLES = ("relying_party", "registrar", "assisted_operator")
 # Argon2id with the library's RFC 9106 low-memory profile; the input is already a keyed HMAC of the PIN.
 _pin_hasher = PasswordHasher()
 
-_AUTH_EVENTS = table_of(AuthEvent)
+_INSERT_AUTH_EVENT = insert(table_of(AuthEvent))
 
 _EVENT_SUBJECTS = {
     Operation.kyc: "identity.kyc.released",
@@ -398,8 +398,8 @@ class AuthnService:
             "decision_id": caller.decision_id,
             "attributes": attributes or [],
         }
-        # An append (group_commit): a yes/no answer that changed nothing else shares its commit with other requests.
-        append(session, _AUTH_EVENTS, row)
+        # Append-only: a Core insert of the row, not an ORM add and a flush of everything else pending.
+        await session.execute(_INSERT_AUTH_EVENT, row)
         event = RecordedAuthEvent(row["id"], now, row["reason"], row["attributes"])
         subject = _EVENT_SUBJECTS.get(operation) or (
             "identity.authn.succeeded" if check.ok else "identity.authn.failed"

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Any
 
-from tests.identity.access_helpers import (
-    RELYING_PARTY,
-    TEMPLATE,
-    TRAINER,
-    authn,
-    call,
-    enrolled,
-    messages,
-    request_otp,
-)
-from tests.identity.identity_helpers import SUBJECT, events, table_rows
+from tests.identity.access_helpers import RELYING_PARTY, TRAINER, authn, call, enrolled, messages, request_otp
+from tests.identity.identity_helpers import SUBJECT, events
 
 
 async def _history(api, sub, **params):
@@ -126,35 +115,3 @@ async def test_the_message_simulator_exists_only_in_dev_and_test(service_factory
     response = await production.client.get("/v1/simulated-messages", params={"recipient_sub": "sub_x"}, headers=headers)
     assert response.status_code == 404
     assert "/v1/simulated-messages" not in (await production.client.get("/openapi.json")).json()["paths"]
-
-
-async def test_authentications_in_flight_together_are_each_recorded_before_their_answer(api) -> None:
-    """Yes/no answers that change nothing else share their commits (group commit), never skip them. (A relying
-    party's first authentication of someone registers its pairwise token, a write of its own: it commits alone.)"""
-    consents = {"biometric": True, "notices": False}
-    templates = [f"{TEMPLATE}:{n}" for n in range(8)]
-    people = [await enrolled(api, biometric_template=template, consents=consents) for template in templates]
-    group = api.svc.app.state.group_commit
-
-    async def authenticate_all() -> list[Any]:
-        return await asyncio.gather(
-            *(
-                authn(api, person, {"type": "biometric", "template": template})
-                for person, template in zip(people, templates, strict=True)
-            )
-        )
-
-    first = await authenticate_all()
-    batches, requests = group.batches, group.requests
-    assert [r.status_code for r in first] == [200] * len(people)
-    assert requests == 0  # each registered a pairwise token: not only appends
-
-    responses = await authenticate_all()
-
-    assert [r.status_code for r in responses] == [200] * len(people)
-    recorded = {row["id"] for row in await table_rows(api.svc, "auth_history")}
-    assert {r.json()["transaction_id"] for r in responses} <= recorded
-    announced = {e["payload"]["auth_event_id"] for e in await events(api.svc, "identity.authn.succeeded")}
-    assert {r.json()["transaction_id"] for r in responses} <= announced
-    assert group.requests - requests == len(people)  # none of them wrote anything but appends
-    assert group.batches - batches < len(people)  # and some transactions carried more than one of them
