@@ -84,8 +84,9 @@ class IdentitySettings(ServiceSettings):
         default=5,
         ge=3,
         le=20,
-        description="Consecutive wrong PINs after which the PIN factor is paused until the person authenticates "
-        "with another factor (OTP, offline QR...), against guessing (sandbox configuration). Other factors stay open.",
+        description="Consecutive wrong PINs through one client after which the PIN factor is paused at that client "
+        "until the person authenticates again, against guessing (sandbox configuration). Other factors, and the PIN "
+        "at other clients, stay open.",
     )
     kyc_purposes: dict[str, list[KycAttribute]] = Field(
         default_factory=lambda: {purpose: list(names) for purpose, names in DEFAULT_KYC_PURPOSES.items()},

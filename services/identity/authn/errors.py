@@ -49,7 +49,7 @@ class BiometricUseAlternative(AuthenticationFailed):
 
 
 class PinPaused(AuthenticationFailed):
-    """Too many wrong PINs in a row: the PIN rests until another factor succeeds; every other factor stays open."""
+    """Too many wrong PINs in a row through one client: the PIN rests there until the person authenticates again."""
 
     title = "PIN paused after repeated failures: please use another way to authenticate"
     type_slug = "identity/authn-pin-paused"

@@ -40,6 +40,9 @@ def _failures_since_last_success() -> Select[int]:
 
 # Built once (with bound parameters) rather than per request: see the persons repository.
 _FAILURES_SINCE_LAST_SUCCESS = _failures_since_last_success()
+_FAILURES_AT_CLIENT_SINCE_LAST_SUCCESS = _FAILURES_SINCE_LAST_SUCCESS.where(
+    AuthEvent.client_id == bindparam("client_id")
+)
 
 
 class AuthnRepository:
@@ -89,6 +92,16 @@ class AuthnRepository:
         """Failures with `factor` since the person last authenticated with any factor: derived, never stored."""
         parameters = {"person_id": person_id, "factor": factor.value, "assisted_reasons": f"assisted.{factor.value}.%"}
         return int(await self.session.scalar(_FAILURES_SINCE_LAST_SUCCESS, parameters) or 0)
+
+    async def failures_at_client_since_last_success(self, person_id: str, factor: Factor, client_id: str) -> int:
+        """Failures with `factor` through `client_id` since the person last authenticated anywhere, with any factor."""
+        parameters = {
+            "person_id": person_id,
+            "factor": factor.value,
+            "assisted_reasons": f"assisted.{factor.value}.%",
+            "client_id": client_id,
+        }
+        return int(await self.session.scalar(_FAILURES_AT_CLIENT_SINCE_LAST_SUCCESS, parameters) or 0)
 
     async def history(self, person_id: str, *, before: str | None, limit: int) -> Sequence[AuthEvent]:
         """Newest first (ids are time-ordered); `before` is the last id of the previous page."""

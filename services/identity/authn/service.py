@@ -355,7 +355,7 @@ class AuthnService:
         if isinstance(factor, OtpFactor):
             return await self._check_otp(session, person, factor.otp, client_id=client_id, scope=scope, rt=rt)
         if isinstance(factor, PinFactor):
-            return await self._check_pin(session, person, factor.pin, rt=rt)
+            return await self._check_pin(session, person, factor.pin, client_id=client_id, rt=rt)
         if isinstance(factor, BiometricFactor):
             return await self._check_biometric(session, person, factor.template, rt=rt)
         if isinstance(factor, OfflineQrFactor):
@@ -491,7 +491,7 @@ class AuthnService:
     ) -> Check:
         if isinstance(factor, OtpFactor):
             return await self._check_otp(session, person, factor.otp, client_id=client_id, scope=AUTHN_SCOPE, rt=rt)
-        return await self._check_pin(session, person, factor.pin, rt=rt)
+        return await self._check_pin(session, person, factor.pin, client_id=client_id, rt=rt)
 
     async def _check_otp(
         self, session: AsyncSession, person: Person, code: str, *, client_id: str, scope: str, rt: Runtime
@@ -515,16 +515,21 @@ class AuthnService:
             return Check(False, "otp.exhausted", "Wrong code, and that was its last try: ask for a new one.")
         return Check(False, "otp.mismatch", "Wrong code.", extensions={"attempts_remaining": remaining})
 
-    async def _check_pin(self, session: AsyncSession, person: Person, pin: str, *, rt: Runtime) -> Check:
+    async def _check_pin(
+        self, session: AsyncSession, person: Person, pin: str, *, client_id: str, rt: Runtime
+    ) -> Check:
         repository = AuthnRepository.from_session(session)
-        failures = await repository.failures_since_last_success(person.id, Factor.pin)
+        # Counted per client: otherwise anyone able to name the person could pause their PIN everywhere with
+        # wrong guesses. A success anywhere, with any factor, ends every client's run of failures.
+        failures = await repository.failures_at_client_since_last_success(person.id, Factor.pin, client_id)
         if failures >= rt.settings.pin_max_consecutive_failures:
             # Not checked at all while paused, so the pause cannot be used to keep guessing.
             return Check(
                 False,
                 "pin.paused",
                 error=PinPaused(
-                    f"{failures} wrong PINs in a row: the PIN works again after you authenticate another way once."
+                    f"{failures} wrong PINs in a row through {client_id}: the PIN works here again after you "
+                    "authenticate another way once. Elsewhere it still works."
                 ),
             )
         credential = await repository.pin(person.id)

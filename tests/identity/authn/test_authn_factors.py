@@ -234,6 +234,20 @@ class TestPin:
         assert (await authn(api, person, {"type": "otp", "otp": code})).status_code == 200
         assert (await authn(api, person, {"type": "pin", "pin": "2468"})).status_code == 200
 
+    async def test_wrong_pins_sent_by_one_client_pause_the_pin_only_there(self, api) -> None:
+        """A relying party that names the person and guesses cannot shut their PIN off at every other service."""
+        person = await enrolled(api)
+        await self.set_pin(api, person, {"pin": "2468"})
+        for _ in range(5):
+            assert (await authn(api, person, {"type": "pin", "pin": "1111"}, client_id="rp-prying")).status_code == 401
+        paused = await authn(api, person, {"type": "pin", "pin": "2468"}, client_id="rp-prying")
+        assert paused.json()["code"] == "identity.authn.pin_paused"
+
+        elsewhere = await authn(api, person, {"type": "pin", "pin": "2468"}, client_id="rp-bank")
+        assert elsewhere.status_code == 200, elsewhere.text
+        # That success, like any, ends the run of failures everywhere: the paused client gets its tries back.
+        assert (await authn(api, person, {"type": "pin", "pin": "2468"}, client_id="rp-prying")).status_code == 200
+
 
 class TestBiometric:
     @pytest.mark.rule("SG-INCL-2")
