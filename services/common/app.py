@@ -128,7 +128,9 @@ def create_service_app(
                 owned_bus = active_bus = await NatsJetStreamBus(settings.nats_url).connect()
             else:
                 owned_bus = active_bus = InProcessBus()
-        relay = OutboxRelay(sessionmaker, outbox_tbl, active_bus, clock)
+        relay = OutboxRelay(
+            sessionmaker, outbox_tbl, active_bus, clock, retention=timedelta(seconds=settings.outbox_retention_seconds)
+        )
         app.state.bus = active_bus
         app.state.relay = relay
         relay.start()

@@ -6,10 +6,11 @@ that dies between publish and mark does not deliver twice.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -61,14 +62,27 @@ class OutboxRelay:
         *,
         batch_size: int = 100,
         poll_interval: float = 0.2,
+        retention: timedelta = timedelta(days=7),
+        prune_interval: float = 600,
+        prune_batch_size: int = 1000,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._table = table
         self._bus = bus
         self._clock = clock
         self._batch_size = batch_size
+        self._retention = retention
+        self._prune_batch_size = prune_batch_size
         self._loop = RepeatingTask(
             self.drain, interval=poll_interval, name="outbox-relay", failure_event="outbox.relay_failed"
+        )
+        # Published rows would otherwise pile up for ever: one per event the service ever raised.
+        self._pruner = RepeatingTask(
+            self.prune,
+            interval=prune_interval,
+            name="outbox-pruner",
+            failure_event="outbox.prune_failed",
+            wait_first=True,
         )
 
     def notify(self) -> None:
@@ -114,9 +128,34 @@ class OutboxRelay:
             total += count
         return total
 
+    async def prune(self) -> int:
+        """Delete events published more than `retention` ago, a batch per transaction; returns how many."""
+        table = self._table
+        cutoff = self._clock.now() - self._retention
+        expired = (
+            select(table.c.id)
+            .where(table.c.published_at < cutoff)
+            .order_by(table.c.id)
+            .limit(self._prune_batch_size)
+            .scalar_subquery()
+        )
+        total = 0
+        while True:
+            async with self._sessionmaker() as session, session.begin():
+                statement = delete(table).where(table.c.id.in_(expired)).returning(table.c.id)
+                deleted = len((await session.execute(statement)).all())
+            total += deleted
+            if deleted < self._prune_batch_size:
+                break
+        if total:
+            log.info("outbox.pruned", events=total, published_before=cutoff.isoformat())
+        return total
+
     def start(self) -> None:
         self._loop.start()
+        self._pruner.start()
 
     async def stop(self) -> None:
         """Let the current batch finish, then stop."""
+        await self._pruner.stop()
         await self._loop.stop()

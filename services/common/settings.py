@@ -65,6 +65,12 @@ class ServiceSettings(BaseSettings):
         default="redis://127.0.0.1:6379/0", description="Redis for the replay store, when replay_store is redis."
     )
     bus: BusKind = BusKind.in_process
+    outbox_retention_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long a published outbox event is kept (to trace a delivery) before the relay deletes it. "
+        "Unpublished events are never deleted. The outbox is not the audit trail.",
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -103,6 +104,50 @@ async def test_running_relay_publishes_committed_events(service_factory):
         await asyncio.sleep(0.02)
     await asyncio.sleep(0.1)
     assert [e.payload for e in seen.events] == [{"sub": "s-1"}]
+
+
+async def _outbox_ids(app) -> set[str]:  # type: ignore[no-untyped-def]
+    table = app.state.outbox.table
+    async with app.state.sessionmaker() as session:
+        return set((await session.scalars(select(table.c.id))).all())
+
+
+async def test_published_events_go_after_the_retention_and_unpublished_ones_never(service_factory, clock):
+    svc = await service_factory("consent", outbox_retention_seconds=3600)
+    relay = svc.app.state.relay  # the app's own, with the retention from its settings
+    await relay.stop()  # driven by hand
+    delivered = await _write(svc.app, "consent.granted", {"n": 1}, commit=True)
+    assert await relay.drain() == 1
+    waiting = await _write(svc.app, "consent.granted", {"n": 2}, commit=True)  # not published yet
+    clock.advance(hours=2)
+
+    assert await relay.prune() == 1
+    assert await _outbox_ids(svc.app) == {waiting}  # the undelivered one stays, however old
+    assert delivered not in await _outbox_ids(svc.app)
+
+    latest = await _write(svc.app, "consent.granted", {"n": 3}, commit=True)
+    assert await relay.drain() == 2
+    assert await relay.prune() == 0  # both just published
+    clock.advance(minutes=59)
+    assert await relay.prune() == 0
+    clock.advance(minutes=2)
+    assert await relay.prune() == 2
+    assert not {waiting, latest} & await _outbox_ids(svc.app)
+
+
+async def test_pruning_works_through_a_backlog_batch_by_batch(service_factory, clock):
+    svc = await service_factory("payments")
+    await svc.app.state.relay.stop()
+    relay = OutboxRelay(
+        svc.app.state.sessionmaker, svc.app.state.outbox.table, InProcessBus(), clock,
+        retention=timedelta(minutes=5), prune_batch_size=7,
+    )  # fmt: skip
+    for n in range(30):
+        await _write(svc.app, "payments.transfer.committed", {"n": n}, commit=True)
+    assert await relay.drain() == 30
+    clock.advance(minutes=6)
+    assert await relay.prune() == 30
+    assert await _outbox_ids(svc.app) == set()
 
 
 @pytest.mark.parametrize(
