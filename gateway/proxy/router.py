@@ -18,7 +18,8 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     summary="Reach a service through the gateway",
     description=(
         f"Forwards to one of {', '.join(UPSTREAM_NAMES)}. `healthz`, `readyz`, `openapi.json`, "
-        "`.well-known/jwks.json` and `.well-known/openid-configuration` are public; every other path needs an "
+        "`.well-known/jwks.json`, `.well-known/openid-configuration` and identity's "
+        "`v1/credentials/status-lists/1` are public; every other path needs an "
         "authenticated caller, and the service "
         "receives a 60-second gateway assertion naming it."
     ),

@@ -13,7 +13,14 @@ from services.common.assertion import ASSERTION_HEADER, AssertionMinter
 from services.common.problems import NotFound, ProblemError
 
 PUBLIC_UPSTREAM_PATHS = frozenset(
-    {"healthz", "readyz", "openapi.json", ".well-known/jwks.json", ".well-known/openid-configuration"}
+    {
+        "healthz",
+        "readyz",
+        "openapi.json",
+        ".well-known/jwks.json",
+        ".well-known/openid-configuration",
+        "v1/credentials/status-lists/1",  # identity's offline credential status list (offline verifiers fetch it)
+    }
 )
 FORWARDED_REQUEST_HEADERS = ("accept", "accept-language", "content-type", "idempotency-key", "x-request-id")
 FORWARDED_RESPONSE_HEADERS = ("content-type", "cache-control", "location", "retry-after", "www-authenticate")

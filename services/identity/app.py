@@ -16,6 +16,7 @@ from services.identity.config import IdentitySettings
 from services.identity.corrections.router import router as corrections_router
 from services.identity.corrections.schedule import escalation_lifespan
 from services.identity.credentials.router import router as credentials_router
+from services.identity.credentials.router import status_list_router
 from services.identity.deps import Runtime
 from services.identity.exceptions.router import router as identity_exceptions_router
 from services.identity.keyring import Keyring
@@ -52,7 +53,7 @@ SPEC = ServiceSpec(
         oidc_router,
         notifications_router,
     ),
-    public_routers=(oidc_discovery_router,),
+    public_routers=(oidc_discovery_router, status_list_router),
     openapi_tags=[
         {"name": "persons", "description": "Enrolment with deduplication (SG-ID-1) and the registrar's record view."},
         {"name": "adjudication", "description": "Human decisions on suspected duplicates (SG-ID-1)."},

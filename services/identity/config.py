@@ -98,8 +98,23 @@ class IdentitySettings(ServiceSettings):
         default=90,
         ge=1,
         le=3650,
-        description="Lifetime of a signed offline credential (SG-INCL-4). It cannot be revoked once printed, so "
-        "keep it short (sandbox configuration).",
+        description="Lifetime of a signed offline credential (SG-INCL-4). A revocation reaches an offline verifier "
+        "only when it next fetches the status list, so keep it short (sandbox configuration).",
+    )
+    offline_status_list_size: int = Field(
+        default=1 << 20,
+        ge=1024,
+        le=1 << 23,
+        multiple_of=8,
+        description="Entries in the offline credentials' status list (one bit each; 1,048,576 is 128 KiB before "
+        "compression). Each credential ever issued takes one entry, drawn at random.",
+    )
+    offline_status_list_ttl_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=86_400,
+        description="How long a verifier may rely on a fetched status list (its `ttl`); the list itself expires "
+        "after twice that.",
     )
     oidc_issuer: str = Field(
         default="http://127.0.0.1:8000/identity",

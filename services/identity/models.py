@@ -21,6 +21,7 @@ outbox, seen_assertions = infrastructure_tables(metadata)
 import services.identity.adjudication.models  # noqa: E402
 import services.identity.authn.models  # noqa: E402
 import services.identity.corrections.models  # noqa: E402
+import services.identity.credentials.models  # noqa: E402
 import services.identity.exceptions.models  # noqa: E402
 import services.identity.notifications.models  # noqa: E402
 import services.identity.oidc.models  # noqa: E402

@@ -65,6 +65,13 @@ async def test_identity_oidc_discovery_is_public_through_the_gateway(sandbox):
     assert config["code_challenge_methods_supported"] == ["S256"]
 
 
+async def test_identity_offline_credential_status_list_is_public_through_the_gateway(sandbox):
+    response = await sandbox.get("/identity/v1/credentials/status-lists/1")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/statuslist+jwt")
+    assert response.headers["cache-control"] == "public, max-age=300"
+
+
 async def test_unknown_service_is_a_problem(sandbox):
     response = await sandbox.get("/nonesuch/healthz")
     assert response.status_code == 404

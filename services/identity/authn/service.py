@@ -69,7 +69,13 @@ from services.identity.authn.schemas import (
     PredicateRequest,
     PredicateResult,
 )
-from services.identity.credentials.offline import OFFLINE_VERIFIER_ID, InvalidCredential, verify_offline_qr
+from services.identity.credentials.offline import (
+    OFFLINE_VERIFIER_ID,
+    InvalidCredential,
+    status_entry,
+    verify_offline_qr,
+)
+from services.identity.credentials.service import offline_credential as offline_credential_service
 from services.identity.deps import Runtime
 from services.identity.notifications.service import notification as notification_service
 from services.identity.persons.models import Person, PersonStatus
@@ -581,6 +587,10 @@ class AuthnService:
         presented = claims.get("sub")
         if not isinstance(presented, str) or not hmac.compare_digest(presented, expected):
             return Check(False, "offline_qr.other_person", "The offline credential belongs to someone else.")
+        # Online, the service's own record is fresher than any status list a verifier holds.
+        entry = status_entry(claims)
+        if entry is None or await offline_credential_service.is_revoked(session, person, entry[0]):
+            return Check(False, "offline_qr.revoked", "The offline credential was revoked: ask for a new one.")
         return Check(True)
 
     @staticmethod

@@ -12,6 +12,14 @@ from jose import jwt
 from jose.exceptions import JOSEError
 
 from services.common.keys import SigningKey, b64url, b64url_decode
+from services.identity.credentials.status_list import (
+    STATUS_LIST_TYP,
+    VALID,
+    StatusListError,
+    decode_list,
+    status_at,
+    status_claim,
+)
 from services.identity.persons.uin import is_valid_uin
 
 CREDENTIAL_TYP = "dpi-offline-id+jwt"
@@ -20,7 +28,7 @@ QR_PREFIX = "DPI1:"
 DEFAULT_ISSUER = "dpi-sandbox-identity"
 # The relying party id under which an offline credential carries its pairwise token (the "sub" claim).
 OFFLINE_VERIFIER_ID = "offline-verifier"
-RESERVED_CLAIMS = frozenset({"iss", "iat", "exp"})
+RESERVED_CLAIMS = frozenset({"iss", "iat", "exp", "status"})
 
 # Offline verifiers are often phones whose clocks drift; beyond this a future iat is a forgery or a broken clock.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -60,8 +68,10 @@ def issue_offline_credential(
     issued_at: datetime,
     expires_at: datetime,
     issuer: str = DEFAULT_ISSUER,
+    status: tuple[int, str] | None = None,
 ) -> str:
-    """Sign `claims` with iss, iat and exp as a compact ES256 JWS; refuses anything that carries a UIN."""
+    """Sign `claims` with iss, iat, exp and the (idx, uri) `status` entry as a compact ES256 JWS; refuses anything
+    that carries a UIN."""
     if issued_at.tzinfo is None or expires_at.tzinfo is None:
         raise ValueError("issued_at and expires_at must be timezone-aware")
     if expires_at <= issued_at:
@@ -72,6 +82,8 @@ def issue_offline_credential(
     if _contains_uin(claims):
         raise ValueError("an offline credential must not carry a UIN")
     payload = {**claims, "iss": issuer, "iat": int(issued_at.timestamp()), "exp": int(expires_at.timestamp())}
+    if status is not None:
+        payload["status"] = status_claim(*status)
     return signing_key.sign_jwt(payload, typ=CREDENTIAL_TYP)
 
 
@@ -99,12 +111,8 @@ def _find_key(jwks: Mapping[str, Any], kid: object) -> dict[str, Any]:
     return key
 
 
-def verify_offline_credential(
-    token: str, jwks: Mapping[str, Any], *, now: datetime, issuer: str | None = None
-) -> dict[str, Any]:
-    """The claims of a valid, unexpired credential, checked against `jwks` alone; raises InvalidCredential."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+def _verified_jws(token: str, jwks: Mapping[str, Any], typ: str) -> dict[str, Any]:
+    """The claims of a compact ES256 JWS of type `typ` signed by a key in `jwks`; raises InvalidCredential."""
     segments = token.split(".")
     if len(segments) != 3 or not all(_is_canonical_b64url(segment) for segment in segments):
         raise InvalidCredential("not a compact JWS in canonical base64url")
@@ -117,23 +125,82 @@ def verify_offline_credential(
     # Pinned before any key is touched, so "none" and HMAC-with-the-public-key forgeries never reach verification.
     if header.get("alg") != ALGORITHM:
         raise InvalidCredential(f"algorithm must be {ALGORITHM}, not {header.get('alg')!r}")
-    if header.get("typ") != CREDENTIAL_TYP:
-        raise InvalidCredential(f"token type must be {CREDENTIAL_TYP!r}")
+    if header.get("typ") != typ:
+        raise InvalidCredential(f"token type must be {typ!r}")
     key = _find_key(jwks, header.get("kid"))
     try:
-        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"verify_exp": False, "verify_aud": False})
+        claims: dict[str, Any] = jwt.decode(
+            token, key, algorithms=[ALGORITHM], options={"verify_exp": False, "verify_aud": False, "verify_sub": False}
+        )
     except (JOSEError, ValueError) as error:
         raise InvalidCredential(f"signature or claims are invalid: {error}") from None
-    expires, issued = claims.get("exp"), claims.get("iat")
-    if not isinstance(expires, int) or isinstance(expires, bool) or not isinstance(issued, int):
-        raise InvalidCredential("token lacks integer exp and iat claims")
+    return claims
+
+
+def _integer(claims: Mapping[str, Any], name: str) -> int:
+    value = claims.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidCredential(f"token lacks an integer {name} claim")
+    return value
+
+
+def verify_offline_credential(
+    token: str,
+    jwks: Mapping[str, Any],
+    *,
+    now: datetime,
+    issuer: str | None = None,
+    status_list_token: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a valid, unexpired credential, checked against `jwks` alone; raises InvalidCredential.
+
+    With `status_list_token` (the Status List Token fetched from the credential's status URI while online), a
+    credential revoked by then is refused too, and so is one that names no status entry.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    claims = _verified_jws(token, jwks, CREDENTIAL_TYP)
+    expires, issued = _integer(claims, "exp"), _integer(claims, "iat")
     if now.timestamp() >= expires:
         raise InvalidCredential("credential has expired")
     if issued > (now + MAX_CLOCK_SKEW).timestamp():
         raise InvalidCredential("credential is issued in the future")
     if issuer is not None and claims.get("iss") != issuer:
         raise InvalidCredential(f"credential is not issued by {issuer!r}")
+    if status_list_token is not None:
+        _check_status(claims, status_list_token, jwks, now=now)
     return claims
+
+
+def status_entry(claims: Mapping[str, Any]) -> tuple[int, str] | None:
+    """(idx, uri) of a credential's status entry, if it names a well-formed one."""
+    status = claims.get("status")
+    entry = status.get("status_list") if isinstance(status, Mapping) else None
+    if not isinstance(entry, Mapping):
+        return None
+    index, uri = entry.get("idx"), entry.get("uri")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0 or not isinstance(uri, str):
+        return None
+    return index, uri
+
+
+def _check_status(claims: Mapping[str, Any], status_list_token: str, jwks: Mapping[str, Any], *, now: datetime) -> None:
+    entry = status_entry(claims)
+    if entry is None:
+        raise InvalidCredential("credential names no status list entry")
+    index, uri = entry
+    listing = _verified_jws(status_list_token, jwks, STATUS_LIST_TYP)
+    if listing.get("sub") != uri:
+        raise InvalidCredential("the status list is not the one the credential names")
+    if "exp" in listing and now.timestamp() >= _integer(listing, "exp"):
+        raise InvalidCredential("the status list has expired: fetch it again")
+    status_list = listing.get("status_list")
+    try:
+        status = status_at(decode_list(status_list if isinstance(status_list, Mapping) else {}), index)
+    except StatusListError as error:
+        raise InvalidCredential(f"the status list cannot be read: {error}") from None
+    if status != VALID:
+        raise InvalidCredential("credential has been revoked")
 
 
 def qr_payload(token: str) -> str:
@@ -150,10 +217,22 @@ def parse_qr_payload(payload: str) -> str:
 
 
 def verify_offline_qr(
-    payload: str, jwks: Mapping[str, Any], *, now: datetime | None = None, issuer: str | None = DEFAULT_ISSUER
+    payload: str,
+    jwks: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+    issuer: str | None = DEFAULT_ISSUER,
+    status_list_token: str | None = None,
 ) -> dict[str, Any]:
     """Verify a scanned QR string offline: the claims if valid, else InvalidCredential. Usable from a CLI.
 
-    Needs nothing but the JWKS the identity service publishes at /.well-known/jwks.json (fetched once, earlier).
+    Needs nothing but the JWKS the identity service publishes at /.well-known/jwks.json (fetched once, earlier),
+    and, to refuse revoked credentials, the Status List Token from the credential's status URI (fetched earlier too).
     """
-    return verify_offline_credential(parse_qr_payload(payload), jwks, now=now or datetime.now(UTC), issuer=issuer)
+    return verify_offline_credential(
+        parse_qr_payload(payload),
+        jwks,
+        now=now or datetime.now(UTC),
+        issuer=issuer,
+        status_list_token=status_list_token,
+    )

@@ -31,7 +31,8 @@ async def test_it_verifies_with_the_published_jwks_and_nothing_else(api, clock) 
     claims = verify_offline_qr(issued["qr_payload"], jwks, now=clock.now() + timedelta(days=1))
     assert claims["sub"] == issued["claims"]["sub"] and claims["sub"].startswith("tok_")
     assert claims["name"] == issued["claims"]["name"]
-    assert set(claims) == {"sub", "name", "iss", "iat", "exp"}
+    assert set(claims) == {"sub", "name", "iss", "iat", "exp", "status"}
+    assert claims["status"] == {"status_list": {"idx": issued["status_index"], "uri": issued["status_list_uri"]}}
     assert claims["exp"] - claims["iat"] == 90 * 24 * 3600
     with pytest.raises(InvalidCredential):
         verify_offline_qr(issued["qr_payload"], jwks, now=clock.now() + timedelta(days=91))
@@ -69,7 +70,7 @@ async def test_the_token_is_the_offline_verifiers_pairwise_token(api) -> None:
     assert issued["claims"]["sub"] == await api.pairwise_token(person.sub, "offline-verifier")
     assert issued["claims"]["photo_hash"] is None
     [event] = await events(api.svc, "identity.offline_credential.issued")
-    assert event["payload"] == {"person_id": person.person_id, "sub": person.sub}
+    assert event["payload"] == {"person_id": person.person_id, "sub": person.sub, "credential_id": issued["id"]}
 
 
 async def test_only_the_subject_gets_their_credential(api) -> None:
