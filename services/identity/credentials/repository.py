@@ -46,12 +46,16 @@ class OfflineCredentialRepository:
         statement = select(OfflineCredential).where(OfflineCredential.status_index == index)
         return (await self.session.scalars(statement)).one_or_none()
 
-    async def revoke(self, credential_id: str, *, at: datetime, by: str) -> None:
-        await self.session.execute(
+    async def revoke(self, credential_id: str, *, at: datetime, by: str) -> bool:
+        """Mark the credential revoked unless it already is; True if this call revoked it (one of two racing does)."""
+        statement = (
             update(OfflineCredential)
             .where(OfflineCredential.id == credential_id, OfflineCredential.revoked_at.is_(None))
             .values(revoked_at=at, revoked_by=by)
+            .returning(OfflineCredential.id)
+            .execution_options(synchronize_session=False)
         )
+        return (await self.session.execute(statement)).first() is not None
 
     async def revoked_indices(self) -> Sequence[int]:
         statement = select(OfflineCredential.status_index).where(OfflineCredential.revoked_at.is_not(None))

@@ -106,17 +106,16 @@ class OfflineCredentialService:
         row = await repository.get(credential_id)
         if row is None or row.person_id != person.id:
             raise OfflineCredentialNotFound(f"You have no offline credential {credential_id}.")
-        if row.revoked_at is None:
-            now = rt.clock.now()
-            await repository.revoke(row.id, at=now, by=caller.client_id)
-            row.revoked_at, row.revoked_by = now, caller.client_id
+        now = rt.clock.now()
+        if await repository.revoke(row.id, at=now, by=caller.client_id):
             await rt.outbox.add(
                 session,
                 "identity.offline_credential.revoked",
                 {"person_id": person.id, "sub": person.sub, "credential_id": row.id},
             )
             log.info("identity.offline_credential.revoked", person_id=person.id, credential_id=row.id)
-        return self._entry(row, now=rt.clock.now())
+        await session.refresh(row)  # revoked now, by this call or an earlier one
+        return self._entry(row, now=now)
 
     async def status_list_token(self, session: AsyncSession, *, rt: Runtime, signing_key: SigningKey) -> str:
         """The signed Status List Token: one bit per entry, set for every revoked credential."""

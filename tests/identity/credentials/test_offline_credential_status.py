@@ -3,6 +3,7 @@ verifiers refuse it once they fetch the IETF Token Status List again (SG-INCL-4)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
 from datetime import timedelta
@@ -108,6 +109,15 @@ async def test_the_holder_lists_and_revokes_only_their_own(api, clock) -> None:
     assert event["payload"]["credential_id"] == first["id"]
     mine = await call(api, "GET", "/v1/me/offline-credentials", roles=SUBJECT, subject_ref=other.sub)
     assert mine.json()["items"] == []
+
+
+async def test_two_revocations_at_once_announce_it_once(api) -> None:
+    person = await enrolled(api)
+    issued = await _issue(api, person.sub)
+    both = await asyncio.gather(*(_revoke(api, person.sub, issued["id"]) for _ in range(2)))
+    assert [r.status_code for r in both] == [200, 200]
+    assert all(r.json()["status"] == "revoked" for r in both)
+    assert len(await events(api.svc, "identity.offline_credential.revoked")) == 1
 
 
 async def test_the_status_list_is_signed_and_tampering_with_it_fails(api, clock) -> None:
