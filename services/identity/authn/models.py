@@ -19,7 +19,7 @@ class Factor(StrEnum):
     biometric = "biometric"
     offline_qr = "offline_qr"
     assisted = "assisted"
-    kyc = "kyc"  # an eKYC release under purpose and consent (no factor of the person's)
+    kyc = "kyc"  # eKYC releases recorded before they required a factor of the person's (until 2026-11-25)
     access_token = "access_token"  # noqa: S105 (an OIDC userinfo release on a relying party's access token)
 
 

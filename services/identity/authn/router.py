@@ -18,7 +18,7 @@ from services.identity.authn.errors import (
     PinPaused,
     PinProofRequired,
 )
-from services.identity.authn.http import refusal_response
+from services.identity.authn.http import answer_or_refusal
 from services.identity.authn.schemas import (
     AuthHistoryPage,
     AuthnRequest,
@@ -30,7 +30,6 @@ from services.identity.authn.schemas import (
     PredicateRequest,
     PredicateResult,
 )
-from services.identity.authn.service import Refusal
 from services.identity.authn.service import authn as authn_service
 from services.identity.deps import AuthnCallerDep, RuntimeDep, SigningKeyDep, SubjectDep
 from services.identity.persons.errors import SubjectNotFound
@@ -79,7 +78,7 @@ async def authenticate(
     signing_key: SigningKeyDep,
 ) -> AuthnResult | JSONResponse:
     outcome = await authn_service.authenticate(session, caller, body, rt=rt, signing_key=signing_key)
-    return refusal_response(request, outcome.error) if isinstance(outcome, Refusal) else outcome
+    return answer_or_refusal(request, outcome)
 
 
 @router.post(
@@ -101,7 +100,7 @@ async def check_predicates(
     signing_key: SigningKeyDep,
 ) -> PredicateResult | JSONResponse:
     outcome = await authn_service.check_predicates(session, caller, body, rt=rt, signing_key=signing_key)
-    return refusal_response(request, outcome.error) if isinstance(outcome, Refusal) else outcome
+    return answer_or_refusal(request, outcome)
 
 
 @router.put(
@@ -116,7 +115,7 @@ async def set_pin(
     body: PinSet, request: Request, session: SessionDep, caller: SubjectDep, rt: RuntimeDep
 ) -> PinStatus | JSONResponse:
     outcome = await authn_service.set_pin(session, caller, body, rt=rt)
-    return refusal_response(request, outcome.error) if isinstance(outcome, Refusal) else outcome
+    return answer_or_refusal(request, outcome)
 
 
 @router.get(

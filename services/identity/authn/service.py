@@ -242,7 +242,7 @@ class AuthnService:
     ) -> AuthnResult | Refusal:
         """Yes/no: does the factor authenticate the person? Never any attribute of theirs (SG-MIN-2)."""
         factor = Factor(body.factor.type)
-        self._admit(caller, body.factor)
+        self.admit(caller, body.factor)
         person = await self.identify(session, caller, body.individual, rt=rt)
         check = await self.check_factor(
             session, person, body.factor, client_id=caller.client_id, scope=AUTHN_SCOPE, rt=rt, signing_key=signing_key
@@ -263,7 +263,7 @@ class AuthnService:
     ) -> PredicateResult | Refusal:
         """Authenticate the person, then answer each predicate as a boolean computed from their record."""
         factor = Factor(body.factor.type)
-        self._admit(caller, body.factor)
+        self.admit(caller, body.factor)
         person = await self.identify(session, caller, body.individual, rt=rt)
         check = await self.check_factor(
             session, person, body.factor, client_id=caller.client_id, scope=AUTHN_SCOPE, rt=rt, signing_key=signing_key
@@ -366,7 +366,7 @@ class AuthnService:
             return await self._check_biometric(session, person, factor.template, rt=rt)
         if isinstance(factor, OfflineQrFactor):
             return await self._check_offline_qr(session, person, factor.qr_payload, rt=rt, signing_key=signing_key)
-        assert isinstance(factor, AssistedFactor) and factor.confirmation is not None  # _admit saw to both
+        assert isinstance(factor, AssistedFactor) and factor.confirmation is not None  # admit saw to both
         check = await self._check_confirmation(session, person, factor.confirmation, client_id=client_id, rt=rt)
         if check.ok or check.error is not None:
             return check
@@ -407,7 +407,8 @@ class AuthnService:
         # Append-only: a Core insert of the row, not an ORM add and a flush of everything else pending.
         await session.execute(_INSERT_AUTH_EVENT, row)
         event = RecordedAuthEvent(row["id"], now, row["reason"], row["attributes"])
-        subject = _EVENT_SUBJECTS.get(operation) or (
+        # A failed release released nothing: it is announced as the failed authentication it was.
+        subject = (_EVENT_SUBJECTS.get(operation) if check.ok else None) or (
             "identity.authn.succeeded" if check.ok else "identity.authn.failed"
         )
         await rt.outbox.add(
@@ -447,7 +448,7 @@ class AuthnService:
         return await token_service.token_for(session, person, request.relying_party_id, rt=rt)
 
     @staticmethod
-    def _admit(caller: Caller, factor: AnyFactor) -> None:
+    def admit(caller: Caller, factor: AnyFactor) -> None:
         """Assisted authentication needs a registered operator and the person's own confirmation (SG-INCL-3)."""
         if not isinstance(factor, AssistedFactor):
             return

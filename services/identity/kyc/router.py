@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
-from services.identity.authn.errors import IndividualMismatch, IndividualRequired
+from services.identity.authn.errors import (
+    AuthenticationFailed,
+    BiometricUseAlternative,
+    IndividualMismatch,
+    IndividualRequired,
+    PinPaused,
+)
+from services.identity.authn.http import answer_or_refusal
 from services.identity.deps import RelyingPartyDep, RuntimeDep, SigningKeyDep
 from services.identity.kyc.schemas import KycRequest, KycResponse
 from services.identity.kyc.service import kyc as kyc_service
@@ -22,8 +30,9 @@ router = APIRouter(prefix="/v1", tags=["kyc"])
     description="Releases the attributes that BOTH the request's purpose allows (the `kyc_purposes` policy) AND the "
     "person consented to (the assertion's `consented_items`, which the gateway takes from the verified consent "
     "artefact `consent_id`), optionally narrowed by `attributes`. A purpose without a KYC policy, no verified "
-    "consent, or an empty intersection is denied with 403 `rule_id: SG-MIN-2`. The UIN is "
-    "never released. Recorded in the person's auth history and announced on the outbox.",
+    "consent, or an empty intersection is denied with 403 `rule_id: SG-MIN-2`. The person must take part with a "
+    "`factor` (OTP, PIN, biometric, offline QR or assisted, as in POST /v1/authn); a failure is 401 and releases "
+    "nothing. The UIN is never released. Recorded in the person's auth history and announced on the outbox.",
     response_model=KycResponse,
     responses=problem_responses(
         PolicyDenied,
@@ -33,9 +42,19 @@ router = APIRouter(prefix="/v1", tags=["kyc"])
         VidRevoked,
         VidExpired,
         SubjectNotFound,
+        AuthenticationFailed,
+        BiometricUseAlternative,
+        PinPaused,
     ),
 )
 async def release_kyc(
-    body: KycRequest, session: SessionDep, caller: RelyingPartyDep, rt: RuntimeDep, signing_key: SigningKeyDep
-) -> KycResponse:
-    return await kyc_service.release(session, caller, body, rt=rt, signing_key=signing_key)
+    body: KycRequest,
+    *,
+    request: Request,
+    session: SessionDep,
+    caller: RelyingPartyDep,
+    rt: RuntimeDep,
+    signing_key: SigningKeyDep,
+) -> KycResponse | JSONResponse:
+    outcome = await kyc_service.release(session, caller, body, rt=rt, signing_key=signing_key)
+    return answer_or_refusal(request, outcome)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.identity.authn.schemas import Individual
+from services.identity.authn.schemas import AnyFactor, Individual
 from services.identity.config import KycAttribute
 
 
@@ -15,6 +15,10 @@ class KycRequest(BaseModel):
 
     individual: Individual | None = Field(
         default=None, description="The person's VID, unless the gateway resolved them (assertion `sub`)."
+    )
+    factor: AnyFactor = Field(
+        description="The person's own factor, checked as in POST /v1/authn: a release needs the person present, "
+        "as MOSIP's and Aadhaar's eKYC do. A failure is 401 and releases nothing."
     )
     attributes: list[KycAttribute] | None = Field(
         default=None,

@@ -9,7 +9,7 @@ from services.common.assertion import Caller
 from services.common.keys import SigningKey
 from services.common.problems import PolicyDenied
 from services.identity.authn.models import Factor, Operation
-from services.identity.authn.service import Check
+from services.identity.authn.service import AUTHN_SCOPE, Refusal
 from services.identity.authn.service import authn as authn_service
 from services.identity.config import KycAttribute
 from services.identity.deps import Runtime
@@ -33,8 +33,12 @@ def _value(values: dict[str, str], name: KycAttribute) -> str | None:
 class KycService:
     async def release(
         self, session: AsyncSession, caller: Caller, body: KycRequest, *, rt: Runtime, signing_key: SigningKey
-    ) -> KycResponse:
-        """The attributes the purpose's KYC policy allows intersected with the consented ones; 403 otherwise."""
+    ) -> KycResponse | Refusal:
+        """The attributes the purpose's KYC policy allows intersected with the consented ones; 403 otherwise.
+
+        Policy first, so that a request that may not be answered spends none of the person's OTP guesses; then the
+        person's factor, whose failure is recorded and releases nothing.
+        """
         allowed = rt.settings.kyc_purposes.get(caller.purpose) if caller.purpose else None
         if allowed is None:
             raise _deny(
@@ -53,7 +57,17 @@ class KycService:
         asked = dict.fromkeys([*caller.consented_items, *(body.attributes or ())])
         withheld = [name for name in asked if name not in releasable]
 
+        authn_service.admit(caller, body.factor)
         person = await authn_service.identify(session, caller, body.individual, rt=rt)
+        factor = Factor(body.factor.type)
+        check = await authn_service.check_factor(
+            session, person, body.factor, client_id=caller.client_id, scope=AUTHN_SCOPE, rt=rt, signing_key=signing_key
+        )
+        if not check.ok:
+            await authn_service.record(
+                session, caller, person, operation=Operation.kyc, factor=factor, check=check, rt=rt
+            )
+            return check.refusal(factor)
         values = await person_service.read_attributes(session, person.id, rt=rt)
         attributes = {name: value for name in releasable if (value := _value(values, name)) is not None}
         event = await authn_service.record(
@@ -61,8 +75,8 @@ class KycService:
             caller,
             person,
             operation=Operation.kyc,
-            factor=Factor.kyc,
-            check=Check(True),
+            factor=factor,
+            check=check,
             attributes=list(attributes),
             rt=rt,
         )

@@ -7,15 +7,18 @@ import json
 import pytest
 from jose import jwt
 
-from tests.identity.access_helpers import RELYING_PARTY, call, enrolled
+from tests.identity.access_helpers import RELYING_PARTY, call, enrolled, request_otp
 from tests.identity.identity_helpers import SUBJECT, events
 
 PURPOSE = "KYC_ACCOUNT_OPENING"  # allows full_name, date_of_birth, address by default
 
 
-async def _kyc(api, person, consented, *, roles=RELYING_PARTY, requested=None, **context):
-    """The gateway, having verified the consent artefact, names its data items in the assertion."""
-    body = {"individual": {"type": "vid", "value": person.vid}}
+async def _kyc(api, person, consented, *, roles=RELYING_PARTY, requested=None, factor=None, **context):
+    """The gateway, having verified the consent artefact, names its data items in the assertion; the person takes
+    part with a one-time code sent at the bank's request, unless `factor` says otherwise."""
+    if factor is None:
+        factor = {"type": "otp", "otp": await request_otp(api, person)}
+    body = {"individual": {"type": "vid", "value": person.vid}, "factor": factor}
     if requested is not None:
         body["attributes"] = requested
     if "consent_id" in context:
@@ -108,7 +111,7 @@ async def test_the_release_is_recorded_and_announced(api) -> None:
 
     history = await call(api, "GET", "/v1/me/auth-history", roles=SUBJECT, subject_ref=person.sub)
     [entry] = history.json()["items"]
-    assert (entry["operation"], entry["factor"], entry["result"]) == ("kyc", "kyc", "success")
+    assert (entry["operation"], entry["factor"], entry["result"]) == ("kyc", "otp", "success")
     assert entry["purpose"] == PURPOSE
     assert entry["attributes"] == ["full_name", "address"]
     assert entry["relying_party"] == "rp-bank"
@@ -134,9 +137,50 @@ async def test_the_relying_party_cannot_widen_the_consent(api) -> None:
 @pytest.mark.rule("SG-MIN-2")
 async def test_a_consent_id_without_verified_items_is_denied(api) -> None:
     person = await enrolled(api)
-    body = {"individual": {"type": "vid", "value": person.vid}, "attributes": ["full_name"]}
+    code = await request_otp(api, person)
+    body = {
+        "individual": {"type": "vid", "value": person.vid},
+        "attributes": ["full_name"],
+        "factor": {"type": "otp", "otp": code},
+    }
     response = await call(
         api, "POST", "/v1/kyc", roles=RELYING_PARTY, client_id="rp-bank", json=body, purpose=PURPOSE, consent_id="c"
     )
     assert response.status_code == 403
     assert response.json()["rule_id"] == "SG-MIN-2"
+
+
+async def test_the_person_must_take_part_and_a_failed_factor_releases_nothing(api) -> None:
+    person = await enrolled(api)
+    without = await call(
+        api, "POST", "/v1/kyc", roles=RELYING_PARTY, client_id="rp-bank", purpose=PURPOSE, consent_id="cns_9",
+        consented_items=("full_name",), json={"individual": {"type": "vid", "value": person.vid}},
+    )  # fmt: skip
+    assert without.status_code == 422
+
+    code = await request_otp(api, person)
+    not_the_code = f"{(int(code) + 1) % 10**6:06d}"
+    wrong = await _kyc(
+        api, person, ["full_name"], factor={"type": "otp", "otp": not_the_code}, purpose=PURPOSE, consent_id="cns_9"
+    )
+    assert wrong.status_code == 401
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert wrong.json()["reason"] == "otp.mismatch"
+    assert "Mensah" not in wrong.text and "attributes" not in wrong.json()
+
+    history = await call(api, "GET", "/v1/me/auth-history", roles=SUBJECT, subject_ref=person.sub)
+    [entry] = history.json()["items"]
+    assert (entry["operation"], entry["factor"], entry["result"]) == ("kyc", "otp", "failure")
+    assert entry["attributes"] == []
+    assert await events(api.svc, "identity.kyc.released") == []
+    assert len(await events(api.svc, "identity.authn.failed")) == 1
+
+
+async def test_a_policy_denial_spends_none_of_the_persons_code(api) -> None:
+    person = await enrolled(api)
+    code = await request_otp(api, person)
+    factor = {"type": "otp", "otp": code}
+    denied = await _kyc(api, person, ["full_name"], factor=factor, purpose="BENEFIT_ELIGIBILITY", consent_id="c1")
+    assert denied.status_code == 403
+    released = await _kyc(api, person, ["full_name"], factor=factor, purpose=PURPOSE, consent_id="c1")
+    assert released.status_code == 200, released.text
