@@ -89,3 +89,11 @@ class IndividualMismatch(InvalidInput):
     title = "The individual in the body is not the subject the gateway resolved"
     type_slug = "identity/authn-individual-mismatch"
     code = "identity.authn.individual_mismatch"
+
+
+class LastOwnFactor(Conflict):
+    """Locking this would leave the person neither one-time codes nor a PIN: their own app signs in with those."""
+
+    title = "Keep one way to sign in unlocked"
+    type_slug = "identity/authn-last-own-factor"
+    code = "identity.authn.last_own_factor"

@@ -14,6 +14,7 @@ from services.identity.authn.errors import (
     BiometricUseAlternative,
     IndividualMismatch,
     IndividualRequired,
+    LastOwnFactor,
     OtpChannelUnavailable,
     PinPaused,
     PinProofRequired,
@@ -23,8 +24,12 @@ from services.identity.authn.schemas import (
     AuthHistoryPage,
     AuthnRequest,
     AuthnResult,
+    FactorLockList,
+    FactorLockSet,
+    FactorLockState,
     OtpRequest,
     OtpRequested,
+    PersonFactor,
     PinSet,
     PinStatus,
     PredicateRequest,
@@ -116,6 +121,32 @@ async def set_pin(
 ) -> PinStatus | JSONResponse:
     outcome = await authn_service.set_pin(session, caller, body, rt=rt)
     return answer_or_refusal(request, outcome)
+
+
+@router.get(
+    "/me/auth-factors",
+    summary="Which ways of authenticating me are locked (subject)",
+    description="Each factor (otp, pin, biometric, offline_qr, assisted) and whether I locked it.",
+    response_model=FactorLockList,
+    responses=problem_responses(PolicyDenied, SubjectNotFound),
+)
+async def list_factor_locks(session: SessionDep, caller: SubjectDep) -> FactorLockList:
+    return await authn_service.factor_locks(session, caller)
+
+
+@router.put(
+    "/me/auth-factors/{factor}",
+    summary="Lock or unlock one way of authenticating me (subject)",
+    description="Like MOSIP's auth-type lock: a locked factor fails every authentication, eKYC and sign-in "
+    "(401, reason `<factor>.locked`, with the `alternatives` left open) until I unlock it. One-time codes and the "
+    "PIN cannot both be locked (409): my app signs in with one of them.",
+    response_model=FactorLockState,
+    responses=problem_responses(PolicyDenied, SubjectNotFound, LastOwnFactor),
+)
+async def set_factor_lock(
+    factor: PersonFactor, body: FactorLockSet, session: SessionDep, caller: SubjectDep, rt: RuntimeDep
+) -> FactorLockState:
+    return await authn_service.set_factor_lock(session, caller, factor, body, rt=rt)
 
 
 @router.get(

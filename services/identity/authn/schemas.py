@@ -167,6 +167,31 @@ class PinStatus(BaseModel):
     updated_at: datetime
 
 
+class PersonFactor(StrEnum):
+    """The ways a person can authenticate, each of which they may lock."""
+
+    otp = "otp"
+    pin = "pin"
+    biometric = "biometric"
+    offline_qr = "offline_qr"
+    assisted = "assisted"
+
+
+class FactorLockSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    locked: bool = Field(description="true locks this way of authenticating the person; false unlocks it.")
+
+
+class FactorLockState(BaseModel):
+    factor: PersonFactor
+    locked: bool
+
+
+class FactorLockList(BaseModel):
+    items: list[FactorLockState]
+
+
 class AuthEventRead(BaseModel):
     """One entry of a person's auth history (like Aadhaar's): who, when, how, for what, and the result."""
 

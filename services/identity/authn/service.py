@@ -34,6 +34,7 @@ from services.identity.authn.errors import (
     BiometricUseAlternative,
     IndividualMismatch,
     IndividualRequired,
+    LastOwnFactor,
     OtpChannelUnavailable,
     PinPaused,
     PinProofRequired,
@@ -56,12 +57,16 @@ from services.identity.authn.schemas import (
     AuthnRequest,
     AuthnResult,
     BiometricFactor,
+    FactorLockList,
+    FactorLockSet,
+    FactorLockState,
     Individual,
     IndividualType,
     OfflineQrFactor,
     OtpFactor,
     OtpRequest,
     OtpRequested,
+    PersonFactor,
     PinFactor,
     PinSet,
     PinStatus,
@@ -79,6 +84,7 @@ from services.identity.credentials.service import offline_credential as offline_
 from services.identity.deps import Runtime
 from services.identity.notifications.service import notification as notification_service
 from services.identity.persons.models import Person, PersonStatus
+from services.identity.persons.repository import PersonRepository
 from services.identity.persons.service import person as person_service
 from services.identity.tokens.errors import TOKEN_1_REFS, ReferenceNotResolved
 from services.identity.tokens.schemas import PairwiseTokenRequest, ReferenceType, SubjectReference
@@ -90,6 +96,7 @@ AUTHN_SCOPE = "authn"
 OTP_DIGITS = 6
 RESIDENT_STATUSES = frozenset({"citizen", "resident"})
 NAMING_ROLES = ("relying_party", "registrar", "assisted_operator")
+OWN_APP_FACTORS = frozenset({Factor.otp.value, Factor.pin.value})
 
 # Argon2id with the library's RFC 9106 low-memory profile; the input is already a keyed HMAC of the PIN.
 _pin_hasher = PasswordHasher()
@@ -322,6 +329,41 @@ class AuthnService:
         await rt.outbox.add(session, "identity.pin.set", {"person_id": person.id, "sub": person.sub})
         return PinStatus(pin_set=True, updated_at=now)
 
+    async def factor_locks(self, session: AsyncSession, caller: Caller) -> FactorLockList:
+        """Which of the caller's ways of authenticating are locked."""
+        person = await person_service.get_active_by_sub(session, caller.subject_ref)
+        locked = set(person.locked_factors or ())
+        return FactorLockList(items=[FactorLockState(factor=f, locked=f.value in locked) for f in PersonFactor])
+
+    async def set_factor_lock(
+        self, session: AsyncSession, caller: Caller, factor: PersonFactor, body: FactorLockSet, *, rt: Runtime
+    ) -> FactorLockState:
+        """Lock or unlock one way of authenticating the caller (MOSIP's auth-type lock); the same again is a no-op.
+
+        One-time codes and the PIN cannot both be locked: the person's own app signs in with one of them, and the
+        person must always be able to come back and unlock the rest.
+        """
+        person = await person_service.get_active_by_sub(session, caller.subject_ref)
+        await PersonRepository.from_session(session).lock(person.id)  # concurrent changes to the list, one at a time
+        await session.refresh(person, ["locked_factors"])
+        locked = set(person.locked_factors or ())
+        wanted = locked | {factor.value} if body.locked else locked - {factor.value}
+        if wanted >= OWN_APP_FACTORS:
+            raise LastOwnFactor(
+                "One-time codes and the PIN cannot both be locked: your app signs you in with one of them. Unlock "
+                "the other first."
+            )
+        if wanted != locked:
+            person.locked_factors = sorted(wanted)
+            await session.flush()
+            await rt.outbox.add(
+                session,
+                "identity.auth_factor.locked" if body.locked else "identity.auth_factor.unlocked",
+                {"person_id": person.id, "sub": person.sub, "factor": factor.value, "client_id": caller.client_id},
+            )
+            log.info("identity.auth_factor.lock_changed", person_id=person.id, factor=factor.value, locked=body.locked)
+        return FactorLockState(factor=factor, locked=body.locked)
+
     async def history(
         self, session: AsyncSession, caller: Caller, *, cursor: str | None, limit: int
     ) -> AuthHistoryPage:
@@ -358,6 +400,8 @@ class AuthnService:
         signing_key: SigningKey,
     ) -> Check:
         """Check one factor against the person's enrolled data; OTP codes must come from `client_id` and `scope`."""
+        if locked := self._locked(person, Factor(factor.type)):
+            return locked
         if isinstance(factor, OtpFactor):
             return await self._check_otp(session, person, factor.otp, client_id=client_id, scope=scope, rt=rt)
         if isinstance(factor, PinFactor):
@@ -496,9 +540,24 @@ class AuthnService:
     async def _check_confirmation(
         self, session: AsyncSession, person: Person, factor: OtpFactor | PinFactor, *, client_id: str, rt: Runtime
     ) -> Check:
+        if locked := self._locked(person, Factor(factor.type)):
+            return locked
         if isinstance(factor, OtpFactor):
             return await self._check_otp(session, person, factor.otp, client_id=client_id, scope=AUTHN_SCOPE, rt=rt)
         return await self._check_pin(session, person, factor.pin, client_id=client_id, rt=rt)
+
+    @staticmethod
+    def _locked(person: Person, factor: Factor) -> Check | None:
+        """The refusal for a factor the person locked, naming the ways they left open; None if it is open."""
+        locked = set(person.locked_factors or ())
+        if factor.value not in locked:
+            return None
+        return Check(
+            False,
+            f"{factor.value}.locked",
+            "The person has locked this way of authenticating. Use another way; they can unlock it in their app.",
+            extensions={"alternatives": [f.value for f in PersonFactor if f.value not in locked]},
+        )
 
     async def _check_otp(
         self, session: AsyncSession, person: Person, code: str, *, client_id: str, scope: str, rt: Runtime

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import UTCDateTime
@@ -35,6 +36,8 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     uin_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Ways of authenticating the person has locked (MOSIP's auth-type lock); read with the person on every attempt.
+    locked_factors: Mapped[list[str] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
 
 
 class PersonAttribute(Base):
