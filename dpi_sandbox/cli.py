@@ -16,6 +16,8 @@ app = typer.Typer(help="The DPI reference sandbox: identity, payments, consent a
                   no_args_is_help=True)  # fmt: skip
 db_app = typer.Typer(help="Database migrations (one Alembic history per service).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="Signing keys (one ES256 key per app, under the var dir's keys/).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 VarDir = Annotated[Path, typer.Option("--var-dir", help="Where SQLite files, keys and reports live.")]
@@ -56,6 +58,41 @@ def demo(
     from dpi_sandbox.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(host=host, port=port, once=once, var_dir=var_dir, console=console)))
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    app_name: Annotated[str, typer.Argument(metavar="APP", help=f"One of {', '.join(e.name for e in ALL)}.")],
+    publish_days: Annotated[
+        int | None,
+        typer.Option(
+            "--publish-days",
+            min=0,
+            help="How long the old public key stays published and trusted. Default: identity, its offline "
+            "credentials' lifetime plus a day (what the old key signed must keep verifying); the others, one day. "
+            "0 withdraws it at once (a compromised key).",
+        ),
+    ] = None,
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Replace an app's signing key; restart the sandbox for it to sign with the new one."""
+    from datetime import timedelta
+
+    from dpi_sandbox.embedded import all_settings
+    from services.common.keys import rotate_signing_key
+
+    try:
+        settings = all_settings(var_dir)[entry(app_name).name]
+    except KeyError as error:
+        console.print(str(error.args[0]))
+        raise typer.Exit(2) from None
+    if publish_days is None:
+        validity = getattr(settings, "offline_credential_validity_days", None)
+        publish_days = validity + 1 if isinstance(validity, int) else 1
+    key = rotate_signing_key(settings.resolved_keys_dir, app_name, publish_for=timedelta(days=publish_days))
+    console.print(
+        f"{app_name}: new key {key.kid}; {len(key.retired)} retired key(s) still published. Restart to sign with it."
+    )
 
 
 @db_app.command("upgrade")

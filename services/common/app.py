@@ -93,7 +93,8 @@ def create_service_app(
         settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin, **pool
     )
     sessionmaker = create_sessionmaker(engine)
-    signing_key = load_or_create_signing_key(settings.resolved_keys_dir, spec.name)
+    # The app's clock decides which retired keys are still published (tests run on a frozen one).
+    signing_key = load_or_create_signing_key(settings.resolved_keys_dir, spec.name, now=clock.now())
     outbox_tbl = spec.metadata.tables["outbox"]
     replay_tbl = spec.metadata.tables["seen_assertions"]
     redis_client = aioredis.Redis.from_url(settings.redis_url) if settings.replay_store is ReplayStore.redis else None

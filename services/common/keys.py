@@ -3,6 +3,11 @@
 Each service has its own ES256 (P-256) key. The private key is written with mode 0600 and created atomically, so
 processes that start together agree on one key; the public half is also written as `<name>.jwks.json` so the other
 processes of a multi-process sandbox can verify without a network call.
+
+Rotation (`rotate_signing_key`, `dpi-sandbox keys rotate`) replaces the private key and keeps the old public key
+published beside the new one for a grace period (`<name>.retired.json`), so that what the old key signed (an ID
+token, a printed offline credential) still verifies until it expires. Running processes sign with the new key once
+they restart.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +73,8 @@ class SigningKey:
 
     private_key: ec.EllipticCurvePrivateKey
     kid: str
+    # Public JWKs of rotated-out keys still in their grace period: published and trusted, never used to sign.
+    retired: tuple[dict[str, str], ...] = field(default=())
 
     @property
     def algorithm(self) -> str:
@@ -82,7 +90,8 @@ class SigningKey:
         return {**ec_public_jwk(self.private_key.public_key()), "kid": self.kid, "alg": "ES256", "use": "sig"}
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
-        return {"keys": [self.public_jwk()]}
+        """The current key first, then the retired ones still published."""
+        return {"keys": [self.public_jwk(), *self.retired]}
 
     @functools.cached_property
     def _jose_key(self) -> Key:
@@ -102,17 +111,16 @@ class SigningKey:
         return cls.from_private_key(ec.generate_private_key(ec.SECP256R1()))
 
 
-def load_or_create_signing_key(keys_dir: Path, name: str) -> SigningKey:
-    """Load `<keys_dir>/<name>.es256.pem`, creating it (and its public JWKS file) on first use."""
+def load_or_create_signing_key(keys_dir: Path, name: str, *, now: datetime | None = None) -> SigningKey:
+    """Load `<keys_dir>/<name>.es256.pem`, creating it (and its public JWKS file) on first use, with the retired
+    keys whose grace period has not ended at `now` (default: the wall clock)."""
     keys_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(keys_dir, 0o700)
     path = keys_dir / f"{name}.es256.pem"
     if not path.exists():
         candidate = SigningKey.generate()
         temporary = keys_dir / f".{name}.{os.getpid()}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(candidate.private_pem)
+        _write_private(temporary, candidate)
         try:
             os.link(temporary, path)  # atomic and fails if another process won the race; then we load theirs
         except FileExistsError:
@@ -122,18 +130,66 @@ def load_or_create_signing_key(keys_dir: Path, name: str) -> SigningKey:
     private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(private_key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} is not an EC private key")
-    key = SigningKey.from_private_key(private_key)
+    current = SigningKey.from_private_key(private_key)
+    moment = now or datetime.now(tz=UTC)
+    retired = tuple(
+        entry["jwk"]
+        for entry in _read_retired(keys_dir, name)
+        if entry["jwk"]["kid"] != current.kid and datetime.fromisoformat(entry["publish_until"]) > moment
+    )
+    key = SigningKey(private_key, current.kid, retired)
     _write_public_jwks(keys_dir / f"{name}.jwks.json", key.jwks())
     return key
+
+
+def rotate_signing_key(keys_dir: Path, name: str, *, publish_for: timedelta, now: datetime | None = None) -> SigningKey:
+    """Replace `name`'s key with a new one; the old public key stays published for `publish_for`, then drops out.
+
+    Returns the new key. Processes already running keep signing with the old key until they restart.
+    """
+    moment = now or datetime.now(tz=UTC)
+    old = load_or_create_signing_key(keys_dir, name, now=moment)
+    new = SigningKey.generate()
+    entries = [e for e in _read_retired(keys_dir, name) if datetime.fromisoformat(e["publish_until"]) > moment]
+    entries.append(
+        {
+            "jwk": old.public_jwk(),
+            "retired_at": moment.isoformat(),
+            "publish_until": (moment + publish_for).isoformat(),
+        }
+    )
+    _replace_text(keys_dir / f"{name}.retired.json", json.dumps({"keys": entries}, indent=2, sort_keys=True))
+    temporary = keys_dir / f".{name}.{os.getpid()}.rotate.tmp"
+    _write_private(temporary, new)
+    temporary.replace(keys_dir / f"{name}.es256.pem")  # atomic: a process starting now loads one key or the other
+    return load_or_create_signing_key(keys_dir, name, now=moment)
+
+
+def _write_private(path: Path, key: SigningKey) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key.private_pem)
+
+
+def _read_retired(keys_dir: Path, name: str) -> list[dict[str, Any]]:
+    path = keys_dir / f"{name}.retired.json"
+    if not path.exists():
+        return []
+    entries: list[dict[str, Any]] = json.loads(path.read_text()).get("keys", [])
+    return entries
+
+
+def _replace_text(path: Path, content: str) -> None:
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(content)
+    temporary.replace(path)
 
 
 def _write_public_jwks(path: Path, jwks: dict[str, Any]) -> None:
     content = json.dumps(jwks, indent=2, sort_keys=True)
     if path.exists() and path.read_text() == content:
         return
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(content)
-    temporary.replace(path)
+    _replace_text(path, content)
 
 
 def read_jwks_file(path: Path) -> dict[str, Any]:

@@ -8,9 +8,13 @@ import json
 import zlib
 from datetime import timedelta
 
+import httpx
 import pytest
 
-from services.common.keys import b64url, b64url_decode
+from dpi_sandbox.registry import entry
+from services.common.assertion import StaticJwks
+from services.common.bus import InProcessBus
+from services.common.keys import b64url, b64url_decode, rotate_signing_key
 from services.identity.credentials.offline import InvalidCredential, verify_offline_qr
 from services.identity.credentials.status_list import (
     MAX_LIST_BYTES,
@@ -151,3 +155,38 @@ def test_the_list_encoding_matches_the_drafts_example() -> None:
     too_big = {"bits": 1, "lst": b64url(zlib.compress(bytes(MAX_LIST_BYTES + 1)))}  # a few KiB that inflate past it
     with pytest.raises(StatusListError, match="inflates beyond"):
         decode_list(too_big)
+
+
+@pytest.mark.rule("SG-INCL-4")
+async def test_an_offline_credential_signed_before_a_rotation_still_works_after_a_restart(
+    api, identity, gateway, clock
+) -> None:
+    """A key rotation must not void what the old key signed: printed credentials live for months."""
+    person = await enrolled(api)
+    issued = await call(api, "POST", "/v1/me/offline-credential", roles=SUBJECT, subject_ref=person.sub)
+    assert issued.status_code == 201, issued.text
+    old_kid = issued.json()["key_id"]
+
+    new = rotate_signing_key(
+        identity.settings.resolved_keys_dir, "identity", publish_for=timedelta(days=91), now=clock.now()
+    )
+    restarted = entry("identity").factory(
+        identity.settings, clock=clock, bus=InProcessBus(), gateway_jwks=StaticJwks(gateway.jwks)
+    )
+    async with (
+        restarted.router.lifespan_context(restarted),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=restarted), base_url="http://identity") as client,
+    ):
+        jwks = (await client.get("/.well-known/jwks.json")).json()
+        assert [key["kid"] for key in jwks["keys"]] == [new.kid, old_kid]
+        body = {
+            "individual": {"type": "vid", "value": person.vid},
+            "factor": {"type": "offline_qr", "qr_payload": issued.json()["qr_payload"]},
+        }
+        headers = gateway.headers("identity", client_id="rp-bank", roles=("relying_party",))
+        response = await client.post("/v1/authn", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        fresh = await client.post(
+            "/v1/me/offline-credential", headers=gateway.headers("identity", roles=SUBJECT, subject_ref=person.sub)
+        )
+        assert fresh.json()["key_id"] == new.kid
