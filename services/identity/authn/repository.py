@@ -34,6 +34,8 @@ def _failures_since_last_success() -> Select[int]:
         AuthEvent.person_id == bindparam("person_id"),
         same_factor,
         AuthEvent.result == Result.failure.value,
+        # Refused before any check because the person locked the factor: not a guess, so not a failure of it.
+        AuthEvent.reason.not_like("%.locked"),
         AuthEvent.id > func.coalesce(last_success, ""),
     )
 

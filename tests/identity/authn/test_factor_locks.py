@@ -92,3 +92,15 @@ async def test_only_known_factors_and_only_the_subject(api) -> None:
     )
     assert response.status_code == 403
     assert response.json()["rule_id"] == "SG-SEC-1"
+
+
+async def test_attempts_on_a_locked_pin_are_no_guesses_and_do_not_pause_it(api) -> None:
+    person = await enrolled(api)
+    set_pin = await call(api, "PUT", "/v1/me/pin", roles=SUBJECT, subject_ref=person.sub, json={"pin": "2468"})
+    assert set_pin.status_code == 200, set_pin.text
+    assert (await _lock(api, person, "pin")).status_code == 200
+    for _ in range(6):
+        refused = await authn(api, person, {"type": "pin", "pin": "2468"})
+        assert refused.json()["reason"] == "pin.locked"
+    assert (await _lock(api, person, "pin", locked=False)).status_code == 200
+    assert (await authn(api, person, {"type": "pin", "pin": "2468"})).status_code == 200
