@@ -594,8 +594,8 @@ class AuthnService:
                 False,
                 "pin.paused",
                 error=PinPaused(
-                    f"{failures} wrong PINs in a row through {client_id}: the PIN works here again after you "
-                    "authenticate another way once. Elsewhere it still works."
+                    f"{failures} wrong PINs in a row through {client_id}: the PIN works here again once you have "
+                    "authenticated successfully anywhere, in any way. Elsewhere it still works."
                 ),
             )
         credential = await repository.pin(person.id)
