@@ -1,4 +1,5 @@
-"""Enrolment and the registrar's view of a person: the only endpoints that ever return a UIN."""
+"""Enrolment and the registrar's view of a person (the only endpoints that ever return a UIN), and a person's view of
+their own record (without it)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ from fastapi.responses import JSONResponse
 
 from services.common.auth import IdempotencyKeyHeader, SessionDep
 from services.common.problems import PolicyDenied, problem_response, problem_responses
-from services.identity.deps import RegistrarDep, RuntimeDep
+from services.identity.deps import RegistrarDep, RuntimeDep, SubjectDep
 from services.identity.persons.errors import (
     DuplicateSuspected,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InvalidPersonalData,
     PersonNotFound,
+    SubjectNotFound,
 )
-from services.identity.persons.schemas import EnrolmentCreate, EnrolmentResult, PersonRead
+from services.identity.persons.schemas import EnrolmentCreate, EnrolmentResult, MyRecord, PersonRead
 from services.identity.persons.service import Held
 from services.identity.persons.service import person as person_service
 
@@ -58,6 +60,19 @@ async def enrol(
 )
 async def get_person(person_id: str, session: SessionDep, caller: RegistrarDep, rt: RuntimeDep) -> PersonRead:
     return await person_service.get(session, caller, person_id, rt=rt)
+
+
+@router.get(
+    "/me/record",
+    summary="Read my own record (subject)",
+    description="What the registry holds about me, decrypted: demographics, consents, whether a biometric is "
+    "stored, and when my UIN was issued. Not the UIN itself, which only registrar endpoints return. A wrong value "
+    "can be corrected through POST /v1/me/corrections.",
+    response_model=MyRecord,
+    responses=problem_responses(PolicyDenied, SubjectNotFound),
+)
+async def my_record(session: SessionDep, caller: SubjectDep, rt: RuntimeDep) -> MyRecord:
+    return await person_service.my_record(session, caller, rt=rt)
 
 
 def _held_response(request: Request, held: Held) -> JSONResponse:

@@ -132,3 +132,15 @@ class PersonRead(Demographics):
     duplicate_of: str | None = Field(description="For a refused duplicate: the person it duplicates.")
     created_at: datetime
     updated_at: datetime
+
+
+class MyRecord(Demographics):
+    """What identity holds about the person asking: their decrypted demographics and consents, never the UIN (it
+    is on their enrolment slip; no endpoint but the registrar's returns it)."""
+
+    status: PersonStatus
+    consents: EnrolmentConsents
+    biometric_enrolled: bool = Field(description="Whether a keyed hash of a biometric template is stored.")
+    uin_issued_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

@@ -35,6 +35,7 @@ from services.identity.persons.schemas import (
     EnrolmentConsents,
     EnrolmentCreate,
     EnrolmentResult,
+    MyRecord,
     PersonRead,
     stored_form,
 )
@@ -223,6 +224,22 @@ class PersonService:
                 "consents": EnrolmentConsents(biometric=person.consent_biometric, notices=person.consent_notices),
                 "biometric_enrolled": person.biometric_hash is not None,
                 "duplicate_of": person.duplicate_of,
+                "created_at": person.created_at,
+                "updated_at": person.updated_at,
+            }
+        )
+
+    async def my_record(self, session: AsyncSession, caller: Caller, *, rt: Runtime) -> MyRecord:
+        """The caller's own record, as the registry holds it, without the UIN: the person's right to see it."""
+        person = await self.get_active_by_sub(session, caller.subject_ref)
+        values = await self.read_attributes(session, person.id, rt=rt)
+        return MyRecord.model_validate(
+            {
+                **{name: value for name, value in values.items() if name != UIN_ATTRIBUTE},
+                "status": person.status,
+                "consents": EnrolmentConsents(biometric=person.consent_biometric, notices=person.consent_notices),
+                "biometric_enrolled": person.biometric_hash is not None,
+                "uin_issued_at": person.uin_issued_at,
                 "created_at": person.created_at,
                 "updated_at": person.updated_at,
             }
