@@ -7,6 +7,7 @@ CORE_OPERATIONS = {
     ("post", "/v1/enrolments"),
     ("get", "/v1/persons/{person_id}"),
     ("get", "/v1/me/record"),
+    ("get", "/v1/adjudication-cases"),
     ("get", "/v1/adjudication-cases/{case_id}"),
     ("post", "/v1/adjudication-cases/{case_id}/decision"),
     ("post", "/v1/subjects/resolve"),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.adjudication.models import AdjudicationCase
+from services.identity.adjudication.models import AdjudicationCase, CaseStatus
+from services.identity.persons.models import Person
 
 
 class AdjudicationRepository:
@@ -17,3 +21,19 @@ class AdjudicationRepository:
 
     async def get(self, case_id: str, *, for_update: bool = False) -> AdjudicationCase | None:
         return await self.session.get(AdjudicationCase, case_id, with_for_update=for_update)
+
+    async def page(
+        self, *, status: CaseStatus | None, after: str | None, limit: int
+    ) -> Sequence[tuple[AdjudicationCase, Person]]:
+        """Up to `limit` cases in id (= creation) order after the cursor, each with its held enrolment."""
+        statement = (
+            select(AdjudicationCase, Person)
+            .join(Person, Person.id == AdjudicationCase.person_id)
+            .order_by(AdjudicationCase.id)
+            .limit(limit)
+        )
+        if status is not None:
+            statement = statement.where(AdjudicationCase.status == status)
+        if after is not None:
+            statement = statement.where(AdjudicationCase.id > after)
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]

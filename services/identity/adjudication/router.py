@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from services.common.assertion import Caller
 from services.common.auth import SessionDep, require_roles
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.adjudication.errors import CaseAlreadyDecided, CaseNotFound
-from services.identity.adjudication.schemas import AdjudicationCaseRead, AdjudicationDecision
+from services.identity.adjudication.models import CaseStatus
+from services.identity.adjudication.schemas import AdjudicationCasePage, AdjudicationCaseRead, AdjudicationDecision
 from services.identity.adjudication.service import adjudication as adjudication_service
 from services.identity.deps import AdjudicatorDep, RuntimeDep
 
@@ -18,6 +19,25 @@ router = APIRouter(prefix="/v1/adjudication-cases", tags=["adjudication"])
 
 # The registrar whose enrolment was held follows the case; only an adjudicator decides it.
 CaseReaderDep = Annotated[Caller, Depends(require_roles("adjudicator", "registrar"))]
+
+
+@router.get(
+    "",
+    summary="The adjudication queue (adjudicator)",
+    description="Cases oldest first, paged by cursor; `status=open` is the work still to do. Ids and match "
+    "signals only, as for one case.",
+    response_model=AdjudicationCasePage,
+    responses=problem_responses(PolicyDenied),
+)
+async def list_cases(
+    *,
+    session: SessionDep,
+    caller: AdjudicatorDep,
+    status: Annotated[CaseStatus | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=64, description="From `next_cursor`.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AdjudicationCasePage:
+    return await adjudication_service.list(session, caller, status=status, cursor=cursor, limit=limit)
 
 
 @router.get(

@@ -22,6 +22,11 @@ class AdjudicationCaseRead(BaseModel):
     decided_at: datetime | None
 
 
+class AdjudicationCasePage(BaseModel):
+    items: list[AdjudicationCaseRead]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
 class AdjudicationDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -9,7 +9,7 @@ from services.common.assertion import Caller
 from services.identity.adjudication.errors import CaseAlreadyDecided, CaseNotFound
 from services.identity.adjudication.models import AdjudicationCase, CaseStatus, Decision
 from services.identity.adjudication.repository import AdjudicationRepository
-from services.identity.adjudication.schemas import AdjudicationCaseRead, AdjudicationDecision
+from services.identity.adjudication.schemas import AdjudicationCasePage, AdjudicationCaseRead, AdjudicationDecision
 from services.identity.deps import Runtime
 from services.identity.persons.models import Person, PersonStatus
 from services.identity.persons.repository import PersonRepository
@@ -22,6 +22,14 @@ class AdjudicationService:
     async def get(self, session: AsyncSession, caller: Caller, case_id: str) -> AdjudicationCaseRead:
         case = await self._case(session, case_id)
         return self._read(case, await self._person(session, case))
+
+    async def list(
+        self, session: AsyncSession, caller: Caller, *, status: CaseStatus | None, cursor: str | None, limit: int
+    ) -> AdjudicationCasePage:
+        """The adjudicators' queue: cases oldest first, optionally of one status."""
+        rows = await AdjudicationRepository.from_session(session).page(status=status, after=cursor, limit=limit + 1)
+        items = [self._read(case, person) for case, person in rows[:limit]]
+        return AdjudicationCasePage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
     async def decide(
         self, session: AsyncSession, caller: Caller, case_id: str, body: AdjudicationDecision, *, rt: Runtime

@@ -193,3 +193,29 @@ async def test_concurrent_retries_with_one_idempotency_key_enrol_once(api, ident
     assert len(await table_rows(identity, "persons")) == 1
     replay = await api.enrol(synthetic_person(), headers=headers)
     assert replay.json()["person_id"] == next(r for r in responses if r.status_code == 201).json()["person_id"]
+
+
+async def test_the_queue_lists_open_cases_oldest_first_in_pages(api):
+    held = []
+    for _ in range(3):
+        body = another_person()
+        await api.enrolled(body)
+        again = await api.enrol(body)
+        assert again.status_code == 409, again.text
+        held.append(again.json()["adjudication_case_id"])
+    assert (await api.decide_case(held[0], "distinct")).status_code == 200
+
+    everything = await api.call("GET", "/v1/adjudication-cases", roles=("adjudicator",))
+    assert [c["id"] for c in everything.json()["items"]] == held
+    first = await api.call("GET", "/v1/adjudication-cases?status=open&limit=1", roles=("adjudicator",))
+    assert [c["id"] for c in first.json()["items"]] == [held[1]]
+    cursor = first.json()["next_cursor"]
+    second = await api.call(
+        "GET", f"/v1/adjudication-cases?status=open&limit=1&cursor={cursor}", roles=("adjudicator",)
+    )
+    assert [c["id"] for c in second.json()["items"]] == [held[2]]
+    assert second.json()["next_cursor"] is None
+    assert second.json()["items"][0]["person_status"] == "pending_adjudication"
+
+    registrar = await api.call("GET", "/v1/adjudication-cases", roles=("registrar",))
+    assert registrar.status_code == 403
