@@ -251,6 +251,16 @@ async def run_backend(label: str, settings: IdentitySettings, env: dict[str, str
             (200,),
             build.tokens(codes[:WARMUP], rp, endpoint),
         )
+    if workers > 1:
+        # The same repeat authentications served by one worker: how much a second worker (a second core for the
+        # service) bought on this machine, the nearest this script comes to measuring more cores.
+        with serve(FACTORY, env=env, workers=1) as single:
+            load = drive(
+                f"{label}, 1 worker: yes/no biometric authentication, repeat", single,
+                build.authentications(members[:seen], rp_id), concurrency=IN_FLIGHT,
+                warmup=build.authentications(warm_members, rp_id),
+            )  # fmt: skip
+            checked(load, (200,), results, notes)
     return results
 
 
