@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.common.problems import Conflict, InvalidInput, ProblemError
+from services.identity.authn.models import PersonFactor
 
 INCL_2_REFS = ("UDPI-SF O3.24", "CDPI multi-modal authentication")
 INCL_3_REFS = ("UDPI-SF F3", "UDPI-SF O6.3", "UDPI-SF F2.5")
 
 # Every way in that is not a biometric (SG-INCL-2): offered whenever a biometric or a PIN does not work.
-NON_BIOMETRIC_ALTERNATIVES = ("otp", "pin", "offline_qr", "assisted")
+NON_BIOMETRIC_ALTERNATIVES = tuple(f.value for f in PersonFactor if f is not PersonFactor.biometric)
 
 
 class AuthenticationFailed(ProblemError):

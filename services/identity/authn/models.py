@@ -23,6 +23,17 @@ class Factor(StrEnum):
     access_token = "access_token"  # noqa: S105 (an OIDC userinfo release on a relying party's access token)
 
 
+class PersonFactor(StrEnum):
+    """The factors that prove the person is present (the others record a release, not the person): each can be
+    locked by the person, and a success with any of them ends a run of failures."""
+
+    otp = Factor.otp.value
+    pin = Factor.pin.value
+    biometric = Factor.biometric.value
+    offline_qr = Factor.offline_qr.value
+    assisted = Factor.assisted.value
+
+
 class Operation(StrEnum):
     authn = "authn"  # yes/no
     predicates = "predicates"  # yes/no plus boolean predicates

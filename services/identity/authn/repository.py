@@ -8,11 +8,16 @@ from datetime import datetime
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.authn.models import AuthEvent, ChallengeStatus, Factor, OtpChallenge, PinCredential, Result
+from services.identity.authn.models import (
+    AuthEvent,
+    ChallengeStatus,
+    Factor,
+    OtpChallenge,
+    PersonFactor,
+    PinCredential,
+    Result,
+)
 from services.identity.persons.models import Person
-
-# Factors that prove the person is present; a success with any of them ends a run of failures.
-PERSON_FACTORS = (Factor.otp, Factor.pin, Factor.biometric, Factor.offline_qr, Factor.assisted)
 
 
 def _failures_since_last_success() -> Select[int]:
@@ -21,7 +26,7 @@ def _failures_since_last_success() -> Select[int]:
         .where(
             AuthEvent.person_id == bindparam("person_id"),
             AuthEvent.result == Result.success.value,
-            AuthEvent.factor.in_([f.value for f in PERSON_FACTORS]),
+            AuthEvent.factor.in_([f.value for f in PersonFactor]),  # a success that proves the person
         )
         .scalar_subquery()
     )

@@ -20,6 +20,7 @@ from services.identity.authn.errors import (
     PinProofRequired,
 )
 from services.identity.authn.http import answer_or_refusal
+from services.identity.authn.models import PersonFactor
 from services.identity.authn.schemas import (
     AuthHistoryPage,
     AuthnRequest,
@@ -29,7 +30,6 @@ from services.identity.authn.schemas import (
     FactorLockState,
     OtpRequest,
     OtpRequested,
-    PersonFactor,
     PinSet,
     PinStatus,
     PredicateRequest,

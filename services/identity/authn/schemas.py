@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.identity.authn.models import Factor, Operation, Result
+from services.identity.authn.models import Factor, Operation, PersonFactor, Result
 from services.identity.notifications.models import MessageChannel
 from services.identity.persons.uin import is_valid_uin, is_valid_vid
 
@@ -165,16 +165,6 @@ class PinSet(BaseModel):
 class PinStatus(BaseModel):
     pin_set: bool
     updated_at: datetime
-
-
-class PersonFactor(StrEnum):
-    """The ways a person can authenticate, each of which they may lock."""
-
-    otp = "otp"
-    pin = "pin"
-    biometric = "biometric"
-    offline_qr = "offline_qr"
-    assisted = "assisted"
 
 
 class FactorLockSet(BaseModel):

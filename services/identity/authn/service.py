@@ -45,6 +45,7 @@ from services.identity.authn.models import (
     Factor,
     Operation,
     OtpChallenge,
+    PersonFactor,
     PinCredential,
     Result,
 )
@@ -66,7 +67,6 @@ from services.identity.authn.schemas import (
     OtpFactor,
     OtpRequest,
     OtpRequested,
-    PersonFactor,
     PinFactor,
     PinSet,
     PinStatus,
