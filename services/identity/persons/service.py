@@ -216,16 +216,11 @@ class PersonService:
         values = await self.read_attributes(session, person.id, rt=rt)
         return PersonRead.model_validate(
             {
-                **{name: value for name, value in values.items() if name != UIN_ATTRIBUTE},
+                **self._record(person, values),
                 "id": person.id,
                 "sub": person.sub,
-                "status": person.status,
                 "uin": values.get(UIN_ATTRIBUTE),
-                "consents": EnrolmentConsents(biometric=person.consent_biometric, notices=person.consent_notices),
-                "biometric_enrolled": person.biometric_hash is not None,
                 "duplicate_of": person.duplicate_of,
-                "created_at": person.created_at,
-                "updated_at": person.updated_at,
             }
         )
 
@@ -233,17 +228,19 @@ class PersonService:
         """The caller's own record, as the registry holds it, without the UIN: the person's right to see it."""
         person = await self.get_active_by_sub(session, caller.subject_ref)
         values = await self.read_attributes(session, person.id, rt=rt)
-        return MyRecord.model_validate(
-            {
-                **{name: value for name, value in values.items() if name != UIN_ATTRIBUTE},
-                "status": person.status,
-                "consents": EnrolmentConsents(biometric=person.consent_biometric, notices=person.consent_notices),
-                "biometric_enrolled": person.biometric_hash is not None,
-                "uin_issued_at": person.uin_issued_at,
-                "created_at": person.created_at,
-                "updated_at": person.updated_at,
-            }
-        )
+        return MyRecord.model_validate({**self._record(person, values), "uin_issued_at": person.uin_issued_at})
+
+    @staticmethod
+    def _record(person: Person, values: Mapping[str, str]) -> dict[str, Any]:
+        """What both views of a record show: the decrypted demographics (never the UIN), consents and status."""
+        return {
+            **{name: value for name, value in values.items() if name != UIN_ATTRIBUTE},
+            "status": person.status,
+            "consents": EnrolmentConsents(biometric=person.consent_biometric, notices=person.consent_notices),
+            "biometric_enrolled": person.biometric_hash is not None,
+            "created_at": person.created_at,
+            "updated_at": person.updated_at,
+        }
 
     async def get_active_by_sub(self, session: AsyncSession, sub: str | None) -> Person:
         """The person with an issued UIN behind an internal subject reference."""
