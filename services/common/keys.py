@@ -131,12 +131,8 @@ def load_or_create_signing_key(keys_dir: Path, name: str, *, now: datetime | Non
     if not isinstance(private_key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} is not an EC private key")
     current = SigningKey.from_private_key(private_key)
-    moment = now or datetime.now(tz=UTC)
-    retired = tuple(
-        entry["jwk"]
-        for entry in _read_retired(keys_dir, name)
-        if entry["jwk"]["kid"] != current.kid and datetime.fromisoformat(entry["publish_until"]) > moment
-    )
+    published = _still_published(keys_dir, name, now or datetime.now(tz=UTC))
+    retired = tuple(entry["jwk"] for entry in published if entry["jwk"]["kid"] != current.kid)
     key = SigningKey(private_key, current.kid, retired)
     _write_public_jwks(keys_dir / f"{name}.jwks.json", key.jwks())
     return key
@@ -150,7 +146,7 @@ def rotate_signing_key(keys_dir: Path, name: str, *, publish_for: timedelta, now
     moment = now or datetime.now(tz=UTC)
     old = load_or_create_signing_key(keys_dir, name, now=moment)
     new = SigningKey.generate()
-    entries = [e for e in _read_retired(keys_dir, name) if datetime.fromisoformat(e["publish_until"]) > moment]
+    entries = _still_published(keys_dir, name, moment)
     entries.append(
         {
             "jwk": old.public_jwk(),
@@ -171,12 +167,13 @@ def _write_private(path: Path, key: SigningKey) -> None:
         handle.write(key.private_pem)
 
 
-def _read_retired(keys_dir: Path, name: str) -> list[dict[str, Any]]:
+def _still_published(keys_dir: Path, name: str, moment: datetime) -> list[dict[str, Any]]:
+    """The retired-key entries whose grace period has not ended at `moment`."""
     path = keys_dir / f"{name}.retired.json"
     if not path.exists():
         return []
     entries: list[dict[str, Any]] = json.loads(path.read_text()).get("keys", [])
-    return entries
+    return [entry for entry in entries if datetime.fromisoformat(entry["publish_until"]) > moment]
 
 
 def _replace_text(path: Path, content: str) -> None:
