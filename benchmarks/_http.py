@@ -54,16 +54,11 @@ class Served:
     processes: list[subprocess.Popen[bytes]]
     host: str
     ports: list[int]
-    logs: list[Path]
 
     @property
     def port(self) -> int:
         """Where a single client (a set-up step, not the load) may call."""
         return self.ports[0]
-
-    @property
-    def workers(self) -> int:
-        return len(self.processes)
 
 
 @contextlib.contextmanager
@@ -100,7 +95,7 @@ def serve(
                 )
         for process, worker_port, log in zip(processes, ports, logs, strict=True):
             _wait_until_ready(process, f"http://{host}:{worker_port}{ready_path}", log)
-        yield Served(processes, host, ports, logs)
+        yield Served(processes, host, ports)
     finally:
         for process in processes:
             process.send_signal(signal.SIGINT)
