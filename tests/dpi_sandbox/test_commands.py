@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import socket
@@ -50,22 +51,36 @@ def test_demo_without_a_terminal_exits_after_the_report(tmp_path):
     assert (tmp_path / "reports" / "demo.md").exists()
 
 
-@pytest.mark.xdist_group("fixed-ports")
+def _free_port_block(size: int) -> range:
+    """Five consecutive free ports (the multi-process mode takes the gateway's port and the next four), so that
+    two checkouts running the suite on one machine never collide on 8000-8004."""
+    for _ in range(50):
+        base = _free_port()
+        if base + size >= 65535:
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(base, base + size):
+                    probe = held.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return range(base, base + size)
+    pytest.fail("found no block of free ports")
+
+
 def test_up_processes_serves_five_processes_and_stops_them_all_on_sigint(tmp_path):
-    ports = range(8000, 8005)
-    for port in ports:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                pytest.fail(f"port {port} is already in use; the multi-process mode needs 8000-8004")
+    ports = _free_port_block(5)
+    gateway_url = f"http://127.0.0.1:{ports[0]}"
     supervisor = subprocess.Popen(
-        [*CLI, "up", "--processes", "--var-dir", str(tmp_path)],
+        [*CLI, "up", "--processes", "--port", str(ports[0]), "--var-dir", str(tmp_path)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
-                if httpx.get("http://127.0.0.1:8000/services", timeout=2).json().get("healthy"):
+                if httpx.get(f"{gateway_url}/services", timeout=2).json().get("healthy"):
                     break
             except (httpx.HTTPError, ValueError):
                 pass
@@ -78,8 +93,8 @@ def test_up_processes_serves_five_processes_and_stops_them_all_on_sigint(tmp_pat
         for port, name in zip(ports, ("gateway", "identity", "payments", "consent", "exchange"), strict=True):
             assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["service"] == name
         for name in ("identity", "payments", "consent", "exchange"):
-            assert httpx.get(f"http://127.0.0.1:8000/{name}/healthz", timeout=2).status_code == 200
-        direct = httpx.get("http://127.0.0.1:8001/v1/caller", timeout=2)
+            assert httpx.get(f"{gateway_url}/{name}/healthz", timeout=2).status_code == 200
+        direct = httpx.get(f"http://127.0.0.1:{ports[1]}/v1/caller", timeout=2)
         assert direct.status_code == 401, "a service port without a gateway assertion refuses"
 
         supervisor.send_signal(signal.SIGINT)
