@@ -33,6 +33,7 @@ from benchmarks._common import (
     report,
 )
 from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
+from gateway.auth.caller import AuthenticatedCaller
 from services.common.assertion import (
     AssertionMinter,
     AssertionVerifier,
@@ -52,8 +53,8 @@ BENCH_SCHEMA = f"bench_foundation_identity_{os.getpid()}"  # concurrent runs mus
 
 
 class TrustingAuthenticator:
-    async def authenticate(self, request: Request) -> CallContext:
-        return CallContext(client_id="bench", roles=("relying_party",))
+    async def authenticate(self, request: Request) -> AuthenticatedCaller:
+        return AuthenticatedCaller(client_id="bench", roles=("relying_party",))
 
 
 async def main(quick: bool) -> None:

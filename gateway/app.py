@@ -102,7 +102,8 @@ def create_app(
             for client in clients.values():
                 stack.push_async_callback(client.aclose)
             app.state.upstream_names = tuple(clients)
-            app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), authenticator or DenyAll())
+            app.state.authenticator = authenticator or DenyAll()
+            app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), app.state.authenticator)
             yield
 
     return create_service_app(SPEC, settings, clock=clock, extra_lifespan=upstream_lifespan, **runtime)

@@ -4,22 +4,19 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from fastapi import Request
 
-from services.common.assertion import CallContext
+from gateway.auth.caller import AuthenticatedCaller
+from gateway.auth.deps import Authenticator
 from services.common.problems import Unauthenticated
 
-
-class CallerAuthenticator(Protocol):
-    async def authenticate(self, request: Request) -> CallContext: ...
+CallerAuthenticator = Authenticator
 
 
 class DenyAll:
     """The default: no client registry is configured yet, so every non-public request is refused with 401."""
 
-    async def authenticate(self, request: Request) -> CallContext:
+    async def authenticate(self, request: Request) -> AuthenticatedCaller:
         raise Unauthenticated(
             "No registered client credentials were presented; the gateway admits only authenticated callers.",
             headers={"WWW-Authenticate": 'Bearer realm="dpi-sandbox"'},

@@ -8,6 +8,7 @@ import httpx
 from fastapi import Request
 from starlette.responses import Response
 
+from gateway.auth.deps import current_caller
 from gateway.proxy.auth import CallerAuthenticator
 from services.common.assertion import ASSERTION_HEADER, AssertionMinter
 from services.common.problems import NotFound, ProblemError
@@ -60,8 +61,8 @@ class Proxy:
         headers = {name: value for name in FORWARDED_REQUEST_HEADERS if (value := request.headers.get(name))}
         headers["x-request-id"] = request.state.request_id
         if path not in PUBLIC_UPSTREAM_PATHS:
-            context = await self._authenticator.authenticate(request)
-            headers[ASSERTION_HEADER] = self._minter.mint(service, context)
+            context = await current_caller(request)
+            headers[ASSERTION_HEADER] = self._minter.mint(service, context.context())
         try:
             upstream_response = await upstream.request(
                 request.method,

@@ -9,6 +9,7 @@ import pytest
 from fastapi import Request
 
 from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
+from gateway.auth.caller import AuthenticatedCaller
 from services.common.assertion import CallContext
 
 SERVICES = ("identity", "payments", "consent", "exchange")
@@ -17,8 +18,8 @@ SERVICES = ("identity", "payments", "consent", "exchange")
 class TrustingAuthenticator:
     """Stands in for the gateway's client registry (a later issue) so these tests can reach protected paths."""
 
-    async def authenticate(self, request: Request) -> CallContext:
-        return CallContext(client_id="rp-test", roles=("relying_party",), purpose="TEST", channel="web")
+    async def authenticate(self, request: Request) -> AuthenticatedCaller:
+        return AuthenticatedCaller(client_id="rp-test", roles=("relying_party",), purposes=("TEST",))
 
 
 async def _sandbox(var_dir: Path, **runtime):  # type: ignore[no-untyped-def]
@@ -91,7 +92,7 @@ async def test_gateway_forwards_with_an_assertion_and_never_a_client_supplied_on
             response = await client.get("/payments/v1/caller", headers={"X-Gateway-Assertion": "forged"})
             assert response.status_code == 200, response.text
             assert response.json()["client_id"] == "rp-test"
-            assert response.json()["purpose"] == "TEST"
+            assert response.json()["roles"] == ["relying_party"]
             # Each forwarded request carries a fresh assertion, so repeating a call is not a replay.
             assert (await client.get("/payments/v1/caller")).status_code == 200
             assert response.headers["x-request-id"]
