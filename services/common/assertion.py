@@ -59,6 +59,12 @@ class CallContext(BaseModel):
     channel: Channel = "web"
     assisted_by: str | None = None
     decision_id: str | None = Field(default=None, description="The gateway's audit decision id for this request.")
+    court_order_id: str | None = Field(
+        default=None, description="With legal_basis court_order: the order the caller acts under."
+    )
+    processing_location: str | None = Field(
+        default=None, description="Where the calling organisation processes data (ISO 3166-1 alpha-2)."
+    )
 
 
 class Caller(CallContext):
