@@ -15,6 +15,8 @@ from gateway.audit.log import AuditLog
 from gateway.audit.models import audit_tables
 from gateway.config import GatewaySettings
 from gateway.db import metadata
+from gateway.oversight.wiring import ROUTERS as OVERSIGHT_ROUTERS
+from gateway.oversight.wiring import start_oversight
 from gateway.proxy.auth import CallerAuthenticator, DenyAll
 from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
@@ -71,7 +73,7 @@ SPEC = ServiceSpec(
         "All data in this sandbox is synthetic."
     ),
     metadata=metadata,
-    public_routers=(status_router, proxy_router),
+    public_routers=(status_router, *OVERSIGHT_ROUTERS, proxy_router),
     caller_echo=False,
 )
 
@@ -108,6 +110,7 @@ def create_app(
             app.state.audit = AuditLog(app.state.engine, AUDIT_TABLES, clock)
             await app.state.audit.start()
             stack.push_async_callback(app.state.audit.stop)
+            await start_oversight(app, settings, clock, stack)  # grievances, statistics (gateway/oversight)
             app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), app.state.authenticator)
             yield
 
