@@ -291,3 +291,20 @@ async def test_parallel_duplicates_execute_once_and_write_once_on_postgresql(pro
         else:
             assert response.json()["code"] == "common.idempotency_in_progress"
     assert await probe.rows() == 1
+
+
+class TestCommitThenRefuse:
+    """The session dependency honours `commit_before_raise` (services.common.db.get_session), with or without a key."""
+
+    async def test_a_marked_refusal_keeps_what_the_handler_wrote(self, probe: Probe) -> None:
+        response = await probe.client.post("/v1/held-notes", json={"text": "a"}, headers=probe.headers(None))
+        assert response.status_code == 409
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["note_id"]
+        assert await probe.rows() == 1
+
+    async def test_an_unmarked_refusal_rolls_back(self, probe: Probe) -> None:
+        probe.app.state.fail = True
+        response = await probe.client.post("/v1/failing-notes", json={"text": "a"}, headers=probe.headers(None))
+        assert response.status_code == 409 and response.json()["code"] == "common.conflict"
+        assert await probe.rows() == 0
