@@ -14,4 +14,4 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
-outbox, seen_assertions = infrastructure_tables(metadata)
+outbox, seen_assertions, idempotency_records = infrastructure_tables(metadata)
