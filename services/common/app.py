@@ -29,6 +29,7 @@ from services.common.auth import CallerDep, verified_caller
 from services.common.bus import Bus, InProcessBus, NatsJetStreamBus
 from services.common.clock import Clock, SystemClock
 from services.common.db import create_engine, create_sessionmaker, ping
+from services.common.edge import ContentLengthGuard, install_edge
 from services.common.http import build_http_client
 from services.common.keys import load_or_create_signing_key
 from services.common.logging import RequestIdMiddleware, configure_logging
@@ -166,13 +167,18 @@ def create_service_app(
     app.state.signing_key = signing_key
     app.state.verifier = verifier
     app.state.outbox = Outbox(outbox_tbl, clock)
-    app.add_middleware(RequestIdMiddleware, service=spec.name)
     install_problem_handlers(app)
-    app.include_router(operations_router(spec))
+    operations = operations_router(spec)
+    install_edge(
+        [operations, *spec.public_routers, *spec.routers], authenticated=spec.routers, authenticate=verified_caller
+    )
+    app.include_router(operations)
     for router in spec.public_routers:
         app.include_router(router)
     for router in spec.routers:
         app.include_router(router, dependencies=[Depends(verified_caller)], responses={401: Unauthenticated.openapi()})
+    app.add_middleware(ContentLengthGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware, service=spec.name)  # outermost: every answer carries the request id
     _document_problem_schema(app)
     return app
 

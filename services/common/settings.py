@@ -72,6 +72,12 @@ class ServiceSettings(BaseSettings):
         "Unpublished events are never deleted. The outbox is not the audit trail.",
     )
     nats_url: str = "nats://127.0.0.1:4222"
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="The largest request body this app reads, in bytes; a larger one is refused with 413.",
+    )
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"
 
