@@ -11,7 +11,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
-from gateway.audit.log import AuditLog
+from gateway.audit.log import create_audit_log
 from gateway.audit.models import audit_tables
 from gateway.config import GatewaySettings
 from gateway.proxy.auth import CallerAuthenticator, DenyAll
@@ -107,7 +107,7 @@ def create_app(
             app.state.upstream_names = tuple(clients)
             app.state.authenticator = authenticator or DenyAll()
             # The audit log (gateway/audit): appends are group-committed by one writer task per process.
-            app.state.audit = AuditLog(app.state.engine, AUDIT_TABLES, clock)
+            app.state.audit = create_audit_log(app.state.engine, AUDIT_TABLES, clock, settings)
             await app.state.audit.start()
             stack.push_async_callback(app.state.audit.stop)
             app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), app.state.authenticator)

@@ -19,5 +19,17 @@ class GatewaySettings(ServiceSettings):
     consent_url: str = "http://127.0.0.1:8003"
     exchange_url: str = "http://127.0.0.1:8004"
 
+    # ---- audit log (gateway/audit) ----
+    audit_origin: str = Field(
+        default="dpi-sandbox.example/audit-log",
+        pattern=r"^[A-Za-z0-9.\-_/:]{1,128}$",
+        description="The audit log's checkpoint origin and key name (C2SP tlog-checkpoint).",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=10.0, ge=0, description="How often a new checkpoint is signed when the log grew; 0: only on demand."
+    )
+    audit_max_batch: int = Field(default=2000, ge=1, description="Most audit events committed in one transaction.")
+    audit_witness: bool = Field(default=True, description="Run the in-sandbox witness on every checkpoint.")
+
     def upstream_urls(self) -> dict[str, str]:
         return {name: getattr(self, f"{name}_url") for name in UPSTREAM_NAMES}
