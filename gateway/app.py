@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from gateway.audit.log import create_audit_log
 from gateway.audit.models import audit_tables
+from gateway.audit.router import router as audit_router
 from gateway.config import GatewaySettings
 from gateway.proxy.auth import CallerAuthenticator, DenyAll
 from gateway.proxy.router import router as proxy_router
@@ -73,7 +74,7 @@ SPEC = ServiceSpec(
         "All data in this sandbox is synthetic."
     ),
     metadata=metadata,
-    public_routers=(status_router, proxy_router),
+    public_routers=(status_router, audit_router, proxy_router),  # audit before the proxy's catch-all
     caller_echo=False,
 )
 

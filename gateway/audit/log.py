@@ -295,7 +295,7 @@ class AuditLog:
             proof: list[bytes] = []
             if previous is not None and checkpoint_size is not None:
                 try:
-                    proof = await self._consistency(conn, *sorted((checkpoint_size, previous.size)))
+                    proof = await self.consistency_on(conn, *sorted((checkpoint_size, previous.size)))
                 except (MissingNode, ValueError):
                     proof = []
             verdict = witness.observe(note, proof, previous, timestamp=int(now.timestamp()))
@@ -354,10 +354,10 @@ class AuditLog:
 
     async def consistency(self, old: int, new: int) -> ConsistencyProofView:
         async with self.engine.connect() as conn:
-            proof = await self._consistency(conn, old, new)
+            proof = await self.consistency_on(conn, old, new)
         return ConsistencyProofView(old_size=old, new_size=new, proof=[b64(h) for h in proof])
 
-    async def _consistency(self, conn: AsyncConnection, old: int, new: int) -> list[bytes]:
+    async def consistency_on(self, conn: AsyncConnection, old: int, new: int) -> list[bytes]:
         nodes = await AuditRepository(conn, self.tables).nodes(consistency_nodes(old, new))
         return consistency_proof(old, new, lambda level, i: nodes[(level, i)])
 
@@ -372,6 +372,10 @@ class AuditLog:
         async with self.engine.connect() as conn:
             entry = await AuditRepository(conn, self.tables).entry(index=index, event_id=event_id)
         return None if entry is None else entry_view(entry)
+
+    async def refusals(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            return await AuditRepository(conn, self.tables).refusals(limit=limit)
 
     async def entries_for_subject(self, sub: str, now: datetime) -> SubjectAccessLog:
         """A person's entries, newest first, each with an inclusion proof against the latest checkpoint.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,23 +64,16 @@ class AuditRepository:
             found[node] = value
         return found
 
-    async def entries(self, start: int, end: int, *, chunk: int = 5000) -> AsyncIterator[StoredEntry]:
-        """Stored entries with start <= index < end, in index order, read in chunks."""
+    async def entry_chunk(self, start: int, end: int, limit: int) -> list[StoredEntry]:
+        """Up to `limit` stored entries with start <= index < end, in index order."""
         events = self.t.events
-        cursor = start
-        while cursor < end:
-            result = await self.conn.execute(
-                select(events.c.idx, events.c.event_id, events.c.leaf, events.c.leaf_hash)
-                .where(events.c.idx >= cursor, events.c.idx < end)
-                .order_by(events.c.idx)
-                .limit(chunk)
-            )
-            rows = result.all()
-            if not rows:
-                return
-            for row in rows:
-                yield StoredEntry(row.idx, row.event_id, row.leaf, row.leaf_hash)
-            cursor = rows[-1].idx + 1
+        result = await self.conn.execute(
+            select(events.c.idx, events.c.event_id, events.c.leaf, events.c.leaf_hash)
+            .where(events.c.idx >= start, events.c.idx < end)
+            .order_by(events.c.idx)
+            .limit(limit)
+        )
+        return [StoredEntry(row.idx, row.event_id, row.leaf, row.leaf_hash) for row in result]
 
     async def entry(self, *, index: int | None = None, event_id: str | None = None) -> StoredEntry | None:
         events = self.t.events

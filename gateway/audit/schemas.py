@@ -73,3 +73,12 @@ class CosignatureSubmission(BaseModel):
     note: str = Field(min_length=1, max_length=20000, description="The checkpoint note the witness judged.")
     cosignature: str | None = Field(default=None, max_length=500)
     refusal: str | None = Field(default=None, max_length=2000)
+
+
+class VerificationView(BaseModel):
+    ok: bool
+    entries: int
+    checkpoints: int
+    cosignatures: int
+    first_bad_position: int | None
+    problems: list[str]
