@@ -196,7 +196,7 @@ async def export(
     responses=ACCESS,
 )
 async def verify(_: Reader, log: Log) -> VerificationView:
-    lines = [line async for line in export_lines(log)]
+    lines = b"".join([chunk async for chunk in export_lines(log)]).splitlines(keepends=True)
     witnesses = [log.witness.signer.verifier] if log.witness is not None else []
     report = verify_export(lines, log.log_key, witnesses)
     return VerificationView(
