@@ -221,11 +221,13 @@ def _verify(
         return frontier.root()
 
     roots: dict[int, bytes] = {}
+    opened: dict[str, Checkpoint] = {}
     verified_up_to = start
     for item in sorted(header.get("checkpoints", []), key=lambda c: int(c["size"])):
         checkpoint = _open(item["note"], log_key, origin, witnesses, report)
         if checkpoint is None:
             continue
+        opened[item["note"]] = checkpoint
         roots[checkpoint.size] = checkpoint.root
         if checkpoint.size > available:
             message = f"entries end here, but the checkpoint of size {checkpoint.size} commits to more: truncated"
@@ -241,7 +243,7 @@ def _verify(
             verified_up_to = checkpoint.size
     head = header.get("head")
     if head:
-        checkpoint = _open(head["note"], log_key, origin, witnesses, report)
+        checkpoint = opened.get(head["note"]) or _open(head["note"], log_key, origin, witnesses, report)
         suffix = head.get("suffix")
         if checkpoint is not None:
             roots[checkpoint.size] = checkpoint.root

@@ -7,8 +7,13 @@ after every published checkpoint) and `dpi-sandbox audit witness` (state in a fi
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
 
 from gateway.audit.merkle import verify_consistency
 from gateway.audit.note import Checkpoint, NoteError, NoteSigner, VerifierKey, open_note
@@ -80,3 +85,59 @@ def with_cosignatures(note: str, cosignatures: Sequence[str]) -> str:
     """The checkpoint note with witness signature lines appended (C2SP: cosignatures are more note signatures)."""
     missing = [line for line in cosignatures if line not in note]
     return note + "".join(missing)
+
+
+# ---- the witness run by oversight outside the gateway (`dpi-sandbox audit witness`) --------------------------------
+
+
+def load_state(path: Path) -> WitnessState | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return WitnessState(int(data["size"]), base64.b64decode(data["root"]), str(data["note"]))
+
+
+def save_state(path: Path, state: WitnessState) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(
+        json.dumps({"size": state.size, "root": base64.b64encode(state.root).decode(), "note": state.note}, indent=2)
+    )
+    temporary.replace(path)
+
+
+async def witness_once(client: httpx.AsyncClient, witness: Witness, state_path: Path, *, timestamp: int) -> Verdict:
+    """Fetch the gateway's latest checkpoint, check it against the last one this witness co-signed, report the
+    verdict back (cosignature or refusal) and keep the new state only if it co-signed."""
+    response = await client.get("/audit/checkpoint")
+    response.raise_for_status()
+    note = str(response.json()["note"])
+    previous = load_state(state_path)
+    proof: list[bytes] = []
+    size = _size_of(note)
+    if previous is not None and size is not None and size != previous.size:
+        old, new = sorted((size, previous.size))
+        answer = await client.get("/audit/proofs/consistency", params={"old": old, "new": new})
+        if answer.status_code == 200:
+            proof = [base64.b64decode(h) for h in answer.json()["proof"]]
+    verdict = witness.observe(_log_signed_part(note, witness), proof, previous, timestamp=timestamp)
+    if verdict.stale:
+        return verdict
+    report = {"witness": witness.name, "size": verdict.checkpoint.size if verdict.checkpoint else size or 0,
+              "note": note, "cosignature": verdict.cosignature, "refusal": verdict.refusal}  # fmt: skip
+    (await client.post("/audit/witness/verdicts", json=report)).raise_for_status()
+    if verdict.accepted and verdict.checkpoint is not None:
+        save_state(state_path, WitnessState(verdict.checkpoint.size, verdict.checkpoint.root, note))
+    return verdict
+
+
+def _size_of(note: str) -> int | None:
+    lines = note.split("\n")
+    return int(lines[1]) if len(lines) > 2 and lines[1].isdigit() else None
+
+
+def _log_signed_part(note: str, witness: Witness) -> str:
+    """The note with only the log's own signature line (other witnesses' lines are not this witness's business)."""
+    text, _, block = note.partition("\n\n")
+    mine = [line for line in block.splitlines() if line.startswith(f"\u2014 {witness.log_key.name} ")]
+    return f"{text}\n\n" + "".join(f"{line}\n" for line in mine)
