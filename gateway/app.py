@@ -12,21 +12,17 @@ from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
 from gateway.audit.log import create_audit_log
-from gateway.audit.models import audit_tables
+from gateway.audit.models import AUDIT_TABLES
 from gateway.audit.router import router as audit_router
 from gateway.config import GatewaySettings
+from gateway.db import metadata
 from gateway.proxy.auth import CallerAuthenticator, DenyAll
 from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
-from services.common.app import ServiceSpec, create_service_app, infrastructure_tables
+from services.common.app import ServiceSpec, create_service_app
 from services.common.assertion import AssertionMinter
 from services.common.clock import Clock, SystemClock
-from services.common.db import new_metadata
 from services.common.http import build_http_client
-
-metadata = new_metadata()
-infrastructure_tables(metadata)
-AUDIT_TABLES = audit_tables(metadata)
 
 status_router = APIRouter(tags=["operations"])
 
