@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 from gateway.app import create_app
@@ -19,13 +20,17 @@ from tests.gateway.audit.conftest import make_event
 PEERS = 2
 
 
+def _wait_for_peers(barrier: Path) -> None:
+    while len(list(barrier.iterdir())) < PEERS:
+        time.sleep(0.01)
+
+
 async def main(tasks: int, per_task: int, tag: str, barrier: Path) -> None:
     app = create_app(GatewaySettings())
     async with app.router.lifespan_context(app):
         log = app.state.audit
         (barrier / tag).touch()
-        while len(list(barrier.iterdir())) < PEERS:
-            await asyncio.sleep(0.01)
+        await asyncio.to_thread(_wait_for_peers, barrier)
 
         async def worker(n: int) -> list[int]:
             return [(await log.append(make_event(request_id=f"{tag}-{n}-{i}"))).index for i in range(per_task)]

@@ -69,7 +69,7 @@ async def test_two_gateway_processes_share_one_log_on_postgresql(gateway_app, db
             env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        )
         for tag in ("a", "b")
     ]
     outputs = [await p.communicate() for p in processes]
