@@ -19,6 +19,18 @@ class GatewaySettings(ServiceSettings):
     consent_url: str = "http://127.0.0.1:8003"
     exchange_url: str = "http://127.0.0.1:8004"
 
+    # ---- audit log (gateway/audit) ----
+    audit_origin: str = Field(
+        default="dpi-sandbox.example/audit-log",
+        pattern=r"^[A-Za-z0-9.\-_/:]{1,128}$",
+        description="The audit log's checkpoint origin and key name (C2SP tlog-checkpoint).",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=10.0, ge=0, description="How often a new checkpoint is signed when the log grew; 0: only on demand."
+    )
+    audit_max_batch: int = Field(default=2000, ge=1, description="Most audit events committed in one transaction.")
+    audit_witness: bool = Field(default=True, description="Run the in-sandbox witness on every checkpoint.")
+
     # People and oversight (gateway/oversight). The numbers are sandbox configuration: the frameworks ask for
     # published time limits and small-cell protection without fixing values.
     grievance_acknowledge_hours: int = Field(default=48, ge=1, description="A grievance is acknowledged within this.")

@@ -1,7 +1,7 @@
 """grievances
 
 Revision ID: 9a6ddcda441d
-Revises: 788716f1305f
+Revises: a522fa1cbabf
 Create Date: 2026-12-01 09:02:40.566276
 
 """
@@ -15,7 +15,7 @@ import services.common.db  # noqa: F401  (UTCDateTime in column types)
 
 # revision identifiers, used by Alembic.
 revision: str = '9a6ddcda441d'
-down_revision: Union[str, Sequence[str], None] = '788716f1305f'
+down_revision: Union[str, Sequence[str], None] = 'a522fa1cbabf'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
