@@ -131,7 +131,7 @@ class Notice(BaseModel):
     """The purpose's text in the language asked for, or visibly in another one."""
 
     language: Language = Field(description="The language of `title` and `description`.")
-    requested_language: Language
+    requested_language: str = Field(description="The language asked for (query `language`, else Accept-Language).")
     fell_back: bool = Field(description="True when the requested language has no text and `language` is another.")
     title: str
     description: str
