@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.common import rules
 from services.common.problems import InvalidInput
 
 
@@ -11,16 +12,12 @@ class RuleInvalid(InvalidInput):
     """A governance artefact (a purpose, a consent) that a safeguard rule refuses: 422 with `rule_id` and the field."""
 
     def __init__(self, rule_id: str, field: str, message: str, **extensions: Any) -> None:
+        rules.rule(rule_id)  # a refusal never names a rule the catalogue lacks
         super().__init__(
             f"{rule_id}: {field}: {message}",
             field=field,
             errors=[{"loc": ["body", field], "msg": message, "type": rule_id}],
             **extensions,
         )
-        self.rule_id = rule_id
+        self.rule_id = rule_id  # the body names it, with the catalogue's framework references
         self.field = field
-
-    def to_problem(self, *, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:
-        body = super().to_problem(instance=instance, request_id=request_id)
-        body.setdefault("rule_id", self.rule_id)
-        return body
