@@ -55,6 +55,10 @@ def create_app(settings: ConsentSettings | None = None, **runtime: Any) -> FastA
     settings = settings or ConsentSettings()
     app = create_service_app(SPEC, settings, extra_lifespan=expiry_lifespan, **runtime)
     app.state.consent = Runtime(
-        clock=app.state.clock, outbox=app.state.outbox, signing_key=app.state.signing_key, settings=settings
+        clock=app.state.clock,
+        outbox=app.state.outbox,
+        signing_key=app.state.signing_key,
+        settings=settings,
+        engine=app.state.engine,
     )
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.assertion import Caller
 from services.common.auth import require_roles
@@ -23,6 +24,7 @@ class Runtime:
     outbox: Outbox
     signing_key: SigningKey
     settings: ConsentSettings
+    engine: AsyncEngine  # for the decision's own statement outside the request session (decisions/service.py)
 
 
 # `async def` although they do not await: FastAPI runs a plain `def` dependency in its thread pool.

@@ -13,6 +13,11 @@ from services.consent.models import Base
 from services.consent.purposes.models import Json
 
 
+def list_key(values: list[str]) -> str:
+    """ ",a,b," for ["a", "b"]: each value matches as LIKE '%,a,%' (values are [a-z0-9_] or country codes)."""
+    return "," + ",".join(values) + ","
+
+
 class Consent(Base):
     __tablename__ = "consents"
     __table_args__ = (
@@ -32,6 +37,9 @@ class Consent(Base):
     legal_basis: Mapped[str] = mapped_column(String(64))
     essential: Mapped[bool] = mapped_column(Boolean)
     items: Mapped[list[str]] = mapped_column(Json)
+    # The items and jurisdictions again as ",a,b," text, so the decision's one statement can match them with LIKE
+    # on both backends (no dialect-specific JSON operators); written with the lists, never changed apart.
+    items_key: Mapped[str] = mapped_column(String(7000))
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     data_life_unit: Mapped[str] = mapped_column(String(8))
@@ -46,6 +54,7 @@ class Consent(Base):
     uses: Mapped[int] = mapped_column(Integer, default=0)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     jurisdiction: Mapped[list[str]] = mapped_column(Json)
+    jurisdiction_key: Mapped[str] = mapped_column(String(100))
     transfer_basis: Mapped[str | None] = mapped_column(String(500))
     revoke_url: Mapped[str] = mapped_column(String(500))
     grievance_url: Mapped[str] = mapped_column(String(500))

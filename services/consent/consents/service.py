@@ -27,7 +27,7 @@ from services.consent.consents.errors import (
     ConsentNotFound,
     ConsentTransitionRefused,
 )
-from services.consent.consents.models import Consent, ConsentEvent
+from services.consent.consents.models import Consent, ConsentEvent, list_key
 from services.consent.consents.repository import ConsentRepository
 from services.consent.consents.schemas import (
     DPV_STATUS,
@@ -99,6 +99,7 @@ class ConsentService:
             legal_basis=purpose.legal_basis,
             essential=purpose.essential,
             items=items,
+            items_key=list_key(items),
             valid_from=valid_from,
             expires_at=expires_at,
             data_life_unit=data_life.unit,
@@ -111,6 +112,7 @@ class ConsentService:
             use_limit=body.use_count,
             uses=0,
             jurisdiction=jurisdiction,
+            jurisdiction_key=list_key(jurisdiction),
             transfer_basis=body.transfer_basis,
             revoke_url=body.revoke_url,
             grievance_url=body.grievance_url,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
 from services.consent.decisions.schemas import Decision, DecisionRequest
 from services.consent.decisions.service import DecisionTimeRefused
@@ -25,5 +24,5 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
     response_model=Decision,
     responses=problem_responses(PolicyDenied, DecisionTimeRefused),
 )
-async def decide(body: DecisionRequest, session: SessionDep, caller: GatewayDep, rt: RuntimeDep) -> Decision:
-    return await decision_service.decide(session, body, rt=rt)
+async def decide(body: DecisionRequest, caller: GatewayDep, rt: RuntimeDep) -> Decision:
+    return await decision_service.decide(rt.engine, body, rt=rt)

@@ -1,22 +1,29 @@
 """Decisions for the gateway: is this use of this subject's data by this requester for this purpose covered?
 
-The hot path is two statements in one transaction, both Core and built once: a SELECT of the purpose with the
-requester's artefacts from the subject for it, then a conditional UPDATE that takes one use of the chosen artefact
-only if it is still granted, valid and within its use count and frequency (`... WHERE status = 'granted' AND
-(use_limit IS NULL OR uses < use_limit) ...`). The database decides which of many concurrent decisions gets the last
-use, so a use count of 10 permits exactly 10 however many ask at once, in one process or many; and nothing is
-cached, so a revocation committed before a decision is seen by it, whichever process asks.
+A permit is one statement, Core and built once, run on its own (autocommit on PostgreSQL: one round trip): an
+UPDATE that takes one use of the newest artefact that covers the use (granted, valid at `at`, within its use count
+and frequency, covering a requested item, the processing location allowed, the purpose active), and only if it
+still does when the row is locked (`... WHERE status = 'granted' AND (use_limit IS NULL OR uses < use_limit) ...`).
+The database decides which of many concurrent decisions gets the last use, so a use count of 10 permits exactly 10
+however many ask at once, in one process or many; and nothing is cached, so a revocation committed before a
+decision is seen by it, whichever process asks.
+
+When that statement takes nothing, the general path reads the purpose with the requester's artefacts from the
+subject and explains the outcome: a statute permit, a deny naming the rule, or (after a lost race, or for rows the
+one statement cannot match) a permit through the same conditional UPDATE by id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import and_, bindparam, case, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Boolean, Update, and_, bindparam, case, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.db import table_of
 from services.common.ids import new_id
@@ -62,40 +69,91 @@ _CANDIDATES = (
             consents,
             and_(
                 consents.c.purpose == purposes.c.code,
-                consents.c.requester == bindparam("requester"),
-                consents.c.subject == bindparam("subject"),
+                consents.c.requester == bindparam("q_requester"),
+                consents.c.subject == bindparam("q_subject"),
             ),
         )
     )
-    .where(purposes.c.code == bindparam("purpose"))
+    .where(purposes.c.code == bindparam("q_purpose"))
     .order_by(consents.c.updated_at.desc(), consents.c.id.desc())
     .limit(CANDIDATES)
 )
 
-# Take one use, only if the artefact still allows it at this moment: the database arbitrates concurrent decisions.
-_TAKE_USE = (
-    update(consents)
-    .where(
-        consents.c.id == bindparam("consent_id"),
-        consents.c.status == ConsentStatus.granted.value,
-        consents.c.valid_from <= bindparam("at"),
-        consents.c.expires_at > bindparam("at"),
-        or_(consents.c.use_limit.is_(None), consents.c.uses < consents.c.use_limit),
-        or_(
-            consents.c.frequency_value.is_(None),
-            consents.c.window_key.is_(None),
-            consents.c.window_key != bindparam("window"),
-            consents.c.window_uses < consents.c.frequency_value,
-        ),
-    )
-    .values(
-        uses=consents.c.uses + 1,
-        last_used_at=bindparam("at"),
-        window_uses=case((consents.c.window_key == bindparam("window"), consents.c.window_uses + 1), else_=1),
-        window_key=bindparam("window"),
-    )
-    .returning(consents.c.version, consents.c.uses, consents.c.use_limit)
+# The calendar period of `at` for each frequency unit, picked by the artefact's own unit.
+_WINDOW = case(
+    (consents.c.frequency_unit == "hour", bindparam("window_hour")),
+    (consents.c.frequency_unit == "day", bindparam("window_day")),
+    (consents.c.frequency_unit == "month", bindparam("window_month")),
+    else_=bindparam("window_year"),
 )
+# What must hold of the artefact at the moment its row is locked, whichever statement takes the use.
+_STILL_USABLE = (
+    consents.c.status == ConsentStatus.granted.value,
+    consents.c.valid_from <= bindparam("at"),
+    consents.c.expires_at > bindparam("at"),
+    or_(consents.c.use_limit.is_(None), consents.c.uses < consents.c.use_limit),
+    or_(
+        consents.c.frequency_value.is_(None),
+        consents.c.window_key.is_(None),
+        consents.c.window_key != _WINDOW,
+        consents.c.window_uses < consents.c.frequency_value,
+    ),
+)
+_TAKE = {
+    "uses": consents.c.uses + 1,
+    "last_used_at": bindparam("at"),
+    "window_uses": case((consents.c.window_key == _WINDOW, consents.c.window_uses + 1), else_=1),
+    "window_key": _WINDOW,
+}
+_RETURNING = (
+    consents.c.id,
+    consents.c.version,
+    consents.c["items"].label("consent_items"),
+    consents.c.expires_at,
+    consents.c.data_life_seconds,
+    consents.c.uses,
+    consents.c.use_limit,
+)
+# The general path's take: this artefact, if it still allows the use.
+_TAKE_USE = update(consents).where(consents.c.id == bindparam("consent_id"), *_STILL_USABLE).values(_TAKE)
+_TAKE_USE = _TAKE_USE.returning(*_RETURNING)
+FAST_PATH_MAX_ITEMS = 8
+
+
+@functools.cache
+def _take_newest_covering(item_count: int) -> Update:
+    """The permit's one statement for `item_count` requested items (built once per count)."""
+    newest = (
+        select(consents.c.id)
+        .where(
+            consents.c.requester == bindparam("q_requester"),
+            consents.c.subject == bindparam("q_subject"),
+            consents.c.purpose == bindparam("q_purpose"),
+            *_STILL_USABLE,
+            or_(*(consents.c.items_key.like(bindparam(f"item_{n}")) for n in range(item_count))),
+            or_(
+                bindparam("location_allowed", type_=Boolean),
+                and_(consents.c.jurisdiction_key.like(bindparam("location")), consents.c.transfer_basis.is_not(None)),
+            ),
+            exists().where(purposes.c.code == consents.c.purpose, purposes.c.status == PurposeStatus.active.value),
+        )
+        .order_by(consents.c.updated_at.desc(), consents.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return update(consents).where(consents.c.id == newest, *_STILL_USABLE).values(_TAKE).returning(*_RETURNING)
+
+
+@asynccontextmanager
+async def decision_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """PostgreSQL: autocommit, each statement its own transaction (a permit is one statement, so one round trip).
+    SQLite: one transaction (its BEGIN IMMEDIATE listener would otherwise open one that nothing commits)."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        async with engine.begin() as connection:
+            yield connection
 
 
 class DecisionTimeRefused(InvalidInput):
@@ -116,44 +174,60 @@ def window_key(unit: str | None, at: datetime) -> str | None:
     return at.strftime(WINDOW_FORMATS[unit]) if unit else None
 
 
+def windows(at: datetime) -> dict[str, str]:
+    return {f"window_{unit}": at.strftime(pattern) for unit, pattern in WINDOW_FORMATS.items()}
+
+
 class DecisionService:
-    async def decide(self, session: AsyncSession, body: DecisionRequest, *, rt: Runtime) -> Decision:
+    async def decide(self, engine: AsyncEngine, body: DecisionRequest, *, rt: Runtime) -> Decision:
         now = rt.clock.now()
         at = body.at if body.at is not None else now
         if at.tzinfo is None or abs(at - now) > timedelta(seconds=rt.settings.decision_clock_skew_seconds):
             raise DecisionTimeRefused(
                 f"`at` must carry its UTC offset and lie within {rt.settings.decision_clock_skew_seconds} s of now."
             )
-        params = {"requester": body.requester, "subject": body.subject, "purpose": body.purpose}
-        for _attempt in range(3):  # a lost race (revoked or used up in between) is decided again on fresh rows
-            rows = (await session.execute(_CANDIDATES, params)).all()
-            outcome = self._choose(rows, body, at, rt)
-            if isinstance(outcome, Decision):
-                return outcome
-            if isinstance(outcome, Refusal):
-                return self._deny(body, outcome)
-            taken = (
-                await session.execute(
-                    _TAKE_USE, {"consent_id": outcome.id, "at": at, "window": window_key(outcome.frequency_unit, at)}
-                )
-            ).first()
-            if taken is not None:
-                remaining = taken.use_limit - taken.uses if taken.use_limit is not None else None
-                return Decision(
-                    decision="permit",
-                    decision_id=new_id("dec"),
-                    consent_id=outcome.id,
-                    artefact_version=taken.version,
-                    covered_items=[item for item in body.items if item in outcome.consent_items],
-                    purpose=body.purpose,
-                    legal_basis="consent",
-                    rule_id=None,
-                    detail=None,
-                    valid_until=outcome.expires_at,
-                    data_life_until=at + timedelta(seconds=outcome.data_life_seconds),
-                    uses_remaining=remaining,
-                )
+        location = body.processing_location
+        params: dict[str, Any] = {
+            "q_requester": body.requester, "q_subject": body.subject, "q_purpose": body.purpose, "at": at,
+            **windows(at),
+            "location_allowed": location is None or location in rt.settings.approved_jurisdictions,
+            "location": f"%,{location},%",
+        }  # fmt: skip
+        async with decision_connection(engine) as connection:
+            if len(body.items) <= FAST_PATH_MAX_ITEMS:
+                items = {f"item_{n}": f"%,{item},%" for n, item in enumerate(body.items)}
+                statement = _take_newest_covering(len(body.items))
+                taken = (await connection.execute(statement, params | items)).first()
+                if taken is not None:
+                    return self._permit(body, taken, at)
+            for _attempt in range(3):  # a lost race (revoked or used up in between) is decided again on fresh rows
+                rows = (await connection.execute(_CANDIDATES, params)).all()
+                outcome = self._choose(rows, body, at, rt)
+                if isinstance(outcome, Decision):
+                    return outcome
+                if isinstance(outcome, Refusal):
+                    return self._deny(body, outcome)
+                taken = (await connection.execute(_TAKE_USE, params | {"consent_id": outcome.id})).first()
+                if taken is not None:
+                    return self._permit(body, taken, at)
         return self._deny(body, Refusal("SG-CONSENT-1", "The consent changed while this decision was taken."))
+
+    @staticmethod
+    def _permit(body: DecisionRequest, taken: Candidate, at: datetime) -> Decision:
+        return Decision(
+            decision="permit",
+            decision_id=new_id("dec"),
+            consent_id=taken.id,
+            artefact_version=taken.version,
+            covered_items=[item for item in body.items if item in taken.consent_items],
+            purpose=body.purpose,
+            legal_basis="consent",
+            rule_id=None,
+            detail=None,
+            valid_until=taken.expires_at,
+            data_life_until=at + timedelta(seconds=taken.data_life_seconds),
+            uses_remaining=taken.use_limit - taken.uses if taken.use_limit is not None else None,
+        )
 
     def _choose(self, rows: Sequence[Candidate], body: DecisionRequest, at: datetime, rt: Runtime) -> Any:
         """The artefact to take a use of, a statute permit, or the refusal that explains the outcome best."""
