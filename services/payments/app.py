@@ -14,6 +14,8 @@ from services.payments.config import PaymentsSettings
 from services.payments.deps import Runtime
 from services.payments.ledger.router import router as ledger_router
 from services.payments.ledger.simulator import seed_network
+from services.payments.mapper.router import me_router as my_links_router
+from services.payments.mapper.router import router as mapper_router
 from services.payments.models import metadata
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -26,12 +28,17 @@ SPEC = ServiceSpec(
         "two-phase transfers, bulk G2P disbursement and settlement."
     ),
     metadata=metadata,
-    routers=(ledger_router,),
+    routers=(ledger_router, mapper_router, my_links_router),
     openapi_tags=[
         {
             "name": "ledger",
             "description": "Double-entry ledger of the SIMULATED network: participants, accounts, balanced postings "
             "(one- or two-phase), limits enforced by the database, and the zero-sum check.",
+        },
+        {
+            "name": "mapper",
+            "description": "ID-to-account mapper: a person reference (`sub` or a payments-sector token) to payment "
+            "addresses at FSPs, one of them the default; a person sees and changes their own links.",
         },
     ],
 )
