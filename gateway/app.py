@@ -11,18 +11,19 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
+from gateway.audit.log import AuditLog
+from gateway.audit.models import audit_tables
 from gateway.config import GatewaySettings
+from gateway.db import metadata
 from gateway.proxy.auth import CallerAuthenticator, DenyAll
 from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
-from services.common.app import ServiceSpec, create_service_app, infrastructure_tables
+from services.common.app import ServiceSpec, create_service_app
 from services.common.assertion import AssertionMinter
 from services.common.clock import Clock, SystemClock
-from services.common.db import new_metadata
 from services.common.http import build_http_client
 
-metadata = new_metadata()
-infrastructure_tables(metadata)
+AUDIT_TABLES = audit_tables(metadata)
 
 status_router = APIRouter(tags=["operations"])
 
@@ -103,6 +104,10 @@ def create_app(
                 stack.push_async_callback(client.aclose)
             app.state.upstream_names = tuple(clients)
             app.state.authenticator = authenticator or DenyAll()
+            # The audit log (gateway/audit): appends are group-committed by one writer task per process.
+            app.state.audit = AuditLog(app.state.engine, AUDIT_TABLES, clock)
+            await app.state.audit.start()
+            stack.push_async_callback(app.state.audit.stop)
             app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), app.state.authenticator)
             yield
 
