@@ -17,20 +17,9 @@ from services.exchange.fetch.schemas import Withheld
 from services.exchange.members.models import AccessRight, ExchangeService, Subsystem
 from services.exchange.orders.models import CourtOrder
 
-REFS = {
-    "SG-SEC-1": ("UDPI-SF O4", "UDPI-SF O4.7", "UDPI-SF O3.16", "ID4D P3"),
-    "SG-CONSENT-1": ("UDPI-SF O3.26", "UDPI-SF O4.3", "UDPI-SF F6", "GAF-DX Fair&Trusted"),
-    "SG-LAWFUL-1": ("UDPI-SF F5.4", "UDPI-SF O5.9", "MGF-DLI judicial oversight"),
-    "SG-MIN-1": ("UDPI-SF O3.14", "CDPI optimal ignorance"),
-    "SG-XBORDER-1": ("UDPI-SF O5", "UDPI-SF O5.9", "GovStack Consent BB jurisdiction"),
-    "SG-NONDISC-1": ("UDPI-SF F2", "MGF-DLI Equality & non-discrimination", "ID4D P1"),
-    "SG-RETAIN-1": ("UDPI-SF O5.9", "UDPI-SF F4.12", "UDPI-SF O3.14", "DEPA DataLife"),
-    "SG-PURPOSE-2": ("UDPI-SF O3.29", "UDPI-SF O3.26"),
-}
-
 
 def deny(rule_id: str, detail: str, *, status: int | None = None) -> PolicyDenied:
-    return PolicyDenied(rule_id, detail, framework_refs=REFS.get(rule_id, ()), status=status)
+    return PolicyDenied(rule_id, detail, status=status)
 
 
 @dataclass(frozen=True)

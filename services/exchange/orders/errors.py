@@ -15,3 +15,12 @@ class InvalidCourtOrder(InvalidInput):
     title = "Invalid court order"
     type_slug = "exchange/invalid-court-order"
     code = "exchange.invalid_court_order"
+
+
+class DeferralTooLong(InvalidInput):
+    """SG-ACCESS-2: a court may defer the subject's view of an access, but only within the policy maximum."""
+
+    title = "Disclosure deferred beyond the policy maximum"
+    type_slug = "exchange/deferral-too-long"
+    code = "exchange.deferral_too_long"
+    rule_id = "SG-ACCESS-2"

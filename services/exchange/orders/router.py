@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
 from services.exchange.deps import OrderReaderDep, OversightDep, RuntimeDep
-from services.exchange.orders.errors import CourtOrderNotFound, InvalidCourtOrder
+from services.exchange.orders.errors import CourtOrderNotFound, DeferralTooLong, InvalidCourtOrder
 from services.exchange.orders.schemas import CourtOrderCreate, CourtOrderRead
 from services.exchange.orders.service import court_orders as order_service
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/court-orders", tags=["court orders"])
     "member and a time limit (SG-LAWFUL-1), with an optional deferral of the subject's view, bounded by policy "
     "(SG-ACCESS-2).",
     response_model=CourtOrderRead,
-    responses=problem_responses(PolicyDenied, InvalidCourtOrder),
+    responses=problem_responses(PolicyDenied, InvalidCourtOrder, DeferralTooLong),
 )
 async def record_order(
     body: CourtOrderCreate, session: SessionDep, caller: OversightDep, rt: RuntimeDep

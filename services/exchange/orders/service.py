@@ -12,11 +12,9 @@ from services.common.assertion import Caller
 from services.common.ids import new_id
 from services.exchange.deps import Runtime
 from services.exchange.members.repository import DirectoryRepository
-from services.exchange.orders.errors import CourtOrderNotFound, InvalidCourtOrder
+from services.exchange.orders.errors import CourtOrderNotFound, DeferralTooLong, InvalidCourtOrder
 from services.exchange.orders.models import CourtOrder
 from services.exchange.orders.schemas import CourtOrderCreate, CourtOrderRead
-
-ACCESS_2_REFS = ("Estonia Data Tracker exception practice", "UDPI-SF F5.4")
 
 
 class CourtOrderService:
@@ -42,11 +40,9 @@ class CourtOrderService:
         if body.disclose_after is not None:
             latest = now + timedelta(days=rt.settings.court_order_max_deferral_days)
             if body.disclose_after > latest:
-                raise InvalidCourtOrder(
+                raise DeferralTooLong(
                     f"Disclosure may be deferred by at most {rt.settings.court_order_max_deferral_days} days "
                     f"(until {latest.isoformat()}).",
-                    rule_id="SG-ACCESS-2",
-                    framework_refs=list(ACCESS_2_REFS),
                 )
         order = CourtOrder(
             id=new_id("cor"), issued_at=now, recorded_by=caller.client_id, revoked_at=None, **body.model_dump()
