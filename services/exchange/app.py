@@ -18,6 +18,8 @@ from services.exchange.fetch.router import router as fetch_router
 from services.exchange.members.builtin import ensure_builtin_directory
 from services.exchange.members.router import public_router as directory_public_router
 from services.exchange.members.router import router as directory_router
+from services.exchange.messagelog.router import router as messagelog_router
+from services.exchange.messagelog.service import ensure_heads
 from services.exchange.models import metadata
 from services.exchange.orders.router import router as orders_router
 from services.exchange.registries.app import Registries, build_registries
@@ -35,7 +37,7 @@ SPEC = ServiceSpec(
         "simulated civil and social registries behind it as providers."
     ),
     metadata=metadata,
-    routers=(directory_router, fetch_router, orders_router, registries_router),
+    routers=(directory_router, fetch_router, messagelog_router, orders_router, registries_router),
     public_routers=(directory_public_router,),
     openapi_tags=[
         {
@@ -66,6 +68,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with app.state.sessionmaker() as session, session.begin():
             await ensure_builtin_directory(session, app.state.clock.now())
+            await ensure_heads(session)
         try:
             yield
         finally:

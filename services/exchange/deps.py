@@ -39,6 +39,7 @@ AdminDep = Annotated[Caller, Depends(require_roles("exchange_admin"))]
 # Consumers: organisations fetching through the exchange, law enforcement under a court order.
 ConsumerDep = Annotated[Caller, Depends(require_roles("relying_party", "law_enforcement"))]
 OversightDep = Annotated[Caller, Depends(require_roles("oversight"))]
+AuditorDep = Annotated[Caller, Depends(require_roles("auditor"))]
 OrderReaderDep = Annotated[Caller, Depends(require_roles("oversight", "auditor"))]
 CivilRegistrarDep = Annotated[Caller, Depends(require_roles("civil_registrar"))]
 SocialOfficerDep = Annotated[Caller, Depends(require_roles("social_registry_officer"))]

@@ -12,6 +12,7 @@ from services.exchange.members.schemas import FieldName
 FIELDS_HEADER = "X-DPI-Fields-Returned"
 DISCLOSE_AFTER_HEADER = "X-DPI-Disclose-After"
 MESSAGE_ID_HEADER = "X-DPI-Message-Id"
+REQUEST_HASH_HEADER = "X-DPI-Request-Hash"  # as X-Road-Request-Hash: what the message log recorded
 
 
 class FetchRequest(BaseModel):

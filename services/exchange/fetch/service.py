@@ -20,11 +20,14 @@ from services.exchange.fetch.schemas import (
     DISCLOSE_AFTER_HEADER,
     FIELDS_HEADER,
     MESSAGE_ID_HEADER,
+    REQUEST_HASH_HEADER,
     FetchRequest,
     FetchResult,
 )
 from services.exchange.members.errors import ServiceNotFound
 from services.exchange.members.repository import DirectoryRepository
+from services.exchange.messagelog.service import body_hash, message_log
+from services.exchange.messagelog.signing import canonical
 from services.exchange.orders.models import CourtOrder
 from services.exchange.registries.credential import ExchangeRequest
 
@@ -33,7 +36,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Fetched:
-    result: FetchResult
+    content: bytes  # the exact bytes answered, as hashed into the message log
     headers: dict[str, str]
 
 
@@ -91,10 +94,32 @@ class FetchService:
             record=record,
             disclose_after=release.disclose_after,
         )
-        headers = {FIELDS_HEADER: ",".join(returned), MESSAGE_ID_HEADER: message_id}
+        content = result.model_dump_json().encode()
+        request_hash = body_hash(canonical({"body": body.model_dump(mode="json"), "context": caller.model_dump(
+            mode="json", include={"client_id", "subject_ref", "purpose", "legal_basis", "consent_id", "court_order_id",
+                                  "decision_id"})}))  # fmt: skip
+        common = {"message_id": message_id, "client": subsystem.id, "service": service.id}
+        await message_log.append(session, {
+            "consumer": {
+                **common, "client_id": caller.client_id, "subject": caller.subject_ref, "purpose": caller.purpose,
+                "legal_basis": caller.legal_basis, "consent_id": caller.consent_id,
+                "court_order_id": caller.court_order_id, "decision_id": caller.decision_id,
+                "request_hash": request_hash, "response_hash": body_hash(content), "status": 200,
+                "fields_returned": returned,
+            },
+            "provider": {
+                **common, "provider": service.provider_subsystem_id, "request_hash": body_hash(
+                    canonical({"path": answer.request_path, "fields": release.fields})),
+                "response_hash": body_hash(answer.content), "status": answer.status,
+            },
+        }, rt=rt)  # fmt: skip
+        headers = {
+            FIELDS_HEADER: ",".join(returned), MESSAGE_ID_HEADER: message_id, REQUEST_HASH_HEADER: request_hash,
+            "content-type": "application/json",
+        }  # fmt: skip
         if release.disclose_after is not None:
             headers[DISCLOSE_AFTER_HEADER] = release.disclose_after.isoformat()
-        return Fetched(result, headers)
+        return Fetched(content, headers)
 
 
 fetch = FetchService()
