@@ -25,6 +25,8 @@ from services.exchange.orders.router import router as orders_router
 from services.exchange.registries.app import Registries, build_registries
 from services.exchange.registries.client import RegistriesClient
 from services.exchange.registries.router import router as registries_router
+from services.exchange.retention.router import router as retention_router
+from services.exchange.retention.schedule import retention_lifespan
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -37,7 +39,7 @@ SPEC = ServiceSpec(
         "simulated civil and social registries behind it as providers."
     ),
     metadata=metadata,
-    routers=(directory_router, fetch_router, messagelog_router, orders_router, registries_router),
+    routers=(directory_router, fetch_router, messagelog_router, orders_router, registries_router, retention_router),
     public_routers=(directory_public_router,),
     openapi_tags=[
         {
@@ -70,7 +72,8 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
             await ensure_builtin_directory(session, app.state.clock.now())
             await ensure_heads(session)
         try:
-            yield
+            async with retention_lifespan(app):
+                yield
         finally:
             await rt.providers.http.aclose()
             if "registries" in holder:

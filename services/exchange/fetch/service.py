@@ -23,6 +23,7 @@ from services.exchange.fetch.schemas import (
     REQUEST_HASH_HEADER,
     FetchRequest,
     FetchResult,
+    StoredPayloadRef,
 )
 from services.exchange.members.errors import ServiceNotFound
 from services.exchange.members.repository import DirectoryRepository
@@ -30,6 +31,7 @@ from services.exchange.messagelog.service import body_hash, message_log
 from services.exchange.messagelog.signing import canonical
 from services.exchange.orders.models import CourtOrder
 from services.exchange.registries.credential import ExchangeRequest
+from services.exchange.retention.service import retention
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +85,19 @@ class FetchService:
             log.warning("exchange.minimisation_violation", service=service.id, extra_fields=len(extra))
         record = {name: provided[name] for name in release.fields if name in provided}
         returned = list(record)
+        stored = None
+        if body.retain:
+            stored = await retention.store(
+                session,
+                caller,
+                rt=rt,
+                consumer_subsystem_id=subsystem.id,
+                message_id=message_id,
+                service_id=service.id,
+                max_retention_days=service.max_retention_days,
+                fields=returned,
+                payload=record,
+            )
         result = FetchResult(
             message_id=message_id,
             service=service.id,
@@ -93,30 +108,62 @@ class FetchService:
             withheld=release.withheld,
             record=record,
             disclose_after=release.disclose_after,
+            stored_payload=None if stored is None else StoredPayloadRef(id=stored.id, retain_until=stored.retain_until),
         )
         content = result.model_dump_json().encode()
-        request_hash = body_hash(canonical({"body": body.model_dump(mode="json"), "context": caller.model_dump(
-            mode="json", include={"client_id", "subject_ref", "purpose", "legal_basis", "consent_id", "court_order_id",
-                                  "decision_id"})}))  # fmt: skip
+        request_hash = body_hash(
+            canonical(
+                {
+                    "body": body.model_dump(mode="json"),
+                    "context": caller.model_dump(
+                        mode="json",
+                        include={
+                            "client_id",
+                            "subject_ref",
+                            "purpose",
+                            "legal_basis",
+                            "consent_id",
+                            "court_order_id",
+                            "decision_id",
+                        },
+                    ),
+                }
+            )
+        )
         common = {"message_id": message_id, "client": subsystem.id, "service": service.id}
-        await message_log.append(session, {
-            "consumer": {
-                **common, "client_id": caller.client_id, "subject": caller.subject_ref, "purpose": caller.purpose,
-                "legal_basis": caller.legal_basis, "consent_id": caller.consent_id,
-                "court_order_id": caller.court_order_id, "decision_id": caller.decision_id,
-                "request_hash": request_hash, "response_hash": body_hash(content), "status": 200,
-                "fields_returned": returned,
+        await message_log.append(
+            session,
+            {
+                "consumer": {
+                    **common,
+                    "client_id": caller.client_id,
+                    "subject": caller.subject_ref,
+                    "purpose": caller.purpose,
+                    "legal_basis": caller.legal_basis,
+                    "consent_id": caller.consent_id,
+                    "court_order_id": caller.court_order_id,
+                    "decision_id": caller.decision_id,
+                    "request_hash": request_hash,
+                    "response_hash": body_hash(content),
+                    "status": 200,
+                    "fields_returned": returned,
+                },
+                "provider": {
+                    **common,
+                    "provider": service.provider_subsystem_id,
+                    "request_hash": body_hash(canonical({"path": answer.request_path, "fields": release.fields})),
+                    "response_hash": body_hash(answer.content),
+                    "status": answer.status,
+                },
             },
-            "provider": {
-                **common, "provider": service.provider_subsystem_id, "request_hash": body_hash(
-                    canonical({"path": answer.request_path, "fields": release.fields})),
-                "response_hash": body_hash(answer.content), "status": answer.status,
-            },
-        }, rt=rt)  # fmt: skip
+            rt=rt,
+        )
         headers = {
-            FIELDS_HEADER: ",".join(returned), MESSAGE_ID_HEADER: message_id, REQUEST_HASH_HEADER: request_hash,
+            FIELDS_HEADER: ",".join(returned),
+            MESSAGE_ID_HEADER: message_id,
+            REQUEST_HASH_HEADER: request_hash,
             "content-type": "application/json",
-        }  # fmt: skip
+        }
         if release.disclose_after is not None:
             headers[DISCLOSE_AFTER_HEADER] = release.disclose_after.isoformat()
         return Fetched(content, headers)

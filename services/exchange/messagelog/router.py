@@ -58,5 +58,6 @@ async def verify(request: Request, session: SessionDep, caller: AuditorDep) -> V
     entries = [LogEntryRead.model_validate(e).model_dump() for e in await message_log.entries(session)]
     heads = [LogHeadRead.model_validate(h).model_dump() for h in await message_log.heads(session)]
     report = verify_log(entries, heads, request.app.state.signing_key.jwks())
-    return VerificationReport(ok=report.ok, entries=report.entries,
-                              findings=[FindingRead(**asdict(f)) for f in report.findings])  # fmt: skip
+    return VerificationReport(
+        ok=report.ok, entries=report.entries, findings=[FindingRead(**asdict(f)) for f in report.findings]
+    )

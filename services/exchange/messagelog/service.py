@@ -60,19 +60,33 @@ class MessageLog:
         for chain in chains:
             head = heads[chain]
             record = {
-                **entries[chain], "chain": chain, "seq": head.seq + 1, "prev_hash": head.entry_hash,
+                **entries[chain],
+                "chain": chain,
+                "seq": head.seq + 1,
+                "prev_hash": head.entry_hash,
                 "logged_at": now.isoformat(),
-            }  # fmt: skip
+            }
             entry_hash = digest(record)
-            rows.append({
-                "chain": chain, "seq": record["seq"], "message_id": record["message_id"], "logged_at": now,
-                "record": record, "entry_hash": entry_hash, "signature": sign(rt.signing_key, record, typ=ENTRY_TYPE),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "chain": chain,
+                    "seq": record["seq"],
+                    "message_id": record["message_id"],
+                    "logged_at": now,
+                    "record": record,
+                    "entry_hash": entry_hash,
+                    "signature": sign(rt.signing_key, record, typ=ENTRY_TYPE),
+                }
+            )
             head_record = {"chain": chain, "seq": record["seq"], "entry_hash": entry_hash, "at": now.isoformat()}
-            head_updates.append({
-                "b_chain": chain, "b_seq": record["seq"], "b_hash": entry_hash,
-                "b_signature": sign(rt.signing_key, head_record, typ=HEAD_TYPE),
-            })  # fmt: skip
+            head_updates.append(
+                {
+                    "b_chain": chain,
+                    "b_seq": record["seq"],
+                    "b_hash": entry_hash,
+                    "b_signature": sign(rt.signing_key, head_record, typ=HEAD_TYPE),
+                }
+            )
         await session.execute(_INSERT_ENTRY, rows)
         await session.execute(_UPDATE_HEAD, head_updates)
 

@@ -81,8 +81,15 @@ async def test_a_deleted_last_row_is_caught_by_the_signed_head(logged: ExchangeA
 async def test_two_swapped_rows_are_both_named(logged: ExchangeApi):
     async with logged.svc.app.state.sessionmaker() as session:
         rows = {e.seq: e for e in await session.scalars(select(LogEntry).where(LogEntry.chain == "consumer"))}
-        two, three = ({"record": rows[n].record, "entry_hash": rows[n].entry_hash, "signature": rows[n].signature,
-                       "message_id": rows[n].message_id} for n in (2, 3))  # fmt: skip
+        two, three = (
+            {
+                "record": rows[n].record,
+                "entry_hash": rows[n].entry_hash,
+                "signature": rows[n].signature,
+                "message_id": rows[n].message_id,
+            }
+            for n in (2, 3)
+        )
     where = (LogEntry.chain == "consumer",)
     await tamper(logged, update(LogEntry).where(*where, LogEntry.seq == 2).values(**three))
     await tamper(logged, update(LogEntry).where(*where, LogEntry.seq == 3).values(**two))
@@ -121,9 +128,9 @@ async def test_only_auditors_read_the_log(logged: ExchangeApi):
 
 
 async def test_concurrent_fetches_form_one_unbroken_chain_per_side(logged: ExchangeApi, db_backend):
-    responses = await asyncio.gather(*(
-        logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a") for _ in range(32)
-    ))  # fmt: skip
+    responses = await asyncio.gather(
+        *(logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a") for _ in range(32))
+    )
     assert [r.status_code for r in responses] == [200] * 32
     report = await logged.ok("GET", "/v1/message-log/verify", roles=AUDITOR)
     assert report == {"ok": True, "entries": 2 * 36, "findings": []}
