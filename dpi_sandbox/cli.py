@@ -22,6 +22,10 @@ playbook_app = typer.Typer(
     help="Playbook scenarios: list them, run one narrated, get its report.", no_args_is_help=True
 )
 app.add_typer(playbook_app, name="playbook")
+# The exchange engineer's commands (dpi_sandbox/exchange_cli.py).
+from dpi_sandbox.exchange_cli import exchange_app  # noqa: E402
+
+app.add_typer(exchange_app, name="exchange")
 console = Console()
 
 VarDir = Annotated[Path, typer.Option("--var-dir", help="Where SQLite files, keys and reports live.")]
