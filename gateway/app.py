@@ -11,18 +11,18 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
+from gateway.auth.clients.router import router as clients_router
+from gateway.auth.runtime import caller_authentication
+from gateway.auth.tokens.router import router as token_router
 from gateway.config import GatewaySettings
-from gateway.proxy.auth import CallerAuthenticator, DenyAll
+from gateway.models import metadata
+from gateway.proxy.auth import CallerAuthenticator
 from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
-from services.common.app import ServiceSpec, create_service_app, infrastructure_tables
+from services.common.app import ServiceSpec, create_service_app
 from services.common.assertion import AssertionMinter
 from services.common.clock import Clock, SystemClock
-from services.common.db import new_metadata
 from services.common.http import build_http_client
-
-metadata = new_metadata()
-infrastructure_tables(metadata)
 
 status_router = APIRouter(tags=["operations"])
 
@@ -70,7 +70,7 @@ SPEC = ServiceSpec(
         "All data in this sandbox is synthetic."
     ),
     metadata=metadata,
-    public_routers=(status_router, proxy_router),
+    public_routers=(status_router, token_router, clients_router, proxy_router),  # the proxy's catch-all last
     caller_echo=False,
 )
 
@@ -102,7 +102,10 @@ def create_app(
             for client in clients.values():
                 stack.push_async_callback(client.aclose)
             app.state.upstream_names = tuple(clients)
-            app.state.authenticator = authenticator or DenyAll()
+            # Callers: client registry, POST /oauth2/token, DPoP, citizens' ID tokens, rate limits (gateway.auth).
+            await stack.enter_async_context(
+                caller_authentication(app, settings, clock, clients, authenticator=authenticator)
+            )
             app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), app.state.authenticator)
             yield
 
