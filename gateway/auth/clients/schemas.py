@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.auth.clients.models import ClientKind, ClientStatus
 
@@ -15,7 +16,16 @@ ScopeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$
 PurposeCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+def _visible(value: str) -> str:
+    """Refuse control, format (bidi overrides, zero-width) and unassigned characters: names are shown to people."""
+    if any(unicodedata.category(ch).startswith("C") for ch in value) or not value.strip():
+        raise ValueError("text must be visible characters only (no control, format or zero-width characters)")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_visible)]
 
 
 class Jwks(BaseModel):
