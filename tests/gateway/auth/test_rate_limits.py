@@ -28,7 +28,7 @@ async def redis_client():  # type: ignore[no-untyped-def]
     client = aioredis.Redis.from_url(REDIS_URL)
     try:
         await client.ping()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         pytest.skip(f"Redis at {REDIS_URL} is not reachable ({type(error).__name__})")
     yield client
     await client.aclose()
