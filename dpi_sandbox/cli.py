@@ -20,6 +20,12 @@ keys_app = typer.Typer(help="Signing keys (one ES256 key per app, under the var 
 app.add_typer(keys_app, name="keys")
 console = Console()
 
+# Callers (gateway.auth): `clients add|list|approve|suspend` and `token --client NAME`.
+from dpi_sandbox.clients_cli import clients_app, token  # noqa: E402
+
+app.add_typer(clients_app, name="clients")
+app.command("token")(token)
+
 VarDir = Annotated[Path, typer.Option("--var-dir", help="Where SQLite files, keys and reports live.")]
 Host = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="The gateway's port.")]
