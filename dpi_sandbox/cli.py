@@ -18,6 +18,10 @@ db_app = typer.Typer(help="Database migrations (one Alembic history per service)
 app.add_typer(db_app, name="db")
 keys_app = typer.Typer(help="Signing keys (one ES256 key per app, under the var dir's keys/).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+playbook_app = typer.Typer(
+    help="Playbook scenarios: list them, run one narrated, get its report.", no_args_is_help=True
+)
+app.add_typer(playbook_app, name="playbook")
 console = Console()
 
 # Callers (gateway.auth): `clients add|list|approve|suspend` and `token --client NAME`.
@@ -128,6 +132,59 @@ def db_revision(
     asyncio.run(upgrade_service_database(target, entry(service).migrations_dir))
     config = alembic_config(entry(service).migrations_dir, target.resolved_database_url, target.resolved_schema)
     command.revision(config, message=message, autogenerate=True)
+
+
+@playbook_app.command("list")
+def playbook_list() -> None:
+    """The scenarios, with their plays and the safeguard rules each demonstrates."""
+    from playbook.loader import ScenarioError, load_all
+
+    try:
+        scenarios = load_all()
+    except ScenarioError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
+    for name, scenario in scenarios.items():
+        plays = ", ".join(map(str, scenario.plays))
+        console.print(
+            f"[bold]{name}[/]  {scenario.title}  [dim](plays {plays}; {', '.join(scenario.rules) or 'no rules'})[/]"
+        )
+
+
+@playbook_app.command("run")
+def playbook_run(
+    name: Annotated[str, typer.Argument(help="The scenario (see `dpi-sandbox playbook list`).")],
+    url: Annotated[
+        str | None, typer.Option("--url", help="A running sandbox (multi-process or distributed) instead of embedded.")
+    ] = None,
+    workshop: Annotated[bool, typer.Option("--workshop", help="Pause between steps (on a terminal).")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Narration language: ar, en, es, fr, ru or zh.")] = "en",
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Run one scenario, narrated; write its report (Markdown, HTML, JSON) under VAR/reports/; exit 1 on a failed
+    expectation (the report and the terminal say which)."""
+    from playbook.loader import ScenarioError
+    from playbook.sandbox import embedded, remote, run_scenario
+
+    if lang not in ("ar", "en", "es", "fr", "ru", "zh"):
+        console.print(f"[red]--lang must be one of ar, en, es, fr, ru, zh, not {lang!r}[/]")
+        raise typer.Exit(2)
+
+    async def go() -> int:
+        opened = remote(url) if url else embedded(var_dir)
+        async with opened as client:
+            result, paths = await run_scenario(
+                name, client, console=console, reports_dir=var_dir / "reports", mode="remote" if url else "embedded",
+                language=lang, workshop=workshop,  # type: ignore[arg-type]
+            )  # fmt: skip
+        console.print(f"Report: {paths['md']} and {paths['html']}")
+        return 0 if result.ok else 1
+
+    try:
+        raise typer.Exit(asyncio.run(go()))
+    except (ScenarioError, KeyError) as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":

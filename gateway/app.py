@@ -11,11 +11,13 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
+from gateway.audit.log import AuditLog
+from gateway.audit.models import audit_tables
 from gateway.auth.clients.router import router as clients_router
 from gateway.auth.runtime import caller_authentication
 from gateway.auth.tokens.router import router as token_router
 from gateway.config import GatewaySettings
-from gateway.models import metadata
+from gateway.db import metadata
 from gateway.proxy.auth import CallerAuthenticator
 from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
@@ -23,6 +25,8 @@ from services.common.app import ServiceSpec, create_service_app
 from services.common.assertion import AssertionMinter
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_client
+
+AUDIT_TABLES = audit_tables(metadata)
 
 status_router = APIRouter(tags=["operations"])
 
@@ -106,6 +110,10 @@ def create_app(
             await stack.enter_async_context(
                 caller_authentication(app, settings, clock, clients, authenticator=authenticator)
             )
+            # The audit log (gateway/audit): appends are group-committed by one writer task per process.
+            app.state.audit = AuditLog(app.state.engine, AUDIT_TABLES, clock)
+            await app.state.audit.start()
+            stack.push_async_callback(app.state.audit.stop)
             app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), app.state.authenticator)
             yield
 

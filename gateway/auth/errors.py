@@ -78,9 +78,10 @@ class RateLimited(ProblemError):
     title = "Too many requests"
     type_slug = "gateway/rate-limited"
     code = "gateway.rate_limited"
+    rule_id = "SG-SEC-1"
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)}, rule_id="SG-SEC-1")
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 class OAuthError(Exception):

@@ -11,6 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy import MetaData, Table
 
@@ -151,7 +152,9 @@ def create_service_app(
                 await redis_client.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the installed fastapi-offline package: a workshop room without internet still gets
+    # working docs pages (FastAPI's defaults load them from a CDN).
+    app = FastAPIOffline(
         title=spec.title,
         version=spec.version,
         description=spec.description,

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeDecorator
 
+from services.common.problems import ProblemError
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
     "uq": "%(table_name)s_%(column_0_N_name)s_key",
@@ -136,7 +138,8 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed after the handler returns, rolled back if anything raised.
+    """One session per request: committed after the handler returns, rolled back if anything raised, except a
+    problem marked `commit_before_raise` (services.common.problems), which is committed first and then answered.
 
     Declared with `scope="function"` (see deps) so the commit happens before the response is sent: a client never
     sees a success whose commit then failed.
@@ -145,6 +148,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session:
         try:
             yield session
+        except ProblemError as refusal:
+            if refusal.commit_before_raise:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
         except BaseException:
             await session.rollback()
             raise

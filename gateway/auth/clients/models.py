@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Boolean, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.models import Base
+from gateway.db import Base
 from services.common.db import UTCDateTime
 
 PortableJSON = JSON().with_variant(JSONB(), "postgresql")
