@@ -14,11 +14,14 @@ from pydantic import BaseModel
 from gateway.audit.log import create_audit_log
 from gateway.audit.models import AUDIT_TABLES
 from gateway.audit.router import router as audit_router
+from gateway.auth.clients.router import router as clients_router
+from gateway.auth.runtime import caller_authentication
+from gateway.auth.tokens.router import router as token_router
 from gateway.config import GatewaySettings
 from gateway.db import metadata
 from gateway.oversight.wiring import ROUTERS as OVERSIGHT_ROUTERS
 from gateway.oversight.wiring import start_oversight
-from gateway.proxy.auth import CallerAuthenticator, DenyAll
+from gateway.proxy.auth import CallerAuthenticator
 from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
 from services.common.app import ServiceSpec, create_service_app
@@ -72,7 +75,8 @@ SPEC = ServiceSpec(
         "All data in this sandbox is synthetic."
     ),
     metadata=metadata,
-    public_routers=(status_router, audit_router, *OVERSIGHT_ROUTERS, proxy_router),  # all before the proxy's catch-all
+    # Everything the gateway serves itself comes before the proxy's catch-all.
+    public_routers=(status_router, token_router, clients_router, audit_router, *OVERSIGHT_ROUTERS, proxy_router),
     caller_echo=False,
 )
 
@@ -104,7 +108,10 @@ def create_app(
             for client in clients.values():
                 stack.push_async_callback(client.aclose)
             app.state.upstream_names = tuple(clients)
-            app.state.authenticator = authenticator or DenyAll()
+            # Callers: client registry, POST /oauth2/token, DPoP, citizens' ID tokens, rate limits (gateway.auth).
+            await stack.enter_async_context(
+                caller_authentication(app, settings, clock, clients, authenticator=authenticator)
+            )
             # The audit log (gateway/audit): appends are group-committed by one writer task per process.
             app.state.audit = create_audit_log(app.state.engine, AUDIT_TABLES, clock, settings)
             await app.state.audit.start()
