@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from gateway.audit.log import AuditLog
 from gateway.audit.models import audit_tables
 from gateway.config import GatewaySettings
+from gateway.db import metadata
 from gateway.governance.router import router as governance_router
 from gateway.proxy.auth import CallerAuthenticator, DenyAll
 from gateway.proxy.facts import UpstreamFacts
@@ -21,14 +22,11 @@ from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
 from gateway.rules.catalogue import catalogue
 from gateway.rules.routes import load_routes
-from services.common.app import ServiceSpec, create_service_app, infrastructure_tables
+from services.common.app import ServiceSpec, create_service_app
 from services.common.assertion import AssertionMinter
 from services.common.clock import Clock, SystemClock
-from services.common.db import new_metadata
 from services.common.http import build_http_client
 
-metadata = new_metadata()
-infrastructure_tables(metadata)
 AUDIT_TABLES = audit_tables(metadata)
 
 status_router = APIRouter(tags=["operations"])

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from gateway.app import AUDIT_TABLES, create_app, metadata
+from gateway.app import AUDIT_TABLES, create_app
 from gateway.config import GatewaySettings
+from gateway.db import metadata
 from services.common.db import create_all, create_engine
 from services.common.settings import ReplayStore
 from tests.gateway.consent_stand_in import ConsentStandIn
