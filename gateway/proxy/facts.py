@@ -93,6 +93,10 @@ class UpstreamFacts:
         self._purposes[code] = _Cached(value, now + self._purpose_ttl)
         return value
 
+    def forget_purposes(self) -> None:
+        """Drop the cached purposes (an operator who changed the registry need not wait out the cache)."""
+        self._purposes.clear()
+
     async def _fetch_purpose(self, code: str) -> PurposeInfo | None:
         try:
             response = await self._consent.get(

@@ -63,10 +63,23 @@ class CountingTransport(httpx.AsyncBaseTransport):
     def __init__(self, app: Any) -> None:
         self._inner = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.plants: dict[str, bytes] = {}
+
+    def plant(self, path: str, text: str) -> None:
+        """Make the service's next answers on `path` carry `text` (appended inside the JSON object)."""
+        self.plants[path] = text.encode()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls[(request.method, request.url.path)] += 1
-        return await self._inner.handle_async_request(request)
+        response = await self._inner.handle_async_request(request)
+        planted = self.plants.get(request.url.path)
+        if planted is None:
+            return response
+        content = (await response.aread()).rstrip()
+        assert content.endswith(b"}"), "plants go into a JSON object"
+        content = content[:-1] + b',"planted":"' + planted + b'"}'
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        return httpx.Response(response.status_code, headers=headers, content=content)
 
     def count(self, method: str, path: str) -> int:
         return self.calls[(method, path)]

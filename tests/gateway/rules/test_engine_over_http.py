@@ -215,3 +215,41 @@ class TestPermit:
             "reg-office",
             "GET /identity/v1/caller",
         )
+
+
+class TestLegalBasis:
+    @pytest.mark.rule("SG-LAWFUL-1")
+    async def test_a_court_order_where_the_route_takes_none_is_refused(self, edge: Edge) -> None:
+        person = await edge.person()
+        headers = {"X-Purpose": PURPOSE, "X-Legal-Basis": "court_order", "X-Court-Order": "co-1"}
+        assert_denial(await _kyc(edge, person, **headers), "SG-LAWFUL-1")
+        assert edge.upstream["identity"].count(*KYC) == 0
+
+    @pytest.mark.rule("SG-LAWFUL-1")
+    async def test_a_court_order_reference_needs_the_court_order_basis(self, edge: Edge) -> None:
+        person = await edge.person()
+        assert_denial(await _kyc(edge, person, **{"X-Purpose": PURPOSE, "X-Court-Order": "co-1"}), "SG-LAWFUL-1")
+        assert edge.upstream["identity"].count(*KYC) == 0
+
+    @pytest.mark.rule("SG-LAWFUL-1")
+    async def test_a_statute_basis_needs_a_statute_that_names_the_client(self, edge: Edge) -> None:
+        person = await edge.person()
+        headers = {"X-Purpose": PURPOSE, "X-Legal-Basis": "statute"}
+        assert "No statute" in assert_denial(await _kyc(edge, person, **headers), "SG-LAWFUL-1")["detail"]
+        edge.consent.purpose(
+            PURPOSE, ["full_name"], statutes=[{"reference": "Banking Act s. 9", "requesters": ["rp-other"]}]
+        )
+        edge.app.state.proxy.facts.forget_purposes()  # the registry changed; the test does not wait out the cache
+        assert_denial(await _kyc(edge, person, **headers), "SG-LAWFUL-1")
+        assert edge.upstream["identity"].count(*KYC) == 0
+        edge.consent.purpose(
+            PURPOSE, ["full_name"], statutes=[{"reference": "Banking Act s. 9", "requesters": ["rp-bank"]}]
+        )
+        edge.app.state.proxy.facts.forget_purposes()
+        question = {
+            "method": "POST", "path": "/identity/v1/kyc", "purpose": PURPOSE, "legal_basis": "statute",
+            "body": {"individual": {"type": "vid", "value": person.vid}},
+        }  # fmt: skip
+        answer = (await edge.client.post("/governance/decide", json=question, headers=as_caller("bank"))).json()
+        assert answer["allowed"] is True, answer
+        assert edge.consent.asked == [], "a statute basis asks no consent"
