@@ -44,6 +44,9 @@ class HeaderAuthenticator:
 
     async def authenticate(self, request: Request) -> AuthenticatedCaller:
         name = request.headers.get("X-Test-Caller", "")
+        if name.startswith("role:"):
+            role = name.removeprefix("role:")
+            return AuthenticatedCaller(client_id=f"matrix-{role}", roles=(role,))
         if name.startswith("citizen:"):
             return AuthenticatedCaller(
                 client_id="citizen-app", kind="citizen", roles=("subject",), subject_ref=name.removeprefix("citizen:")
