@@ -19,7 +19,7 @@ class DecideRequest(BaseModel):
 
     method: Method = Field(examples=["POST"])
     path: str = Field(
-        min_length=2, max_length=500, pattern=r"^/[^\s?#]*$", examples=["/identity/v1/kyc"],
+        min_length=2, max_length=500, pattern=r"^/[!-~]*$", examples=["/identity/v1/kyc"],
         description="The gateway path the request would go to (service prefix included).",
     )  # fmt: skip
     purpose: Short | None = Field(default=None, description="X-Purpose", examples=["KYC_ACCOUNT_OPENING"])

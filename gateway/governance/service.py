@@ -30,7 +30,8 @@ class GovernanceService:
                 if match is None
                 else [Finding("SG-SEC-1", "permit", f"{match.route.summary} is {match.route.access}: no rule applies.")]
             )
-            action = f"{body.method} /{service}/(undeclared)" if match is None else _action(match.route)
+            known = service if service in proxy.routes.services else "(unknown)"
+            action = f"{body.method} /{known}/(undeclared)" if match is None else _action(match.route)
             return await self._answer(
                 proxy, caller, context, action=action, route=match.route if match else None, findings=findings,
                 decision_id=decision_id, request_id=request_id,

@@ -104,10 +104,12 @@ class Proxy:
         upstream = self.client_for(service)
         path = "/" + path
         match = self.routes.match(service, request.method, path)
+        # Matched on the decoded path, forwarded as the caller encoded it: the service decodes it the same way.
+        wire_path = _wire_path(request, service, path)
         if match is not None and match.route.access == "public":
-            return await self._send(request, upstream, match.route, path, headers={})
+            return await self._send(request, upstream, match.route, wire_path, headers={})
         if match is not None and match.route.access == "anonymous":
-            return await self._forward_anonymous(request, upstream, match, path)
+            return await self._forward_anonymous(request, upstream, match, wire_path)
         timings = self.timings
         with timings.measure("authentication"):
             caller = await current_caller(request)
@@ -149,7 +151,9 @@ class Proxy:
         with timings.measure("assertion"):
             assertion = self._minter.mint(service, _assertion_context(evaluation, decision_id))
         with timings.measure("proxy"):
-            upstream_response = await self._call(upstream, request, route, path, body=body_bytes, assertion=assertion)
+            upstream_response = await self._call(
+                upstream, request, route, wire_path, body=body_bytes, assertion=assertion
+            )
         return await self._answer(request, route, evaluation, decision_id, upstream_response)
 
     async def _forward_anonymous(
@@ -335,6 +339,14 @@ _WITHHELD = (
     "The provider's answer held a UIN, which never leaves the identity service; the answer was withheld and the "
     "attempt recorded."
 )
+
+
+def _wire_path(request: Request, service: str, path: str) -> str:
+    raw: bytes | None = request.scope.get("raw_path")
+    prefix = f"/{service}/".encode("ascii")
+    if raw is not None and raw.startswith(prefix):
+        return raw[len(prefix) - 1 :].decode("ascii", errors="replace")
+    return path
 
 
 def _needs_body(route: Route) -> bool:

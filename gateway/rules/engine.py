@@ -19,6 +19,7 @@ from gateway.rules import pointers
 from gateway.rules.context import RequestContext
 from gateway.rules.routes import POST_RULES, PRE_RULES, Route
 from services.common.assertion import LegalBasis
+from services.identity.client import PAIRWISE_TOKEN_PATTERN, is_valid_uin, is_valid_vid
 
 Outcome = Literal["permit", "deny", "not_evaluated", "on_response", "by_provider"]
 
@@ -286,19 +287,21 @@ async def _person(evaluation: Evaluation, facts: Facts) -> str:
 
 
 def parse_reference(value: Any) -> Reference | None:
-    """A VID (16 digits), a pairwise token (`tok_...`), or identity's `{type, value}` object; None otherwise."""
-    from services.identity.client import is_valid_vid
-
+    """A VID (16 digits, valid check digit), a pairwise token (`tok_...`), or identity's `{type, value}` object with
+    one of those or a UIN; None for anything else (the route then answers 422, or lets the service judge)."""
     if isinstance(value, dict):
         kind, raw = value.get("type", "vid"), value.get("value")
-        if kind in ("vid", "pairwise_token", "uin") and isinstance(raw, str):
-            return Reference(kind, raw)
-        return None
+        if not isinstance(raw, str):
+            return None
+        if kind == "uin":
+            return Reference("uin", raw) if is_valid_uin(raw) else None
+        found = parse_reference(raw)
+        return found if found is not None and found.type == kind else None
     if not isinstance(value, str):
         return None
     if is_valid_vid(value):
         return Reference("vid", value)
-    if value.startswith("tok_"):
+    if PAIRWISE_TOKEN_PATTERN.fullmatch(value):
         return Reference("pairwise_token", value)
     return None
 
