@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query
 
 from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
@@ -19,7 +18,6 @@ from services.identity.authn.errors import (
     PinPaused,
     PinProofRequired,
 )
-from services.identity.authn.http import answer_or_refusal
 from services.identity.authn.models import PersonFactor
 from services.identity.authn.schemas import (
     AuthHistoryPage,
@@ -76,14 +74,12 @@ async def request_otp(body: OtpRequest, session: SessionDep, caller: AuthnCaller
 async def authenticate(
     body: AuthnRequest,
     *,
-    request: Request,
     session: SessionDep,
     caller: AuthnCallerDep,
     rt: RuntimeDep,
     signing_key: SigningKeyDep,
-) -> AuthnResult | JSONResponse:
-    outcome = await authn_service.authenticate(session, caller, body, rt=rt, signing_key=signing_key)
-    return answer_or_refusal(request, outcome)
+) -> AuthnResult:
+    return await authn_service.authenticate(session, caller, body, rt=rt, signing_key=signing_key)
 
 
 @router.post(
@@ -98,14 +94,12 @@ async def authenticate(
 async def check_predicates(
     body: PredicateRequest,
     *,
-    request: Request,
     session: SessionDep,
     caller: AuthnCallerDep,
     rt: RuntimeDep,
     signing_key: SigningKeyDep,
-) -> PredicateResult | JSONResponse:
-    outcome = await authn_service.check_predicates(session, caller, body, rt=rt, signing_key=signing_key)
-    return answer_or_refusal(request, outcome)
+) -> PredicateResult:
+    return await authn_service.check_predicates(session, caller, body, rt=rt, signing_key=signing_key)
 
 
 @router.put(
@@ -116,11 +110,8 @@ async def check_predicates(
     response_model=PinStatus,
     responses=problem_responses(PolicyDenied, SubjectNotFound, PinProofRequired, *FACTOR_ERRORS),
 )
-async def set_pin(
-    body: PinSet, request: Request, session: SessionDep, caller: SubjectDep, rt: RuntimeDep
-) -> PinStatus | JSONResponse:
-    outcome = await authn_service.set_pin(session, caller, body, rt=rt)
-    return answer_or_refusal(request, outcome)
+async def set_pin(body: PinSet, session: SessionDep, caller: SubjectDep, rt: RuntimeDep) -> PinStatus:
+    return await authn_service.set_pin(session, caller, body, rt=rt)
 
 
 @router.get(

@@ -22,12 +22,6 @@ class ExceptionCaseRepository:
     async def get(self, case_id: str, *, for_update: bool = False) -> IdentityExceptionCase | None:
         return await self.session.get(IdentityExceptionCase, case_id, with_for_update=for_update)
 
-    async def get_by_idempotency_key(self, client_id: str, idempotency_key: str) -> IdentityExceptionCase | None:
-        statement = select(IdentityExceptionCase).where(
-            IdentityExceptionCase.requested_by == client_id, IdentityExceptionCase.idempotency_key == idempotency_key
-        )
-        return (await self.session.scalars(statement)).one_or_none()
-
     async def page(
         self, *, status: ExceptionStatus | None, overdue_at: datetime | None, after: str | None, limit: int
     ) -> Sequence[IdentityExceptionCase]:

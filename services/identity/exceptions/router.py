@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from services.common.assertion import Caller
-from services.common.auth import IdempotencyKeyHeader, SessionDep, require_roles
+from services.common.auth import SessionDep, require_roles
+from services.common.idempotency import Idempotent
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.deps import RegistrarDep, RuntimeDep
 from services.identity.exceptions.errors import ExceptionCaseAlreadyDecided, ExceptionCaseNotFound
@@ -40,17 +41,14 @@ ReaderDep = Annotated[Caller, Depends(require_roles("relying_party", "assisted_o
     responses=problem_responses(PolicyDenied, IdempotencyInProgress, IdempotencyKeyReused, InvalidPersonalData),
 )
 async def open_exception_case(
-    body: ExceptionCaseCreate,
-    *,
-    response: Response,
-    session: SessionDep,
-    caller: RequesterDep,
-    rt: RuntimeDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> ExceptionCaseAccepted:
-    accepted = await identity_exception_service.open(session, caller, body, idempotency_key=idempotency_key, rt=rt)
-    response.headers["Location"] = accepted.status_href
-    return accepted
+    body: ExceptionCaseCreate, *, session: SessionDep, caller: RequesterDep, rt: RuntimeDep, idempotency: Idempotent
+) -> Response:
+    return await idempotency.run(
+        session,
+        lambda: identity_exception_service.open(session, caller, body, rt=rt),
+        status_code=202,
+        headers=lambda accepted: {"Location": accepted.status_href},
+    )
 
 
 @router.get(
