@@ -45,11 +45,16 @@ class CallContext(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    client_id: str = Field(description="The authenticated client (relying party, operator console, citizen app).")
+    # Lengths match the columns services store these in (a longer claim is a malformed assertion: 401).
+    client_id: str = Field(
+        max_length=200, description="The authenticated client (relying party, operator console, citizen app)."
+    )
     roles: tuple[str, ...] = Field(default=(), description="Roles granted to the caller for this request.")
-    subject_ref: str | None = Field(default=None, description="Internal subject reference (`sub`), if any.")
-    purpose: str | None = None
-    consent_id: str | None = None
+    subject_ref: str | None = Field(
+        default=None, max_length=64, description="Internal subject reference (`sub`), if any."
+    )
+    purpose: str | None = Field(default=None, max_length=100)
+    consent_id: str | None = Field(default=None, max_length=100)
     consented_items: tuple[str, ...] | None = Field(
         default=None,
         description="The data items the consent artefact covers, as the gateway verified them with the consent "
@@ -57,10 +62,12 @@ class CallContext(BaseModel):
     )
     legal_basis: LegalBasis | None = None
     channel: Channel = "web"
-    assisted_by: str | None = None
-    decision_id: str | None = Field(default=None, description="The gateway's audit decision id for this request.")
+    assisted_by: str | None = Field(default=None, max_length=200)
+    decision_id: str | None = Field(
+        default=None, max_length=100, description="The gateway's audit decision id for this request."
+    )
     court_order_id: str | None = Field(
-        default=None, description="With legal_basis court_order: the order the caller acts under."
+        default=None, max_length=100, description="With legal_basis court_order: the order the caller acts under."
     )
     processing_location: str | None = Field(
         default=None, description="Where the calling organisation processes data (ISO 3166-1 alpha-2)."

@@ -83,6 +83,12 @@ class ServiceSettings(BaseSettings):
         "take over the claim of a request that never finished.",
     )
     nats_url: str = "nats://127.0.0.1:4222"
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="The largest request body this app reads, in bytes; a larger one is refused with 413.",
+    )
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"
 
