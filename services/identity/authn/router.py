@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from services.common.auth import SessionDep
+from services.common.paging import PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.authn.errors import (
     AuthenticationFailed,
@@ -42,7 +41,6 @@ router = APIRouter(prefix="/v1", tags=["authentication"])
 
 IDENTIFY_ERRORS = (PolicyDenied, IndividualRequired, IndividualMismatch, ReferenceNotResolved, VidRevoked, VidExpired)
 FACTOR_ERRORS = (AuthenticationFailed, BiometricUseAlternative, PinPaused)
-HISTORY_CURSOR = r"^ahe_[0-9a-f]{32}$"
 
 
 @router.post(
@@ -151,7 +149,6 @@ async def set_factor_lock(
 async def auth_history(
     session: SessionDep,
     caller: SubjectDep,
-    cursor: Annotated[str | None, Query(pattern=HISTORY_CURSOR, description="From `next_cursor`.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: PageParams,
 ) -> AuthHistoryPage:
-    return await authn_service.history(session, caller, cursor=cursor, limit=limit)
+    return await authn_service.history(session, caller, paging=paging)

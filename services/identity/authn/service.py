@@ -25,6 +25,7 @@ from services.common.assertion import Caller
 from services.common.db import table_of
 from services.common.ids import new_id
 from services.common.keys import SigningKey
+from services.common.paging import PageRequest
 from services.common.problems import PolicyDenied, ProblemError
 from services.identity.authn.errors import (
     NON_BIOMETRIC_ALTERNATIVES,
@@ -354,14 +355,15 @@ class AuthnService:
             log.info("identity.auth_factor.lock_changed", person_id=person.id, factor=factor.value, locked=body.locked)
         return FactorLockState(factor=factor, locked=body.locked)
 
-    async def history(
-        self, session: AsyncSession, caller: Caller, *, cursor: str | None, limit: int
-    ) -> AuthHistoryPage:
+    async def history(self, session: AsyncSession, caller: Caller, *, paging: PageRequest) -> AuthHistoryPage:
         """The caller's own auth history, newest first."""
         person = await person_service.get_active_by_sub(session, caller.subject_ref)
-        rows = await AuthnRepository.from_session(session).history(person.id, before=cursor, limit=limit + 1)
-        items = [
-            AuthEventRead(
+        rows = await AuthnRepository.from_session(session).history(person.id, paging)
+        return AuthHistoryPage.of(
+            rows,
+            paging,
+            position=lambda row: row.id,
+            item=lambda row: AuthEventRead(
                 id=row.id,
                 occurred_at=row.occurred_at,
                 operation=Operation(row.operation),
@@ -373,10 +375,8 @@ class AuthnService:
                 assisted_by=row.assisted_by,
                 purpose=row.purpose,
                 attributes=list(row.attributes),
-            )
-            for row in rows[:limit]
-        ]
-        return AuthHistoryPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+            ),
+        )
 
     async def check_factor(
         self,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from services.common.assertion import Caller
 from services.common.auth import SessionDep, require_roles
 from services.common.idempotency import Idempotent
+from services.common.paging import PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.deps import RegistrarDep, RuntimeDep
 from services.identity.exceptions.errors import ExceptionCaseAlreadyDecided, ExceptionCaseNotFound
@@ -63,14 +64,11 @@ async def list_exception_cases(
     session: SessionDep,
     caller: RegistrarDep,
     rt: RuntimeDep,
+    paging: PageParams,
     status: Annotated[ExceptionStatus | None, Query()] = None,
     overdue: Annotated[bool, Query(description="Only pending cases past their SLA.")] = False,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ExceptionCasePage:
-    return await identity_exception_service.list(
-        session, caller, status=status, overdue=overdue, cursor=cursor, limit=limit, rt=rt
-    )
+    return await identity_exception_service.list(session, caller, status=status, overdue=overdue, paging=paging, rt=rt)
 
 
 @router.get(

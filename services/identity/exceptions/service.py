@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.ids import new_id
+from services.common.paging import PageRequest
 from services.common.problems import DEFAULT_GRIEVANCE, Grievance, PolicyDenied
 from services.identity.deps import Runtime
 from services.identity.exceptions.errors import ExceptionCaseAlreadyDecided, ExceptionCaseNotFound
@@ -116,16 +117,16 @@ class IdentityExceptionService:
         *,
         status: ExceptionStatus | None,
         overdue: bool,
-        cursor: str | None,
-        limit: int,
+        paging: PageRequest,
         rt: Runtime,
     ) -> ExceptionCasePage:
         """The officers' queue in creation order; with `overdue`, only pending cases past their SLA by the clock."""
-        cases = await ExceptionCaseRepository.from_session(session).page(
-            status=status, overdue_at=rt.clock.now() if overdue else None, after=cursor, limit=limit + 1
+        cases = await ExceptionCaseRepository.from_session(session).queue_page(
+            paging, status=status, overdue_at=rt.clock.now() if overdue else None
         )
-        items = [self._read(case, rt=rt, person_id=case.person_id) for case in cases[:limit]]
-        return ExceptionCasePage(items=items, next_cursor=items[-1].id if len(cases) > limit else None)
+        return ExceptionCasePage.of(
+            cases, paging, position=lambda case: case.id, item=lambda c: self._read(c, rt=rt, person_id=c.person_id)
+        )
 
     async def decide(
         self, session: AsyncSession, caller: Caller, case_id: str, body: ExceptionDecision, *, rt: Runtime
