@@ -105,6 +105,14 @@ class GatewaySettings(ServiceSettings):
     )
     statistics_min_cell: int = Field(default=10, ge=2, description="k: public statistics withhold counts under k.")
 
+    purpose_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long the gateway keeps a purpose read from the registry (SG-PURPOSE-1): a suspension takes "
+        "effect within this time. Person references and consent decisions are never cached. Sandbox configuration.",
+    )
+
     def upstream_urls(self) -> dict[str, str]:
         return {name: getattr(self, f"{name}_url") for name in UPSTREAM_NAMES}
 
