@@ -179,7 +179,7 @@ def verify_export(
     return report
 
 
-def _verify(
+def _verify(  # noqa: C901, PLR0912, PLR0915
     lines: Iterable[bytes],
     log_key: VerifierKey,
     witnesses: list[VerifierKey],

@@ -76,7 +76,7 @@ class GatewayAuthenticator:
         await self._limits.check(caller.client_id, request.url.path)
         return caller
 
-    async def _client_caller(
+    async def _client_caller(  # noqa: C901
         self, request: Request, scheme: str, token: str, header: dict[str, Any]
     ) -> AuthenticatedCaller:
         if header.get("alg") != ALGORITHM or header.get("typ") != ACCESS_TOKEN_TYPE:
