@@ -12,6 +12,7 @@ from services.identity.authn.errors import (
     BiometricUseAlternative,
     IndividualMismatch,
     IndividualRequired,
+    PinCeilingReached,
     PinPaused,
 )
 from services.identity.authn.http import answer_or_refusal
@@ -45,6 +46,7 @@ router = APIRouter(prefix="/v1", tags=["kyc"])
         AuthenticationFailed,
         BiometricUseAlternative,
         PinPaused,
+        PinCeilingReached,
     ),
 )
 async def release_kyc(

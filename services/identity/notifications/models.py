@@ -20,6 +20,7 @@ class MessageChannel(StrEnum):
 class MessageKind(StrEnum):
     otp = "otp"  # a one-time code the person (or a relying party on their behalf) asked for
     access_notice = "access_notice"  # "your identity was used by ..." (SG-NOTIFY-1)
+    guess_ceiling = "guess_ceiling"  # "too many wrong PINs: paused everywhere until ...; sign in another way"
 
 
 class SimulatedMessage(Base):

@@ -26,6 +26,16 @@ TEMPLATES: dict[MessageKind, dict[str, str]] = {
         "es": "Entorno DPI: {requester} usó su identidad ({operation}, {factor}) el {time} UTC: {result}. "
         "¿No fue usted? Reclame: {grievance}",
     },
+    MessageKind.guess_ceiling: {
+        "en": "DPI sandbox: {count} wrong PINs were tried for you. Your PIN is paused until {until} UTC. Sign in "
+        "with a one-time code, biometric or at an assisted desk to end the pause. Not you? Complain: {grievance}",
+        "fr": "Bac à sable DPI : {count} PIN erronés ont été essayés pour vous. Votre PIN est suspendu jusqu'au "
+        "{until} UTC. Connectez-vous par code à usage unique, biométrie ou au guichet assisté pour lever la "
+        "suspension. Pas vous ? Réclamez : {grievance}",
+        "es": "Entorno DPI: se probaron {count} PIN erróneos para usted. Su PIN está en pausa hasta el {until} "
+        "UTC. Entre con un código de un solo uso, biometría o en un puesto asistido para terminar la pausa. ¿No "
+        "fue usted? Reclame: {grievance}",
+    },
 }
 
 RESULT_WORDS: dict[str, dict[str, str]] = {

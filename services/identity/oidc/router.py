@@ -21,6 +21,8 @@ from services.identity.authn.errors import (
     IndividualMismatch,
     IndividualRequired,
     OtpChannelUnavailable,
+    OtpSendLimited,
+    PinCeilingReached,
     PinPaused,
 )
 from services.identity.authn.http import refusal_response
@@ -138,6 +140,7 @@ async def authorize(
         VidRevoked,
         VidExpired,
         OtpChannelUnavailable,
+        OtpSendLimited,
     ),
 )
 async def send_login_otp(
@@ -163,6 +166,7 @@ async def send_login_otp(
         VidExpired,
         AuthenticationFailed,
         PinPaused,
+        PinCeilingReached,
     ),
 )
 async def complete_login(
