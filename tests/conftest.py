@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import uuid
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from jose import jwt
 
 from dpi_sandbox.registry import entry
+from services.common import rules
 from services.common.assertion import AssertionMinter, CallContext, StaticJwks
 from services.common.bus import InProcessBus
 from services.common.clock import FrozenClock
@@ -105,6 +107,7 @@ async def service_factory(
     schemas: list[tuple[Any, str]] = []
     started: list[Any] = []
     leaks: list[str] = []
+    mismatches: list[str] = []
 
     async def build(name: str, **settings_overrides: Any) -> ServiceUnderTest:
         service = entry(name)
@@ -123,6 +126,7 @@ async def service_factory(
         bus = InProcessBus()
         app = service.factory(settings, clock=clock, bus=bus, gateway_jwks=StaticJwks(gateway.jwks))
         app.add_middleware(UinEgressScan, leaks=leaks)
+        app.add_middleware(RuleReferenceCheck, mismatches=mismatches)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         started.append(lifespan)
@@ -133,6 +137,7 @@ async def service_factory(
 
     yield build
     assert not leaks, f"a UIN left the identity service outside its registrar endpoints (SG-TOKEN-1): {leaks}"
+    assert not mismatches, f"a denial's rule references differ from the rule catalogue's: {mismatches}"
     for resource in reversed(started):
         if isinstance(resource, httpx.AsyncClient):
             await resource.aclose()
@@ -183,6 +188,53 @@ class UinEgressScan:
         if "registrar" in roles and any(p.match(scope["path"]) for p in REGISTRAR_PATHS):
             return
         self.leaks.append(f"{scope['method']} {scope['path']} (roles {roles})")
+
+
+class RuleReferenceCheck:
+    """Every problem+json answer of every service built by `service_factory` that names a rule must name one the
+    catalogue has, with the catalogue's framework references and grievance channel (services/common/rules.py)."""
+
+    def __init__(self, app: Any, *, mismatches: list[str]) -> None:
+        self.app = app
+        self.mismatches = mismatches
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        is_problem = False
+
+        async def capture(message: Any) -> None:
+            nonlocal is_problem
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers", []))
+                is_problem = headers.get(b"content-type", b"").startswith(b"application/problem+json")
+            elif message["type"] == "http.response.body" and is_problem:
+                body.extend(message.get("body", b""))
+                if not message.get("more_body"):
+                    self._check(scope, bytes(body))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+
+    def _check(self, scope: Any, body: bytes) -> None:
+        problem = json.loads(body)
+        where = f"{scope['method']} {scope['path']}"
+        if problem.get("grievance") != rules.catalogue().grievance.model_dump(exclude_none=True):
+            self.mismatches.append(f"{where}: grievance channel {problem.get('grievance')}")
+        rule_id = problem.get("rule_id")
+        if rule_id is None:
+            if "framework_refs" in problem:
+                self.mismatches.append(f"{where}: framework_refs without a rule_id")
+            return
+        try:
+            expected = list(rules.rule(rule_id).framework_refs)
+        except rules.UnknownRule:
+            self.mismatches.append(f"{where}: unknown rule {rule_id}")
+            return
+        if problem.get("framework_refs") != expected:
+            self.mismatches.append(f"{where}: {rule_id} with {problem.get('framework_refs')}, catalogue {expected}")
 
 
 def _metadata_of(name: str) -> Any:

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import pytest
 
-CATALOGUE = Path(__file__).resolve().parent.parent / "gateway" / "rules" / "catalogue.yaml"
+CATALOGUE = Path(__file__).resolve().parent.parent / "services" / "common" / "catalogue.yaml"
 
 
 def catalogue_ids() -> frozenset[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy import MetaData, Table
 
@@ -31,6 +32,8 @@ from services.common.clock import Clock, SystemClock
 from services.common.db import create_engine, create_sessionmaker, ping
 from services.common.edge import ContentLengthGuard, install_edge
 from services.common.http import build_http_client
+from services.common.idempotency import TABLE_NAME as IDEMPOTENCY_TABLE
+from services.common.idempotency import IdempotencyStore, idempotency_table
 from services.common.keys import load_or_create_signing_key
 from services.common.logging import RequestIdMiddleware, configure_logging
 from services.common.outbox import Outbox, OutboxRelay, outbox_table
@@ -54,9 +57,9 @@ class ServiceSpec:
     caller_echo: bool = True  # GET /v1/caller; the gateway, which mints assertions, has no use for it
 
 
-def infrastructure_tables(metadata: MetaData) -> tuple[Table, Table]:
-    """The outbox and replay tables every service keeps in its own database."""
-    return outbox_table(metadata), seen_assertions_table(metadata)
+def infrastructure_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
+    """The outbox, replay and idempotency tables every service keeps in its own database."""
+    return outbox_table(metadata), seen_assertions_table(metadata), idempotency_table(metadata)
 
 
 class Health(BaseModel):
@@ -152,7 +155,9 @@ def create_service_app(
                 await redis_client.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the installed fastapi-offline package: a workshop room without internet still gets
+    # working docs pages (FastAPI's defaults load them from a CDN).
+    app = FastAPIOffline(
         title=spec.title,
         version=spec.version,
         description=spec.description,
@@ -166,7 +171,15 @@ def create_service_app(
     app.state.sessionmaker = sessionmaker
     app.state.signing_key = signing_key
     app.state.verifier = verifier
+    app.state.replay_guard = replay_guard  # single-use ids; the gateway also keeps its own there (client assertions)
     app.state.outbox = Outbox(outbox_tbl, clock)
+    app.state.idempotency = IdempotencyStore(
+        engine,
+        spec.metadata.tables[IDEMPOTENCY_TABLE],
+        clock,
+        retention=timedelta(seconds=settings.idempotency_retention_seconds),
+        in_flight_timeout=timedelta(seconds=settings.idempotency_in_flight_seconds),
+    )
     install_problem_handlers(app)
     operations = operations_router(spec)
     install_edge(

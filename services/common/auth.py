@@ -52,8 +52,6 @@ IdempotencyKeyHeader = Annotated[
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
-SEC_1_REFS = ("UDPI-SF O4", "UDPI-SF O4.7", "UDPI-SF O3.16", "ID4D P3")
-
 
 def require_roles(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency that admits callers holding any of `roles`; others are denied under SG-SEC-1 (least privilege)."""
@@ -64,7 +62,6 @@ def require_roles(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:
                 "SG-SEC-1",
                 f"This operation needs one of the roles {', '.join(roles)}; the caller has "
                 f"{', '.join(caller.roles) or 'none'}.",
-                framework_refs=SEC_1_REFS,
             )
         return caller
 

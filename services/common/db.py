@@ -18,9 +18,17 @@ from fastapi import Request
 from sqlalchemy import DateTime, MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeDecorator
+
+from services.common.problems import ProblemError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -136,7 +144,8 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed after the handler returns, rolled back if anything raised.
+    """One session per request: committed after the handler returns, rolled back if anything raised, except a
+    problem marked `commit_before_raise` (services.common.problems), which is committed first and then answered.
 
     Declared with `scope="function"` (see deps) so the commit happens before the response is sent: a client never
     sees a success whose commit then failed.
@@ -145,6 +154,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session:
         try:
             yield session
+        except ProblemError as refusal:
+            if refusal.commit_before_raise:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
         except BaseException:
             await session.rollback()
             raise
@@ -160,14 +175,17 @@ def table_of(model: type[Any]) -> Table:
     return table
 
 
-async def insert_unless_conflict(session: AsyncSession, table: Table, values: Mapping[str, Any]) -> bool:
+async def insert_unless_conflict(
+    session: AsyncSession | AsyncConnection, table: Table, values: Mapping[str, Any]
+) -> bool:
     """Insert one row unless it would violate a unique or primary key constraint; True if the row was inserted.
 
     `INSERT ... ON CONFLICT DO NOTHING RETURNING`: one statement instead of a SAVEPOINT, the INSERT and its RELEASE
     (or ROLLBACK TO), and the enclosing transaction stays usable either way. A concurrent insert of the same key is
     waited for, exactly as a plain INSERT would be, and then counts as a conflict if it commits.
     """
-    statement = _insert_unless_conflict(session.get_bind().dialect.name, table)
+    dialect = session.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect
+    statement = _insert_unless_conflict(dialect.name, table)
     result = await session.execute(statement, dict(values))
     return result.first() is not None
 

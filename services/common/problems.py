@@ -2,12 +2,30 @@
 
 A `ProblemError` subclass is an expected outcome with a stable `type` URI and `code`; anything else that escapes a
 handler is a 500 with a generic body (the exception text is logged with the request id, never sent to the client).
-Every body carries `grievance` (where and how to complain, rule SG-GRIEV-1) and the `request_id`.
+Every body carries `grievance` (where and how to complain, rule SG-GRIEV-1, from the rule catalogue) and the
+`request_id`.
+
+Rules by id (services/common/rules.py): a denial names its rule, the catalogue supplies the rest.
+
+    raise PolicyDenied("SG-SEC-1", "Only a registrar can do this.")   # title, framework_refs from the catalogue
+
+    class ReferenceNotResolved(ProblemError):   # any other error that exists because of a rule
+        status = 401
+        rule_id = "SG-TOKEN-1"                  # body gets rule_id and the catalogue's framework_refs
+
+Commit, then refuse: a refusal whose own record must be kept (a failed attempt that counts towards a limit, an
+enrolment held for adjudication) sets `commit_before_raise = True`; the request's session dependency
+(services.common.db.get_session) then commits what the handler wrote before the problem is answered, instead of
+rolling it back. Nothing else changes: the handler simply raises.
+
+    class AuthenticationFailed(ProblemError):
+        status = 401
+        commit_before_raise = True
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import structlog
@@ -18,13 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common import rules
+
 PROBLEM_BASE = "https://problems.dpi-sandbox.example"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-DEFAULT_GRIEVANCE = {
-    "href": "/me/grievances",
-    "authority": "Data Protection and Grievance Office (sandbox)",
-    "phone": "+000-000-0000",
-}
+DEFAULT_GRIEVANCE: dict[str, str] = rules.catalogue().grievance.model_dump(exclude_none=True)
 
 DATA_EXCEPTION_CLASS = "22"  # SQLSTATE class 22: data exception (string too long, NUL, numeric out of range...)
 
@@ -69,10 +85,23 @@ class ProblemError(Exception):
     title: ClassVar[str] = "Bad request"
     type_slug: ClassVar[str] = "common/bad-request"
     code: ClassVar[str] = "common.bad_request"
+    # The safeguard rule this error exists because of: the body then names it, with the catalogue's references.
+    rule_id: str | None = None
+    # Commit the request's transaction before answering (see the module docstring), instead of rolling it back.
+    commit_before_raise: ClassVar[bool] = False
     headers: dict[str, str] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.rule_id is not None:
+            rules.rule(cls.rule_id)  # an unknown rule id fails when the module is imported
 
     def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None, **extensions: Any):
         super().__init__(detail or self.title)
+        if "framework_refs" in extensions:
+            raise TypeError("framework_refs come from the rule catalogue: name the rule (rule_id) instead")
+        if "rule_id" in extensions:
+            raise TypeError("set rule_id on the error class (or raise PolicyDenied), not as an extension")
         self.detail = detail
         self.extensions = extensions
         if headers:
@@ -93,6 +122,9 @@ class ProblemError(Exception):
             "request_id": request_id,
             "grievance": DEFAULT_GRIEVANCE,
         }
+        if self.rule_id is not None:
+            body["rule_id"] = self.rule_id
+            body["framework_refs"] = list(rules.rule(self.rule_id).framework_refs)
         body.update(self.extensions)
         return {key: value for key, value in body.items() if value is not None}
 
@@ -112,7 +144,11 @@ class Unauthenticated(ProblemError):
 
 
 class PolicyDenied(ProblemError):
-    """A denial under a safeguard rule: always 403-family, always names the rule (and later the audit event)."""
+    """A denial under a safeguard rule: 403 unless told otherwise, its title and references from the catalogue.
+
+    `PolicyDenied("SG-NOPE-1", ...)` raises `rules.UnknownRule` at once: a denial never names a rule that does not
+    exist. The type URI is `.../rules/<rule id>`.
+    """
 
     status = 403
     title = "Denied by a safeguard rule"
@@ -124,13 +160,14 @@ class PolicyDenied(ProblemError):
         rule_id: str,
         detail: str,
         *,
-        framework_refs: Sequence[str] = (),
         audit_event_id: str | None = None,
         status: int | None = None,
         **extensions: Any,
     ):
-        super().__init__(detail, rule_id=rule_id, framework_refs=list(framework_refs), **extensions)
+        self.rule = rules.rule(rule_id)
+        super().__init__(detail, **extensions)
         self.rule_id = rule_id
+        self.title = self.rule.title  # type: ignore[misc]
         if audit_event_id:
             self.extensions["audit_event_id"] = audit_event_id
         if status is not None:

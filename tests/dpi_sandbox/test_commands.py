@@ -15,6 +15,9 @@ import httpx
 import psutil
 import pytest
 
+from dpi_sandbox.demo import DEMO_SCENARIO
+from playbook.loader import load_all
+
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "dpi_sandbox.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +36,12 @@ def test_demo_once_serves_tours_and_exits_zero(tmp_path):
         cwd=ROOT, check=False, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    report = (tmp_path / "reports" / "demo.md").read_text()
+    report = (tmp_path / "reports" / f"{DEMO_SCENARIO}.md").read_text()
+    assert "Outcome: every step behaved as expected" in report
     assert "FAILED" not in report
-    for name in ("identity", "payments", "consent", "exchange"):
-        assert f"GET /{name}/healthz" in report
+    for rule in load_all()[DEMO_SCENARIO].rules:
+        assert f"`{rule}`" in report, f"the report does not name {rule}, which the scenario demonstrates"
+    assert "From start to report:" in result.stdout
     assert list((tmp_path / "keys").glob("*.es256.pem")), "keys are generated on first run under the var dir"
 
 
@@ -48,7 +53,7 @@ def test_demo_without_a_terminal_exits_after_the_report(tmp_path):
         cwd=ROOT, check=False, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "reports" / "demo.md").exists()
+    assert (tmp_path / "reports" / f"{DEMO_SCENARIO}.md").exists()
 
 
 def _free_port_block(size: int) -> range:

@@ -37,6 +37,7 @@ from tests.plugin import backend_unavailable
 ALL_ROLES = (
     "subject", "relying_party", "registrar", "adjudicator", "assisted_operator", "auditor", "oversight", "trainer",
     "gateway_internal", "oidc_admin",
+    "exchange_admin", "law_enforcement", "civil_registrar", "social_registry_officer",  # the exchange's roles
 )  # fmt: skip
 SERVICE_NAMES = [service.name for service in SERVICES]
 BACKENDS = [

@@ -8,9 +8,6 @@ from typing import Any
 from services.common.problems import Conflict, InvalidInput, ProblemError
 from services.identity.authn.models import PersonFactor
 
-INCL_2_REFS = ("UDPI-SF O3.24", "CDPI multi-modal authentication")
-INCL_3_REFS = ("UDPI-SF F3", "UDPI-SF O6.3", "UDPI-SF F2.5")
-
 # Every way in that is not a biometric (SG-INCL-2): offered whenever a biometric or a PIN does not work.
 NON_BIOMETRIC_ALTERNATIVES = tuple(f.value for f in PersonFactor if f is not PersonFactor.biometric)
 
@@ -34,6 +31,7 @@ class BiometricUseAlternative(AuthenticationFailed):
     title = "Biometric not matched: please use another way to authenticate"
     type_slug = "identity/authn-biometric-alternatives"
     code = "identity.authn.biometric_use_alternative"
+    rule_id = "SG-INCL-2"
 
     def __init__(self, detail: str, *, reason: str, consecutive_failures: int, **extensions: Any) -> None:
         super().__init__(
@@ -43,8 +41,6 @@ class BiometricUseAlternative(AuthenticationFailed):
             consecutive_failures=consecutive_failures,
             alternatives=list(NON_BIOMETRIC_ALTERNATIVES),
             locked=False,
-            rule_id="SG-INCL-2",
-            framework_refs=list(INCL_2_REFS),
             **extensions,
         )
 

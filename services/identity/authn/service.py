@@ -23,13 +23,11 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
-from services.common.auth import SEC_1_REFS
 from services.common.db import table_of
 from services.common.ids import new_id
 from services.common.keys import SigningKey
 from services.common.problems import PolicyDenied, ProblemError
 from services.identity.authn.errors import (
-    INCL_3_REFS,
     NON_BIOMETRIC_ALTERNATIVES,
     AuthenticationFailed,
     BiometricUseAlternative,
@@ -89,7 +87,7 @@ from services.identity.notifications.service import notification as notification
 from services.identity.persons.models import Person, PersonStatus
 from services.identity.persons.repository import PersonRepository
 from services.identity.persons.service import person as person_service
-from services.identity.tokens.errors import TOKEN_1_REFS, ReferenceNotResolved
+from services.identity.tokens.errors import ReferenceNotResolved
 from services.identity.tokens.schemas import PairwiseTokenRequest, ReferenceType, SubjectReference
 from services.identity.tokens.service import token as token_service
 
@@ -189,7 +187,6 @@ class AuthnService:
                     "SG-SEC-1",
                     "Only relying parties, registrars and assisted operators name an individual; a subject "
                     "authenticates as themselves.",
-                    framework_refs=SEC_1_REFS,
                 )
             named = await self.person_of(session, caller, individual, rt=rt)
         if caller.subject_ref is not None:
@@ -538,13 +535,11 @@ class AuthnService:
             raise PolicyDenied(
                 "SG-INCL-3",
                 "Assisted authentication is for registered operators: the gateway must name the assisting operator.",
-                framework_refs=INCL_3_REFS,
             )
         if factor.confirmation is None:
             raise PolicyDenied(
                 "SG-INCL-3",
                 "Assisted authentication needs the person's own confirmation: their OTP or PIN.",
-                framework_refs=INCL_3_REFS,
             )
 
     async def person_of(self, session: AsyncSession, caller: Caller, individual: Individual, *, rt: Runtime) -> Person:
@@ -558,7 +553,6 @@ class AuthnService:
             raise PolicyDenied(
                 "SG-TOKEN-1",
                 "Only registrars may name a person by UIN; relying parties and operators use a VID.",
-                framework_refs=TOKEN_1_REFS,
             )
         uin_index = rt.keyring.blind.index(individual.value, kind="uin")
         person = await AuthnRepository.from_session(session).person_by_uin_index(uin_index)

@@ -11,11 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
-from services.common.auth import SEC_1_REFS
 from services.common.ids import new_id
 from services.common.problems import DEFAULT_GRIEVANCE, Grievance, PolicyDenied
 from services.identity.deps import Runtime
-from services.identity.exceptions.errors import INCL_3_REFS, ExceptionCaseAlreadyDecided, ExceptionCaseNotFound
+from services.identity.exceptions.errors import ExceptionCaseAlreadyDecided, ExceptionCaseNotFound
 from services.identity.exceptions.models import ExceptionStatus, IdentityExceptionCase
 from services.identity.exceptions.repository import ExceptionCaseRepository
 from services.identity.exceptions.schemas import (
@@ -120,7 +119,6 @@ class IdentityExceptionService:
             raise PolicyDenied(
                 "SG-SEC-1",
                 "Only the client that opened this exception case, or a registrar, can read it.",
-                framework_refs=SEC_1_REFS,
             )
         token = None
         if case.person_id is not None:
@@ -192,7 +190,6 @@ class IdentityExceptionService:
             raise PolicyDenied(
                 "SG-INCL-3",
                 "An assisted request must name the assisting operator (X-Assisted-By at the gateway).",
-                framework_refs=INCL_3_REFS,
             )
 
     @staticmethod

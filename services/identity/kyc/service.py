@@ -16,12 +16,11 @@ from services.identity.deps import Runtime
 from services.identity.kyc.schemas import KycRequest, KycResponse
 from services.identity.persons.service import person as person_service
 
-MIN_2_REFS = ("CDPI Is my system a DPI?", "UDPI-SF O3.4", "ID4D-P P6")
 KYC_TOKEN_TYPE = "dpi-kyc+jwt"  # noqa: S105 (a JWT media type)
 
 
 def _deny(detail: str) -> PolicyDenied:
-    return PolicyDenied("SG-MIN-2", detail, framework_refs=MIN_2_REFS)
+    return PolicyDenied("SG-MIN-2", detail)
 
 
 def _value(values: dict[str, str], name: KycAttribute) -> str | None:

@@ -6,14 +6,11 @@ from typing import Any
 
 from services.common.problems import Conflict, InvalidInput, NotFound, ServiceUnavailable
 
-ID_1_REFS = ("ID4D P3", "UDPI-SF O4.4")
-
 
 class Id1Conflict(Conflict):
     """A conflict under SG-ID-1 (one person, one identity): every such answer names the rule and its sources."""
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
-        super().__init__(detail, rule_id="SG-ID-1", framework_refs=list(ID_1_REFS), **extensions)
+    rule_id = "SG-ID-1"
 
 
 class DuplicateSuspected(Id1Conflict):

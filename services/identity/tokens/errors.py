@@ -5,11 +5,7 @@ The gateway passes these through unchanged, which is the answer SG-TOKEN-1 asks 
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.common.problems import ProblemError
-
-TOKEN_1_REFS = ("UDPI-SF O3.4", "UDPI-SF O4.3", "UDPI-SF O3.14")
 
 
 class ReferenceNotResolved(ProblemError):
@@ -17,9 +13,7 @@ class ReferenceNotResolved(ProblemError):
     title = "The presented reference does not identify anyone"
     type_slug = "identity/reference-unknown"
     code = "identity.reference_unknown"
-
-    def __init__(self, detail: str, **extensions: Any) -> None:
-        super().__init__(detail, rule_id="SG-TOKEN-1", framework_refs=list(TOKEN_1_REFS), **extensions)
+    rule_id = "SG-TOKEN-1"
 
 
 class VidRevoked(ReferenceNotResolved):

@@ -1,0 +1,282 @@
+"""Running a scenario: each step is an HTTP call through the gateway as one of the actors, or a sandbox action;
+each outcome is checked against what the step expects, narrated as it happens, and kept for the report."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+from rich.console import Console
+
+from playbook.model import Actor, Language, Scenario, Step
+
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SERVICES = ("identity", "payments", "consent", "exchange")
+
+
+class StepFailed(Exception):
+    """A step could not be carried out (not the same as an unexpected outcome, which is recorded and reported)."""
+
+
+class Credentials(Protocol):
+    """Gives the headers an actor sends with a request (a bearer token, a DPoP proof, ...)."""
+
+    async def headers(self, name: str, actor: Actor, request: httpx.Request) -> dict[str, str]: ...
+
+
+class Control(Protocol):
+    """Carries out sandbox actions (advance the clock, tamper with a stored row, ...); returns what it did."""
+
+    async def perform(self, name: str, args: dict[str, Any]) -> str: ...
+
+
+class Anonymous:
+    """Credentials for a sandbox without a client registry: anonymous actors only."""
+
+    async def headers(self, name: str, actor: Actor, request: httpx.Request) -> dict[str, str]:
+        if actor.kind != "anonymous":
+            raise StepFailed(f"actor {name} ({actor.kind}) needs credentials this runner was not given")
+        return {}
+
+
+class NoActions:
+    async def perform(self, name: str, args: dict[str, Any]) -> str:
+        raise StepFailed(f"the sandbox action {name!r} is not available against this sandbox")
+
+
+@dataclass
+class StepResult:
+    step: Step
+    actor: str
+    ok: bool
+    reason: str = ""
+    request: str = ""
+    service: str | None = None
+    status: int | None = None
+    rule_id: str | None = None
+    detail: str | None = None
+    audit_event_id: str | None = None
+    action: str | None = None
+    milliseconds: float = 0.0
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    base_url: str
+    mode: str
+    language: Language
+    started_at: datetime
+    finished_at: datetime | None = None
+    steps: list[StepResult] = field(default_factory=list)
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return len(self.steps) == len(self.scenario.steps) and all(s.ok for s in self.steps)
+
+    @property
+    def failed(self) -> StepResult | None:
+        return next((s for s in self.steps if not s.ok), None)
+
+
+def substitute(value: Any, variables: dict[str, Any]) -> Any:
+    """`${name}` in strings (recursively) → the saved value; a string that is only `${name}` keeps the value's type."""
+    if isinstance(value, str):
+        whole = VARIABLE.fullmatch(value)
+        if whole:
+            return _variable(whole.group(1), variables)
+        return VARIABLE.sub(lambda m: str(_variable(m.group(1), variables)), value)
+    if isinstance(value, dict):
+        return {k: substitute(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, variables) for v in value]
+    return value
+
+
+def _variable(name: str, variables: dict[str, Any]) -> Any:
+    if name not in variables:
+        raise StepFailed(f"${{{name}}} was not saved by an earlier step")
+    return variables[name]
+
+
+_MISSING = object()
+
+
+def lookup(document: Any, path: str) -> Any:
+    """A dotted path (`items.0.id`) into a JSON document; `_MISSING` where it leads nowhere."""
+    current = document
+    for part in path.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return _MISSING
+    return current
+
+
+def _json(response: httpx.Response) -> Any:
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def check(step: Step, response: httpx.Response) -> tuple[bool, str]:
+    """Whether the response is what the step expects, and if not, why not."""
+    expect = step.expect
+    assert expect is not None
+    body = _json(response)
+    if response.status_code not in expect.statuses():
+        detail = f" ({body.get('detail')})" if isinstance(body, dict) and body.get("detail") else ""
+        return False, f"expected status {' or '.join(map(str, expect.statuses()))}, got {response.status_code}{detail}"
+    if expect.rule_id is not None:
+        got = body.get("rule_id") if isinstance(body, dict) else None
+        if got != expect.rule_id:
+            return False, f"expected a denial under {expect.rule_id}, got {got or 'no rule id'}"
+    for path, wanted in expect.body.items():
+        found = lookup(body, path)
+        if found is _MISSING:
+            return False, f"the response has no {path}"
+        if found != wanted:
+            return False, f"{path} is {found!r}, expected {wanted!r}"
+    for path in expect.present:
+        if lookup(body, path) is _MISSING:
+            return False, f"the response has no {path}"
+    return True, ""
+
+
+class Narrator:
+    """Tells the story on the terminal as the steps run."""
+
+    def __init__(self, console: Console, language: Language) -> None:
+        self.console = console
+        self.language = language
+
+    def begin(self, scenario: Scenario) -> None:
+        self.console.rule(f"[bold]{scenario.title}[/]")
+        self.console.print(scenario.summary, style="dim")
+
+    def step(self, index: int, total: int, step: Step, actor: Actor) -> None:
+        text = step.say.get(self.language) or step.say["en"]
+        fallback = "" if self.language in step.say else " [dim](English: no narration in this language yet)[/]"
+        rules = f"  [cyan]{', '.join(step.rules)}[/]" if step.rules else ""
+        self.console.print(f"\n[bold][{index}/{total}] Play {step.play} · {actor.label}[/]{rules}")
+        self.console.print(f"  {text}{fallback}")
+
+    def outcome(self, result: StepResult) -> None:
+        mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
+        what = result.action or f"{result.request} → {result.status}"
+        decided = f"  [yellow]{result.rule_id}[/] {result.detail or ''}" if result.rule_id else ""
+        self.console.print(f"  {mark} {what}{decided}")
+        if not result.ok:
+            self.console.print(f"  [red]{result.reason}[/]")
+
+    def end(self, run: RunResult) -> None:
+        if run.ok:
+            self.console.print(f"\n[green]All {len(run.steps)} steps behaved as expected.[/]")
+        elif run.failed is not None:
+            self.console.print(f"\n[red]Step {run.failed.step.id} did not behave as expected: {run.failed.reason}[/]")
+
+
+async def run(
+    scenario: Scenario,
+    client: httpx.AsyncClient,
+    *,
+    console: Console,
+    mode: str = "embedded",
+    language: Language = "en",
+    credentials: Credentials | None = None,
+    control: Control | None = None,
+    pause: Callable[[Step], Awaitable[None]] | None = None,
+) -> RunResult:
+    """Run every step in order; stop at the first step that does not behave as expected."""
+    narrator = Narrator(console, language)
+    result = RunResult(scenario, str(client.base_url), mode, language, datetime.now(UTC))
+    session = _Session(client, credentials or Anonymous(), control or NoActions(), result.variables)
+    narrator.begin(scenario)
+    for index, step in enumerate(scenario.steps, start=1):
+        actor = scenario.actors[step.actor]
+        narrator.step(index, len(scenario.steps), step, actor)
+        started = time.perf_counter()
+        try:
+            outcome = await session.perform(step, actor)
+        except StepFailed as error:
+            outcome = StepResult(step, actor.label, ok=False, reason=str(error))
+        outcome.milliseconds = (time.perf_counter() - started) * 1000
+        result.steps.append(outcome)
+        narrator.outcome(outcome)
+        if not outcome.ok:
+            break
+        if pause is not None and index < len(scenario.steps):
+            await pause(step)
+    result.finished_at = datetime.now(UTC)
+    narrator.end(result)
+    return result
+
+
+@dataclass
+class _Session:
+    client: httpx.AsyncClient
+    credentials: Credentials
+    control: Control
+    variables: dict[str, Any]
+
+    async def perform(self, step: Step, actor: Actor) -> StepResult:
+        if step.action is not None:
+            done = await self.control.perform(step.action.name, substitute(step.action.args, self.variables))
+            return StepResult(step, actor.label, ok=True, action=done)
+        assert step.request is not None
+        spec = step.request
+        path = substitute(spec.path, self.variables)
+        request = self.client.build_request(
+            spec.method,
+            path,
+            json=substitute(spec.json_body, self.variables),
+            params=substitute(spec.query, self.variables),
+            headers=substitute(spec.headers, self.variables),
+        )
+        request.headers.update(await self.credentials.headers(step.actor, actor, request))
+        try:
+            response = await self.client.send(request)
+        except httpx.HTTPError as error:
+            raise StepFailed(f"the gateway did not answer {spec.method} {path} ({type(error).__name__})") from error
+        ok, reason = check(step, response)
+        body = _json(response)
+        is_problem = "application/problem+json" in response.headers.get("content-type", "")
+        problem = body if is_problem and isinstance(body, dict) else {}
+        segment = path.split("/")[1] if path.count("/") > 1 else ""
+        outcome = StepResult(
+            step,
+            actor.label,
+            ok=ok,
+            reason=reason,
+            request=f"{spec.method} {path}",
+            service=segment if segment in SERVICES else None,
+            status=response.status_code,
+            rule_id=problem.get("rule_id"),
+            detail=problem.get("detail"),
+            audit_event_id=problem.get("audit_event_id"),
+        )
+        if ok:
+            self._save(step, response, body, outcome)
+        return outcome
+
+    def _save(self, step: Step, response: httpx.Response, body: Any, outcome: StepResult) -> None:
+        for name, source in step.save.items():
+            if source.startswith("header:"):
+                value: Any = response.headers.get(source.removeprefix("header:"))
+            else:
+                value = lookup(body, source)
+            if value is _MISSING or value is None:
+                outcome.ok, outcome.reason = False, f"nothing to save as {name}: the response has no {source}"
+                return
+            self.variables[name] = value

@@ -1,0 +1,79 @@
+"""Scenarios run green on the embedded sandbox; an unexpected outcome stops the run and says which step and why;
+the report names every rule the scenario demonstrates and opens offline."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from dpi_sandbox.cli import app as cli
+from playbook.loader import load_all
+from playbook.model import Scenario
+from playbook.report import Report
+from playbook.runner import run
+from playbook.sandbox import embedded
+
+SCENARIOS = sorted(load_all())
+
+
+@pytest.fixture
+def console():
+    return Console(record=True, width=120)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+async def test_every_scenario_runs_green_on_the_embedded_sandbox(name, tmp_path, console):
+    scenario = load_all()[name]
+    async with embedded(tmp_path) as client:
+        result = await run(scenario, client, console=console)
+    assert result.ok, result.failed.reason if result.failed else "not every step ran"
+    report = Report(result)
+    markdown = report.markdown()
+    for rule in scenario.rules:
+        assert f"`{rule}`" in markdown
+    assert "```mermaid" in markdown
+    html = report.html()
+    assert not re.search(r"""(?:src|href)=["']https?://""", html), "the HTML report must open offline"
+    assert "<svg" in html
+
+
+def _with_step_expecting(scenario: Scenario, index: int, status: int) -> Scenario:
+    steps = list(scenario.steps)
+    expect = steps[index].expect
+    assert expect is not None
+    steps[index] = steps[index].model_copy(update={"expect": expect.model_copy(update={"status": status})})
+    return scenario.model_copy(update={"steps": steps})
+
+
+async def test_an_unexpected_outcome_stops_the_run_and_names_the_step(tmp_path, console):
+    scenario = _with_step_expecting(load_all()["foundation"], 1, 418)
+    async with embedded(tmp_path) as client:
+        result = await run(scenario, client, console=console)
+    assert not result.ok
+    assert len(result.steps) == 2, "the run stops at the failed step"
+    assert result.failed is not None and result.failed.step.id == scenario.steps[1].id
+    assert result.failed.reason == "expected status 418, got 200"
+    assert f"Step {scenario.steps[1].id} did not behave as expected" in console.export_text()
+    assert "FAILED" in Report(result).markdown()
+
+
+def test_the_command_exits_non_zero_on_a_malformed_scenario(tmp_path, monkeypatch):
+    bad = tmp_path / "scenarios"
+    bad.mkdir()
+    (bad / "broken.yaml").write_text("name: broken\ntitle: x\n", "utf-8")
+    monkeypatch.setattr("playbook.loader.SCENARIOS_DIR", bad)
+    monkeypatch.setattr("playbook.loader.load_all.__defaults__", (bad,))
+    result = CliRunner().invoke(cli, ["playbook", "run", "broken", "--var-dir", str(tmp_path / "var")])
+    assert result.exit_code == 2
+    assert "broken.yaml:1" in result.output
+    assert not (tmp_path / "var" / "reports").exists(), "nothing half-runs"
+
+
+def test_the_command_runs_a_scenario_and_writes_its_report(tmp_path):
+    result = CliRunner().invoke(cli, ["playbook", "run", "foundation", "--var-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for suffix in ("md", "html", "json"):
+        assert (tmp_path / "reports" / f"foundation.{suffix}").is_file()
