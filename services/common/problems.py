@@ -37,6 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common import rules
+from services.common.logging import redact_text
 
 PROBLEM_BASE = "https://problems.dpi-sandbox.example"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -78,6 +79,12 @@ class Problem(BaseModel):
     errors: list[ValidationIssue] | None = None
 
 
+def safe_instance(path: str | None) -> str | None:
+    """The request path as a problem's `instance`, with anything shaped like a UIN or phone number a caller put in it
+    masked (the sandbox's own ids kept): an error never echoes personal data back."""
+    return None if path is None else redact_text(path)
+
+
 class ProblemError(Exception):
     """An expected, client-visible failure. Subclasses set the class attributes; instances add detail and extras."""
 
@@ -117,7 +124,7 @@ class ProblemError(Exception):
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
-            "instance": instance,
+            "instance": safe_instance(instance),
             "code": self.code,
             "request_id": request_id,
             "grievance": DEFAULT_GRIEVANCE,
@@ -266,7 +273,7 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
         "type": "about:blank",
         "title": exc.detail if isinstance(exc.detail, str) else "HTTP error",
         "status": exc.status_code,
-        "instance": request.url.path,
+        "instance": safe_instance(request.url.path),
         "request_id": _request_id(request),
         "grievance": DEFAULT_GRIEVANCE,
     }
@@ -291,7 +298,7 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
         "title": "Internal error",
         "status": 500,
         "detail": "The request failed on our side; quote the request id when you report it.",
-        "instance": request.url.path,
+        "instance": safe_instance(request.url.path),
         "request_id": _request_id(request),
         "grievance": DEFAULT_GRIEVANCE,
     }

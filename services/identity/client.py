@@ -8,7 +8,7 @@ from typing import Any
 
 from services.common.assertion import ASSERTION_HEADER
 from services.common.http import ServiceClient, raise_for_problem
-from services.identity.persons.uin import UIN_LENGTH, VID_LENGTH, is_valid_uin, is_valid_vid
+from services.identity.persons.uin import UIN_LENGTH, VID_LENGTH, find_uins, is_valid_uin, is_valid_vid
 from services.identity.tokens.schemas import (
     PairwiseTokenRead,
     PairwiseTokenRequest,
@@ -31,6 +31,7 @@ __all__ = [
     "ReferenceType",
     "SubjectReference",
     "SubjectResolution",
+    "find_uins",
     "is_valid_uin",
     "is_valid_vid",
 ]
