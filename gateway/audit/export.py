@@ -199,7 +199,7 @@ def _verify(
         report.problems.append(Problem(None, f"unreadable export header: {error}"))
         return
 
-    leaves = _check_entries(iterator, start, end, report, deep=deep)
+    leaves, stored = _check_entries(iterator, start, end, report, deep=deep)
     levels = _Levels(start, leaves)
     base = Frontier()
     try:
@@ -265,6 +265,8 @@ def _verify(
                 report.problems.append(
                     Problem(old, f"the checkpoint of size {new} does not extend the one of size {old} (a fork)", False)
                 )
+    if any(not problem.exact for problem in report.problems):
+        _locate(start, leaves, stored, report)
 
 
 def _or_none(root_at: Callable[[int, list[bytes]], bytes], size: int, suffix: list[bytes]) -> bytes | None:
@@ -276,31 +278,42 @@ def _or_none(root_at: Callable[[int, list[bytes]], bytes], size: int, suffix: li
 
 def _check_entries(
     lines: Iterator[bytes], start: int, end: int, report: VerificationReport, *, deep: bool
-) -> list[bytes]:
+) -> tuple[list[bytes], list[bytes]]:
+    """Every entry's recomputed leaf hash and the leaf hash the log stored (still base64), checking each entry's
+    index on the way. The stored hashes are compared only if a root fails (`_locate`): with every root proved, a
+    mismatch is impossible, and the comparison is a third of the work."""
     leaves: list[bytes] = []
-    append = leaves.append
+    stored: list[bytes] = []
+    append, keep = leaves.append, stored.append
     position = start
     for raw in lines:
-        line = raw.rstrip(b"\n")
-        stored_b64, _, leaf = line.partition(b" ")
+        if raw[44:45] == b" ":  # base64 of 32 bytes is 44 characters: the common case, sliced without copying twice
+            stored_b64, leaf = raw[:44], raw[45:].rstrip(b"\n")
+        else:
+            stored_b64, _, leaf = raw.rstrip(b"\n").partition(b" ")
         computed = _sha256(b"\x00" + leaf).digest()
         if not leaf.startswith(b'{"index":%d,' % position):
             report.problems.append(Problem(position, _index_problem(leaf, position)))
-        else:
-            try:
-                stored = binascii.a2b_base64(stored_b64)
-            except binascii.Error:
-                stored = b""
-            if stored != computed:
-                report.problems.append(Problem(position, "the entry does not hash to the leaf hash the log stored"))
-            elif deep and not _canonical(leaf):
-                report.problems.append(Problem(position, "the entry is not canonical RFC 8785 JSON"))
+        elif deep and not _canonical(leaf):
+            report.problems.append(Problem(position, "the entry is not canonical RFC 8785 JSON"))
         append(computed)
+        keep(stored_b64)
         position += 1
     report.entries = len(leaves)
     if position > end:
         report.problems.append(Problem(end, f"the export holds entries beyond its declared end {end}"))
-    return leaves
+    return leaves, stored
+
+
+def _locate(start: int, leaves: list[bytes], stored: list[bytes], report: VerificationReport) -> None:
+    """After a root failed: the entries that do not hash to the leaf hash the log stored for them."""
+    for offset, (computed, claimed) in enumerate(zip(leaves, stored, strict=True)):
+        try:
+            same = binascii.a2b_base64(claimed) == computed
+        except binascii.Error:
+            same = False
+        if not same:
+            report.problems.append(Problem(start + offset, "the entry does not hash to the leaf hash the log stored"))
 
 
 def _index_problem(leaf: bytes, position: int) -> str:
