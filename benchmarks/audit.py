@@ -102,11 +102,11 @@ async def plain_insert(source: AsyncEngine, target: AsyncEngine, label: str, bat
     """The same rows the log wrote, written again in plain batches with the same bulk method the log uses (COPY
     on PostgreSQL, executemany INSERT on SQLite): the floor for any durable log of these rows."""
     async with source.connect() as conn:
-        rows = [dict(r._mapping) for r in await conn.execute(select(AUDIT_TABLES.events).order_by("idx"))]
-        rules = [dict(r._mapping) for r in await conn.execute(select(AUDIT_TABLES.rules))]
-    rules_by_idx: dict[int, list[dict[str, Any]]] = {}
+        rows = [tuple(r) for r in await conn.execute(select(AUDIT_TABLES.events).order_by("idx"))]
+        rules = [tuple(r) for r in await conn.execute(select(AUDIT_TABLES.rules))]
+    rules_by_idx: dict[int, list[tuple[Any, ...]]] = {}
     for rule in rules:
-        rules_by_idx.setdefault(rule["idx"], []).append(rule)
+        rules_by_idx.setdefault(rule[1], []).append(rule)
     latencies: list[float] = []
     started = time.perf_counter()
     for offset in range(0, len(rows), batch):
@@ -114,7 +114,7 @@ async def plain_insert(source: AsyncEngine, target: AsyncEngine, label: str, bat
         t0 = time.perf_counter()
         async with target.begin() as conn:
             await bulk_insert(conn, AUDIT_TABLES.events, chunk)
-            chunk_rules = [r for row in chunk for r in rules_by_idx.get(row["idx"], [])]
+            chunk_rules = [r for row in chunk for r in rules_by_idx.get(row[0], [])]
             if chunk_rules:
                 await bulk_insert(conn, AUDIT_TABLES.rules, chunk_rules)
         latencies.append(time.perf_counter() - t0)

@@ -22,7 +22,17 @@ playbook_app = typer.Typer(
     help="Playbook scenarios: list them, run one narrated, get its report.", no_args_is_help=True
 )
 app.add_typer(playbook_app, name="playbook")
+# The exchange engineer's commands (dpi_sandbox/exchange_cli.py).
+from dpi_sandbox.exchange_cli import exchange_app  # noqa: E402
+
+app.add_typer(exchange_app, name="exchange")
 console = Console()
+
+# Callers (gateway.auth): `clients add|list|approve|suspend` and `token --client NAME`.
+from dpi_sandbox.clients_cli import clients_app, token  # noqa: E402
+
+app.add_typer(clients_app, name="clients")
+app.command("token")(token)
 
 VarDir = Annotated[Path, typer.Option("--var-dir", help="Where SQLite files, keys and reports live.")]
 Host = Annotated[str, typer.Option("--host", help="Interface to listen on.")]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 LEAF_PREFIX = b'{"index":'
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -39,6 +39,11 @@ class AuditEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    event_id: Name | None = Field(
+        default=None,
+        description="Allocated by the caller before the decision takes effect (the gateway names it in the "
+        "assertion and in a denial); the log allocates one when absent.",
+    )
     decision: Decision
     actor: Name = Field(description="The client id of whoever made the call.")
     actor_type: Name = Field(description="organisation, citizen, operator, auditor, law_enforcement, ...")
@@ -52,17 +57,17 @@ class AuditEvent(BaseModel):
     rule_ids: tuple[Name, ...] = Field(default=(), max_length=100, description="Rules that decided (SG-...).")
     channel: Name | None = None
     assisted_by: Name | None = None
-    disclose_after: datetime | None = Field(
+    disclose_after: AwareDatetime | None = Field(
         default=None, description="Court-ordered deferral (SG-ACCESS-2): withheld from the subject until then."
     )
     dry_run: bool = False
     status: int | None = Field(default=None, ge=100, le=599, description="The HTTP status the caller received.")
     request_id: Name | None = None
-    time: datetime | None = Field(default=None, description="When it happened; the log's clock if not given.")
+    time: AwareDatetime | None = Field(default=None, description="When it happened; the log's clock if not given.")
 
     def record(self, event_id: str, time: datetime) -> dict[str, Any]:
         """The JSON object that goes into the leaf (all fields, nulls included, so every leaf has one shape)."""
-        values = self.model_dump(mode="python")
+        values = dict(self.__dict__)  # the validated fields (a model_dump without its per-field machinery)
         values["time"] = _timestamp(self.time or time)
         values["disclose_after"] = None if self.disclose_after is None else _timestamp(self.disclose_after)
         values["fields_returned"] = list(self.fields_returned)

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import structlog
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.audit.events import AppendedEvent, AuditEvent, encode_record, leaf_from_record
@@ -163,7 +165,7 @@ class AuditLog:
         return await self._write_batch([self._prepare(event) for event in events])
 
     def _prepare(self, event: AuditEvent) -> _Prepared:
-        event_id = new_id("evt")
+        event_id = event.event_id or new_id("evt")
         time = event.time or self.clock.now()
         return _Prepared(event, event_id, encode_record(event.record(event_id, time)), time)
 
@@ -175,6 +177,9 @@ class AuditLog:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                 try:
                     results = await self._write_batch([p.prepared for p in batch])
+                except IntegrityError:  # one event's id was taken (ids can come from callers): retry one by one
+                    await self._write_singly(batch)
+                    continue
                 except Exception as error:  # every caller of the batch learns that its event was not recorded
                     log.error("audit batch failed", size=len(batch), error=type(error).__name__)
                     for pending in batch:
@@ -189,6 +194,17 @@ class AuditLog:
             if self._closed and not self._pending:
                 return
 
+    async def _write_singly(self, batch: list[_Pending]) -> None:
+        for pending in batch:
+            try:
+                (result,) = await self._write_batch([pending.prepared])
+            except Exception as error:
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+            else:
+                if not pending.future.done():
+                    pending.future.set_result(result)
+
     async def _write_batch(self, batch: list[_Prepared]) -> list[AppendedEvent]:
         t = self.tables
         async with self.engine.begin() as conn:
@@ -198,8 +214,8 @@ class AuditLog:
                 )
             ).one()
             frontier = Frontier.from_bytes(head.size, head.frontier)
-            rows: list[dict[str, Any]] = []
-            rule_rows: list[dict[str, Any]] = []
+            rows: list[tuple[Any, ...]] = []  # in EVENT_COLUMNS order
+            rule_rows: list[tuple[Any, ...]] = []
             results: list[AppendedEvent] = []
             for prepared in batch:
                 event = prepared.event
@@ -208,21 +224,10 @@ class AuditLog:
                 hashed = leaf_hash(leaf)
                 nodes = frontier.append(hashed)
                 rows.append(
-                    {
-                        "idx": index,
-                        "event_id": prepared.event_id,
-                        "leaf": leaf,
-                        "leaf_hash": hashed,
-                        "nodes": b"".join(nodes),
-                        "time": prepared.time,
-                        "sub": event.sub,
-                        "actor": event.actor,
-                        "action": event.action,
-                        "decision": event.decision,
-                        "disclose_after": event.disclose_after,
-                    }
-                )
-                rule_rows.extend({"rule_id": rule, "idx": index} for rule in dict.fromkeys(event.rule_ids))
+                    (index, prepared.event_id, leaf, hashed, b"".join(nodes), prepared.time, event.sub,
+                     event.actor, event.action, event.decision, event.disclose_after)
+                )  # fmt: skip
+                rule_rows.extend((rule, index) for rule in dict.fromkeys(event.rule_ids))
                 results.append(AppendedEvent(prepared.event_id, index))
             await bulk_insert(conn, t.events, rows)
             if rule_rows:
@@ -441,18 +446,20 @@ def create_audit_log(engine: AsyncEngine, tables: AuditTables, clock: Clock, set
     )
 
 
-async def bulk_insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the current transaction: COPY on PostgreSQL (asyncpg's binary copy, one round trip),
-    executemany elsewhere. Plain inserts either way: constraints and indexes apply as to any INSERT."""
-    if conn.dialect.name != "postgresql":
-        await conn.execute(insert(table), rows)
-        return
+async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows (values in the table's column order) in the current transaction: COPY on PostgreSQL
+    (asyncpg's binary copy, one round trip), executemany elsewhere. Plain inserts either way: constraints and
+    indexes apply as to any INSERT."""
     columns = [c.name for c in table.columns]
+    if conn.dialect.name != "postgresql":
+        await conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.copy_records_to_table(
-        table.name, records=[tuple(row.get(c) for c in columns) for row in rows], columns=columns
-    )
+    try:
+        await driver.copy_records_to_table(table.name, records=rows, columns=columns)
+    except asyncpg.IntegrityConstraintViolationError as error:  # as SQLAlchemy reports it for an INSERT
+        raise IntegrityError(f"COPY {table.name}", None, error) from error
 
 
 def _claimed_size(note: str) -> int | None:
