@@ -26,7 +26,7 @@ from tests.conftest import Gateway, _metadata_of
 
 ALL_ROLES = (
     "subject", "relying_party", "registrar", "adjudicator", "assisted_operator", "auditor", "oversight", "trainer",
-    "gateway_internal", "oidc_admin",
+    "gateway_internal", "oidc_admin", "gateway", "purpose_admin",
 )  # fmt: skip
 SERVICE_NAMES = [service.name for service in SERVICES]
 
