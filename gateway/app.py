@@ -11,10 +11,13 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
-from gateway.audit.log import AuditLog
-from gateway.audit.models import audit_tables
+from gateway.audit.log import create_audit_log
+from gateway.audit.models import AUDIT_TABLES
+from gateway.audit.router import router as audit_router
 from gateway.config import GatewaySettings
 from gateway.db import metadata
+from gateway.oversight.wiring import ROUTERS as OVERSIGHT_ROUTERS
+from gateway.oversight.wiring import start_oversight
 from gateway.proxy.auth import CallerAuthenticator, DenyAll
 from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
@@ -22,8 +25,6 @@ from services.common.app import ServiceSpec, create_service_app
 from services.common.assertion import AssertionMinter
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_client
-
-AUDIT_TABLES = audit_tables(metadata)
 
 status_router = APIRouter(tags=["operations"])
 
@@ -71,7 +72,7 @@ SPEC = ServiceSpec(
         "All data in this sandbox is synthetic."
     ),
     metadata=metadata,
-    public_routers=(status_router, proxy_router),
+    public_routers=(status_router, audit_router, *OVERSIGHT_ROUTERS, proxy_router),  # all before the proxy's catch-all
     caller_echo=False,
 )
 
@@ -105,9 +106,10 @@ def create_app(
             app.state.upstream_names = tuple(clients)
             app.state.authenticator = authenticator or DenyAll()
             # The audit log (gateway/audit): appends are group-committed by one writer task per process.
-            app.state.audit = AuditLog(app.state.engine, AUDIT_TABLES, clock)
+            app.state.audit = create_audit_log(app.state.engine, AUDIT_TABLES, clock, settings)
             await app.state.audit.start()
             stack.push_async_callback(app.state.audit.stop)
+            await start_oversight(app, settings, clock, stack)  # grievances, statistics (gateway/oversight)
             app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), app.state.authenticator)
             yield
 

@@ -4,6 +4,8 @@ caller and is sent with a fresh gateway assertion for exactly one upstream audie
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from fastapi import Request
 from starlette.responses import Response
@@ -11,7 +13,7 @@ from starlette.responses import Response
 from gateway.auth.deps import current_caller
 from gateway.proxy.auth import CallerAuthenticator
 from services.common.assertion import ASSERTION_HEADER, AssertionMinter
-from services.common.problems import NotFound, ProblemError
+from services.common.problems import PROBLEM_MEDIA_TYPE, NotFound, ProblemError
 
 PUBLIC_UPSTREAM_PATHS = frozenset(
     {
@@ -24,7 +26,9 @@ PUBLIC_UPSTREAM_PATHS = frozenset(
     }
 )
 FORWARDED_REQUEST_HEADERS = ("accept", "accept-language", "content-type", "idempotency-key", "x-request-id")
-FORWARDED_RESPONSE_HEADERS = ("content-type", "cache-control", "location", "retry-after", "www-authenticate")
+FORWARDED_RESPONSE_HEADERS = (
+    "accept", "allow", "content-type", "cache-control", "location", "retry-after", "www-authenticate",
+)  # fmt: skip
 
 
 class UnknownService(NotFound):
@@ -76,4 +80,19 @@ class Proxy:
         response_headers = {
             name: value for name in FORWARDED_RESPONSE_HEADERS if (value := upstream_response.headers.get(name))
         }
-        return Response(upstream_response.content, upstream_response.status_code, headers=response_headers)
+        content = upstream_response.content
+        if upstream_response.headers.get("content-type", "").startswith(PROBLEM_MEDIA_TYPE):
+            content = _problem_at(content, request.url.path)
+        return Response(content, upstream_response.status_code, headers=response_headers)
+
+
+def _problem_at(content: bytes, path: str) -> bytes:
+    """A service's problem+json with `instance` naming the path the caller used: the gateway's, not the service's."""
+    try:
+        problem = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(problem, dict) or "instance" not in problem:
+        return content
+    problem["instance"] = path
+    return json.dumps(problem, separators=(",", ":")).encode()

@@ -1,7 +1,7 @@
 """purposes consents receipts
 
 Revision ID: 61741ce1471b
-Revises: 705e207bb7f2
+Revises: 947d5dfac8ac
 Create Date: 2026-12-01 08:52:03.239435
 
 """
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision: str = '61741ce1471b'
-down_revision: Union[str, Sequence[str], None] = '705e207bb7f2'
+down_revision: Union[str, Sequence[str], None] = '947d5dfac8ac'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
