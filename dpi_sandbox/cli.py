@@ -28,6 +28,12 @@ from dpi_sandbox.exchange_cli import exchange_app  # noqa: E402
 app.add_typer(exchange_app, name="exchange")
 console = Console()
 
+# Callers (gateway.auth): `clients add|list|approve|suspend` and `token --client NAME`.
+from dpi_sandbox.clients_cli import clients_app, token  # noqa: E402
+
+app.add_typer(clients_app, name="clients")
+app.command("token")(token)
+
 VarDir = Annotated[Path, typer.Option("--var-dir", help="Where SQLite files, keys and reports live.")]
 Host = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="The gateway's port.")]

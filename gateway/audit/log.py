@@ -186,7 +186,7 @@ class AuditLog:
             results: list[AppendedEvent] = []
             for event in events:
                 index = frontier.size
-                event_id = new_id("evt")
+                event_id = event.event_id or new_id("evt")
                 leaf = encode_leaf(index, event.record(event_id, now))
                 hashed = leaf_hash(leaf)
                 nodes = frontier.append(hashed)

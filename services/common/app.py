@@ -171,6 +171,7 @@ def create_service_app(
     app.state.sessionmaker = sessionmaker
     app.state.signing_key = signing_key
     app.state.verifier = verifier
+    app.state.replay_guard = replay_guard  # single-use ids; the gateway also keeps its own there (client assertions)
     app.state.outbox = Outbox(outbox_tbl, clock)
     app.state.idempotency = IdempotencyStore(
         engine,
