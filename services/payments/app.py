@@ -17,6 +17,9 @@ from services.payments.ledger.simulator import seed_network
 from services.payments.mapper.router import me_router as my_links_router
 from services.payments.mapper.router import router as mapper_router
 from services.payments.models import metadata
+from services.payments.transfers.expiry import ExpiryTimer
+from services.payments.transfers.router import router as transfers_router
+from services.payments.transfers.simulator import SimulatedPayeeFsp
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -28,7 +31,7 @@ SPEC = ServiceSpec(
         "two-phase transfers, bulk G2P disbursement and settlement."
     ),
     metadata=metadata,
-    routers=(ledger_router, mapper_router, my_links_router),
+    routers=(ledger_router, mapper_router, my_links_router, transfers_router),
     openapi_tags=[
         {
             "name": "ledger",
@@ -40,6 +43,11 @@ SPEC = ServiceSpec(
             "description": "ID-to-account mapper: a person reference (`sub` or a payments-sector token) to payment "
             "addresses at FSPs, one of them the default; a person sees and changes their own links.",
         },
+        {
+            "name": "transfers",
+            "description": "Mojaloop-shaped single transfers: party lookup, quote (fee, expiry, condition), "
+            "prepare (funds reserved), fulfil with the SHA-256 preimage (commit) or abort / expiry (release).",
+        },
     ],
 )
 
@@ -50,7 +58,12 @@ async def payments_lifespan(app: FastAPI) -> AsyncIterator[None]:
     if rt.settings.seed_simulated_network:
         async with app.state.sessionmaker() as session, session.begin():
             await seed_network(session, rt.settings.network_currency, rt.clock.now())
-    yield
+    expiry = app.state.expiry = ExpiryTimer(app.state.sessionmaker, rt)
+    expiry.start()
+    try:
+        yield
+    finally:
+        await expiry.stop()
 
 
 def create_app(settings: PaymentsSettings | None = None, **runtime: Any) -> FastAPI:
@@ -58,6 +71,10 @@ def create_app(settings: PaymentsSettings | None = None, **runtime: Any) -> Fast
     settings = settings or PaymentsSettings()
     app = create_service_app(SPEC, settings, extra_lifespan=payments_lifespan, **runtime)
     app.state.payments = Runtime(
-        clock=app.state.clock, outbox=app.state.outbox, settings=settings, signing_key=app.state.signing_key
+        clock=app.state.clock,
+        outbox=app.state.outbox,
+        settings=settings,
+        signing_key=app.state.signing_key,
+        payee_fsps=SimulatedPayeeFsp.of_service_key(app.state.signing_key),
     )
     return app

@@ -13,6 +13,7 @@ from services.common.clock import Clock
 from services.common.keys import SigningKey
 from services.common.outbox import Outbox
 from services.payments.config import PaymentsSettings
+from services.payments.transfers.simulator import SimulatedPayeeFsp
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Runtime:
     outbox: Outbox
     settings: PaymentsSettings
     signing_key: SigningKey
+    payee_fsps: SimulatedPayeeFsp  # SIMULATED: the payee FSPs' side of the ILP condition
 
 
 async def get_runtime(request: Request) -> Runtime:
