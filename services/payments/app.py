@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, create_service_app
+from services.payments.bulk.router import router as bulk_router
+from services.payments.bulk.worker import BulkWorker
 from services.payments.config import PaymentsSettings
 from services.payments.deps import Runtime
 from services.payments.ledger.router import router as ledger_router
@@ -31,7 +33,7 @@ SPEC = ServiceSpec(
         "two-phase transfers, bulk G2P disbursement and settlement."
     ),
     metadata=metadata,
-    routers=(ledger_router, mapper_router, my_links_router, transfers_router),
+    routers=(ledger_router, mapper_router, my_links_router, transfers_router, bulk_router),
     openapi_tags=[
         {
             "name": "ledger",
@@ -48,6 +50,11 @@ SPEC = ServiceSpec(
             "description": "Mojaloop-shaped single transfers: party lookup, quote (fee, expiry, condition), "
             "prepare (funds reserved), fulfil with the SHA-256 preimage (commit) or abort / expiry (release).",
         },
+        {
+            "name": "bulk",
+            "description": "Bulk G2P disbursement: batches in JSON or ISO 20022 pain.001, each beneficiary resolved "
+            "through the mapper and paid by a set-based background job with per-item status; pain.002 reports.",
+        },
     ],
 )
 
@@ -59,10 +66,13 @@ async def payments_lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with app.state.sessionmaker() as session, session.begin():
             await seed_network(session, rt.settings.network_currency, rt.clock.now())
     expiry = app.state.expiry = ExpiryTimer(app.state.sessionmaker, rt)
+    worker = app.state.bulk_worker = BulkWorker(app.state.sessionmaker, rt)
     expiry.start()
+    worker.start()
     try:
         yield
     finally:
+        await worker.stop()
         await expiry.stop()
 
 

@@ -44,4 +44,6 @@ ResolverDep = Annotated[Caller, Depends(require_roles("fsp", "programme", "payme
 ReaderDep = Annotated[Caller, Depends(require_roles("payments_operator", "auditor"))]
 # Anyone who may read an account: what each sees is decided by the ledger (their own accounts only).
 AccountReaderDep = Annotated[Caller, Depends(require_roles("fsp", "payments_operator", "auditor", "subject"))]
+# A batch is read by the programme that sent it, the operator and auditors.
+BatchReaderDep = Annotated[Caller, Depends(require_roles("programme", "payments_operator", "auditor"))]
 SubjectDep = Annotated[Caller, Depends(require_roles("subject"))]
