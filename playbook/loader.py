@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from gateway.rules.catalogue import load_catalogue
 from playbook.model import Scenario
+from services.common.rules import load_catalogue
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 SCHEMA_PATH = Path(__file__).parent / "scenario.schema.json"

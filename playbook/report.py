@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.rules.catalogue import load_catalogue
 from playbook.runner import RunResult, StepResult
+from services.common.rules import load_catalogue
 
 GATEWAY = "Gateway"
 

@@ -1,7 +1,7 @@
 """ledger participants accounts postings
 
 Revision ID: 8ad7938d200e
-Revises: 45b6d5292329
+Revises: dffd46b50626
 Create Date: 2026-12-01 08:48:27.765314
 
 """
@@ -15,7 +15,7 @@ import services.common.db  # noqa: F401  (UTCDateTime in column types)
 
 # revision identifiers, used by Alembic.
 revision: str = '8ad7938d200e'
-down_revision: Union[str, Sequence[str], None] = '45b6d5292329'
+down_revision: Union[str, Sequence[str], None] = 'dffd46b50626'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
