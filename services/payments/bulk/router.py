@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.common.auth import SessionDep
+from services.common.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from services.common.problems import PolicyDenied, ProblemError, problem_responses
 from services.payments.bulk.errors import BatchNotFound, BatchTooLarge, DuplicateBatch, InvalidBatch, InvalidPain001
 from services.payments.bulk.models import ItemStatus
@@ -28,8 +29,10 @@ class UnsupportedMediaType(ProblemError):
     code = "payments.unsupported_media_type"
 
 
-_SUBMIT_ERRORS = (PolicyDenied, AccountNotFound, CurrencyMismatch, DuplicateBatch, InvalidBatch, InvalidAmount,
-                  BatchTooLarge)  # fmt: skip
+_SUBMIT_ERRORS = (
+    *IDEMPOTENCY_ERRORS, PolicyDenied, AccountNotFound, CurrencyMismatch, DuplicateBatch, InvalidBatch, InvalidAmount,
+    BatchTooLarge,
+)  # fmt: skip
 
 
 @router.post(
@@ -42,8 +45,10 @@ _SUBMIT_ERRORS = (PolicyDenied, AccountNotFound, CurrencyMismatch, DuplicateBatc
     response_model=BatchRead,
     responses=problem_responses(*_SUBMIT_ERRORS),
 )
-async def submit_batch(body: BatchCreate, session: SessionDep, caller: ProgrammeDep, rt: RuntimeDep) -> BatchRead:
-    return await bulk_service.submit(session, caller, body, rt=rt)
+async def submit_batch(
+    body: BatchCreate, session: SessionDep, caller: ProgrammeDep, rt: RuntimeDep, idempotency: Idempotent
+) -> Response:
+    return await idempotency.run(session, lambda: bulk_service.submit(session, caller, body, rt=rt), status_code=202)
 
 
 @router.post(
@@ -58,10 +63,15 @@ async def submit_batch(body: BatchCreate, session: SessionDep, caller: Programme
         "requestBody": {"required": True, "content": {t: {"schema": {"type": "string"}} for t in XML_TYPES}}
     },
 )
-async def submit_pain001(request: Request, session: SessionDep, caller: ProgrammeDep, rt: RuntimeDep) -> BatchRead:
+async def submit_pain001(
+    request: Request, session: SessionDep, caller: ProgrammeDep, rt: RuntimeDep, idempotency: Idempotent
+) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() not in XML_TYPES:
         raise UnsupportedMediaType("Send the pain.001 file as application/xml.")
-    return await bulk_service.submit_pain001(session, caller, await request.body(), rt=rt)
+    data = await request.body()
+    return await idempotency.run(
+        session, lambda: bulk_service.submit_pain001(session, caller, data, rt=rt), status_code=202
+    )
 
 
 @router.get(

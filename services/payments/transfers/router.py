@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from services.common.auth import SessionDep
+from services.common.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from services.common.problems import PolicyDenied, problem_responses
 from services.payments.deps import FspDep, ResolverDep, RuntimeDep
 from services.payments.ledger.errors import AccountClosed, AccountNotFound, CurrencyMismatch, InsufficientFunds
@@ -91,6 +93,7 @@ async def get_quote(quote_id: str, session: SessionDep, caller: FspDep) -> Quote
     responses={
         200: {"description": "A replay: the transfer as it is now."},
         **problem_responses(
+            *IDEMPOTENCY_ERRORS,
             PolicyDenied,
             AccountNotFound,
             PartyNotFound,
@@ -107,12 +110,13 @@ async def get_quote(quote_id: str, session: SessionDep, caller: FspDep) -> Quote
     },
 )
 async def prepare_transfer(
-    body: TransferPrepare, response: Response, session: SessionDep, caller: FspDep, rt: RuntimeDep
-) -> TransferRead:
-    transfer, created = await transfer_service.prepare(session, caller, body, rt=rt)
-    if not created:
-        response.status_code = 200
-    return transfer
+    body: TransferPrepare, session: SessionDep, caller: FspDep, rt: RuntimeDep, idempotency: Idempotent
+) -> Response:
+    async def work() -> Response:
+        transfer, created = await transfer_service.prepare(session, caller, body, rt=rt)
+        return JSONResponse(transfer.model_dump(mode="json"), status_code=201 if created else 200)
+
+    return await idempotency.run(session, work)
 
 
 @router.get(
@@ -132,13 +136,25 @@ async def get_transfer(transfer_id: str, session: SessionDep, caller: FspDep) ->
     "payer is debited, the payee credited. Fulfilling again with the same fulfilment answers the committed transfer.",
     response_model=TransferRead,
     responses=problem_responses(
-        PolicyDenied, TransferNotFound, InvalidFulfilment, TransferNotReserved, TransferExpired, AccountClosed
+        *IDEMPOTENCY_ERRORS,
+        PolicyDenied,
+        TransferNotFound,
+        InvalidFulfilment,
+        TransferNotReserved,
+        TransferExpired,
+        AccountClosed,
     ),
 )
 async def fulfil_transfer(
-    transfer_id: str, body: TransferFulfil, session: SessionDep, caller: FspDep, rt: RuntimeDep
-) -> TransferRead:
-    return await transfer_service.fulfil(session, caller, transfer_id, body, rt=rt)
+    transfer_id: str,
+    body: TransferFulfil,
+    session: SessionDep,
+    *,
+    caller: FspDep,
+    rt: RuntimeDep,
+    idempotency: Idempotent,
+) -> Response:
+    return await idempotency.run(session, lambda: transfer_service.fulfil(session, caller, transfer_id, body, rt=rt))
 
 
 @router.post(
@@ -146,9 +162,15 @@ async def fulfil_transfer(
     summary="Abort a reserved transfer (payee or payer FSP)",
     description="The reservation is released. Aborting again answers the aborted transfer.",
     response_model=TransferRead,
-    responses=problem_responses(PolicyDenied, TransferNotFound, TransferNotReserved),
+    responses=problem_responses(*IDEMPOTENCY_ERRORS, PolicyDenied, TransferNotFound, TransferNotReserved),
 )
 async def abort_transfer(
-    transfer_id: str, body: TransferAbort, session: SessionDep, caller: FspDep, rt: RuntimeDep
-) -> TransferRead:
-    return await transfer_service.abort(session, caller, transfer_id, body, rt=rt)
+    transfer_id: str,
+    body: TransferAbort,
+    session: SessionDep,
+    *,
+    caller: FspDep,
+    rt: RuntimeDep,
+    idempotency: Idempotent,
+) -> Response:
+    return await idempotency.run(session, lambda: transfer_service.abort(session, caller, transfer_id, body, rt=rt))

@@ -179,3 +179,16 @@ async def test_only_the_parties_fsps_act_on_a_transfer(api, parties):
     by_payer = await _fulfil(api, "t-9", fulfilment_for(api, payee, "t-9"), fsp="bank-a")
     assert by_payer.status_code == 403 and by_payer.json()["rule_id"] == "SG-SEC-1"
     assert (await api.fsp("momo", "GET", "/v1/transfers/t-9")).status_code == 404
+
+
+async def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_body(api, parties):
+    payer, payee = parties
+    body = await transfer_body(api, "t-10", payer, payee, "2.00")
+    key = {"Idempotency-Key": "prepare-t-10"}
+    first = await api.fsp("bank-a", "POST", "/v1/transfers", json=body, headers=key)
+    again = await api.fsp("bank-a", "POST", "/v1/transfers", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
+    other = await api.fsp("bank-a", "POST", "/v1/transfers", json={**body, "transfer_id": "t-11"}, headers=key)
+    assert other.status_code == 422 and other.json()["code"] == "common.idempotency_key_reused"
+    assert (await api.account(payer["id"]))["available"]["amount"] == "98.00"
