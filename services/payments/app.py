@@ -19,6 +19,7 @@ from services.payments.ledger.simulator import seed_network
 from services.payments.mapper.router import me_router as my_links_router
 from services.payments.mapper.router import router as mapper_router
 from services.payments.models import metadata
+from services.payments.records.router import router as records_router
 from services.payments.transfers.expiry import ExpiryTimer
 from services.payments.transfers.router import router as transfers_router
 from services.payments.transfers.simulator import SimulatedPayeeFsp
@@ -33,7 +34,7 @@ SPEC = ServiceSpec(
         "two-phase transfers, bulk G2P disbursement and settlement."
     ),
     metadata=metadata,
-    routers=(ledger_router, mapper_router, my_links_router, transfers_router, bulk_router),
+    routers=(ledger_router, mapper_router, my_links_router, transfers_router, bulk_router, records_router),
     openapi_tags=[
         {
             "name": "ledger",
@@ -54,6 +55,11 @@ SPEC = ServiceSpec(
             "name": "bulk",
             "description": "Bulk G2P disbursement: batches in JSON or ISO 20022 pain.001, each beneficiary resolved "
             "through the mapper and paid by a set-based background job with per-item status; pain.002 reports.",
+        },
+        {
+            "name": "records",
+            "description": "Every payment step signed as a JWS over its canonical record (SG-AUDIT-2); disputes "
+            "linked to the signed record (SG-GRIEV-4).",
         },
     ],
 )

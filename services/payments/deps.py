@@ -46,4 +46,7 @@ ReaderDep = Annotated[Caller, Depends(require_roles("payments_operator", "audito
 AccountReaderDep = Annotated[Caller, Depends(require_roles("fsp", "payments_operator", "auditor", "subject"))]
 # A batch is read by the programme that sent it, the operator and auditors.
 BatchReaderDep = Annotated[Caller, Depends(require_roles("programme", "payments_operator", "auditor"))]
+# Signed records: the operator, auditors, FSPs and programmes (verifiers need them); disputes: also the person.
+RecordReaderDep = Annotated[Caller, Depends(require_roles("payments_operator", "auditor", "fsp", "programme"))]
+DisputantDep = Annotated[Caller, Depends(require_roles("subject", "fsp", "programme", "payments_operator", "auditor"))]
 SubjectDep = Annotated[Caller, Depends(require_roles("subject"))]

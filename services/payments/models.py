@@ -21,4 +21,5 @@ outbox, seen_assertions, idempotency_records = infrastructure_tables(metadata)
 import services.payments.bulk.models  # noqa: E402
 import services.payments.ledger.models  # noqa: E402
 import services.payments.mapper.models  # noqa: E402
+import services.payments.records.models  # noqa: E402
 import services.payments.transfers.models  # noqa: E402, F401

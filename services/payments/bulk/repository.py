@@ -69,6 +69,10 @@ _COUNTS = _sql("""
     SELECT batch_items.status, COUNT(*), COALESCE(SUM(batch_items.amount), 0) FROM batch_items
     WHERE @RANGE GROUP BY batch_items.status
 """)
+_CHUNK = _sql("""
+    SELECT seq, end_to_end_id, person_ref, amount, status, reason, account_id FROM batch_items
+    WHERE @RANGE ORDER BY seq
+""")
 _FAILED = _sql("""
     SELECT batch_items.seq, batch_items.person_ref, batch_items.reason FROM batch_items
     WHERE @RANGE AND batch_items.status = 'failed' ORDER BY batch_items.seq
@@ -151,6 +155,9 @@ class BulkRepository:
 
     async def counts(self, p: dict[str, Any]) -> dict[str, tuple[int, int]]:
         return {row[0]: (int(row[1]), int(row[2])) for row in (await self.session.execute(_COUNTS, p)).all()}
+
+    async def chunk_items(self, p: dict[str, Any]) -> Sequence[Any]:
+        return (await self.session.execute(_CHUNK, p)).all()
 
     async def failed_in(self, p: dict[str, Any]) -> Sequence[Any]:
         return (await self.session.execute(_FAILED, p)).all()

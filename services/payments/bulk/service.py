@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import jws
 from services.common.assertion import Caller
 from services.common.ids import new_id
 from services.common.problems import PolicyDenied
@@ -21,6 +23,8 @@ from services.payments.ledger.errors import AccountNotFound, CurrencyMismatch
 from services.payments.ledger.models import AccountKind
 from services.payments.ledger.repository import LedgerRepository
 from services.payments.money import InvalidAmount, to_minor, to_text
+from services.payments.records.models import Step
+from services.payments.records.service import record as record_service
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +78,14 @@ class BulkService:
             raise DuplicateBatch(f"Message {message_id} was submitted before.",
                                  batch_id=existing.id if existing else None)  # fmt: skip
         await repository.insert_items(rows)
+        facts = {
+            "programme": caller.client_id, "message_id": message_id, "format": fmt, "source_account_id": source.id,
+            "currency": currency, "item_count": len(rows), "control_sum": to_text(total, currency),
+            "items_sha256": _digest(rows),
+        }  # fmt: skip
+        await record_service.sign(
+            session, transaction_id=batch_id, kind="disbursement", step=Step.initiation, facts=facts, rt=rt
+        )
         await rt.outbox.add(session, "payments.batch.received",
                             {"batch_id": batch_id, "programme": caller.client_id, "items": len(rows)})  # fmt: skip
         log.info("payments.batch.received", batch_id=batch_id, items=len(rows), format=fmt)
@@ -145,6 +157,15 @@ class BulkService:
             "state": (BatchState.completed if done else BatchState.running).value,
             "started_at": batch.started_at or now, "completed_at": now if done else None,
         }, now)  # fmt: skip
+        chunk = await repository.chunk_items(p)
+        facts = {
+            "first_seq": low, "last_seq": high - 1, "paid": paid, "failed": failed,
+            "paid_sum": to_text(paid_sum, batch.currency), "currency": batch.currency,
+            "source_account_id": batch.source_account_id, "items_sha256": _digest([dict(r._mapping) for r in chunk]),
+        }  # fmt: skip
+        await record_service.sign(
+            session, transaction_id=batch.id, kind="disbursement", step=Step.commit, facts=facts, rt=rt
+        )
         if failed:
             # The payees whose credit failed are told, with the reason, so they can fix their link and be paid.
             failures = [
@@ -193,6 +214,13 @@ def _rows(batch_id: str, items: list[tuple[str, str, str]], currency: str) -> tu
                      "amount": minor, "status": ItemStatus.pending.value, "reason": None, "account_id": None,
                      "completed_at": None})  # fmt: skip
     return rows, total
+
+
+def _digest(rows: list[dict[str, Any]]) -> str:
+    """SHA-256 of the items' canonical JSON (seq, end-to-end id, person, amount and, once paid, status, reason and
+    account): a verifier recomputes it from the items endpoint and compares it with the signed record."""
+    keys = ("seq", "end_to_end_id", "person_ref", "amount", "status", "reason", "account_id")
+    return hashlib.sha256(jws.canonical_json([{k: row.get(k) for k in keys} for row in rows])).hexdigest()
 
 
 def batch_read(batch: Batch) -> BatchRead:

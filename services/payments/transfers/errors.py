@@ -67,3 +67,12 @@ class SameAccount(InvalidInput):
     title = "Payer and payee are the same account"
     type_slug = "payments/same-account"
     code = "payments.same_account"
+
+
+class CreditFailed(Conflict):
+    title = "The payee account refused the credit"
+    type_slug = "payments/credit-failed"
+    code = "payments.credit_failed"
+    rule_id = "SG-GRIEV-4"
+    # The reversal (reservation released, signed record, payee notified) is kept before the refusal is answered.
+    commit_before_raise = True

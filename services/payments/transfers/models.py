@@ -21,6 +21,7 @@ class TransferState(StrEnum):
 class AbortReason(StrEnum):
     rejected = "rejected"  # the payee FSP (or the payer FSP) declined
     expired = "expired"  # not fulfilled before its expiry: the reservation was released by the timer
+    credit_failed = "credit_failed"  # the payee account refused the credit: reversed, the payee notified
 
 
 class Quote(Base):

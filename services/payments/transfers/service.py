@@ -27,8 +27,11 @@ from services.payments.mapper.errors import Unresolvable
 from services.payments.mapper.models import RefType
 from services.payments.mapper.schemas import PaymentAddress
 from services.payments.mapper.service import mapper as mapper_service
-from services.payments.money import Money
+from services.payments.money import Money, to_text
+from services.payments.records.models import Step
+from services.payments.records.service import record as record_service
 from services.payments.transfers.errors import (
+    CreditFailed,
     DuplicateWithOtherValues,
     InvalidFulfilment,
     PartyNotFound,
@@ -156,7 +159,11 @@ class TransferService:
             legs.append(Leg(f"{body.transfer_id}:fee", payer.id, fees_account, fee, "fee", body.transfer_id))
         await ledger_service.post(session, legs, currency=currency, clock=rt.clock, pending=True, credits_checked=True)
         await rt.outbox.add(session, "payments.transfer.reserved", _event(values))
-        return transfer_read(Transfer(**values)), True
+        created = Transfer(**values)
+        await self._sign(session, created, Step.initiation, {"initiated_by": caller.client_id}, rt=rt)
+        reserved = {"postings": [leg.id for leg in legs], "reserved": to_text(amount + fee, currency)}
+        await self._sign(session, created, Step.reservation, reserved, rt=rt)
+        return transfer_read(created), True
 
     async def fulfil(
         self, session: AsyncSession, caller: Caller, transfer_id: str, body: TransferFulfil, *, rt: Runtime
@@ -166,12 +173,20 @@ class TransferService:
         if condition_of(body.fulfilment) != transfer.condition:
             raise InvalidFulfilment("SHA-256 of the fulfilment is not the transfer's condition; it stays reserved.")
         now = rt.clock.now()
+        if transfer.state == TransferState.reserved.value and transfer.expires_at > now:
+            payee = await LedgerRepository.from_session(session).get_account(transfer.payee_account_id)
+            if payee is None or payee.status != AccountStatus.active.value:
+                await self._reverse(session, transfer, rt=rt)
+                raise CreditFailed(f"The payee account of {transfer_id} accepts no credits; the payer's funds are "
+                                   "released and the payee is notified.")  # fmt: skip
         if await repository.leave_reserved(transfer_id, TransferState.committed, now, unexpired=True,
                                            fulfilment=body.fulfilment):  # fmt: skip
             await ledger_service.post_pending(session, legs_of(transfer), clock=rt.clock)
             await rt.outbox.add(session, "payments.transfer.committed", _event(transfer))
+            committed = await self._reread(repository, transfer_id)
+            await self._sign(session, committed, Step.commit, {"postings": legs_of(transfer)}, rt=rt)
             log.info("payments.transfer.committed", transfer_id=transfer_id)
-            return transfer_read(await self._reread(repository, transfer_id))
+            return transfer_read(committed)
         current = await self._reread(repository, transfer_id)
         if current.state == TransferState.committed.value:
             return transfer_read(current)  # a replay of the fulfilment that committed it
@@ -189,7 +204,9 @@ class TransferService:
                                            abort_reason=AbortReason.rejected.value):  # fmt: skip
             await ledger_service.void_pending(session, legs_of(transfer), clock=rt.clock)
             await rt.outbox.add(session, "payments.transfer.aborted", {**_event(transfer), "reason": "rejected"})
-            return transfer_read(await self._reread(repository, transfer_id))
+            aborted = await self._reread(repository, transfer_id)
+            await self._sign(session, aborted, Step.abort, {"reason": body.reason, "by": caller.client_id}, rt=rt)
+            return transfer_read(aborted)
         current = await self._reread(repository, transfer_id)
         if current.state == TransferState.aborted.value:
             return transfer_read(current)
@@ -215,8 +232,35 @@ class TransferService:
             return False
         await ledger_service.void_pending(session, legs_of(transfer), clock=rt.clock)
         await rt.outbox.add(session, "payments.transfer.aborted", {**_event(transfer), "reason": "expired"})
+        await self._sign(session, await self._reread(repository, transfer.id), Step.abort, {"reason": "expired"}, rt=rt)
         log.info("payments.transfer.expired", transfer_id=transfer.id)
         return True
+
+    async def _reverse(self, session: AsyncSession, transfer: Transfer, *, rt: Runtime) -> None:
+        """A credit that cannot land: release the payer's reservation, record the reversal, tell the payee."""
+        repository = TransferRepository.from_session(session)
+        if not await repository.leave_reserved(transfer.id, TransferState.aborted, rt.clock.now(), unexpired=False,
+                                               abort_reason=AbortReason.credit_failed.value):  # fmt: skip
+            return
+        await ledger_service.void_pending(session, legs_of(transfer), clock=rt.clock)
+        reversed_ = await self._reread(repository, transfer.id)
+        await self._sign(session, reversed_, Step.reversal, {"reason": "credit_failed"}, rt=rt)
+        await rt.outbox.add(session, "payments.transfer.reversed", {
+            **_event(transfer), "reason": "credit_failed", "payee_fsp": transfer.payee_fsp,
+            "payee_address": transfer.payee_address, "notify": "payee",
+        })  # fmt: skip
+
+    async def _sign(
+        self, session: AsyncSession, transfer: Transfer, step: Step, facts: dict[str, Any], *, rt: Runtime
+    ) -> None:
+        currency = transfer.currency
+        await record_service.sign(session, transaction_id=transfer.id, kind="transfer", step=step, rt=rt, facts={
+            "state": transfer.state, "payer": {"fsp_id": transfer.payer_fsp, "address": transfer.payer_address},
+            "payee": {"fsp_id": transfer.payee_fsp, "address": transfer.payee_address},
+            "amount": to_text(transfer.amount, currency), "fee": to_text(transfer.fee, currency), "currency": currency,
+            "condition": transfer.condition, "fulfilment": transfer.fulfilment, "quote_id": transfer.quote_id,
+            "expires_at": transfer.expires_at.isoformat(), **facts,
+        })  # fmt: skip
 
     async def _parties(
         self, session: AsyncSession, payer_address: PaymentAddress, payee_address: PaymentAddress, currency: str
