@@ -278,7 +278,8 @@ def playbook_run(
         opened = remote(url) if url else embedded(var_dir)
         async with opened as client:
             result, paths = await run_scenario(
-                name, client, console=console, reports_dir=var_dir / "reports", mode="remote" if url else "embedded",
+                name, client, console=console, reports_dir=var_dir / "reports", var_dir=var_dir,
+                mode="remote" if url else "embedded",
                 language=lang, workshop=workshop,  # type: ignore[arg-type]
             )  # fmt: skip
         console.print(f"Report: {paths['md']} and {paths['html']}")
