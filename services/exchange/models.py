@@ -20,7 +20,7 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
-outbox, seen_assertions = infrastructure_tables(metadata)
+outbox, seen_assertions, idempotency_records = infrastructure_tables(metadata)
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 # Each domain's tables join `metadata` on import (they import Base from here, hence the bottom of the file).

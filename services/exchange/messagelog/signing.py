@@ -31,7 +31,7 @@ def digest(record: Mapping[str, Any]) -> str:
 
 
 def sign(key: SigningKey, record: Mapping[str, Any], *, typ: str) -> str:
-    return str(jws.sign(canonical(record), key._jose_key, headers={"kid": key.kid, "typ": typ}, algorithm="ES256"))
+    return str(jws.sign(canonical(record), key.jose_key, headers={"kid": key.kid, "typ": typ}, algorithm="ES256"))
 
 
 def verify(token: str, jwks: Mapping[str, Any], *, typ: str) -> bytes:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 
+from services.common.paging import Page
 from services.identity.corrections.models import CorrectionStatus
 from services.identity.persons.schemas import PERSONAL_FIELDS, validate_personal_field
 
@@ -34,6 +35,7 @@ class CorrectionCreate(BaseModel):
 
     field: CorrectableField = Field(description="The personal field to correct.")
     value: str | None = Field(
+        max_length=500,  # the longest enrolment field (the address); each field's own rule applies below
         description="The correct value, validated like enrolment (a date for date_of_birth, ...); null clears an "
         "optional field.",
         examples=["Okafor-Nwosu"],
@@ -74,9 +76,8 @@ class CorrectionCaseRead(CorrectionRead):
     person_id: str
 
 
-class CorrectionPage(BaseModel):
-    items: list[CorrectionCaseRead]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+class CorrectionPage(Page[CorrectionCaseRead]):
+    """A page of correction cases, oldest first."""
 
 
 class CorrectionDecision(BaseModel):

@@ -10,11 +10,12 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Path, Query, Request, Security
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.auth import CallerDep, SessionDep
-from services.common.problems import PolicyDenied, problem_responses
+from services.common.edge import text_issue
+from services.common.problems import PROBLEM_MEDIA_TYPE, PolicyDenied, problem_responses
 from services.identity.authn.errors import (
     AuthenticationFailed,
     IndividualMismatch,
@@ -22,12 +23,10 @@ from services.identity.authn.errors import (
     OtpChannelUnavailable,
     PinPaused,
 )
-from services.identity.authn.http import refusal_response
 from services.identity.authn.schemas import OtpRequested
-from services.identity.authn.service import Refusal
 from services.identity.deps import OidcAdminDep, RuntimeDep, SigningKeyDep
 from services.identity.oidc.errors import (
-    BEARER_REALM,
+    NO_STORE,
     ClientAlreadyRegistered,
     ClientNotFound,
     InvalidAccessToken,
@@ -51,14 +50,13 @@ from services.identity.oidc.schemas import (
     TokenResponse,
     UserInfo,
 )
-from services.identity.oidc.service import ErrorRedirect, OAuthFailure
+from services.identity.oidc.service import ErrorRedirect
 from services.identity.oidc.service import oidc as oidc_service
 from services.identity.tokens.errors import ReferenceNotResolved, VidExpired, VidRevoked
 
 router = APIRouter(prefix="/v1/oidc", tags=["oidc"])
 discovery_router = APIRouter(tags=["oidc"])
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16_384
 TransactionId = Annotated[str, Path(pattern=r"^otx_[0-9a-f]{32}$")]
@@ -131,7 +129,12 @@ async def authorize(
     summary="Send a sign-in one-time code to the person with this VID",
     response_model=OtpRequested,
     responses=problem_responses(
-        TransactionNotFound, TransactionClosed, ReferenceNotResolved, VidRevoked, VidExpired, OtpChannelUnavailable
+        TransactionNotFound,
+        TransactionClosed,
+        ReferenceNotResolved,
+        VidRevoked,
+        VidExpired,
+        OtpChannelUnavailable,
     ),
 )
 async def send_login_otp(
@@ -163,16 +166,13 @@ async def complete_login(
     transaction_id: TransactionId,
     *,
     body: LoginComplete,
-    request: Request,
     session: SessionDep,
     caller: CallerDep,
     rt: RuntimeDep,
     signing_key: SigningKeyDep,
 ) -> JSONResponse:
-    outcome = await oidc_service.complete(session, caller, transaction_id, body, rt=rt, signing_key=signing_key)
-    if isinstance(outcome, Refusal):
-        return refusal_response(request, outcome.error)
-    return _see_other(outcome)
+    redirect = await oidc_service.complete(session, caller, transaction_id, body, rt=rt, signing_key=signing_key)
+    return _see_other(redirect)
 
 
 @router.post(
@@ -199,7 +199,14 @@ async def cancel_login(
     response_model=TokenResponse,
     responses={
         400: {"model": OAuthErrorBody, "description": "RFC 6749 §5.2 error"},
-        401: {"model": OAuthErrorBody, "description": "`invalid_client`: client authentication failed"},
+        401: {
+            "description": "`invalid_client`: client authentication failed (RFC 6749 §5.2 JSON); or no valid gateway "
+            "assertion (problem+json)",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/OAuthErrorBody"}},
+                PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}},
+            },
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -209,18 +216,18 @@ async def cancel_login(
     },
 )
 async def token(
-    request: Request, session: SessionDep, caller: CallerDep, rt: RuntimeDep, signing_key: SigningKeyDep
-) -> JSONResponse:
+    *,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    signing_key: SigningKeyDep,
+) -> TokenResponse:
     # Parsed here rather than with Form(): python-multipart is not a dependency of the sandbox.
     form = await _read_form(request)
-    outcome = await oidc_service.token(session, caller, form, rt=rt, signing_key=signing_key)
-    if isinstance(outcome, OAuthFailure):
-        headers = dict(NO_STORE)
-        if outcome.status == 401:
-            headers["WWW-Authenticate"] = f'{BEARER_REALM}, error="{outcome.error}"'
-        body = OAuthErrorBody.model_validate({"error": outcome.error, "error_description": outcome.description})
-        return JSONResponse(body.model_dump(), status_code=outcome.status, headers=headers)
-    return JSONResponse(outcome.model_dump(), headers=NO_STORE)
+    response.headers.update(NO_STORE)  # errors (OAuthError) carry their own
+    return await oidc_service.token(session, caller, form, rt=rt, signing_key=signing_key)
 
 
 @router.get(
@@ -262,5 +269,7 @@ async def _read_form(request: Request) -> dict[str, str] | None:
     for name, value in pairs:
         if name in fields:  # RFC 6749 §3.2: parameters MUST NOT be repeated
             return None
+        if text_issue([name], name, MAX_FORM_BYTES) or text_issue([name], value, MAX_FORM_BYTES):
+            return None  # the edge rule for text (no NUL), answered in the RFC's shape
         fields[name] = value
     return fields

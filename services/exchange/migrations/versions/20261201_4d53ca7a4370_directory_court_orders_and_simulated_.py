@@ -1,7 +1,7 @@
 """directory, court orders and simulated registries
 
 Revision ID: 4d53ca7a4370
-Revises: 2690751abd0b
+Revises: 9ccbab599c98
 Create Date: 2026-12-01 08:56:26.162965
 
 """
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision: str = '4d53ca7a4370'
-down_revision: Union[str, Sequence[str], None] = '2690751abd0b'
+down_revision: Union[str, Sequence[str], None] = '9ccbab599c98'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
