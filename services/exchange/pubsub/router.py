@@ -9,6 +9,7 @@ from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
 from services.exchange.deps import ConsumerDep, RuntimeDep
 from services.exchange.members.errors import ServiceNotFound
+from services.exchange.paths import RowId
 from services.exchange.pubsub.errors import SubscriptionNotFound
 from services.exchange.pubsub.schemas import DeliveryRead, SubscriptionCreate, SubscriptionRead
 from services.exchange.pubsub.service import pubsub as pubsub_service
@@ -37,7 +38,7 @@ async def subscribe(
     response_model=SubscriptionRead,
     responses=problem_responses(PolicyDenied, SubscriptionNotFound),
 )
-async def cancel(subscription_id: str, session: SessionDep, caller: ConsumerDep, rt: RuntimeDep) -> SubscriptionRead:
+async def cancel(subscription_id: RowId, session: SessionDep, caller: ConsumerDep, rt: RuntimeDep) -> SubscriptionRead:
     return await pubsub_service.cancel(session, caller, subscription_id, rt=rt)
 
 
@@ -47,7 +48,7 @@ async def cancel(subscription_id: str, session: SessionDep, caller: ConsumerDep,
     response_model=list[DeliveryRead],
     responses=problem_responses(PolicyDenied, SubscriptionNotFound),
 )
-async def pending(subscription_id: str, session: SessionDep, caller: ConsumerDep) -> list[DeliveryRead]:
+async def pending(subscription_id: RowId, session: SessionDep, caller: ConsumerDep) -> list[DeliveryRead]:
     return await pubsub_service.pending(session, caller, subscription_id)
 
 
@@ -59,7 +60,7 @@ async def pending(subscription_id: str, session: SessionDep, caller: ConsumerDep
     responses=problem_responses(PolicyDenied, SubscriptionNotFound),
 )
 async def ack(
-    subscription_id: str, delivery_id: str, session: SessionDep, caller: ConsumerDep, rt: RuntimeDep
+    subscription_id: RowId, delivery_id: RowId, session: SessionDep, caller: ConsumerDep, rt: RuntimeDep
 ) -> Response:
     await pubsub_service.ack(session, caller, subscription_id, delivery_id, rt=rt)
     return Response(status_code=204)
