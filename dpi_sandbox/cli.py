@@ -23,9 +23,10 @@ playbook_app = typer.Typer(
 )
 app.add_typer(playbook_app, name="playbook")
 # The exchange engineer's commands (dpi_sandbox/exchange_cli.py).
-from dpi_sandbox.exchange_cli import exchange_app  # noqa: E402
+from dpi_sandbox.exchange_cli import exchange_app, seed  # noqa: E402
 
 app.add_typer(exchange_app, name="exchange")
+app.command("seed")(seed)
 console = Console()
 
 # Callers (gateway.auth): `clients add|list|approve|suspend` and `token --client NAME`.
