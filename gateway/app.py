@@ -11,22 +11,27 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
-from gateway.audit.log import AuditLog
-from gateway.audit.models import audit_tables
+from gateway.audit.log import create_audit_log
+from gateway.audit.models import AUDIT_TABLES
+from gateway.audit.router import router as audit_router
 from gateway.auth.clients.router import router as clients_router
 from gateway.auth.runtime import caller_authentication
 from gateway.auth.tokens.router import router as token_router
 from gateway.config import GatewaySettings
 from gateway.db import metadata
+from gateway.governance.router import router as governance_router
+from gateway.oversight.wiring import ROUTERS as OVERSIGHT_ROUTERS
+from gateway.oversight.wiring import start_oversight
 from gateway.proxy.auth import CallerAuthenticator
+from gateway.proxy.facts import UpstreamFacts
 from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
+from gateway.rules.catalogue import catalogue
+from gateway.rules.routes import load_routes
 from services.common.app import ServiceSpec, create_service_app
 from services.common.assertion import AssertionMinter
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_client
-
-AUDIT_TABLES = audit_tables(metadata)
 
 status_router = APIRouter(tags=["operations"])
 
@@ -74,7 +79,16 @@ SPEC = ServiceSpec(
         "All data in this sandbox is synthetic."
     ),
     metadata=metadata,
-    public_routers=(status_router, token_router, clients_router, proxy_router),  # the proxy's catch-all last
+    # Everything the gateway serves itself comes before the proxy's catch-all.
+    public_routers=(
+        status_router,
+        token_router,
+        clients_router,
+        governance_router,
+        audit_router,
+        *OVERSIGHT_ROUTERS,
+        proxy_router,
+    ),  # fmt: skip
     caller_echo=False,
 )
 
@@ -84,11 +98,13 @@ def create_app(
     *,
     clock: Clock | None = None,
     upstream_apps: Mapping[str, FastAPI] | None = None,
+    upstream_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     authenticator: CallerAuthenticator | None = None,
     **runtime: Any,
 ) -> FastAPI:
     """Build the gateway. With `upstream_apps` (embedded mode) it reaches the services in-process and runs their
-    lifespans inside its own; otherwise it calls the URLs in its settings."""
+    lifespans inside its own; with `upstream_transports` (tests) it reaches already running services through them;
+    otherwise it calls the URLs in its settings."""
     settings = settings or GatewaySettings()
     clock = clock or SystemClock()
 
@@ -101,6 +117,9 @@ def create_app(
                     await stack.enter_async_context(service_app.router.lifespan_context(service_app))
                     transport = httpx.ASGITransport(app=service_app, raise_app_exceptions=False)
                     clients[name] = build_http_client(f"http://{name}", transport=transport)
+            elif upstream_transports is not None:
+                for name, upstream_transport in upstream_transports.items():
+                    clients[name] = build_http_client(f"http://{name}", transport=upstream_transport)
             else:
                 clients = {name: build_http_client(url) for name, url in settings.upstream_urls().items()}
             for client in clients.values():
@@ -111,10 +130,19 @@ def create_app(
                 caller_authentication(app, settings, clock, clients, authenticator=authenticator)
             )
             # The audit log (gateway/audit): appends are group-committed by one writer task per process.
-            app.state.audit = AuditLog(app.state.engine, AUDIT_TABLES, clock)
+            app.state.audit = create_audit_log(app.state.engine, AUDIT_TABLES, clock, settings)
             await app.state.audit.start()
             stack.push_async_callback(app.state.audit.stop)
-            app.state.proxy = Proxy(clients, AssertionMinter(app.state.signing_key, clock), app.state.authenticator)
+            await start_oversight(app, settings, clock, stack)  # grievances, statistics (gateway/oversight)
+            # The rule engine in front of every forwarded request (gateway/rules, gateway/proxy).
+            minter = AssertionMinter(app.state.signing_key, clock)
+            facts = UpstreamFacts(
+                identity=clients["identity"], consent=clients["consent"], minter=minter,
+                purpose_ttl_seconds=settings.purpose_cache_seconds,
+            )  # fmt: skip
+            app.state.proxy = Proxy(
+                clients, minter, routes=load_routes(), catalogue=catalogue(), facts=facts, audit=app.state.audit
+            )
             yield
 
     return create_service_app(SPEC, settings, clock=clock, extra_lifespan=upstream_lifespan, **runtime)

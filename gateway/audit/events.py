@@ -37,6 +37,11 @@ class AuditEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    event_id: Name | None = Field(
+        default=None,
+        description="Allocated by the caller before the decision takes effect (the gateway names it in the "
+        "assertion and in a denial); the log allocates one when absent.",
+    )
     decision: Decision
     actor: Name = Field(description="The client id of whoever made the call.")
     actor_type: Name = Field(description="organisation, citizen, operator, auditor, law_enforcement, ...")

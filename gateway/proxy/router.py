@@ -4,8 +4,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gateway.config import UPSTREAM_NAMES
-from gateway.proxy.service import UnknownService, UpstreamUnavailable
-from services.common.problems import Unauthenticated, problem_responses
+from gateway.proxy.errors import MethodNotAllowed, UnknownService, UpstreamUnavailable
+from services.common.problems import PolicyDenied, Unauthenticated, problem_responses
 
 router = APIRouter(tags=["proxy"])
 
@@ -17,13 +17,13 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     methods=METHODS,
     summary="Reach a service through the gateway",
     description=(
-        f"Forwards to one of {', '.join(UPSTREAM_NAMES)}. `healthz`, `readyz`, `openapi.json`, "
-        "`.well-known/jwks.json`, `.well-known/openid-configuration` and identity's "
-        "`v1/credentials/status-lists/1` are public; every other path needs an "
-        "authenticated caller, and the service "
-        "receives a 60-second gateway assertion naming it."
+        f"Forwards to one of {', '.join(UPSTREAM_NAMES)}, but only operations declared in the gateway's route table "
+        "(`GET /governance/routes`): anything else is refused with 403 SG-SEC-1. Health, readiness, OpenAPI, keys "
+        "and discovery are public; every other operation needs an authenticated caller holding one of the roles it "
+        "admits, and passes the safeguard rules that guard it before the service is called. The service receives a "
+        "60-second gateway assertion naming the caller and the decision; every decision is in the audit log."
     ),
-    responses=problem_responses(Unauthenticated, UnknownService, UpstreamUnavailable),
+    responses=problem_responses(Unauthenticated, PolicyDenied, UnknownService, MethodNotAllowed, UpstreamUnavailable),
 )
 async def forward(service: str, path: str, request: Request) -> Response:
     response: Response = await request.app.state.proxy.forward(request, service, path)

@@ -1,52 +1,92 @@
-"""Forwarding to the services: public operational paths pass as they are; everything else needs an authenticated
-caller and is sent with a fresh gateway assertion for exactly one upstream audience.
+"""Forwarding to the services, under the rules: the gateway's policy enforcement point.
+
+For every request: find the route's declaration (undeclared: refused), authenticate the caller (before any body is
+read), evaluate the route's rules (first denial wins; the provider is never called on a deny), translate the person
+reference to `sub`, mint a 60-second assertion for exactly one audience carrying the decision, call the provider,
+then on the answer: withhold it if it holds a UIN (502, SG-TOKEN-1), keep only consented ∩ purpose-allowed fields
+(SG-MIN-1), rewrite every `sub` into the caller's pairwise token, strip the provider's disclosure headers into the
+audit event, and append the decision. Every decision, permit or deny, is in the audit log before the caller hears.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
 import httpx
+import structlog
 from fastapi import Request
 from starlette.responses import Response
 
+from gateway.auth.caller import AuthenticatedCaller
 from gateway.auth.deps import current_caller
-from gateway.proxy.auth import CallerAuthenticator
-from services.common.assertion import ASSERTION_HEADER, AssertionMinter
-from services.common.problems import NotFound, ProblemError
+from gateway.proxy.errors import MethodNotAllowed, UnknownService, UpstreamUnavailable
+from gateway.proxy.facts import UpstreamFacts
+from gateway.proxy.facts import UpstreamUnavailable as FactUnavailable
+from gateway.proxy.persons import PairwiseTokens, carries_uin, forwarded_body
+from gateway.rules import pointers
+from gateway.rules.catalogue import Catalogue
+from gateway.rules.context import RequestContext
+from gateway.rules.decisions import AuditSink, Decision, new_decision_id, record
+from gateway.rules.engine import Evaluation, Finding, RuleEngine
+from gateway.rules.routes import Match, Route, RouteTable
+from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallContext
+from services.common.problems import PROBLEM_MEDIA_TYPE, InvalidInput, PolicyDenied
 
-PUBLIC_UPSTREAM_PATHS = frozenset(
-    {
-        "healthz",
-        "readyz",
-        "openapi.json",
-        ".well-known/jwks.json",
-        ".well-known/openid-configuration",
-        "v1/credentials/status-lists/1",  # identity's offline credential status list (offline verifiers fetch it)
-    }
-)
-FORWARDED_REQUEST_HEADERS = ("accept", "accept-language", "content-type", "idempotency-key", "x-request-id")
-FORWARDED_RESPONSE_HEADERS = ("content-type", "cache-control", "location", "retry-after", "www-authenticate")
+log = structlog.get_logger("gateway.proxy")
+
+FORWARDED_REQUEST_HEADERS = ("accept", "accept-language", "content-type", "idempotency-key")
+ANONYMOUS_REQUEST_HEADERS = (*FORWARDED_REQUEST_HEADERS, "authorization", "dpop")
+FORWARDED_RESPONSE_HEADERS = (
+    "accept", "allow", "content-type", "cache-control", "location", "retry-after", "www-authenticate",
+)  # fmt: skip
+FIELDS_RETURNED_HEADER = "x-dpi-fields-returned"
+DISCLOSE_AFTER_HEADER = "x-dpi-disclose-after"
+ANONYMOUS = AuthenticatedCaller(client_id="anonymous")
 
 
-class UnknownService(NotFound):
-    title = "No such service"
-    type_slug = "gateway/unknown-service"
-    code = "gateway.unknown_service"
+@dataclass
+class Timings:
+    """Where the gateway's time per request goes (the benchmark reads it; nothing personal in it)."""
 
+    seconds: dict[str, float] = field(default_factory=dict)
+    count: int = 0
 
-class UpstreamUnavailable(ProblemError):
-    status = 502
-    title = "Upstream service unavailable"
-    type_slug = "gateway/upstream-unavailable"
-    code = "gateway.upstream_unavailable"
+    @contextmanager
+    def measure(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
 class Proxy:
     def __init__(
-        self, upstreams: dict[str, httpx.AsyncClient], minter: AssertionMinter, authenticator: CallerAuthenticator
+        self,
+        upstreams: dict[str, httpx.AsyncClient],
+        minter: AssertionMinter,
+        *,
+        routes: RouteTable,
+        catalogue: Catalogue,
+        facts: UpstreamFacts,
+        audit: AuditSink,
     ) -> None:
         self._upstreams = upstreams
         self._minter = minter
-        self._authenticator = authenticator
+        self.routes = routes
+        self.catalogue = catalogue
+        self.engine = RuleEngine()
+        self.facts = facts
+        self.audit = audit
+        self.tokens = PairwiseTokens(self._issue_token)
+        self.timings = Timings()
+        self.minimisation_violations = 0
 
     def client_for(self, service: str) -> httpx.AsyncClient:
         try:
@@ -56,24 +96,328 @@ class Proxy:
                 f"There is no service {service!r}; known services: {', '.join(sorted(self._upstreams))}."
             ) from None
 
+    async def _issue_token(self, sub: str, client_id: str) -> str:
+        read = await self.facts.identity.pairwise_token(sub, client_id, assertion=self.facts.assertion("identity"))
+        return read.token
+
+    # ---- the request -------------------------------------------------------------------------------------------
+
     async def forward(self, request: Request, service: str, path: str) -> Response:
         upstream = self.client_for(service)
+        path = "/" + path
+        match = self.routes.match(service, request.method, path)
+        # Matched on the decoded path, forwarded as the caller encoded it: the service decodes it the same way.
+        wire_path = _wire_path(request, service, path)
+        if match is not None and match.route.access == "public":
+            return await self._send(request, upstream, match.route, wire_path, headers={})
+        if match is not None and match.route.access == "anonymous":
+            return await self._forward_anonymous(request, upstream, match, wire_path)
+        timings = self.timings
+        with timings.measure("authentication"):
+            caller = await current_caller(request)
+        context = RequestContext.from_headers(request.headers)
+        decision_id = new_decision_id()
+        if match is None:
+            allowed = self.routes.allowed_methods(service, path)
+            if allowed:
+                raise MethodNotAllowed(
+                    f"{request.method} is not an operation of {service}{path}; allowed: {', '.join(allowed)}.",
+                    headers={"Allow": ", ".join(allowed)},
+                )
+            finding = Finding("SG-SEC-1", "deny", f"{request.method} /{service}{path} is not a declared operation.")
+            await self._deny(
+                request,
+                f"{request.method} /{service}/(undeclared)",
+                caller=caller,
+                context=context,
+                decision_id=decision_id,
+                finding=finding,
+            )
+        assert match is not None
+        route = match.route
+        body_bytes = await request.body()
+        body = _parse_body(body_bytes, request) if _needs_body(route) else None
+        with timings.measure("rules"):
+            try:
+                evaluation = await self.engine.evaluate(route, caller, context, self.facts, body=body)
+            except FactUnavailable as error:
+                raise UpstreamUnavailable(
+                    f"The {error.service} service, which this decision depends on, did not answer."
+                ) from None
+        denial = evaluation.denial
+        if denial is not None:
+            await self._refuse(request, evaluation, decision_id, denial)
+        if body is not None:
+            body = forwarded_body(evaluation)
+            body_bytes = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        with timings.measure("assertion"):
+            assertion = self._minter.mint(service, _assertion_context(evaluation, decision_id))
+        with timings.measure("proxy"):
+            upstream_response = await self._call(
+                upstream, request, route, wire_path, body=body_bytes, assertion=assertion
+            )
+        return await self._answer(request, route, evaluation, decision_id, upstream_response)
+
+    async def _forward_anonymous(
+        self, request: Request, upstream: httpx.AsyncClient, match: Match, path: str
+    ) -> Response:
+        """A route whose own protocol authenticates (the OIDC browser flow): no caller at the gateway, an assertion
+        naming nobody, the Authorization header passed on, and the decision still recorded."""
+        route = match.route
+        context = RequestContext(channel="web")
+        decision_id = new_decision_id()
+        assertion = self._minter.mint(
+            route.service, CallContext(client_id=ANONYMOUS.client_id, channel="web", decision_id=decision_id)
+        )
+        response = await self._send(
+            request, upstream, route, path, headers={ASSERTION_HEADER: assertion}, names=ANONYMOUS_REQUEST_HEADERS
+        )
+        await record(
+            self.audit,
+            Decision(
+                decision_id, _action(route), None, context, "permit", response.status_code,
+                request_id=_request_id(request),
+            ),
+        )  # fmt: skip
+        return response
+
+    async def _deny(
+        self,
+        request: Request,
+        action: str,
+        *,
+        caller: AuthenticatedCaller,
+        context: RequestContext,
+        decision_id: str,
+        finding: Finding,
+        evaluation: Evaluation | None = None,
+    ) -> None:
+        denial = self.denial(finding, decision_id)
+        with self.timings.measure("audit"):
+            await record(
+                self.audit,
+                Decision(
+                    decision_id, action, caller, context, "deny", denial.status, rule_ids=[finding.rule_id],
+                    evaluation=evaluation, request_id=_request_id(request),
+                ),
+            )  # fmt: skip
+        raise denial
+
+    async def _refuse(self, request: Request, evaluation: Evaluation, decision_id: str, finding: Finding) -> None:
+        await self._deny(
+            request,
+            _action(evaluation.route),
+            caller=evaluation.caller,
+            context=evaluation.context,
+            decision_id=decision_id,
+            finding=finding,
+            evaluation=evaluation,
+        )
+
+    def denial(self, finding: Finding, decision_id: str) -> PolicyDenied:
+        """The problem+json for a denial: the rule, its framework references, the grievance route, the event."""
+        status = finding.status or self.catalogue.rule(finding.rule_id).http_status
+        return PolicyDenied(
+            finding.rule_id, finding.detail, audit_event_id=decision_id, status=status, **finding.extensions
+        )
+
+    async def _call(
+        self,
+        upstream: httpx.AsyncClient,
+        request: Request,
+        route: Route,
+        path: str,
+        *,
+        body: bytes,
+        assertion: str,
+    ) -> httpx.Response:
         headers = {name: value for name in FORWARDED_REQUEST_HEADERS if (value := request.headers.get(name))}
-        headers["x-request-id"] = request.state.request_id
-        if path not in PUBLIC_UPSTREAM_PATHS:
-            context = await current_caller(request)
-            headers[ASSERTION_HEADER] = self._minter.mint(service, context.context())
+        headers["x-request-id"] = _request_id(request) or ""
+        headers[ASSERTION_HEADER] = assertion
+        try:
+            return await upstream.request(
+                request.method, path, params=list(request.query_params.multi_items()), content=body, headers=headers
+            )
+        except httpx.HTTPError as error:
+            raise UpstreamUnavailable(
+                f"The {route.service} service did not answer ({type(error).__name__})."
+            ) from error
+
+    async def _send(
+        self,
+        request: Request,
+        upstream: httpx.AsyncClient,
+        route: Route,
+        path: str,
+        *,
+        headers: dict[str, str],
+        names: tuple[str, ...] = FORWARDED_REQUEST_HEADERS,
+    ) -> Response:
+        forwarded = {name: value for name in names if (value := request.headers.get(name))}
+        forwarded["x-request-id"] = _request_id(request) or ""
+        forwarded.update(headers)
         try:
             upstream_response = await upstream.request(
                 request.method,
-                "/" + path,
+                path,
                 params=list(request.query_params.multi_items()),
                 content=await request.body(),
-                headers=headers,
+                headers=forwarded,
             )
         except httpx.HTTPError as error:
-            raise UpstreamUnavailable(f"The {service} service did not answer ({type(error).__name__}).") from error
-        response_headers = {
-            name: value for name in FORWARDED_RESPONSE_HEADERS if (value := upstream_response.headers.get(name))
-        }
-        return Response(upstream_response.content, upstream_response.status_code, headers=response_headers)
+            raise UpstreamUnavailable(
+                f"The {route.service} service did not answer ({type(error).__name__})."
+            ) from error
+        if carries_uin(upstream_response.content):
+            raise self.denial(Finding("SG-TOKEN-1", "deny", _WITHHELD, 502), new_decision_id())
+        return Response(
+            _problem_at(upstream_response, request.url.path),
+            upstream_response.status_code,
+            headers=_response_headers(upstream_response),
+        )
+
+    # ---- the answer --------------------------------------------------------------------------------------------
+
+    async def _answer(
+        self,
+        request: Request,
+        route: Route,
+        evaluation: Evaluation,
+        decision_id: str,
+        upstream_response: httpx.Response,
+    ) -> Response:
+        caller, context = evaluation.caller, evaluation.context
+        content = upstream_response.content
+        if carries_uin(content) and not (route.may_carry_uin and caller.has_role("registrar")):
+            log.warning("egress.uin_withheld", route=route.id, client_id=caller.client_id, decision_id=decision_id)
+            finding = Finding("SG-TOKEN-1", "deny", _WITHHELD, 502)
+            await self._refuse(request, evaluation, decision_id, finding)
+        fields_header = upstream_response.headers.get(FIELDS_RETURNED_HEADER)
+        fields_returned = [f.strip() for f in fields_header.split(",") if f.strip()] if fields_header else []
+        disclose_after = _instant(upstream_response.headers.get(DISCLOSE_AFTER_HEADER))
+        if route.releases is not None and upstream_response.is_success:
+            content, minimised = self._minimise(route, evaluation, content)
+            if minimised is not None:
+                fields_returned = minimised
+        with self.timings.measure("person_references"):
+            content = await self.tokens.rewrite(content, caller.client_id)
+        applied = [f.rule_id for f in evaluation.findings if f.outcome == "permit"]
+        with self.timings.measure("audit"):
+            await record(
+                self.audit,
+                Decision(
+                    decision_id, _action(route), caller, context, "permit", upstream_response.status_code,
+                    rule_ids=applied, evaluation=evaluation, fields_returned=fields_returned,
+                    disclose_after=disclose_after, request_id=_request_id(request),
+                ),
+            )  # fmt: skip
+        self.timings.count += 1
+        headers = _response_headers(upstream_response)
+        if content == upstream_response.content:
+            content = _problem_at(upstream_response, request.url.path)
+        return Response(content, upstream_response.status_code, headers=headers)
+
+    def _minimise(self, route: Route, evaluation: Evaluation, content: bytes) -> tuple[bytes, list[str] | None]:
+        """Keep only consented ∩ purpose-allowed items in the released record (SG-MIN-1); report what is left."""
+        release = route.releases
+        allowed = evaluation.allowed_fields
+        if release is None or release.record is None or allowed is None:
+            return content, None
+        try:
+            document = json.loads(content)
+        except ValueError:
+            return content, None
+        record_value = pointers.first(document, release.record)
+        if not isinstance(record_value, dict):
+            return content, None
+        extra = [key for key in record_value if key not in allowed]
+        if extra:
+            self.minimisation_violations += 1
+            log.warning("minimisation.violation", route=route.id, dropped=len(extra))
+            for key in extra:
+                del record_value[key]
+        return json.dumps(document, separators=(",", ":")).encode("utf-8"), sorted(record_value)
+
+
+_WITHHELD = (
+    "The provider's answer held a UIN, which never leaves the identity service; the answer was withheld and the "
+    "attempt recorded."
+)
+
+
+def _wire_path(request: Request, service: str, path: str) -> str:
+    raw: bytes | None = request.scope.get("raw_path")
+    prefix = f"/{service}/".encode("ascii")
+    if raw is not None and raw.startswith(prefix):
+        return raw[len(prefix) - 1 :].decode("ascii", errors="replace")
+    return path
+
+
+def _needs_body(route: Route) -> bool:
+    return (
+        route.subject.source == "body"
+        or bool(route.person_refs)
+        or (route.releases is not None and route.releases.requested is not None)
+    )
+
+
+def _parse_body(raw: bytes, request: Request) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("The request body is not valid JSON.") from None
+
+
+def _assertion_context(evaluation: Evaluation, decision_id: str) -> CallContext:
+    caller, context = evaluation.caller, evaluation.context
+    consent = evaluation.consent
+    return caller.context(
+        subject_ref=evaluation.subject or caller.subject_ref,
+        purpose=context.purpose,
+        consent_id=consent.consent_id if consent else context.consent_id,
+        consented_items=evaluation.consented_items,
+        legal_basis=evaluation.legal_basis,
+        channel=context.channel,
+        assisted_by=context.assisted_by,
+        decision_id=decision_id,
+        court_order_id=context.court_order if evaluation.legal_basis == "court_order" else None,
+        processing_location=caller.processing_location,
+    )
+
+
+def _problem_at(response: httpx.Response, path: str) -> bytes:
+    """A service's problem+json with `instance` naming the path the caller used: the gateway's, not the service's."""
+    content = response.content
+    if not response.headers.get("content-type", "").startswith(PROBLEM_MEDIA_TYPE):
+        return content
+    try:
+        problem = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(problem, dict) or "instance" not in problem:
+        return content
+    problem["instance"] = path
+    return json.dumps(problem, separators=(",", ":")).encode()
+
+
+def _response_headers(response: httpx.Response) -> dict[str, str]:
+    return {name: value for name in FORWARDED_RESPONSE_HEADERS if (value := response.headers.get(name))}
+
+
+def _action(route: Route) -> str:
+    return f"{route.method} {route.gateway_path}"
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _instant(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

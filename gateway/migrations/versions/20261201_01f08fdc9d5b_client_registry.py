@@ -1,7 +1,7 @@
 """client registry
 
 Revision ID: 01f08fdc9d5b
-Revises: 788716f1305f
+Revises: 9a6ddcda441d
 Create Date: 2026-12-01 08:50:29.001354
 
 """
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision: str = '01f08fdc9d5b'
-down_revision: Union[str, Sequence[str], None] = '788716f1305f'
+down_revision: Union[str, Sequence[str], None] = '9a6ddcda441d'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,0 +1,156 @@
+"""What the rule engine needs to know, asked of the services that know it: who a person reference is (identity),
+what a purpose allows (consent's purpose registry) and whether consent covers a use (consent's decisions).
+
+The gateway calls them with its own assertion (client `dpi-gateway`): role `gateway_internal` at identity, role
+`gateway` at consent. Purposes are cached for a few seconds on the gateway's clock (a suspension takes effect within
+that time); person resolutions and consent decisions are never cached, so a revoked VID or consent is refused at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gateway.auth.caller import AuthenticatedCaller
+from gateway.rules.engine import ConsentVerdict, PurposeInfo, Reference, RuleViolation, StatuteInfo
+from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallContext
+from services.common.http import RemoteProblem, raise_for_problem
+from services.identity.client import IdentityClient, ReferenceType, SubjectReference
+
+GATEWAY_CLIENT_ID = "dpi-gateway"
+GATEWAY_ROLES = {"identity": ("gateway_internal",), "consent": ("gateway",)}
+
+
+class UpstreamUnavailable(Exception):
+    """A service the decision depends on did not answer: the request is refused (502), never waved through."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(f"{service}: {reason}")
+        self.service = service
+        self.reason = reason
+
+
+@dataclass
+class _Cached:
+    value: PurposeInfo | None
+    until: float
+
+
+class UpstreamFacts:
+    def __init__(
+        self,
+        *,
+        identity: httpx.AsyncClient,
+        consent: httpx.AsyncClient,
+        minter: AssertionMinter,
+        purpose_ttl_seconds: float = 5.0,
+    ) -> None:
+        self._identity = IdentityClient(identity)
+        self._consent = consent
+        self._minter = minter
+        self._purpose_ttl = purpose_ttl_seconds
+        self._purposes: dict[str, _Cached] = {}
+
+    def assertion(self, service: str) -> str:
+        """The gateway's own assertion for one call to `service`."""
+        return self._minter.mint(service, CallContext(client_id=GATEWAY_CLIENT_ID, roles=GATEWAY_ROLES[service]))
+
+    @property
+    def identity(self) -> IdentityClient:
+        return self._identity
+
+    async def resolve(self, caller: AuthenticatedCaller, reference: Reference) -> str:
+        if reference.type == "vid":
+            body = SubjectReference(type=ReferenceType.vid, value=reference.value)
+        else:
+            body = SubjectReference(
+                type=ReferenceType.pairwise_token, relying_party_id=caller.client_id, value=reference.value
+            )
+        try:
+            resolution = await self._identity.resolve_subject(body, assertion=self.assertion("identity"))
+        except RemoteProblem as problem:
+            if problem.status in (401, 403, 404, 422):
+                raise RuleViolation(
+                    "SG-TOKEN-1",
+                    str(problem.body.get("detail") or "The reference identifies no enrolled person."),
+                    status=401,
+                    upstream_code=problem.body.get("code"),
+                ) from None
+            raise UpstreamUnavailable("identity", f"status {problem.status}") from None
+        except httpx.HTTPError as error:
+            raise UpstreamUnavailable("identity", type(error).__name__) from error
+        return resolution.sub
+
+    async def purpose(self, code: str) -> PurposeInfo | None:
+        now = time.monotonic()
+        cached = self._purposes.get(code)
+        if cached is not None and cached.until > now:
+            return cached.value
+        value = await self._fetch_purpose(code)
+        self._purposes[code] = _Cached(value, now + self._purpose_ttl)
+        return value
+
+    def forget_purposes(self) -> None:
+        """Drop the cached purposes (an operator who changed the registry need not wait out the cache)."""
+        self._purposes.clear()
+
+    async def _fetch_purpose(self, code: str) -> PurposeInfo | None:
+        try:
+            response = await self._consent.get(
+                f"/v1/purposes/{code}", headers={ASSERTION_HEADER: self.assertion("consent")}
+            )
+        except httpx.HTTPError as error:
+            raise UpstreamUnavailable("consent", type(error).__name__) from error
+        if response.status_code == 404:
+            return None
+        try:
+            raise_for_problem(response)
+        except RemoteProblem:
+            raise UpstreamUnavailable("consent", f"status {response.status_code}") from None
+        data: dict[str, Any] = response.json()
+        return PurposeInfo(
+            code=str(data["code"]),
+            status=str(data["status"]),
+            allowed_items=tuple(data.get("allowed_items", ())),
+            statutes=tuple(
+                StatuteInfo(str(s.get("reference")), tuple(s.get("requesters") or ()))
+                for s in data.get("statutes") or ()
+                if isinstance(s, dict)
+            ),
+            legal_basis=data.get("legal_basis"),
+        )
+
+    async def consent(
+        self,
+        *,
+        requester: str,
+        subject: str,
+        purpose: str,
+        items: tuple[str, ...],
+        processing_location: str | None,
+    ) -> ConsentVerdict:
+        body: dict[str, Any] = {"requester": requester, "subject": subject, "purpose": purpose, "items": list(items)}
+        if processing_location:
+            body["processing_location"] = processing_location
+        try:
+            response = await self._consent.post(
+                "/v1/decisions", json=body, headers={ASSERTION_HEADER: self.assertion("consent")}
+            )
+            raise_for_problem(response)
+        except httpx.HTTPError as error:
+            raise UpstreamUnavailable("consent", type(error).__name__) from error
+        except RemoteProblem as problem:
+            raise UpstreamUnavailable("consent", f"status {problem.status}") from None
+        data = response.json()
+        return ConsentVerdict(
+            decision="permit" if data.get("decision") == "permit" else "deny",
+            decision_id=data.get("decision_id"),
+            consent_id=data.get("consent_id"),
+            covered_items=tuple(data.get("covered_items") or ()),
+            legal_basis=data.get("legal_basis"),
+            rule_id=data.get("rule_id"),
+            detail=data.get("detail"),
+        )

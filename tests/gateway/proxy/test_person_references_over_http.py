@@ -1,0 +1,88 @@
+"""Person references through the gateway (SG-TOKEN-1): what a caller presents becomes `sub` for the services, every
+`sub` in an answer becomes the caller's own pairwise token, and an answer carrying a UIN is withheld."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.identity.persons.uin import generate_uin
+from tests.gateway.conftest import Edge
+from tests.gateway.edge import as_caller
+from tests.gateway.rules.test_engine_over_http import PURPOSE, assert_denial
+
+KYC = ("POST", "/v1/kyc")
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_an_answer_carrying_a_uin_is_withheld_and_recorded(edge: Edge) -> None:
+    uin = generate_uin()
+    edge.upstream["identity"].plant("/v1/caller", f"the person {uin}")
+    response = await edge.client.get("/identity/v1/caller", headers=as_caller("bank"))
+    body = assert_denial(response, "SG-TOKEN-1", status=502)
+    assert uin not in response.text
+    assert edge.upstream["identity"].count("GET", "/v1/caller") == 1, "the provider answered; the answer stopped"
+    event = await edge.audit_event(body["audit_event_id"])
+    assert (event["decision"], event["status"], event["rule_ids"]) == ("deny", 502, ["SG-TOKEN-1"])
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_registrar_endpoints_may_show_a_registrar_the_uin(edge: Edge) -> None:
+    person = await edge.person()
+    response = await edge.client.get(f"/identity/v1/persons/{person.person_id}", headers=as_caller("registrar"))
+    assert response.status_code == 200, response.text
+    assert person.uin in response.text
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_a_citizen_app_sees_its_pairwise_token_never_the_sub(edge: Edge) -> None:
+    person = await edge.person()
+    response = await edge.client.get("/identity/v1/caller", headers=as_caller(f"citizen:{person.sub}"))
+    assert response.status_code == 200, response.text
+    assert person.sub not in response.text
+    assert response.json()["subject_ref"] == await edge.identity.pairwise_token(person.sub, "citizen-app")
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_a_relying_party_may_name_a_person_by_its_own_pairwise_token(edge: Edge) -> None:
+    person = await edge.person()
+    token = await edge.identity.pairwise_token(person.sub, "rp-bank")
+    body = {"individual": {"type": "pairwise_token", "value": token}, "factor": {"type": "otp", "otp": "000000"}}
+    response = await edge.client.post(
+        "/identity/v1/kyc", json=body, headers=as_caller("bank", **{"X-Purpose": PURPOSE})
+    )
+    assert_denial(response, "SG-CONSENT-1")
+    assert edge.consent.asked[-1]["subject"] == person.sub
+    # another relying party's token names nobody for this one
+    other = await edge.identity.pairwise_token(person.sub, "rp-agency")
+    body["individual"]["value"] = other
+    response = await edge.client.post(
+        "/identity/v1/kyc", json=body, headers=as_caller("bank", **{"X-Purpose": PURPOSE})
+    )
+    assert_denial(response, "SG-TOKEN-1", status=401)
+    assert edge.upstream["identity"].count(*KYC) == 0
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_a_revoked_vid_names_nobody(edge: Edge) -> None:
+    person = await edge.person()
+    vids = (await edge.identity.as_subject(person.sub, "GET", "/v1/me/vids")).json()
+    vid_id = next(v["id"] for v in vids if v["vid"] == person.vid)
+    assert (await edge.identity.as_subject(person.sub, "DELETE", f"/v1/me/vids/{vid_id}")).status_code == 200
+    body = {"individual": {"type": "vid", "value": person.vid}, "factor": {"type": "otp", "otp": "000000"}}
+    response = await edge.client.post(
+        "/identity/v1/kyc", json=body, headers=as_caller("bank", **{"X-Purpose": PURPOSE})
+    )
+    assert_denial(response, "SG-TOKEN-1", status=401)
+    assert edge.upstream["identity"].count(*KYC) == 0
+    assert edge.consent.asked == [], "nobody's consent is asked about an unresolved reference"
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_a_uin_is_not_taken_where_the_gateway_must_know_the_person(edge: Edge) -> None:
+    person = await edge.person()
+    body = {"individual": {"type": "uin", "value": person.uin}, "factor": {"type": "otp", "otp": "000000"}}
+    response = await edge.client.post(
+        "/identity/v1/kyc", json=body, headers=as_caller("bank", **{"X-Purpose": PURPOSE})
+    )
+    assert_denial(response, "SG-TOKEN-1")
+    assert edge.upstream["identity"].count(*KYC) == 0
