@@ -137,6 +137,8 @@ def gateway_env(scratch: Path, replay_store: ReplayStore) -> dict[str, str]:
         "DPI_GATEWAY_RATE_LIMIT_PER_CLIENT": "100000000",
         "DPI_GATEWAY_RATE_LIMIT_ROUTES": "{}",
         "DPI_GATEWAY_LOG_LEVEL": "WARNING",
+        # DPoP proofs are signed before the row starts, as the assertions are; a row may take a minute or more.
+        "DPI_GATEWAY_DPOP_PROOF_MAX_AGE_SECONDS": "300",
     }
 
 
