@@ -155,6 +155,7 @@ def interleaved(
     per_round = operations // ROUNDS
     floors: list[Result] = []
     tokens: list[Result] = []
+    loads: dict[int, Load] = {}
     floor_env = {"DPI_BENCH_FLOOR_URL": POSTGRES_URL}
     with (
         serve("benchmarks._floor:floor_app", env=floor_env, workers=workers, ready_path="/ping", port=PORTS) as floor,
@@ -166,15 +167,21 @@ def interleaved(
             load = drive(f"floor round {round_number}", floor, floor_requests(per_round, rows, rng),
                          concurrency=IN_FLIGHT)  # fmt: skip
             checked(load, floors, notes, describe=False)
+            loads[id(load.result)] = load
             load = drive(f"token round {round_number}", gateway, token_requests(clients, per_round, dpop=False),
                          concurrency=IN_FLIGHT)  # fmt: skip
             checked(load, tokens, notes, describe=False)
+            loads[id(load.result)] = load
     floor_row, token_row = _median(floors), _median(tokens)
     floor_row.name = f"baseline: durable floor (select + insert + commit, PostgreSQL), {workers} workers, median round"
     token_row.name = (
         f"POST /oauth2/token: client credentials + private_key_jwt, database replay store (durable), {workers} "
         "workers, median round"
     )
+    for row in (floor_row, token_row):
+        cpu = loads[id(row)].cpu
+        if cpu is not None:
+            notes.append(f"{row.name}: {cpu.describe()}.")
     ratios = sorted(t.per_second / f.per_second for f, t in zip(floors, tokens, strict=True))
     spread = ", ".join(f"{f.per_second:,.0f}/{t.per_second:,.0f}" for f, t in zip(floors, tokens, strict=True))
     notes.append(f"{ROUNDS} rounds of {per_round} requests each, floor then tokens, per second: {spread}.")
