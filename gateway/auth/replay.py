@@ -20,15 +20,3 @@ class SingleUse:
     async def first_use(self, kind: str, issuer: str, jti: str, keep_until: datetime) -> bool:
         key = hashlib.sha256(f"{kind}\x00{issuer}\x00{jti}".encode()).hexdigest()
         return await self._guard.first_use(key, keep_until)
-
-    def scoped(self, kind: str, issuer: str) -> ScopedGuard:
-        """A replay guard for one kind of id from one issuer (what `jws.verify_client_assertion` takes)."""
-        return ScopedGuard(self, kind, issuer)
-
-
-class ScopedGuard:
-    def __init__(self, single_use: SingleUse, kind: str, issuer: str) -> None:
-        self._single_use, self._kind, self._issuer = single_use, kind, issuer
-
-    async def first_use(self, jti: str, expires_at: datetime) -> bool:
-        return await self._single_use.first_use(self._kind, self._issuer, jti, expires_at)

@@ -8,18 +8,18 @@ only state written is the assertion's `jti` (single use, in the shared replay st
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from gateway.auth.clients.directory import ClientDirectory
 from gateway.auth.dpop import DpopFailure, DpopVerifier
 from gateway.auth.errors import OAuthError, RateLimited, invalid_client
+from gateway.auth.keys import unverified_issuer, verify_client_assertion
 from gateway.auth.ratelimit import RateLimits
 from gateway.auth.replay import SingleUse
 from gateway.auth.tokens.schemas import JWT_BEARER, TokenResponse
 from gateway.config import GatewaySettings
-from services.common import jws
 from services.common.clock import Clock
 from services.common.ids import new_id
 from services.common.keys import SigningKey
@@ -58,31 +58,21 @@ class TokenIssuer:
         assertion = form.get("client_assertion")
         if form.get("client_assertion_type") != JWT_BEARER or not assertion:
             raise invalid_client(f"authenticate with private_key_jwt (client_assertion_type={JWT_BEARER})")
-        try:
-            issuer = jws.unverified_claims(assertion).get("iss")
-        except jws.InvalidToken as error:
-            raise invalid_client(f"client_assertion: {error.reason}") from None
-        if not isinstance(issuer, str) or not 0 < len(issuer) <= 100:
-            raise invalid_client("client_assertion has no iss")
-        client_id = issuer
+        client_id = unverified_issuer(assertion)
         if form.get("client_id") not in (None, client_id):
             raise invalid_client("client_id differs from the client assertion's issuer")
         client = await self._directory.get(client_id)
         if client is None:
             raise invalid_client("unknown client")
         now = self._clock.now()
-        try:
-            await jws.verify_client_assertion(
-                assertion,
-                client_id=client_id,
-                keys=client.keys,
-                audiences=[self._settings.token_endpoint, self._settings.issuer],
-                now=now,
-                max_lifetime=timedelta(seconds=self._settings.client_assertion_max_lifetime_seconds),
-                replay_guard=self._single_use.scoped("client-assertion", client_id),
-            )
-        except jws.InvalidToken as error:
-            raise invalid_client(f"client_assertion: {error.reason}") from None
+        claims = await verify_client_assertion(
+            assertion,
+            client_id=client_id,
+            keys=client.keys,
+            audiences=[self._settings.token_endpoint, self._settings.issuer],
+            now=now,
+            max_lifetime_seconds=self._settings.client_assertion_max_lifetime_seconds,
+        )
         if not client.approved:
             raise invalid_client(f"the client is {client.status}: oversight must approve it before it gets tokens")
         try:
@@ -90,6 +80,9 @@ class TokenIssuer:
         except RateLimited as error:
             headers = error.headers or {}
             raise OAuthError("temporarily_unavailable", str(error.detail), status=429, headers=headers) from None
+        expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=now.tzinfo) + timedelta(seconds=30)
+        if not await self._single_use.first_use("client-assertion", client_id, str(claims["jti"]), expires_at):
+            raise invalid_client("this client assertion was already used (jti replay)")
         grant_type = form.get("grant_type")
         if grant_type != "client_credentials":
             raise OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported")
