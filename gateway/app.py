@@ -20,6 +20,7 @@ from gateway.auth.tokens.router import router as token_router
 from gateway.config import GatewaySettings
 from gateway.db import metadata
 from gateway.governance.router import router as governance_router
+from gateway.openapi import install_aggregated_openapi
 from gateway.oversight.wiring import ROUTERS as OVERSIGHT_ROUTERS
 from gateway.oversight.wiring import start_oversight
 from gateway.proxy.auth import CallerAuthenticator
@@ -150,4 +151,6 @@ def create_app(
             )
             yield
 
-    return create_service_app(SPEC, settings, clock=clock, extra_lifespan=upstream_lifespan, **runtime)
+    app = create_service_app(SPEC, settings, clock=clock, extra_lifespan=upstream_lifespan, **runtime)
+    install_aggregated_openapi(app)  # /openapi.json and /docs: every service under its prefix (gateway/openapi.py)
+    return app
