@@ -22,7 +22,17 @@ playbook_app = typer.Typer(
     help="Playbook scenarios: list them, run one narrated, get its report.", no_args_is_help=True
 )
 app.add_typer(playbook_app, name="playbook")
+# The exchange engineer's commands (dpi_sandbox/exchange_cli.py).
+from dpi_sandbox.exchange_cli import exchange_app  # noqa: E402
+
+app.add_typer(exchange_app, name="exchange")
 console = Console()
+
+# Callers (gateway.auth): `clients add|list|approve|suspend` and `token --client NAME`.
+from dpi_sandbox.clients_cli import clients_app, token  # noqa: E402
+
+app.add_typer(clients_app, name="clients")
+app.command("token")(token)
 
 VarDir = Annotated[Path, typer.Option("--var-dir", help="Where SQLite files, keys and reports live.")]
 Host = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
@@ -126,6 +136,76 @@ def db_revision(
     asyncio.run(upgrade_service_database(target, entry(service).migrations_dir))
     config = alembic_config(entry(service).migrations_dir, target.resolved_database_url, target.resolved_schema)
     command.revision(config, message=message, autogenerate=True)
+
+
+# ---- audit (gateway/audit): offline verification and the oversight witness ----
+audit_app = typer.Typer(help="The audit log: verify an export offline, run a witness.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    export: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A file from GET /audit/export.")],
+    key: Annotated[
+        str | None, typer.Option("--key", help="The log's verifier key, or its .vkey file (default: var/keys).")
+    ] = None,
+    witness_key: Annotated[
+        list[str] | None, typer.Option("--witness-key", help="A witness's verifier key or .vkey file (repeatable).")
+    ] = None,
+    deep: Annotated[bool, typer.Option("--deep", help="Also check every entry is canonical RFC 8785 JSON.")] = False,
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Check an audit export with only the published keys: every hash, proof, checkpoint and cosignature."""
+    from gateway.audit.export import read_key, verify_export
+
+    log_key = read_key(key or str(var_dir / "keys" / "audit-log.vkey"))
+    default_witness = var_dir / "keys" / "audit-witness.vkey"
+    witnesses = [read_key(k) for k in witness_key or ([str(default_witness)] if default_witness.exists() else [])]
+    with export.open("rb") as lines:
+        report = verify_export(lines, log_key, witnesses, deep=deep)
+    console.print(report.summary(), markup=False, highlight=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@audit_app.command("witness")
+def audit_witness(  # noqa: PLR0917 (typer options)
+    gateway: Annotated[str, typer.Option("--gateway", help="The gateway's base URL.")] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="DPI_WITNESS_TOKEN", help="An oversight token.")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="This witness's key name.")] = "oversight-witness",
+    log_key: Annotated[str | None, typer.Option("--log-key", help="The log's verifier key or .vkey file.")] = None,
+    origin: Annotated[str, typer.Option("--origin", help="The log's origin.")] = "dpi-sandbox.example/audit-log",
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Check the gateway's latest checkpoint against the last one this witness co-signed; co-sign it or refuse it."""
+    import time
+
+    import httpx
+
+    from gateway.audit.export import read_key
+    from gateway.audit.note import ALG_COSIGNATURE_V1, load_or_create_note_signer
+    from gateway.audit.witness import Witness, witness_once
+
+    signer = load_or_create_note_signer(var_dir / "keys", f"witness-{name}", name, alg=ALG_COSIGNATURE_V1)
+    witness = Witness(signer, read_key(log_key or str(var_dir / "keys" / "audit-log.vkey")), origin)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def run() -> int:
+        async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=10) as client:
+            verdict = await witness_once(
+                client, witness, var_dir / "witness" / f"{name}.json", timestamp=int(time.time())
+            )
+        if verdict.refusal:
+            console.print(f"REFUSED: {verdict.refusal}", markup=False)
+            return 1
+        size = verdict.checkpoint.size if verdict.checkpoint else "?"
+        console.print(
+            f"{'stale checkpoint of size' if verdict.stale else 'co-signed size'} {size} as {signer.verifier}"
+        )
+        return 0
+
+    raise typer.Exit(asyncio.run(run()))
 
 
 @playbook_app.command("list")

@@ -11,12 +11,18 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
-from gateway.audit.log import AuditLog
-from gateway.audit.models import audit_tables
+from gateway.audit.log import create_audit_log
+from gateway.audit.models import AUDIT_TABLES
+from gateway.audit.router import router as audit_router
+from gateway.auth.clients.router import router as clients_router
+from gateway.auth.runtime import caller_authentication
+from gateway.auth.tokens.router import router as token_router
 from gateway.config import GatewaySettings
 from gateway.db import metadata
 from gateway.governance.router import router as governance_router
-from gateway.proxy.auth import CallerAuthenticator, DenyAll
+from gateway.oversight.wiring import ROUTERS as OVERSIGHT_ROUTERS
+from gateway.oversight.wiring import start_oversight
+from gateway.proxy.auth import CallerAuthenticator
 from gateway.proxy.facts import UpstreamFacts
 from gateway.proxy.router import router as proxy_router
 from gateway.proxy.service import Proxy
@@ -26,8 +32,6 @@ from services.common.app import ServiceSpec, create_service_app
 from services.common.assertion import AssertionMinter
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_client
-
-AUDIT_TABLES = audit_tables(metadata)
 
 status_router = APIRouter(tags=["operations"])
 
@@ -75,7 +79,16 @@ SPEC = ServiceSpec(
         "All data in this sandbox is synthetic."
     ),
     metadata=metadata,
-    public_routers=(status_router, governance_router, proxy_router),
+    # Everything the gateway serves itself comes before the proxy's catch-all.
+    public_routers=(
+        status_router,
+        token_router,
+        clients_router,
+        audit_router,
+        governance_router,
+        *OVERSIGHT_ROUTERS,
+        proxy_router,
+    ),
     caller_echo=False,
 )
 
@@ -112,15 +125,19 @@ def create_app(
             for client in clients.values():
                 stack.push_async_callback(client.aclose)
             app.state.upstream_names = tuple(clients)
-            app.state.authenticator = authenticator or DenyAll()
+            # Callers: client registry, POST /oauth2/token, DPoP, citizens' ID tokens, rate limits (gateway.auth).
+            await stack.enter_async_context(
+                caller_authentication(app, settings, clock, clients, authenticator=authenticator)
+            )
             # The audit log (gateway/audit): appends are group-committed by one writer task per process.
-            app.state.audit = AuditLog(app.state.engine, AUDIT_TABLES, clock)
+            app.state.audit = create_audit_log(app.state.engine, AUDIT_TABLES, clock, settings)
             await app.state.audit.start()
             stack.push_async_callback(app.state.audit.stop)
+            await start_oversight(app, settings, clock, stack)  # grievances, statistics (gateway/oversight)
             # The rule engine in front of every forwarded request (gateway/rules, gateway/proxy).
             minter = AssertionMinter(app.state.signing_key, clock)
             facts = UpstreamFacts(
-                identity=clients["identity"], consent=clients["consent"], minter=minter,
+                identity=clients.get("identity"), consent=clients.get("consent"), minter=minter,
                 purpose_ttl_seconds=settings.purpose_cache_seconds,
             )  # fmt: skip
             app.state.proxy = Proxy(

@@ -9,7 +9,7 @@ from services.common.app import infrastructure_tables
 from services.common.db import new_metadata
 
 metadata = new_metadata()
-outbox, seen_assertions = infrastructure_tables(metadata)
+outbox, seen_assertions, idempotency_records = infrastructure_tables(metadata)
 
 
 class Base(DeclarativeBase):

@@ -237,6 +237,20 @@ class Frontier:
         self.size += 1
         return completed
 
+    def append_subtree(self, level: int, subtree: bytes) -> None:
+        """Append a whole perfect subtree of `2**level` leaves (the tree's size must be a multiple of it)."""
+        if self.size % (1 << level):
+            raise ValueError(f"a subtree of 2**{level} leaves cannot start at leaf {self.size}")
+        current, size = subtree, self.size >> level
+        while size & 1:
+            current = node_hash(self.hashes.pop(), current)
+            size >>= 1
+        self.hashes.append(current)
+        self.size += 1 << level
+
+    def copy(self) -> Frontier:
+        return Frontier(self.size, self.hashes)
+
     def root(self) -> bytes:
         return fold(self.hashes)
 

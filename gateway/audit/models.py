@@ -26,6 +26,7 @@ from sqlalchemy import (
     event,
 )
 
+from gateway.db import metadata
 from services.common.db import UTCDateTime
 
 APPEND_ONLY = ("audit_events", "audit_event_rules", "audit_checkpoints", "audit_cosignatures", "audit_refusals")
@@ -141,3 +142,6 @@ def _refuse_changes(table: Table) -> None:
     for dialect in ("sqlite", "postgresql"):
         for statement in append_only_ddl(dialect, table.name):
             event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))  # type: ignore[no-untyped-call]
+
+
+AUDIT_TABLES = audit_tables(metadata)  # in the gateway's own database, beside its other tables

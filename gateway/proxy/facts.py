@@ -18,10 +18,17 @@ from gateway.auth.caller import AuthenticatedCaller
 from gateway.rules.engine import ConsentVerdict, PurposeInfo, Reference, RuleViolation, StatuteInfo
 from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallContext
 from services.common.http import RemoteProblem, raise_for_problem
-from services.identity.client import IdentityClient, ReferenceType, SubjectReference
+from services.identity.client import IdentityClient
 
 GATEWAY_CLIENT_ID = "dpi-gateway"
 GATEWAY_ROLES = {"identity": ("gateway_internal",), "consent": ("gateway",)}
+
+
+def _unreachable(service: str) -> httpx.AsyncClient:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"no {service} service is configured", request=request)
+
+    return httpx.AsyncClient(base_url=f"http://{service}", transport=httpx.MockTransport(refuse))
 
 
 class UpstreamUnavailable(Exception):
@@ -43,13 +50,15 @@ class UpstreamFacts:
     def __init__(
         self,
         *,
-        identity: httpx.AsyncClient,
-        consent: httpx.AsyncClient,
+        identity: httpx.AsyncClient | None,
+        consent: httpx.AsyncClient | None,
         minter: AssertionMinter,
         purpose_ttl_seconds: float = 5.0,
     ) -> None:
-        self._identity = IdentityClient(identity)
-        self._consent = consent
+        # A gateway may run without some services (a test of one part): a decision that needs one then fails
+        # closed with 502, as if it did not answer.
+        self._identity = IdentityClient(identity or _unreachable("identity"))
+        self._consent = consent or _unreachable("consent")
         self._minter = minter
         self._purpose_ttl = purpose_ttl_seconds
         self._purposes: dict[str, _Cached] = {}
@@ -63,14 +72,14 @@ class UpstreamFacts:
         return self._identity
 
     async def resolve(self, caller: AuthenticatedCaller, reference: Reference) -> str:
-        if reference.type == "vid":
-            body = SubjectReference(type=ReferenceType.vid, value=reference.value)
-        else:
-            body = SubjectReference(
-                type=ReferenceType.pairwise_token, relying_party_id=caller.client_id, value=reference.value
-            )
+        relying_party = None if reference.type == "vid" else caller.client_id
         try:
-            resolution = await self._identity.resolve_subject(body, assertion=self.assertion("identity"))
+            return await self._identity.resolve_subject(
+                type=reference.type,
+                value=reference.value,
+                relying_party_id=relying_party,
+                headers={ASSERTION_HEADER: self.assertion("identity")},
+            )
         except RemoteProblem as problem:
             if problem.status in (401, 403, 404, 422):
                 raise RuleViolation(
@@ -82,7 +91,6 @@ class UpstreamFacts:
             raise UpstreamUnavailable("identity", f"status {problem.status}") from None
         except httpx.HTTPError as error:
             raise UpstreamUnavailable("identity", type(error).__name__) from error
-        return resolution.sub
 
     async def purpose(self, code: str) -> PurposeInfo | None:
         now = time.monotonic()

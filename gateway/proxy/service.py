@@ -42,7 +42,9 @@ log = structlog.get_logger("gateway.proxy")
 
 FORWARDED_REQUEST_HEADERS = ("accept", "accept-language", "content-type", "idempotency-key")
 ANONYMOUS_REQUEST_HEADERS = (*FORWARDED_REQUEST_HEADERS, "authorization", "dpop")
-FORWARDED_RESPONSE_HEADERS = ("content-type", "cache-control", "location", "retry-after", "www-authenticate")
+FORWARDED_RESPONSE_HEADERS = (
+    "accept", "allow", "content-type", "cache-control", "location", "retry-after", "www-authenticate",
+)  # fmt: skip
 FIELDS_RETURNED_HEADER = "x-dpi-fields-returned"
 DISCLOSE_AFTER_HEADER = "x-dpi-disclose-after"
 ANONYMOUS = AuthenticatedCaller(client_id="anonymous")

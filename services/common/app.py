@@ -30,7 +30,10 @@ from services.common.auth import CallerDep, verified_caller
 from services.common.bus import Bus, InProcessBus, NatsJetStreamBus
 from services.common.clock import Clock, SystemClock
 from services.common.db import create_engine, create_sessionmaker, ping
+from services.common.edge import ContentLengthGuard, install_edge
 from services.common.http import build_http_client
+from services.common.idempotency import TABLE_NAME as IDEMPOTENCY_TABLE
+from services.common.idempotency import IdempotencyStore, idempotency_table
 from services.common.keys import load_or_create_signing_key
 from services.common.logging import RequestIdMiddleware, configure_logging
 from services.common.outbox import Outbox, OutboxRelay, outbox_table
@@ -54,9 +57,9 @@ class ServiceSpec:
     caller_echo: bool = True  # GET /v1/caller; the gateway, which mints assertions, has no use for it
 
 
-def infrastructure_tables(metadata: MetaData) -> tuple[Table, Table]:
-    """The outbox and replay tables every service keeps in its own database."""
-    return outbox_table(metadata), seen_assertions_table(metadata)
+def infrastructure_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
+    """The outbox, replay and idempotency tables every service keeps in its own database."""
+    return outbox_table(metadata), seen_assertions_table(metadata), idempotency_table(metadata)
 
 
 class Health(BaseModel):
@@ -168,14 +171,27 @@ def create_service_app(
     app.state.sessionmaker = sessionmaker
     app.state.signing_key = signing_key
     app.state.verifier = verifier
+    app.state.replay_guard = replay_guard  # single-use ids; the gateway also keeps its own there (client assertions)
     app.state.outbox = Outbox(outbox_tbl, clock)
-    app.add_middleware(RequestIdMiddleware, service=spec.name)
+    app.state.idempotency = IdempotencyStore(
+        engine,
+        spec.metadata.tables[IDEMPOTENCY_TABLE],
+        clock,
+        retention=timedelta(seconds=settings.idempotency_retention_seconds),
+        in_flight_timeout=timedelta(seconds=settings.idempotency_in_flight_seconds),
+    )
     install_problem_handlers(app)
-    app.include_router(operations_router(spec))
+    operations = operations_router(spec)
+    install_edge(
+        [operations, *spec.public_routers, *spec.routers], authenticated=spec.routers, authenticate=verified_caller
+    )
+    app.include_router(operations)
     for router in spec.public_routers:
         app.include_router(router)
     for router in spec.routers:
         app.include_router(router, dependencies=[Depends(verified_caller)], responses={401: Unauthenticated.openapi()})
+    app.add_middleware(ContentLengthGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware, service=spec.name)  # outermost: every answer carries the request id
     _document_problem_schema(app)
     return app
 

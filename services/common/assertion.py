@@ -13,21 +13,21 @@ import asyncio
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import httpx
 import redis.asyncio as aioredis
-from jose import JWTError, jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy import Column, MetaData, String, Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common import jws
 from services.common.clock import Clock
 from services.common.db import UTCDateTime
 from services.common.ids import new_id
-from services.common.keys import SigningKey, read_jwks_file, verification_key
+from services.common.keys import SigningKey, read_jwks_file
 from services.common.problems import ServiceUnavailable, Unauthenticated
 
 ASSERTION_HEADER = "X-Gateway-Assertion"
@@ -45,11 +45,16 @@ class CallContext(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    client_id: str = Field(description="The authenticated client (relying party, operator console, citizen app).")
+    # Lengths match the columns services store these in (a longer claim is a malformed assertion: 401).
+    client_id: str = Field(
+        max_length=200, description="The authenticated client (relying party, operator console, citizen app)."
+    )
     roles: tuple[str, ...] = Field(default=(), description="Roles granted to the caller for this request.")
-    subject_ref: str | None = Field(default=None, description="Internal subject reference (`sub`), if any.")
-    purpose: str | None = None
-    consent_id: str | None = None
+    subject_ref: str | None = Field(
+        default=None, max_length=64, description="Internal subject reference (`sub`), if any."
+    )
+    purpose: str | None = Field(default=None, max_length=100)
+    consent_id: str | None = Field(default=None, max_length=100)
     consented_items: tuple[str, ...] | None = Field(
         default=None,
         description="The data items the consent artefact covers, as the gateway verified them with the consent "
@@ -57,10 +62,12 @@ class CallContext(BaseModel):
     )
     legal_basis: LegalBasis | None = None
     channel: Channel = "web"
-    assisted_by: str | None = None
-    decision_id: str | None = Field(default=None, description="The gateway's audit decision id for this request.")
+    assisted_by: str | None = Field(default=None, max_length=200)
+    decision_id: str | None = Field(
+        default=None, max_length=100, description="The gateway's audit decision id for this request."
+    )
     court_order_id: str | None = Field(
-        default=None, description="With legal_basis court_order: the order the caller acts under."
+        default=None, max_length=100, description="With legal_basis court_order: the order the caller acts under."
     )
     processing_location: str | None = Field(
         default=None, description="Where the calling organisation processes data (ISO 3166-1 alpha-2)."
@@ -100,8 +107,9 @@ class AssertionMinter:
         return self._key.sign_jwt(claims, typ=ASSERTION_TYPE)
 
 
-class JwksSource(Protocol):
-    async def key_for(self, kid: str) -> dict[str, Any] | None: ...
+# The protocols live in services.common.jws; these names stay for existing importers.
+JwksSource = jws.KeySource
+ReplayGuard = jws.ReplayGuard
 
 
 class StaticJwks:
@@ -144,12 +152,6 @@ class RemoteJwks:
                 self._keys = {k["kid"]: k for k in response.json().get("keys", [])}
                 self._fetched_at = time.monotonic()
         return self._keys.get(kid)
-
-
-class ReplayGuard(Protocol):
-    async def first_use(self, jti: str, expires_at: datetime) -> bool:
-        """Record `jti`; True if it had not been seen before."""
-        ...
 
 
 class MemoryReplayGuard:
@@ -236,57 +238,33 @@ class AssertionVerifier:
         leeway: timedelta = timedelta(seconds=5),
         max_lifetime: timedelta = ASSERTION_TTL,
     ) -> None:
-        self._audience = audience
         self._jwks = jwks
         self._clock = clock
         self._replay_guard = replay_guard
         self._leeway = leeway
-        self._max_lifetime = max_lifetime
+        self._policy = jws.TokenPolicy(
+            typ=ASSERTION_TYPE,
+            algorithms=(PINNED_ALGORITHM,),
+            issuer=ASSERTION_ISSUER,
+            audience=audience,
+            leeway=leeway,
+            max_lifetime=max_lifetime,
+            required=frozenset({"iat", "exp", "jti"}),
+        )
 
     async def verify(self, token: str | None) -> Caller:
         if not token:
             raise _unauthenticated("No gateway assertion: services are reachable only through the gateway.")
         try:
-            header = jwt.get_unverified_header(token)
-        except JWTError:
-            raise _unauthenticated("The gateway assertion is not a well-formed JWT.") from None
-        if header.get("alg") != PINNED_ALGORITHM:
-            raise _unauthenticated(f"Gateway assertions must be signed with {PINNED_ALGORITHM}.")
-        if header.get("typ") != ASSERTION_TYPE:
-            raise _unauthenticated("The token is not a gateway assertion.")
-        try:
-            key = await self._jwks.key_for(str(header.get("kid", "")))
+            verified = await jws.verify_with(token, self._jwks, self._policy, now=self._clock.now())
+        except jws.InvalidToken as error:
+            raise _unauthenticated(f"The gateway assertion is not valid: {error.reason}.") from None
         except httpx.HTTPError as error:
             raise ServiceUnavailable("The gateway's signing keys cannot be fetched right now.") from error
-        if key is None:
-            raise _unauthenticated("The gateway assertion is signed by an unknown key.")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                verification_key(key, PINNED_ALGORITHM),
-                algorithms=[PINNED_ALGORITHM],
-                audience=self._audience,
-                issuer=ASSERTION_ISSUER,
-                # Time is checked below against the injectable clock, not the wall clock.
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require_jti": True},
-            )
-        except JWTError as error:
-            raise _unauthenticated(f"The gateway assertion is not valid: {_reason(error)}.") from None
-        now = self._clock.now()
-        try:
-            issued_at = datetime.fromtimestamp(int(claims["iat"]), tz=now.tzinfo)
-            expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
-        except (KeyError, TypeError, ValueError):
-            raise _unauthenticated("The gateway assertion lacks iat/exp.") from None
-        if expires_at - issued_at > self._max_lifetime:
-            raise _unauthenticated("The gateway assertion lives longer than policy allows.")
-        if issued_at > now + self._leeway:
-            raise _unauthenticated("The gateway assertion is issued in the future.")
-        if expires_at + self._leeway <= now:
-            raise _unauthenticated("The gateway assertion has expired.")
-        jti = claims.get("jti")
-        if not isinstance(jti, str) or not jti:
-            raise _unauthenticated("The gateway assertion has no jti.")
+        claims = verified.claims
+        jti = str(claims["jti"])
+        expires_at = verified.expires_at
+        assert expires_at is not None  # required by the policy
         if not await self._replay_guard.first_use(jti, expires_at + self._leeway):
             raise _unauthenticated("The gateway assertion was already used (replay).")
         try:
@@ -298,11 +276,6 @@ class AssertionVerifier:
             )
         except ValidationError:
             raise _unauthenticated("The gateway assertion's claims are malformed.") from None
-
-
-def _reason(error: JWTError) -> str:
-    text = str(error).rstrip(".")
-    return text[:1].lower() + text[1:] if text else "bad signature or claims"
 
 
 def _unauthenticated(detail: str) -> Unauthenticated:

@@ -26,6 +26,9 @@ gateway_assertion_scheme = APIKeyHeader(
 async def verified_caller(
     request: Request, assertion: Annotated[str | None, Security(gateway_assertion_scheme)]
 ) -> Caller:
+    verified = getattr(request.state, "caller", None)  # the edge verifies first (services.common.edge)
+    if isinstance(verified, Caller):
+        return verified
     caller: Caller = await request.app.state.verifier.verify(assertion)
     return caller
 

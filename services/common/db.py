@@ -18,7 +18,13 @@ from fastapi import Request
 from sqlalchemy import DateTime, MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeDecorator
 
@@ -169,14 +175,17 @@ def table_of(model: type[Any]) -> Table:
     return table
 
 
-async def insert_unless_conflict(session: AsyncSession, table: Table, values: Mapping[str, Any]) -> bool:
+async def insert_unless_conflict(
+    session: AsyncSession | AsyncConnection, table: Table, values: Mapping[str, Any]
+) -> bool:
     """Insert one row unless it would violate a unique or primary key constraint; True if the row was inserted.
 
     `INSERT ... ON CONFLICT DO NOTHING RETURNING`: one statement instead of a SAVEPOINT, the INSERT and its RELEASE
     (or ROLLBACK TO), and the enclosing transaction stays usable either way. A concurrent insert of the same key is
     waited for, exactly as a plain INSERT would be, and then counts as a conflict if it commits.
     """
-    statement = _insert_unless_conflict(session.get_bind().dialect.name, table)
+    dialect = session.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect
+    statement = _insert_unless_conflict(dialect.name, table)
     result = await session.execute(statement, dict(values))
     return result.first() is not None
 

@@ -94,13 +94,14 @@ class SigningKey:
         return {"keys": [self.public_jwk(), *self.retired]}
 
     @functools.cached_property
-    def _jose_key(self) -> Key:
+    def jose_key(self) -> Key:
+        """The private key as a jose key object (for services.common.jws)."""
         # Wrapped once: handing jose the PEM made it serialise and re-parse the private key on every signature.
         return ECKey(self.private_key, "ES256")
 
     def sign_jwt(self, claims: dict[str, Any], *, typ: str = "JWT", extra_headers: dict[str, Any] | None = None) -> str:
         headers = {"kid": self.kid, "typ": typ, **(extra_headers or {})}
-        return jwt.encode(claims, self._jose_key, algorithm="ES256", headers=headers)
+        return jwt.encode(claims, self.jose_key, algorithm="ES256", headers=headers)
 
     @classmethod
     def from_private_key(cls, private_key: ec.EllipticCurvePrivateKey) -> SigningKey:

@@ -33,6 +33,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common import rules
@@ -40,6 +41,8 @@ from services.common import rules
 PROBLEM_BASE = "https://problems.dpi-sandbox.example"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 DEFAULT_GRIEVANCE: dict[str, str] = rules.catalogue().grievance.model_dump(exclude_none=True)
+
+DATA_EXCEPTION_CLASS = "22"  # SQLSTATE class 22: data exception (string too long, NUL, numeric out of range...)
 
 log = structlog.get_logger(__name__)
 
@@ -197,6 +200,20 @@ class InvalidInput(ProblemError):
     code = "common.invalid_input"
 
 
+class ContentTooLarge(ProblemError):
+    status = 413
+    title = "Request body too large"
+    type_slug = "common/content-too-large"
+    code = "common.content_too_large"
+
+
+class UnsupportedMediaType(ProblemError):
+    status = 415
+    title = "Unsupported media type"
+    type_slug = "common/unsupported-media-type"
+    code = "common.unsupported_media_type"
+
+
 class ServiceUnavailable(ProblemError):
     status = 503
     title = "Service unavailable"
@@ -256,6 +273,17 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, exc.status_code, body, exc.headers)
 
 
+async def _handle_database(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if not str(getattr(exc.orig, "sqlstate", "") or "").startswith(DATA_EXCEPTION_CLASS):
+        return await _handle_unexpected(request, exc)
+    # A value the database refuses as data (too long for its column, a NUL, out of range): the input was bad, and a
+    # schema let it through. Answered as the 422 it is; logged (without the value) so the constraint gets added.
+    log.warning("request.data_exception", error_type=type(exc.orig).__name__)
+    error = InvalidInput("A value does not fit the field it is stored in.")
+    return problem_response(request, 422, error.to_problem(instance=request.url.path, request_id=_request_id(request)))
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("request.failed", error_type=type(exc).__name__)
     body = {
@@ -274,4 +302,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(DBAPIError, _handle_database)
     app.add_exception_handler(Exception, _handle_unexpected)

@@ -71,7 +71,24 @@ class ServiceSettings(BaseSettings):
         description="How long a published outbox event is kept (to trace a delivery) before the relay deletes it. "
         "Unpublished events are never deleted. The outbox is not the audit trail.",
     )
+    idempotency_retention_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="How long a stored Idempotency-Key answer is replayed; after that the key may be used afresh.",
+    )
+    idempotency_in_flight_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="How long a claimed Idempotency-Key counts as in flight (409 to a retry) before a retry may "
+        "take over the claim of a request that never finished.",
+    )
     nats_url: str = "nats://127.0.0.1:4222"
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="The largest request body this app reads, in bytes; a larger one is refused with 413.",
+    )
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"
 

@@ -14,4 +14,9 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
-outbox, seen_assertions = infrastructure_tables(metadata)
+outbox, seen_assertions, idempotency_records = infrastructure_tables(metadata)
+
+# Each domain's tables join `metadata` on import; importing them here makes `metadata` complete for migrations and
+# tests whichever module is imported first (they import Base from this module, hence the bottom of the file).
+import services.payments.ledger.models  # noqa: E402
+import services.payments.mapper.models  # noqa: E402, F401

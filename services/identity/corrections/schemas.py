@@ -34,6 +34,7 @@ class CorrectionCreate(BaseModel):
 
     field: CorrectableField = Field(description="The personal field to correct.")
     value: str | None = Field(
+        max_length=500,  # the longest enrolment field (the address); each field's own rule applies below
         description="The correct value, validated like enrolment (a date for date_of_birth, ...); null clears an "
         "optional field.",
         examples=["Okafor-Nwosu"],

@@ -1,71 +1,51 @@
-"""private_key_jwt (RFC 7523 §3, OIDC Core §9): how a client proves itself at the token endpoint.
+"""private_key_jwt (RFC 7523 §3, OIDC Core §9) at identity's token endpoint, on services.common.jws.
 
-The algorithm is pinned to ES256 or RS256 and must fit the key type, before any key is used, so `none`, HMAC
-with a public key and other algorithm confusions are refused. Time is judged by the injected clock.
+The verification itself (algorithm pinned to ES256 or RS256 and fitting the key, iss = sub = client_id, aud, exp,
+maximum lifetime, single-use jti, time by the injected clock) is `jws.verify_client_assertion`, shared with the
+gateway's own token endpoint. This module only answers its failures as OAuth `invalid_client` and keeps the
+accepted `jti`s in the OIDC tables, inside the request's transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from jose import jwk, jwt
-from jose.exceptions import JOSEError
-
-from services.common.keys import verification_key
+from services.common import jws
 from services.identity.oidc.errors import OAuthError
+from services.identity.oidc.repository import OidcRepository
 
-ALGORITHM_KEY_TYPES = {"ES256": "EC", "RS256": "RSA"}
-PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-MIN_RSA_BITS = 2048
-LEEWAY_SECONDS = 30
+check_public_jwk = jws.check_public_jwk
 
 
 def _invalid_client(description: str) -> OAuthError:
     return OAuthError("invalid_client", description, status=401)
 
 
-def check_public_jwk(key: Mapping[str, Any]) -> str | None:
-    """Why `key` cannot be a client's signing key, or None if it can."""
-    if PRIVATE_MEMBERS & key.keys():
-        return "the JWKS holds private key material: register public keys only"
-    kty = key.get("kty")
-    if kty == "EC":
-        if key.get("crv") != "P-256":
-            return "EC keys must be on P-256 (ES256)"
-        algorithm = "ES256"
-    elif kty == "RSA":
-        n = key.get("n")
-        if not isinstance(n, str) or len(n) * 6 < MIN_RSA_BITS - 8:
-            return f"RSA keys must have a modulus of at least {MIN_RSA_BITS} bits"
-        algorithm = "RS256"
-    else:
-        return "keys must be EC (P-256) or RSA"
-    if key.get("alg", algorithm) != algorithm:
-        return f"a {kty} key must be used with {algorithm}"
-    if key.get("use", "sig") != "sig":
-        return "keys must be signing keys (use=sig)"
-    try:
-        jwk.construct(dict(key), algorithm)
-    except (JOSEError, ValueError, TypeError) as error:
-        return f"not a usable key: {error}"
-    return None
+class _RememberedAssertions:
+    """A replay guard over `oidc_client_assertions`, scoped to one client (jti values are the client's own)."""
+
+    def __init__(self, repository: OidcRepository, client_id: str) -> None:
+        self._repository = repository
+        self._client_id = client_id
+
+    async def first_use(self, jti: str, expires_at: datetime) -> bool:
+        return await self._repository.remember_assertion(self._client_id, jti, expires_at)
 
 
 def unverified_issuer(assertion: str) -> str:
     """The client_id the assertion claims to come from (to find the client's keys)."""
     try:
-        claims = jwt.get_unverified_claims(assertion)
-    except JOSEError:
+        issuer = jws.unverified_claims(assertion).get("iss")
+    except jws.InvalidToken:
         raise _invalid_client("client_assertion is not a JWT") from None
-    issuer = claims.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise _invalid_client("client_assertion has no iss")
     return issuer
 
 
-def verify_client_assertion(
+async def verify_client_assertion(
     assertion: str,
     *,
     client_id: str,
@@ -73,65 +53,18 @@ def verify_client_assertion(
     audiences: Sequence[str],
     now: datetime,
     max_lifetime_seconds: int,
+    repository: OidcRepository,
 ) -> dict[str, Any]:
-    """The verified claims of a client assertion; raises OAuthError(invalid_client) for anything wrong."""
+    """The verified claims of a client assertion, its jti now used up; raises OAuthError(invalid_client)."""
     try:
-        header = jwt.get_unverified_header(assertion)
-    except JOSEError:
-        raise _invalid_client("client_assertion is not a JWT") from None
-    algorithm = header.get("alg")
-    if algorithm not in ALGORITHM_KEY_TYPES:
-        raise _invalid_client(f"client_assertion must be signed with ES256 or RS256, not {algorithm!r}")
-    kid = header.get("kid")
-    candidates = [
-        dict(key)
-        for key in keys
-        if key.get("kty") == ALGORITHM_KEY_TYPES[algorithm]
-        and key.get("alg", algorithm) == algorithm
-        and (kid is None or key.get("kid") == kid)
-    ]
-    claims: dict[str, Any] | None = None
-    for key in candidates:
-        try:
-            claims = jwt.decode(
-                assertion,
-                verification_key(key, algorithm),
-                algorithms=[algorithm],
-                options={
-                    "verify_aud": False,
-                    "verify_exp": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                    "verify_iss": False,
-                    "verify_sub": False,
-                    "verify_jti": False,
-                    "verify_at_hash": False,
-                },
-            )
-            break
-        except JOSEError:
-            continue
-    if claims is None:
-        raise _invalid_client("client_assertion is not signed by a key registered for this client")
-    if claims.get("iss") != client_id or claims.get("sub") != client_id:
-        raise _invalid_client("client_assertion must have iss = sub = client_id")
-    audience = claims.get("aud")
-    presented = [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
-    if not set(audiences) & {a for a in presented if isinstance(a, str)}:
-        raise _invalid_client("client_assertion aud must be the token endpoint or the issuer")
-    moment = now.timestamp()
-    expires = claims.get("exp")
-    if not isinstance(expires, int | float) or isinstance(expires, bool):
-        raise _invalid_client("client_assertion has no exp")
-    if moment >= expires + LEEWAY_SECONDS:
-        raise _invalid_client("client_assertion has expired")
-    if expires - moment > max_lifetime_seconds + LEEWAY_SECONDS:
-        raise _invalid_client("client_assertion expires too far in the future")
-    for claim in ("iat", "nbf"):
-        value = claims.get(claim)
-        if value is not None and (not isinstance(value, int | float) or value > moment + LEEWAY_SECONDS):
-            raise _invalid_client(f"client_assertion {claim} is in the future")
-    jti = claims.get("jti")
-    if not isinstance(jti, str) or not 0 < len(jti) <= 200:
-        raise _invalid_client("client_assertion needs a jti")
-    return claims
+        return await jws.verify_client_assertion(
+            assertion,
+            client_id=client_id,
+            keys=keys,
+            audiences=audiences,
+            now=now,
+            max_lifetime=timedelta(seconds=max_lifetime_seconds),
+            replay_guard=_RememberedAssertions(repository, client_id),
+        )
+    except jws.InvalidToken as error:
+        raise _invalid_client(f"client_assertion: {error.reason}") from None

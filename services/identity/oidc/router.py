@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.auth import CallerDep, SessionDep
-from services.common.problems import PolicyDenied, problem_responses
+from services.common.edge import text_issue
+from services.common.problems import PROBLEM_MEDIA_TYPE, PolicyDenied, problem_responses
 from services.identity.authn.errors import (
     AuthenticationFailed,
     IndividualMismatch,
@@ -131,7 +132,12 @@ async def authorize(
     summary="Send a sign-in one-time code to the person with this VID",
     response_model=OtpRequested,
     responses=problem_responses(
-        TransactionNotFound, TransactionClosed, ReferenceNotResolved, VidRevoked, VidExpired, OtpChannelUnavailable
+        TransactionNotFound,
+        TransactionClosed,
+        ReferenceNotResolved,
+        VidRevoked,
+        VidExpired,
+        OtpChannelUnavailable,
     ),
 )
 async def send_login_otp(
@@ -199,7 +205,14 @@ async def cancel_login(
     response_model=TokenResponse,
     responses={
         400: {"model": OAuthErrorBody, "description": "RFC 6749 §5.2 error"},
-        401: {"model": OAuthErrorBody, "description": "`invalid_client`: client authentication failed"},
+        401: {
+            "description": "`invalid_client`: client authentication failed (RFC 6749 §5.2 JSON); or no valid gateway "
+            "assertion (problem+json)",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/OAuthErrorBody"}},
+                PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}},
+            },
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -262,5 +275,7 @@ async def _read_form(request: Request) -> dict[str, str] | None:
     for name, value in pairs:
         if name in fields:  # RFC 6749 §3.2: parameters MUST NOT be repeated
             return None
+        if text_issue([name], name, MAX_FORM_BYTES) or text_issue([name], value, MAX_FORM_BYTES):
+            return None  # the edge rule for text (no NUL), answered in the RFC's shape
         fields[name] = value
     return fields

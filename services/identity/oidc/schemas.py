@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from services.identity.persons.uin import is_valid_vid
 from services.identity.tokens.schemas import RelyingPartyId
@@ -52,7 +52,7 @@ class ClientCreate(BaseModel):
         description="Use the relying party's gateway client id, so its pairwise tokens are the same across APIs."
     )
     name: str = Field(min_length=1, max_length=200, description="Shown to people when they sign in.")
-    redirect_uris: list[str] = Field(
+    redirect_uris: list[Annotated[str, StringConstraints(max_length=2000)]] = Field(
         min_length=1,
         max_length=10,
         description="Exact-match redirect URIs: https, or http only on a loopback host; no fragment.",
@@ -74,14 +74,15 @@ class ClientRead(BaseModel):
 class AuthorizeQuery(BaseModel):
     """RFC 6749 §4.1.1 and RFC 7636; all optional here so that errors can be answered the RFC's way."""
 
-    response_type: str | None = None
-    client_id: str | None = None
-    redirect_uri: str | None = None
-    scope: str | None = None
+    # Bounded like the columns they are kept in (oidc_clients, oidc_transactions); longer is a 422 at the edge.
+    response_type: str | None = Field(default=None, max_length=100)
+    client_id: str | None = Field(default=None, max_length=100)
+    redirect_uri: str | None = Field(default=None, max_length=2000)
+    scope: str | None = Field(default=None, max_length=1000)
     state: str | None = Field(default=None, max_length=1000)
     nonce: str | None = Field(default=None, max_length=1000)
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
+    code_challenge: str | None = Field(default=None, max_length=128)
+    code_challenge_method: str | None = Field(default=None, max_length=16)
 
 
 class ScopeRequested(BaseModel):
@@ -109,7 +110,7 @@ class LoginTransaction(BaseModel):
 class LoginHint(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    login_hint: str = Field(description="The person's VID.", examples=["2345678901234567"])
+    login_hint: str = Field(max_length=64, description="The person's VID.", examples=["2345678901234567"])
 
     @field_validator("login_hint")
     @classmethod
@@ -133,7 +134,9 @@ class LoginComplete(BaseModel):
 
     otp: str | None = Field(default=None, pattern=r"^[0-9]{6}$", repr=False)
     pin: str | None = Field(default=None, pattern=r"^[0-9]{4,12}$", repr=False)
-    login_hint: str | None = Field(default=None, description="The VID; needed with a PIN if no OTP was sent.")
+    login_hint: str | None = Field(
+        default=None, max_length=64, description="The VID; needed with a PIN if no OTP was sent."
+    )
     accepted_scopes: list[Scope] | None = Field(
         default=None,
         description="The scopes the person agrees to share (a subset of those requested; `openid` is implied). "
@@ -149,14 +152,15 @@ class TokenRequest(BaseModel):
     """The token endpoint's form fields (application/x-www-form-urlencoded), for documentation."""
 
     grant_type: Literal["authorization_code"]
-    code: str
-    redirect_uri: str
-    code_verifier: str = Field(description="RFC 7636: 43-128 characters of [A-Za-z0-9-._~].")
-    client_id: str | None = Field(default=None, description="Optional; must equal the assertion's iss.")
+    code: str = Field(max_length=200)
+    redirect_uri: str = Field(max_length=2000)
+    code_verifier: str = Field(max_length=128, description="RFC 7636: 43-128 characters of [A-Za-z0-9-._~].")
+    client_id: str | None = Field(default=None, max_length=100, description="Optional; must equal the assertion's iss.")
     client_assertion_type: Literal["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]
     client_assertion: str = Field(
+        max_length=8192,
         description="private_key_jwt (RFC 7523): iss = sub = client_id, aud = the token endpoint or issuer, exp, "
-        "single-use jti; ES256 or RS256 with a key registered for the client."
+        "single-use jti; ES256 or RS256 with a key registered for the client.",
     )
 
 

@@ -14,7 +14,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -536,22 +536,18 @@ class OidcService:
         if client is None:
             raise OAuthError("invalid_client", "unknown client", status=401)
         now = rt.clock.now()
-        claims = verify_client_assertion(
+        await verify_client_assertion(
             assertion,
             client_id=client.client_id,
             keys=Jwks.model_validate(client.jwks).keys,
             audiences=[self.issuer(rt) + TOKEN_PATH, self.issuer(rt)],
             now=now,
             max_lifetime_seconds=rt.settings.oidc_client_assertion_max_lifetime_seconds,
+            repository=repository,
         )
-        jti = str(claims["jti"])
         self._token_requests += 1
         if self._token_requests % PURGE_ASSERTIONS_EVERY == 1:
             await repository.forget_expired_assertions(client.client_id, now)
-        expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=now.tzinfo)
-        # Recorded unless already there: one INSERT ... ON CONFLICT DO NOTHING instead of a look-up and a SAVEPOINT.
-        if not await repository.remember_assertion(client.client_id, jti, expires_at):
-            raise OAuthError("invalid_client", "this client assertion was already used (jti replay)", status=401)
         return client
 
     async def _open_transaction(self, session: AsyncSession, transaction_id: str, *, rt: Runtime) -> OidcTransaction:

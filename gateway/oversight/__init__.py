@@ -1,0 +1,1 @@
+"""What people and oversight bodies use at the gateway: grievances, public statistics, breach incidents."""

@@ -1,0 +1,355 @@
+"""Idempotency-Key (one store per service): a retried POST gets the first answer back, byte for byte, and the work
+is done once.
+
+Records are keyed by (client, route, Idempotency-Key) and hold a fingerprint of the request (method, path, query
+and body, the body in RFC 8785 canonical form when it is JSON), a state, and the stored response (status, the
+headers that matter, the body bytes). For a request with a key:
+
+- first time: the key is claimed (committed at once, in its own short transaction, so that others see it), the
+  work runs in the request's transaction, and the response is stored *in that same transaction*: the work and its
+  stored answer commit together or not at all;
+- same key, same request, done: the stored response, byte for byte, with `Idempotent-Replayed: true`, whatever
+  happened to the underlying records since (it is not a re-read of current state);
+- same key, another request: 422 `common/idempotency-key-reused`;
+- same key while the first is still in flight: 409 `common/idempotency-in-progress` (retry later);
+- the work fails and rolls back: the claim is released, and a retry runs the work again. A refusal marked
+  `commit_before_raise` (services.common.problems) is an answer that commits, so it is stored and replayed too.
+
+A claim left behind by a crashed process is taken over after `in_flight_timeout`; the first process, should it
+still finish, then finds its claim gone and rolls back rather than write twice. Records are kept for `retention`
+(setting `idempotency_retention_seconds`) and purged as claims come in.
+
+In a router (the dependency reads the key, the caller and the request; `run` does the rest):
+
+    @router.post("/v1/payments", status_code=201, response_model=PaymentRead,
+                 responses=problem_responses(*IDEMPOTENCY_ERRORS, InsufficientFunds))
+    async def create_payment(
+        body: PaymentCreate, session: SessionDep, caller: CallerDep, idempotency: IdempotencyRequired
+    ) -> Response:
+        return await idempotency.run(session, lambda: payment_service.create(session, caller, body), status_code=201)
+
+`Idempotent` makes the header optional (without it the work just runs), `IdempotencyRequired` refuses a request
+without one (422). Call `run` before anything touches the session: the claim must commit on its own. Services
+whose responses hold personal data pass a `Protector` that seals stored bodies and keys the fingerprints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Protocol
+
+import rfc8785
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import (
+    JSON,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.common.auth import CallerDep
+from services.common.clock import Clock
+from services.common.db import UTCDateTime, insert_unless_conflict
+from services.common.ids import new_id
+from services.common.problems import Conflict, InvalidInput, ProblemError, problem_response
+
+TABLE_NAME = "idempotency_records"
+KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Response headers worth replaying; everything else (date, request id, server timing) belongs to the retry.
+STORED_HEADERS = ("content-type", "location", "etag", "www-authenticate", "retry-after")
+DEFAULT_RETENTION = timedelta(hours=24)
+DEFAULT_IN_FLIGHT_TIMEOUT = timedelta(seconds=60)
+PURGE_EVERY = 500
+
+
+class IdempotencyKeyReused(InvalidInput):
+    title = "Idempotency-Key reused with a different request"
+    type_slug = "common/idempotency-key-reused"
+    code = "common.idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    title = "A request with this Idempotency-Key is in progress"
+    type_slug = "common/idempotency-in-progress"
+    code = "common.idempotency_in_progress"
+
+
+class IdempotencyKeyRequired(InvalidInput):
+    title = "Idempotency-Key header required"
+    type_slug = "common/idempotency-key-required"
+    code = "common.idempotency_key_required"
+
+
+# For `responses=problem_responses(*IDEMPOTENCY_ERRORS, ...)` on every idempotent endpoint.
+IDEMPOTENCY_ERRORS: tuple[type[ProblemError], ...] = (IdempotencyKeyReused, IdempotencyInProgress)
+
+
+class State(StrEnum):
+    in_flight = "in_flight"
+    done = "done"
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    return Table(
+        TABLE_NAME,
+        metadata,
+        Column("client_id", String(200), primary_key=True),
+        Column("route", String(200), primary_key=True),
+        Column("idempotency_key", String(200), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("claim_id", String(64), nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("status_code", Integer, nullable=True),
+        Column("headers", JSON, nullable=True),
+        Column("body", LargeBinary, nullable=True),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("locked_until", UTCDateTime(), nullable=False),
+        Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    )
+
+
+class Protector(Protocol):
+    """How a service keeps request fingerprints and stored bodies (identity: keyed hashes, encrypted bodies)."""
+
+    def fingerprint(self, material: bytes) -> str: ...
+
+    def seal(self, body: bytes, *, context: str) -> bytes: ...
+
+    def unseal(self, sealed: bytes, *, context: str) -> bytes: ...
+
+
+class PlainProtector:
+    """SHA-256 fingerprints and bodies stored as they are: for responses that hold no personal data."""
+
+    def fingerprint(self, material: bytes) -> str:
+        return hashlib.sha256(material).hexdigest()
+
+    def seal(self, body: bytes, *, context: str) -> bytes:
+        return body
+
+    def unseal(self, sealed: bytes, *, context: str) -> bytes:
+        return sealed
+
+
+@dataclass(frozen=True)
+class Scope:
+    client_id: str
+    route: str
+    key: str
+
+    @property
+    def context(self) -> str:
+        return f"idempotency:{self.client_id}:{self.route}:{self.key}"
+
+
+class IdempotencyStore:
+    """The service's idempotency records (on `app.state.idempotency`, built by create_service_app)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        table: Table,
+        clock: Clock,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        in_flight_timeout: timedelta = DEFAULT_IN_FLIGHT_TIMEOUT,
+        protector: Protector | None = None,
+    ) -> None:
+        self.engine = engine
+        self.table = table
+        self.clock = clock
+        self.retention = retention
+        self.in_flight_timeout = in_flight_timeout
+        self.protector: Protector = protector or PlainProtector()
+        self._claims = 0
+
+    def _pk(self, scope: Scope) -> Any:
+        c = self.table.c
+        return and_(c.client_id == scope.client_id, c.route == scope.route, c.idempotency_key == scope.key)
+
+    async def claim(self, scope: Scope, fingerprint: str) -> str | Response:
+        """Claim the key (a claim id to finish with) or the stored response to replay; raises 409/422."""
+        now = self.clock.now()
+        claim_id = new_id()
+        c = self.table.c
+        async with self.engine.begin() as conn:
+            self._claims += 1
+            if self._claims % PURGE_EVERY == 0:
+                await conn.execute(delete(self.table).where(c.expires_at <= now, c.state == State.done.value))
+            values = {
+                "client_id": scope.client_id,
+                "route": scope.route,
+                "idempotency_key": scope.key,
+                "fingerprint": fingerprint,
+                "claim_id": claim_id,
+                "state": State.in_flight.value,
+                "created_at": now,
+                "locked_until": now + self.in_flight_timeout,
+                "expires_at": now + self.retention,
+            }
+            if await insert_unless_conflict(conn, self.table, values):
+                return claim_id
+            row = (await conn.execute(select(self.table).where(self._pk(scope)))).one_or_none()
+            if row is not None and row.expires_at > now and row.fingerprint != fingerprint:
+                raise IdempotencyKeyReused(f"This {KEY_HEADER} was used with a different request.")
+            if row is not None and row.expires_at > now and row.state == State.done.value:
+                return self._replay(scope, row)
+            # Gone, expired, or a claim abandoned past its timeout: take it over, if no one else does first.
+            taken = await conn.execute(
+                update(self.table)
+                .where(
+                    self._pk(scope),
+                    or_(c.expires_at <= now, and_(c.state == State.in_flight.value, c.locked_until <= now)),
+                )
+                .values(**values)
+            )
+            if taken.rowcount == 1:
+                return claim_id
+        raise IdempotencyInProgress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
+
+    async def finish(self, session: AsyncSession, scope: Scope, claim_id: str, response: Response) -> None:
+        """Store `response` under the claim, in the request's transaction (so it commits with the work)."""
+        headers = {name: value for name, value in response.headers.items() if name in STORED_HEADERS}
+        stored = await session.execute(
+            update(self.table)
+            .where(self._pk(scope), self.table.c.claim_id == claim_id, self.table.c.state == State.in_flight.value)
+            .values(
+                state=State.done.value,
+                status_code=response.status_code,
+                headers=headers,
+                body=self.protector.seal(bytes(response.body), context=scope.context),
+            )
+        )
+        if stored.rowcount != 1:  # type: ignore[attr-defined]
+            # Our claim timed out and another request took the key over: roll back rather than do the work twice.
+            raise IdempotencyInProgress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
+
+    async def release(self, scope: Scope, claim_id: str) -> None:
+        """Give the key back after a failure that rolled the work back, so a retry runs it again."""
+        c = self.table.c
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(self.table).where(self._pk(scope), c.claim_id == claim_id, c.state == State.in_flight.value)
+            )
+
+    def _replay(self, scope: Scope, row: Any) -> Response:
+        body = self.protector.unseal(row.body, context=scope.context)
+        headers = {**(row.headers or {}), REPLAYED_HEADER: "true"}
+        return Response(content=body, status_code=row.status_code, headers=headers)
+
+
+def request_fingerprint(method: str, path: str, query: str, body: bytes) -> bytes:
+    """What makes two requests "the same": method, path, query and the body (canonical if it is JSON)."""
+    try:
+        canonical = rfc8785.dumps(json.loads(body)) if body else b""
+    except (ValueError, rfc8785.CanonicalizationError):
+        canonical = body
+    return b"\n".join((method.encode(), path.encode(), query.encode(), canonical))
+
+
+Work = Callable[[], Awaitable[BaseModel | Response]]
+
+
+class Idempotency:
+    """One request's view of the store: `run` the work once per key (see the module docstring)."""
+
+    def __init__(self, request: Request, store: IdempotencyStore, scope: Scope | None, material: bytes) -> None:
+        self._request = request
+        self._store = store
+        self.scope = scope
+        self._material = material
+
+    async def run(
+        self, session: AsyncSession, work: Work, *, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """The work's result as a response (stored under the key), or the stored response of an earlier run."""
+        if self.scope is None:
+            return _render(await work(), status_code, headers)
+        if session.in_transaction():
+            raise RuntimeError("claim the Idempotency-Key before the session is used: the claim commits on its own")
+        claim = await self._store.claim(self.scope, self._store.protector.fingerprint(self._material))
+        if isinstance(claim, Response):
+            return claim
+        try:
+            response = _render(await work(), status_code, headers)
+        except ProblemError as refusal:
+            if not refusal.commit_before_raise:
+                await self._abandon(session, claim)
+                raise
+            response = problem_response(
+                self._request,
+                refusal.status,
+                refusal.to_problem(instance=self._request.url.path, request_id=_request_id(self._request)),
+                refusal.headers,
+            )
+        except BaseException:
+            await self._abandon(session, claim)
+            raise
+        await self._store.finish(session, self.scope, claim, response)
+        return response
+
+    async def _abandon(self, session: AsyncSession, claim_id: str) -> None:
+        assert self.scope is not None
+        # Rolled back first: on SQLite the session holds the one connection the release needs.
+        await session.rollback()
+        await self._store.release(self.scope, claim_id)
+
+
+def _render(result: BaseModel | Response, status_code: int, headers: Mapping[str, str] | None) -> Response:
+    if isinstance(result, Response):
+        return result
+    # The renderer FastAPI itself uses for a response model, so the bytes are what the client would have got.
+    return JSONResponse(result.model_dump(mode="json"), status_code=status_code, headers=dict(headers or {}))
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+KeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=KEY_HEADER,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Same key and same request: the first response again, without doing the work twice. Same key "
+        "with another request: 422. While the first is still running: 409.",
+    ),
+]
+
+
+def _dependency(*, required: bool) -> Callable[..., Awaitable[Idempotency]]:
+    async def dependency(request: Request, caller: CallerDep, key: KeyHeader = None) -> Idempotency:
+        store: IdempotencyStore = request.app.state.idempotency
+        if key is None:
+            if required:
+                raise IdempotencyKeyRequired(f"This operation needs an {KEY_HEADER} header (any unique string).")
+            return Idempotency(request, store, None, b"")
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        scope = Scope(client_id=caller.client_id, route=f"{request.method} {route}", key=key)
+        material = request_fingerprint(request.method, request.url.path, request.url.query, await request.body())
+        return Idempotency(request, store, scope, material)
+
+    return dependency
+
+
+Idempotent = Annotated[Idempotency, Depends(_dependency(required=False))]
+IdempotencyRequired = Annotated[Idempotency, Depends(_dependency(required=True))]

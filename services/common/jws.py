@@ -1,0 +1,354 @@
+"""JOSE in one place: RFC 8785 canonical JSON, signing a record as a compact JWS, and verifying a compact JWS/JWT.
+
+Everything that signs or verifies in the sandbox goes through here: the gateway assertion, identity's offline
+credentials and status lists, OIDC and gateway `private_key_jwt` client assertions, payments' signed steps, consent
+receipts and the exchange's message log.
+
+Verification is strict and the same for every caller. The compact form must be three canonical base64url segments
+(so a flipped padding bit cannot ride along with a valid signature); the algorithm is pinned by the policy and
+checked before any key is touched (so `none` and HMAC-with-a-public-key confusions never reach a key); the key is
+chosen by `kid` and must fit the algorithm; `typ`, `iss` and `aud` are checked when the policy names them; time is
+judged against the `now` the caller passes (its injectable clock), with a leeway, and a token may not live longer
+than the policy's maximum. Anything wrong raises `InvalidToken(reason)`, which each caller turns into its own answer
+(401 problem+json, OAuth `invalid_client`, an offline "do not trust").
+
+    from services.common import jws
+
+    token = jws.sign_record(signing_key, {"payment_id": "pay_1", "amount": "10.00"}, typ="dpi-payment-step+jws")
+    jws.canonical_json({"b": 1, "a": [1.0, "x"]})          # b'{"a":[1,"x"],"b":1}'
+
+    policy = jws.TokenPolicy(typ="dpi-payment-step+jws", issuer="payments", leeway=timedelta(seconds=5))
+    verified = jws.verify(token, signing_key.jwks(), policy, now=clock.now())      # keys as a JWKS (sync)
+    verified = await jws.verify_with(token, RemoteJwks(url, http), policy, now=clock.now())  # keys by kid (async)
+    verified.claims["payment_id"]
+
+    # private_key_jwt (RFC 7523 §3): iss = sub = client_id, aud = the endpoint, exp, a single-use jti
+    claims = await jws.verify_client_assertion(
+        assertion, client_id=client_id, keys=registered_jwks["keys"], audiences=[token_endpoint_url],
+        now=clock.now(), max_lifetime=timedelta(minutes=5), replay_guard=guard_for(client_id),
+    )
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import rfc8785
+from jose import jwk, jws
+from jose.exceptions import JOSEError
+
+from services.common.keys import SigningKey, b64url, b64url_decode, verification_key
+
+# What each accepted algorithm needs of its key: key type and, for EC, the curve.
+ALGORITHM_KEYS: dict[str, tuple[str, str | None]] = {"ES256": ("EC", "P-256"), "RS256": ("RSA", None)}
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+MIN_RSA_BITS = 2048
+MAX_JTI_LENGTH = 200
+CLIENT_ASSERTION_LEEWAY = timedelta(seconds=30)
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class InvalidToken(Exception):
+    """A token that must not be trusted; `reason` says why, in words fit for an error description."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class KeySource(Protocol):
+    """Public keys by key id (a JWKS file, a fetched JWKS, a registry of clients' keys)."""
+
+    async def key_for(self, kid: str) -> dict[str, Any] | None: ...
+
+
+class ReplayGuard(Protocol):
+    """Remembers single-use ids (`jti`) until they expire (see services.common.assertion for the implementations)."""
+
+    async def first_use(self, jti: str, expires_at: datetime) -> bool:
+        """Record `jti`; True if it had not been seen before."""
+        ...
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What a verifier demands of a token besides a good signature."""
+
+    typ: str | None = None  # the header's typ must be exactly this (None: not checked)
+    algorithms: tuple[str, ...] = ("ES256",)
+    issuer: str | None = None
+    audience: str | Collection[str] | None = None  # the token's aud must name at least one of these
+    leeway: timedelta = timedelta(0)  # allowed past exp
+    future_leeway: timedelta | None = None  # allowed for iat/nbf in the future; default: leeway
+    max_lifetime: timedelta | None = None  # exp - iat, and exp - now, at most this (plus leeway for the latter)
+    required: frozenset[str] = field(default_factory=lambda: frozenset({"exp"}))  # of exp, iat, jti, iss, sub, ...
+    require_kid: bool = True  # False: a token without kid is tried against every key that fits the algorithm
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A token that passed: its header, its claims and the times it carries."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    expires_at: datetime | None
+    issued_at: datetime | None
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JCS) canonical JSON: sorted keys, no whitespace, ECMAScript number forms, UTF-8."""
+    return rfc8785.dumps(value)
+
+
+def sign_record(
+    key: SigningKey, record: Mapping[str, Any], *, typ: str, headers: Mapping[str, Any] | None = None
+) -> str:
+    """A compact ES256 JWS over the RFC 8785 canonical form of `record`, with `kid` and `typ` in the header.
+
+    The payload bytes are the canonical JSON itself, so anyone can recompute them from the record and compare.
+    """
+    header = {"kid": key.kid, "typ": typ, **(headers or {})}
+    return str(jws.sign(canonical_json(dict(record)), key.jose_key, headers=header, algorithm=key.algorithm))
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The header of a strictly formed compact JWS, not yet trusted; raises InvalidToken."""
+    segments = _segments(token)
+    return _json_object(segments[0], "header")
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of a strictly formed compact JWS as claims, not yet trusted (e.g. `iss` to find the keys)."""
+    segments = _segments(token)
+    return _json_object(segments[1], "payload")
+
+
+def verify(
+    token: str, keys: Mapping[str, Any] | Sequence[Mapping[str, Any]], policy: TokenPolicy, *, now: datetime
+) -> Verified:
+    """Verify `token` against `keys` (a JWKS or a list of JWKs) and `policy` at `now`; raises InvalidToken."""
+    header = _checked_header(token, policy)
+    candidates = _candidates(_key_list(keys), header, policy)
+    return _verify_with_keys(token, header, candidates, policy, now)
+
+
+async def verify_with(token: str, source: KeySource, policy: TokenPolicy, *, now: datetime) -> Verified:
+    """Verify `token` with the key its `kid` names in `source`; raises InvalidToken (errors fetching keys pass)."""
+    header = _checked_header(token, policy)
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidToken("the token header has no key id")
+    key = await source.key_for(kid)
+    if key is None:
+        raise InvalidToken("the token is signed by an unknown key")
+    return _verify_with_keys(token, header, _candidates([key], header, policy), policy, now)
+
+
+def check_public_jwk(key: Mapping[str, Any]) -> str | None:
+    """Why `key` cannot be registered as a client's signing key, or None if it can (ES256 P-256 or RS256 >= 2048)."""
+    if PRIVATE_MEMBERS & key.keys():
+        return "the JWKS holds private key material: register public keys only"
+    kty = key.get("kty")
+    if kty == "EC":
+        if key.get("crv") != "P-256":
+            return "EC keys must be on P-256 (ES256)"
+        algorithm = "ES256"
+    elif kty == "RSA":
+        n = key.get("n")
+        if not isinstance(n, str) or len(n) * 6 < MIN_RSA_BITS - 8:
+            return f"RSA keys must have a modulus of at least {MIN_RSA_BITS} bits"
+        algorithm = "RS256"
+    else:
+        return "keys must be EC (P-256) or RSA"
+    if key.get("alg", algorithm) != algorithm:
+        return f"a {kty} key must be used with {algorithm}"
+    if key.get("use", "sig") != "sig":
+        return "keys must be signing keys (use=sig)"
+    try:
+        jwk.construct(dict(key), algorithm)
+    except (JOSEError, ValueError, TypeError) as error:
+        return f"not a usable key: {error}"
+    return None
+
+
+async def verify_client_assertion(
+    assertion: str,
+    *,
+    client_id: str,
+    keys: Sequence[Mapping[str, Any]],
+    audiences: Collection[str],
+    now: datetime,
+    max_lifetime: timedelta,
+    replay_guard: ReplayGuard,
+    leeway: timedelta = CLIENT_ASSERTION_LEEWAY,
+) -> dict[str, Any]:
+    """The claims of a valid `private_key_jwt` client assertion (RFC 7523 §3, OIDC Core §9); raises InvalidToken.
+
+    Signed ES256 or RS256 by one of the client's registered `keys` (by `kid`, or any fitting key without one);
+    iss = sub = `client_id`; aud one of `audiences` (the endpoint, or the issuer); exp present, not passed, and not
+    further away than `max_lifetime`; a `jti` that `replay_guard` has not seen (scope the guard to the client).
+    """
+    policy = TokenPolicy(
+        algorithms=tuple(ALGORITHM_KEYS),
+        issuer=client_id,
+        audience=audiences,
+        leeway=leeway,
+        max_lifetime=max_lifetime,
+        required=frozenset({"exp", "jti", "sub"}),
+        require_kid=False,
+    )
+    verified = verify(assertion, keys, policy, now=now)
+    if verified.claims.get("sub") != client_id:
+        raise InvalidToken("client_assertion must have iss = sub = client_id")
+    assert verified.expires_at is not None  # required above
+    if not await replay_guard.first_use(str(verified.claims["jti"]), verified.expires_at + leeway):
+        raise InvalidToken("this client assertion was already used (jti replay)")
+    return verified.claims
+
+
+def _segments(token: str) -> list[str]:
+    """Header, payload and signature; header and payload in canonical base64url (the signature is checked before
+    verification, after the algorithm, so that an unsigned `alg: none` token is refused for its algorithm)."""
+    segments = token.split(".") if isinstance(token, str) else []
+    if len(segments) != 3 or not all(_is_canonical_b64url(segment) for segment in segments[:2]):
+        raise InvalidToken("not a compact JWS in canonical base64url")
+    return segments
+
+
+def _is_canonical_b64url(segment: str) -> bool:
+    # Without this, flipping the unused low bits of a segment's last character would leave a valid signature.
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        return False
+    return b64url(b64url_decode(segment)) == segment
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(b64url_decode(segment))
+    except ValueError:
+        raise InvalidToken(f"the token {what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidToken(f"the token {what} is not a JSON object")
+    return value
+
+
+def _checked_header(token: str, policy: TokenPolicy) -> dict[str, Any]:
+    header = unverified_header(token)
+    algorithm = header.get("alg")
+    # Pinned before any key is touched, so "none" and HMAC-with-the-public-key forgeries never reach verification.
+    if algorithm not in policy.algorithms:
+        raise InvalidToken(f"the token must be signed with {' or '.join(policy.algorithms)}, not {algorithm!r}")
+    if policy.typ is not None and header.get("typ") != policy.typ:
+        raise InvalidToken(f"the token type must be {policy.typ!r}")
+    if "crit" in header:
+        raise InvalidToken("the token names critical header extensions this verifier does not support")
+    return header
+
+
+def _key_list(keys: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    listed = keys.get("keys") if isinstance(keys, Mapping) else keys
+    if not isinstance(listed, Sequence) or isinstance(listed, str):
+        raise InvalidToken("the JWKS has no key list")
+    return [key for key in listed if isinstance(key, Mapping)]
+
+
+def _candidates(
+    keys: Iterable[Mapping[str, Any]], header: Mapping[str, Any], policy: TokenPolicy
+) -> list[dict[str, Any]]:
+    """The keys the token may be checked against: the one its kid names, which must fit the algorithm."""
+    algorithm = str(header["alg"])
+    kid = header.get("kid")
+    if kid is None and not policy.require_kid:
+        return [dict(key) for key in keys if _fits(key, algorithm)]
+    if not isinstance(kid, str) or not kid:
+        raise InvalidToken("the token header has no key id")
+    matches = [key for key in keys if key.get("kid") == kid]
+    if len(matches) != 1:
+        raise InvalidToken(f"the keys hold {'no' if not matches else 'more than one'} key with id {kid!r}")
+    if not _fits(matches[0], algorithm):
+        raise InvalidToken(f"key {kid!r} is not a {algorithm} signing key")
+    return [dict(matches[0])]
+
+
+def _fits(key: Mapping[str, Any], algorithm: str) -> bool:
+    kty, curve = ALGORITHM_KEYS[algorithm]
+    return (
+        key.get("kty") == kty
+        and (curve is None or key.get("crv") == curve)
+        and key.get("alg", algorithm) == algorithm
+        and key.get("use", "sig") == "sig"
+    )
+
+
+def _verify_with_keys(
+    token: str, header: dict[str, Any], keys: Sequence[dict[str, Any]], policy: TokenPolicy, now: datetime
+) -> Verified:
+    algorithm = str(header["alg"])
+    if not _is_canonical_b64url(token.rsplit(".", 1)[-1]):
+        raise InvalidToken("not a compact JWS in canonical base64url")
+    payload: bytes | None = None
+    for key in keys:
+        try:
+            payload = jws.verify(token, verification_key(key, algorithm), algorithms=[algorithm])
+            break
+        except (JOSEError, ValueError, TypeError):
+            continue
+    if payload is None:
+        raise InvalidToken("the signature does not verify with the expected key")
+    try:
+        claims = json.loads(payload)
+    except ValueError:
+        raise InvalidToken("the token payload is not JSON") from None
+    if not isinstance(claims, dict):
+        raise InvalidToken("the token payload is not a JSON object")
+    return _check_claims(header, claims, policy, now)
+
+
+def _check_claims(header: dict[str, Any], claims: dict[str, Any], policy: TokenPolicy, now: datetime) -> Verified:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if missing := sorted(name for name in policy.required if name not in claims):
+        raise InvalidToken(f"the token lacks {', '.join(missing)}")
+    if policy.issuer is not None and claims.get("iss") != policy.issuer:
+        raise InvalidToken(f"the token is not issued by {policy.issuer!r}")
+    if policy.audience is not None:
+        expected = {policy.audience} if isinstance(policy.audience, str) else set(policy.audience)
+        audience = claims.get("aud")
+        presented = [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
+        if not expected & {a for a in presented if isinstance(a, str)}:
+            raise InvalidToken("the token is not meant for this audience")
+    if "jti" in claims or "jti" in policy.required:
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+            raise InvalidToken("the token's jti must be a non-empty string")
+    expires_at, issued_at, not_before = (_numeric_date(claims, name) for name in ("exp", "iat", "nbf"))
+    future = policy.future_leeway if policy.future_leeway is not None else policy.leeway
+    if expires_at is not None and now >= expires_at + policy.leeway:
+        raise InvalidToken("the token has expired")
+    for moment, name in ((issued_at, "issued"), (not_before, "valid")):
+        if moment is not None and moment > now + future:
+            raise InvalidToken(f"the token is {name} only in the future")
+    if policy.max_lifetime is not None and expires_at is not None:
+        if issued_at is not None and expires_at - issued_at > policy.max_lifetime:
+            raise InvalidToken("the token lives longer than policy allows")
+        if expires_at - now > policy.max_lifetime + policy.leeway:
+            raise InvalidToken("the token expires too far in the future")
+    return Verified(header=header, claims=claims, expires_at=expires_at, issued_at=issued_at)
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str) -> datetime | None:
+    if name not in claims:
+        return None
+    value = claims[name]
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidToken(f"the token's {name} is not a NumericDate")
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidToken(f"the token's {name} is out of range") from None

@@ -1,0 +1,334 @@
+"""Decisions for the gateway: is this use of this subject's data by this requester for this purpose covered?
+
+A permit is one statement, Core and built once, run on its own (autocommit on PostgreSQL: one round trip): an
+UPDATE that takes one use of the newest artefact that covers the use (granted, valid at `at`, within its use count
+and frequency, covering a requested item, the processing location allowed, the purpose active), and only if it
+still does when the row is locked (`... WHERE status = 'granted' AND (use_limit IS NULL OR uses < use_limit) ...`).
+The database decides which of many concurrent decisions gets the last use, so a use count of 10 permits exactly 10
+however many ask at once, in one process or many; and nothing is cached, so a revocation committed before a
+decision is seen by it, whichever process asks.
+
+When that statement takes nothing, the general path reads the purpose with the requester's artefacts from the
+subject and explains the outcome: a statute permit, a deny naming the rule, or (after a lost race, or for rows the
+one statement cannot match) a permit through the same conditional UPDATE by id.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeAlias
+
+from sqlalchemy import Boolean, Update, and_, bindparam, case, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.common.db import table_of
+from services.common.ids import new_id
+from services.common.problems import InvalidInput
+from services.consent.consents.models import Consent
+from services.consent.consents.schemas import ConsentStatus
+from services.consent.decisions.schemas import Decision, DecisionRequest
+from services.consent.deps import Runtime
+from services.consent.purposes.models import Purpose
+from services.consent.purposes.schemas import PurposeStatus
+
+CANDIDATES = 20  # the newest artefacts of one requester from one subject for one purpose that a decision weighs
+WINDOW_FORMATS = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+
+Candidate: TypeAlias = Any  # a row of _CANDIDATES: the purpose's columns and one artefact's (or NULLs)
+
+consents = table_of(Consent)
+purposes = table_of(Purpose)
+
+_CANDIDATES = (
+    select(
+        purposes.c.status.label("purpose_status"),
+        purposes.c.statutes,
+        purposes.c.allowed_items,
+        consents.c.id,
+        consents.c.status,
+        consents.c.version,
+        consents.c["items"].label("consent_items"),
+        consents.c.valid_from,
+        consents.c.expires_at,
+        consents.c.use_limit,
+        consents.c.uses,
+        consents.c.frequency_unit,
+        consents.c.frequency_value,
+        consents.c.window_key,
+        consents.c.window_uses,
+        consents.c.jurisdiction,
+        consents.c.transfer_basis,
+        consents.c.data_life_seconds,
+    )
+    .select_from(
+        purposes.outerjoin(
+            consents,
+            and_(
+                consents.c.purpose == purposes.c.code,
+                consents.c.requester == bindparam("q_requester"),
+                consents.c.subject == bindparam("q_subject"),
+            ),
+        )
+    )
+    .where(purposes.c.code == bindparam("q_purpose"))
+    .order_by(consents.c.updated_at.desc(), consents.c.id.desc())
+    .limit(CANDIDATES)
+)
+
+# The calendar period of `at` for each frequency unit, picked by the artefact's own unit.
+_WINDOW = case(
+    (consents.c.frequency_unit == "hour", bindparam("window_hour")),
+    (consents.c.frequency_unit == "day", bindparam("window_day")),
+    (consents.c.frequency_unit == "month", bindparam("window_month")),
+    else_=bindparam("window_year"),
+)
+# What must hold of the artefact at the moment its row is locked, whichever statement takes the use.
+_STILL_USABLE = (
+    consents.c.status == ConsentStatus.granted.value,
+    consents.c.valid_from <= bindparam("at"),
+    consents.c.expires_at > bindparam("at"),
+    or_(consents.c.use_limit.is_(None), consents.c.uses < consents.c.use_limit),
+    or_(
+        consents.c.frequency_value.is_(None),
+        consents.c.window_key.is_(None),
+        consents.c.window_key != _WINDOW,
+        consents.c.window_uses < consents.c.frequency_value,
+    ),
+)
+_TAKE = {
+    "uses": consents.c.uses + 1,
+    "last_used_at": bindparam("at"),
+    "window_uses": case((consents.c.window_key == _WINDOW, consents.c.window_uses + 1), else_=1),
+    "window_key": _WINDOW,
+}
+_RETURNING = (
+    consents.c.id,
+    consents.c.version,
+    consents.c["items"].label("consent_items"),
+    consents.c.expires_at,
+    consents.c.data_life_seconds,
+    consents.c.uses,
+    consents.c.use_limit,
+)
+# The general path's take: this artefact, if it still allows the use.
+_TAKE_USE = update(consents).where(consents.c.id == bindparam("consent_id"), *_STILL_USABLE).values(_TAKE)
+_TAKE_USE = _TAKE_USE.returning(*_RETURNING)
+FAST_PATH_MAX_ITEMS = 8
+
+
+@functools.cache
+def _take_newest_covering(item_count: int) -> Update:
+    """The permit's one statement for `item_count` requested items (built once per count)."""
+    newest = (
+        select(consents.c.id)
+        .where(
+            consents.c.requester == bindparam("q_requester"),
+            consents.c.subject == bindparam("q_subject"),
+            consents.c.purpose == bindparam("q_purpose"),
+            *_STILL_USABLE,
+            or_(*(consents.c.items_key.like(bindparam(f"item_{n}")) for n in range(item_count))),
+            or_(
+                bindparam("location_allowed", type_=Boolean),
+                and_(consents.c.jurisdiction_key.like(bindparam("location")), consents.c.transfer_basis.is_not(None)),
+            ),
+            exists().where(purposes.c.code == consents.c.purpose, purposes.c.status == PurposeStatus.active.value),
+        )
+        .order_by(consents.c.updated_at.desc(), consents.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return update(consents).where(consents.c.id == newest, *_STILL_USABLE).values(_TAKE).returning(*_RETURNING)
+
+
+@asynccontextmanager
+async def decision_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """PostgreSQL: autocommit, each statement its own transaction (a permit is one statement, so one round trip).
+    SQLite: one transaction (its BEGIN IMMEDIATE listener would otherwise open one that nothing commits)."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        async with engine.begin() as connection:
+            yield connection
+
+
+class DecisionTimeRefused(InvalidInput):
+    title = "The decision's time is too far from the consent service's clock"
+    type_slug = "consent/decision-time"
+    code = "consent.decision_time"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    rule_id: str
+    detail: str
+    consent_id: str | None = None
+
+
+def window_key(unit: str | None, at: datetime) -> str | None:
+    """The calendar period a frequency-limited use falls in ("2026-03-14" for a daily limit)."""
+    return at.strftime(WINDOW_FORMATS[unit]) if unit else None
+
+
+def windows(at: datetime) -> dict[str, str]:
+    return {f"window_{unit}": at.strftime(pattern) for unit, pattern in WINDOW_FORMATS.items()}
+
+
+class DecisionService:
+    async def decide(self, engine: AsyncEngine, body: DecisionRequest, *, rt: Runtime) -> Decision:
+        now = rt.clock.now()
+        at = body.at if body.at is not None else now
+        if at.tzinfo is None or abs(at - now) > timedelta(seconds=rt.settings.decision_clock_skew_seconds):
+            raise DecisionTimeRefused(
+                f"`at` must carry its UTC offset and lie within {rt.settings.decision_clock_skew_seconds} s of now."
+            )
+        location = body.processing_location
+        params: dict[str, Any] = {
+            "q_requester": body.requester, "q_subject": body.subject, "q_purpose": body.purpose, "at": at,
+            **windows(at),
+            "location_allowed": location is None or location in rt.settings.approved_jurisdictions,
+            "location": f"%,{location},%",
+        }  # fmt: skip
+        async with decision_connection(engine) as connection:
+            if len(body.items) <= FAST_PATH_MAX_ITEMS:
+                items = {f"item_{n}": f"%,{item},%" for n, item in enumerate(body.items)}
+                statement = _take_newest_covering(len(body.items))
+                taken = (await connection.execute(statement, params | items)).first()
+                if taken is not None:
+                    return self._permit(body, taken, at)
+            for _attempt in range(3):  # a lost race (revoked or used up in between) is decided again on fresh rows
+                rows = (await connection.execute(_CANDIDATES, params)).all()
+                outcome = self._choose(rows, body, at, rt)
+                if isinstance(outcome, Decision):
+                    return outcome
+                if isinstance(outcome, Refusal):
+                    return self._deny(body, outcome)
+                taken = (await connection.execute(_TAKE_USE, params | {"consent_id": outcome.id})).first()
+                if taken is not None:
+                    return self._permit(body, taken, at)
+        return self._deny(body, Refusal("SG-CONSENT-1", "The consent changed while this decision was taken."))
+
+    @staticmethod
+    def _permit(body: DecisionRequest, taken: Candidate, at: datetime) -> Decision:
+        return Decision(
+            decision="permit",
+            decision_id=new_id("dec"),
+            consent_id=taken.id,
+            artefact_version=taken.version,
+            covered_items=[item for item in body.items if item in taken.consent_items],
+            purpose=body.purpose,
+            legal_basis="consent",
+            rule_id=None,
+            detail=None,
+            valid_until=taken.expires_at,
+            data_life_until=at + timedelta(seconds=taken.data_life_seconds),
+            uses_remaining=taken.use_limit - taken.uses if taken.use_limit is not None else None,
+        )
+
+    def _choose(self, rows: Sequence[Candidate], body: DecisionRequest, at: datetime, rt: Runtime) -> Any:
+        """The artefact to take a use of, a statute permit, or the refusal that explains the outcome best."""
+        if not rows:
+            return Refusal("SG-PURPOSE-1", f"Purpose {body.purpose} is not in the purpose registry.")
+        purpose_status = rows[0].purpose_status
+        if purpose_status != PurposeStatus.active:
+            return Refusal("SG-PURPOSE-1", f"Purpose {body.purpose} is {purpose_status}, not active.")
+        artefacts = [row for row in rows if row.id is not None]
+        usable: list[tuple[int, Candidate]] = []
+        newest_refusal: Refusal | None = None  # rows come newest first: the latest change explains best
+        for row in artefacts:
+            refusal = self._refusal(row, body, at, rt)
+            if refusal is None:
+                usable.append((sum(item in row.consent_items for item in body.items), row))
+            elif newest_refusal is None:
+                newest_refusal = refusal
+        if usable:
+            return max(usable, key=lambda pair: pair[0])[1]  # the widest cover; the newest among equals (stable)
+        statute = next((entry for entry in rows[0].statutes if body.requester in entry.get("requesters", [])), None)
+        if statute is not None:
+            covered = [item for item in body.items if item in rows[0].allowed_items]
+            if covered:
+                return Decision(
+                    decision="permit",
+                    decision_id=new_id("dec"),
+                    consent_id=None,
+                    artefact_version=None,
+                    covered_items=covered,
+                    purpose=body.purpose,
+                    legal_basis="statute",
+                    statute=statute["reference"],
+                    rule_id=None,
+                    detail=None,
+                    valid_until=None,
+                )
+        if newest_refusal is not None:
+            return newest_refusal
+        return Refusal(
+            "SG-CONSENT-1",
+            f"No consent by this subject for requester {body.requester} and purpose {body.purpose}.",
+        )
+
+    @staticmethod
+    def _refusal(row: Candidate, body: DecisionRequest, at: datetime, rt: Runtime) -> Refusal | None:
+        """Why this artefact does not cover the use (None: it does, if its use is still there to take)."""
+        refusal = DecisionService._why_not(row, body, at, rt)
+        return Refusal(refusal.rule_id, refusal.detail, row.id) if refusal is not None else None
+
+    @staticmethod
+    def _why_not(row: Candidate, body: DecisionRequest, at: datetime, rt: Runtime) -> Refusal | None:
+        status = ConsentStatus(row.status)
+        if status is ConsentStatus.revoked:
+            return Refusal("SG-CONSENT-4", f"Consent {row.id} was revoked by the subject.")
+        if status is ConsentStatus.expired or (status is ConsentStatus.granted and row.expires_at <= at):
+            return Refusal("SG-CONSENT-5", f"Consent {row.id} expired at {row.expires_at.isoformat()}.")
+        if status is ConsentStatus.requested:
+            return Refusal("SG-CONSENT-1", f"Consent {row.id} awaits the subject's answer.")
+        if status is ConsentStatus.denied:
+            return Refusal("SG-CONSENT-1", f"The subject refused consent {row.id}.")
+        if row.valid_from > at:
+            return Refusal("SG-CONSENT-1", f"Consent {row.id} is valid only from {row.valid_from.isoformat()}.")
+        if row.use_limit is not None and row.uses >= row.use_limit:
+            return Refusal("SG-CONSENT-1", f"Consent {row.id} allowed {row.use_limit} uses; all are used.")
+        if (
+            row.frequency_value is not None
+            and row.window_key == window_key(row.frequency_unit, at)
+            and row.window_uses >= row.frequency_value
+        ):
+            return Refusal(
+                "SG-CONSENT-1", f"Consent {row.id} allows {row.frequency_value} uses per {row.frequency_unit}."
+            )
+        if not any(item in row.consent_items for item in body.items):
+            return Refusal("SG-CONSENT-3", f"Consent {row.id} covers none of the requested items.")
+        location = body.processing_location
+        if (
+            location is not None
+            and location not in rt.settings.approved_jurisdictions
+            and not (location in row.jurisdiction and row.transfer_basis)
+        ):
+            return Refusal(
+                "SG-XBORDER-1",
+                f"The requester processes data in {location}, which is not approved and which consent {row.id} does "
+                "not name with a transfer basis.",
+            )
+        return None
+
+    @staticmethod
+    def _deny(body: DecisionRequest, refusal: Refusal) -> Decision:
+        return Decision(
+            decision="deny",
+            decision_id=new_id("dec"),
+            consent_id=refusal.consent_id,
+            artefact_version=None,
+            covered_items=[],
+            purpose=body.purpose,
+            legal_basis=None,
+            rule_id=refusal.rule_id,
+            detail=refusal.detail,
+            valid_until=None,
+        )
+
+
+decision = DecisionService()

@@ -1,0 +1,45 @@
+"""The exchange's named dependencies: its runtime (clock, outbox, key, settings, provider client) and role gates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.common.assertion import Caller
+from services.common.auth import require_roles
+from services.common.clock import Clock
+from services.common.keys import SigningKey
+from services.common.outbox import Outbox
+from services.exchange.config import ExchangeSettings
+from services.exchange.registries.client import RegistriesClient
+
+
+@dataclass
+class Runtime:
+    """What the domain services need besides the session and the caller."""
+
+    clock: Clock
+    outbox: Outbox
+    settings: ExchangeSettings
+    signing_key: SigningKey
+    # The providers' information systems (the simulated registries), reached over HTTP.
+    providers: RegistriesClient
+
+
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.exchange
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# The exchange's operator (X-Road's central server administrator): registers members, services and access rights.
+AdminDep = Annotated[Caller, Depends(require_roles("exchange_admin"))]
+# Consumers: organisations fetching through the exchange, law enforcement under a court order.
+ConsumerDep = Annotated[Caller, Depends(require_roles("relying_party", "law_enforcement"))]
+OversightDep = Annotated[Caller, Depends(require_roles("oversight"))]
+AuditorDep = Annotated[Caller, Depends(require_roles("auditor"))]
+OrderReaderDep = Annotated[Caller, Depends(require_roles("oversight", "auditor"))]
+CivilRegistrarDep = Annotated[Caller, Depends(require_roles("civil_registrar"))]
+SocialOfficerDep = Annotated[Caller, Depends(require_roles("social_registry_officer"))]

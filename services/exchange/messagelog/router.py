@@ -1,0 +1,63 @@
+"""The message log for auditors: entries by message id, a full export for offline verification, a verification."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from services.common.auth import SessionDep
+from services.common.problems import PolicyDenied, problem_responses
+from services.exchange.deps import AuditorDep
+from services.exchange.messagelog.schemas import FindingRead, LogEntryRead, LogExport, LogHeadRead, VerificationReport
+from services.exchange.messagelog.service import message_log
+from services.exchange.messagelog.verify import verify_log
+
+router = APIRouter(prefix="/v1/message-log", tags=["message log"])
+
+
+@router.get(
+    "",
+    summary="Message-log entries (auditor)",
+    description="Both sides' entries, optionally of one message id. Entries hold hashes, never payloads.",
+    response_model=list[LogEntryRead],
+    responses=problem_responses(PolicyDenied),
+)
+async def list_entries(
+    session: SessionDep,
+    caller: AuditorDep,
+    message_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[LogEntryRead]:
+    return [LogEntryRead.model_validate(e) for e in await message_log.entries(session, message_id=message_id)]
+
+
+@router.get(
+    "/export",
+    summary="Export the whole log for offline verification (auditor)",
+    description="Save it and run `dpi-sandbox exchange verify-log --file <export>`: nothing but the file is needed.",
+    response_model=LogExport,
+    responses=problem_responses(PolicyDenied),
+)
+async def export(request: Request, session: SessionDep, caller: AuditorDep) -> LogExport:
+    return LogExport(
+        entries=[LogEntryRead.model_validate(e) for e in await message_log.entries(session)],
+        heads=[LogHeadRead.model_validate(h) for h in await message_log.heads(session)],
+        jwks=request.app.state.signing_key.jwks(),
+    )
+
+
+@router.get(
+    "/verify",
+    summary="Verify the log's signatures, hashes, chain and heads (auditor)",
+    description="Names every altered, deleted or swapped entry.",
+    response_model=VerificationReport,
+    responses=problem_responses(PolicyDenied),
+)
+async def verify(request: Request, session: SessionDep, caller: AuditorDep) -> VerificationReport:
+    entries = [LogEntryRead.model_validate(e).model_dump() for e in await message_log.entries(session)]
+    heads = [LogHeadRead.model_validate(h).model_dump() for h in await message_log.heads(session)]
+    report = verify_log(entries, heads, request.app.state.signing_key.jwks())
+    return VerificationReport(
+        ok=report.ok, entries=report.entries, findings=[FindingRead(**asdict(f)) for f in report.findings]
+    )

@@ -1,0 +1,45 @@
+"""The payments service's named dependencies: its runtime and the role gates of each kind of caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.common.assertion import Caller
+from services.common.auth import require_roles
+from services.common.clock import Clock
+from services.common.keys import SigningKey
+from services.common.outbox import Outbox
+from services.payments.config import PaymentsSettings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the domain services need besides the session and the caller."""
+
+    clock: Clock
+    outbox: Outbox
+    settings: PaymentsSettings
+    signing_key: SigningKey
+
+
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.payments
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# The scheme operator: sets up participants and accounts, funds, runs settlement.
+OperatorDep = Annotated[Caller, Depends(require_roles("payments_operator"))]
+# A participant FSP (its client_id is the participant's client_id) or the operator.
+FspDep = Annotated[Caller, Depends(require_roles("fsp", "payments_operator"))]
+# A G2P programme (a ministry's payment unit) posting disbursement batches.
+ProgrammeDep = Annotated[Caller, Depends(require_roles("programme"))]
+# Who may resolve a person reference to a payment address: FSPs (party lookup), programmes, the operator.
+ResolverDep = Annotated[Caller, Depends(require_roles("fsp", "programme", "payments_operator"))]
+ReaderDep = Annotated[Caller, Depends(require_roles("payments_operator", "auditor"))]
+# Anyone who may read an account: what each sees is decided by the ledger (their own accounts only).
+AccountReaderDep = Annotated[Caller, Depends(require_roles("fsp", "payments_operator", "auditor", "subject"))]
+SubjectDep = Annotated[Caller, Depends(require_roles("subject"))]

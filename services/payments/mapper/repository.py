@@ -1,0 +1,81 @@
+"""Selects and updates of the mapper."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db import insert_unless_conflict, table_of
+from services.payments.ledger.models import Account
+from services.payments.mapper.models import Link
+
+links = table_of(Link)
+accounts = table_of(Account)
+
+_RESOLVED = (
+    links.c.ref_type,
+    links.c.person_ref,
+    links.c.account_id,
+    accounts.c.participant_id,
+    accounts.c.address,
+    accounts.c.kind,
+)
+_RESOLVE_ONE = (
+    select(*_RESOLVED)
+    .select_from(links.join(accounts, accounts.c.id == links.c.account_id))
+    .where(links.c.ref_type == bindparam("ref_type"), links.c.person_ref == bindparam("ref"), links.c.is_default)
+)
+
+
+class MapperRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> MapperRepository:
+        return cls(session)
+
+    async def lock_person(self, ref_type: str, person_ref: str) -> list[Link]:
+        """The person's links, locked until commit: default changes for one person happen one at a time."""
+        statement = (
+            select(Link)
+            .where(Link.ref_type == ref_type, Link.person_ref == person_ref)
+            .order_by(Link.created_at, Link.id)
+            .with_for_update()
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def insert(self, values: dict[str, Any]) -> bool:
+        return await insert_unless_conflict(self.session, links, values)
+
+    async def get(self, link_id: str) -> Link | None:
+        return await self.session.get(Link, link_id, populate_existing=True)
+
+    async def set_default(self, ref_type: str, person_ref: str, link_id: str, at: datetime) -> None:
+        person = (links.c.ref_type == ref_type) & (links.c.person_ref == person_ref)
+        await self.session.execute(update(links).where(person, links.c.is_default).values(is_default=False))
+        await self.session.execute(update(links).where(links.c.id == link_id).values(is_default=True, updated_at=at))
+
+    async def list_for(self, ref_type: str, person_ref: str) -> Sequence[tuple[Link, Account]]:
+        statement = (
+            select(Link, Account)
+            .join(Account, Account.id == Link.account_id)
+            .where(Link.ref_type == ref_type, Link.person_ref == person_ref)
+            .order_by(Link.created_at, Link.id)
+        )
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
+
+    async def resolve(self, ref_type: str, person_ref: str) -> Any:
+        return (await self.session.execute(_RESOLVE_ONE, {"ref_type": ref_type, "ref": person_ref})).first()
+
+    async def resolve_many(self, ref_type: str, person_refs: Sequence[str]) -> Sequence[Any]:
+        statement = (
+            select(*_RESOLVED)
+            .select_from(links.join(accounts, accounts.c.id == links.c.account_id))
+            .where(links.c.ref_type == ref_type, links.c.person_ref.in_(person_refs), links.c.is_default)
+        )
+        return (await self.session.execute(statement)).all()

@@ -1,0 +1,132 @@
+"""The mapper over HTTP: FSPs and the operator link accounts; programmes and FSPs resolve; a person manages theirs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from services.common.auth import SessionDep
+from services.common.problems import PolicyDenied, problem_responses
+from services.payments.deps import FspDep, ResolverDep, RuntimeDep, SubjectDep
+from services.payments.ledger.errors import AccountNotFound, ParticipantNotFound
+from services.payments.ledger.schemas import SubRef
+from services.payments.mapper.errors import LinkExists, LinkNotFound, NotAccountHolder, Unresolvable
+from services.payments.mapper.models import RefType
+from services.payments.mapper.schemas import (
+    LinkCreate,
+    LinkRead,
+    LinkUpdate,
+    MyLinkCreate,
+    Resolution,
+    ResolvedMany,
+    ResolveMany,
+)
+from services.payments.mapper.service import mapper as mapper_service
+
+router = APIRouter(prefix="/v1/mapper", tags=["mapper"])
+me_router = APIRouter(prefix="/v1/me/payment-links", tags=["mapper"])
+
+
+@router.post(
+    "/links",
+    status_code=201,
+    summary="Link a person reference to an account (FSP, operator)",
+    description="The first link of a person is their default; `default: true` moves the default to this one.",
+    response_model=LinkRead,
+    responses=problem_responses(PolicyDenied, AccountNotFound, ParticipantNotFound, LinkExists, NotAccountHolder),
+)
+async def link(body: LinkCreate, session: SessionDep, caller: FspDep, rt: RuntimeDep) -> LinkRead:
+    return await mapper_service.link(session, caller, body, rt=rt)
+
+
+@router.patch(
+    "/links/{link_id}",
+    summary="Change a link (FSP, operator)",
+    description="Make it the default, or point it at another account.",
+    response_model=LinkRead,
+    responses=problem_responses(PolicyDenied, LinkNotFound, AccountNotFound, LinkExists, NotAccountHolder),
+)
+async def update_link(link_id: str, body: LinkUpdate, session: SessionDep, caller: FspDep, rt: RuntimeDep) -> LinkRead:
+    return await mapper_service.update(session, caller, link_id, body, rt=rt)
+
+
+@router.delete(
+    "/links/{link_id}",
+    status_code=204,
+    summary="Unlink (FSP, operator)",
+    description="If it was the default, the person's oldest other link becomes the default.",
+    responses=problem_responses(PolicyDenied, LinkNotFound),
+)
+async def unlink(link_id: str, session: SessionDep, caller: FspDep, rt: RuntimeDep) -> Response:
+    await mapper_service.unlink(session, caller, link_id, rt=rt)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/resolve",
+    summary="Resolve a person reference to their default payment address",
+    response_model=Resolution,
+    responses=problem_responses(PolicyDenied, Unresolvable),
+)
+async def resolve(
+    session: SessionDep, caller: ResolverDep, ref: Annotated[SubRef, Query()], ref_type: RefType = RefType.sub
+) -> Resolution:
+    return await mapper_service.resolve(session, ref_type, ref)
+
+
+@router.post(
+    "/resolve",
+    summary="Resolve up to 1,000 person references at once",
+    description="G2P Connect's batch resolve: the resolved addresses, and the references that resolved to none.",
+    response_model=ResolvedMany,
+    responses=problem_responses(PolicyDenied),
+)
+async def resolve_many(body: ResolveMany, session: SessionDep, caller: ResolverDep) -> ResolvedMany:
+    return await mapper_service.resolve_many(session, body.ref_type, body.person_refs)
+
+
+@me_router.get(
+    "",
+    summary="My payment links (the person)",
+    description="Where payments to me go: every linked account, and which one is the default.",
+    response_model=list[LinkRead],
+    responses=problem_responses(PolicyDenied),
+)
+async def my_links(session: SessionDep, caller: SubjectDep) -> list[LinkRead]:
+    return await mapper_service.my_links(session, caller)
+
+
+@me_router.post(
+    "",
+    status_code=201,
+    summary="Link one of my accounts (the person)",
+    response_model=LinkRead,
+    responses=problem_responses(PolicyDenied, AccountNotFound, LinkExists),
+)
+async def link_mine(body: MyLinkCreate, session: SessionDep, caller: SubjectDep, rt: RuntimeDep) -> LinkRead:
+    return await mapper_service.link_mine(session, caller, body, rt=rt)
+
+
+@me_router.patch(
+    "/{link_id}",
+    summary="Change one of my links (the person)",
+    description="Make it my default, or point it at another account I hold.",
+    response_model=LinkRead,
+    responses=problem_responses(PolicyDenied, LinkNotFound, AccountNotFound, LinkExists),
+)
+async def update_mine(
+    link_id: str, body: LinkUpdate, session: SessionDep, caller: SubjectDep, rt: RuntimeDep
+) -> LinkRead:
+    return await mapper_service.update_mine(session, caller, link_id, body, rt=rt)
+
+
+@me_router.delete(
+    "/{link_id}",
+    status_code=204,
+    summary="Remove one of my links (the person)",
+    responses=problem_responses(PolicyDenied, LinkNotFound),
+)
+async def unlink_mine(link_id: str, session: SessionDep, caller: SubjectDep, rt: RuntimeDep) -> Response:
+    await mapper_service.unlink_mine(session, caller, link_id, rt=rt)
+    return Response(status_code=204)

@@ -1,0 +1,97 @@
+"""Payments test helpers: an HTTP client acting as the gateway for each kind of caller, and raw database reads."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+OPERATOR = ("payments_operator",)
+FSP = ("fsp",)
+PROGRAMME = ("programme",)
+SUBJECT = ("subject",)
+AUDITOR = ("auditor",)
+CURRENCY = "USD"
+ISSUANCE = "central-bank:issuance:USD"
+
+_serial = itertools.count(1)
+
+
+class PaymentsApi:
+    """Talks to the payments app as the gateway would, minting a fresh assertion per request."""
+
+    def __init__(self, svc: Any, gateway: Any) -> None:
+        self.svc = svc
+        self.gateway = gateway
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        roles: Sequence[str],
+        subject_ref: str | None = None,
+        client_id: str = "test-client",
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        assertion = self.gateway.headers("payments", client_id=client_id, roles=tuple(roles), subject_ref=subject_ref)
+        return await self.svc.client.request(
+            method, path, json=json, content=content, headers={**assertion, **(headers or {})}
+        )
+
+    async def operator(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.call(method, path, roles=OPERATOR, client_id="scheme-operator", **kwargs)
+
+    async def fsp(self, fsp_id: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.call(method, path, roles=FSP, client_id=f"sim-{fsp_id}", **kwargs)
+
+    async def open_account(
+        self, fsp_id: str = "bank-a", *, owner: str | None = None, kind: str = "customer", limit: str = "0",
+        address: str | None = None, currency: str = CURRENCY,
+    ) -> dict[str, Any]:  # fmt: skip
+        body = {"participant_id": fsp_id, "kind": kind, "address": address or f"{next(_serial):06d}",
+                "currency": currency, "owner_ref": owner, "debit_limit": limit}  # fmt: skip
+        response = await self.operator("POST", "/v1/ledger/accounts", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    async def fund(self, account_id: str, amount: str, *, source: str = ISSUANCE) -> dict[str, Any]:
+        body = {"id": f"fund-{next(_serial)}", "debit_account_id": source, "credit_account_id": account_id,
+                "amount": amount, "currency": CURRENCY, "code": "funding"}  # fmt: skip
+        response = await self.operator("POST", "/v1/ledger/postings", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    async def account(self, account_id: str) -> dict[str, Any]:
+        response = await self.operator("GET", f"/v1/ledger/accounts/{account_id}")
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    async def balance(self, account_id: str) -> str:
+        return str((await self.account(account_id))["balance"]["amount"])
+
+    async def check(self) -> dict[str, Any]:
+        response = await self.call("GET", "/v1/ledger/check", roles=AUDITOR)
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+async def table_rows(svc: Any, table_name: str) -> list[dict[str, Any]]:
+    """Every row of one of the service's tables, read raw."""
+    from services.payments.models import metadata
+
+    table = metadata.tables[table_name]
+    async with svc.app.state.sessionmaker() as session:
+        result = await session.execute(select(table))
+        return [dict(row._mapping) for row in result]
+
+
+async def events(svc: Any, subject: str | None = None) -> list[dict[str, Any]]:
+    """The outbox rows (published or not) in creation order, optionally of one subject."""
+    rows = sorted(await table_rows(svc, "outbox"), key=lambda row: row["id"])
+    return [row for row in rows if subject is None or row["subject"] == subject]

@@ -1,0 +1,257 @@
+"""services.common.jws: canonical JSON, signed records and the one strict JWS/JWT verifier."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwk as jose_jwk
+from jose import jwt
+
+from services.common import jws
+from services.common.assertion import MemoryReplayGuard, StaticJwks
+from services.common.clock import FrozenClock
+from services.common.keys import SigningKey, b64url, b64url_decode
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+T = int(NOW.timestamp())
+
+
+@pytest.fixture(scope="module")
+def key() -> SigningKey:
+    return SigningKey.generate()
+
+
+def _segment(value: dict[str, Any]) -> str:
+    return b64url(json.dumps(value).encode())
+
+
+def _jwt(key: SigningKey, claims: dict[str, Any], typ: str = "test+jwt", **headers: Any) -> str:
+    return key.sign_jwt(claims, typ=typ, extra_headers=headers or None)
+
+
+class TestCanonicalJson:
+    def test_rfc_8785_sorts_keys_drops_whitespace_and_normalises_numbers(self) -> None:
+        assert jws.canonical_json({"b": 1, "a": [1.0, "x", None, True]}) == b'{"a":[1,"x",null,true],"b":1}'
+        assert jws.canonical_json({"€": 1e21, "\u00e9": 0.1}) == '{"é":0.1,"€":1e+21}'.encode()
+
+    def test_the_same_record_in_any_key_order_has_one_form(self) -> None:
+        assert jws.canonical_json({"x": {"b": 2, "a": 1}}) == jws.canonical_json({"x": {"a": 1, "b": 2}})
+
+
+class TestSignRecord:
+    def test_the_payload_is_the_canonical_json_and_the_header_names_key_and_type(self, key: SigningKey) -> None:
+        record = {"payment_id": "pay_1", "amount": "10.00", "steps": [2, 1]}
+        token = jws.sign_record(key, record, typ="dpi-step+jws")
+        header, payload, _ = token.split(".")
+        assert b64url_decode(payload) == jws.canonical_json(record)
+        assert json.loads(b64url_decode(header)) == {"alg": "ES256", "kid": key.kid, "typ": "dpi-step+jws"}
+        verified = jws.verify(token, key.jwks(), jws.TokenPolicy(typ="dpi-step+jws", required=frozenset()), now=NOW)
+        assert verified.claims == record
+
+    def test_a_changed_record_does_not_verify(self, key: SigningKey) -> None:
+        token = jws.sign_record(key, {"amount": "10.00"}, typ="t")
+        header, _, signature = token.split(".")
+        forged = f"{header}.{b64url(jws.canonical_json({'amount': '99.00'}))}.{signature}"
+        with pytest.raises(jws.InvalidToken, match="signature"):
+            jws.verify(forged, key.jwks(), jws.TokenPolicy(required=frozenset()), now=NOW)
+
+
+class TestVerify:
+    POLICY = jws.TokenPolicy(typ="test+jwt", issuer="iss-1", audience="svc", leeway=timedelta(seconds=5))
+
+    def claims(self, **overrides: Any) -> dict[str, Any]:
+        return {"iss": "iss-1", "aud": "svc", "iat": T, "exp": T + 60, "jti": "j1", **overrides}
+
+    def test_a_good_token_passes_with_its_times(self, key: SigningKey) -> None:
+        verified = jws.verify(_jwt(key, self.claims()), key.jwks(), self.POLICY, now=NOW)
+        assert verified.claims["jti"] == "j1"
+        assert verified.expires_at == NOW + timedelta(seconds=60)
+        assert verified.issued_at == NOW
+        assert verified.header["kid"] == key.kid
+
+    @pytest.mark.parametrize("alg", ["none", "None", "HS256", "RS256", "ES512"])
+    def test_the_algorithm_is_pinned_before_any_key_is_used(self, key: SigningKey, alg: str) -> None:
+        header = _segment({"alg": alg, "typ": "test+jwt", "kid": key.kid})
+        payload = _segment(self.claims())
+        secret = json.dumps(key.public_jwk()).encode()
+        signature = b64url(hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+        for token in (f"{header}.{payload}.", f"{header}.{payload}.{signature}"):
+            with pytest.raises(jws.InvalidToken, match="ES256"):
+                jws.verify(token, key.jwks(), self.POLICY, now=NOW)
+
+    def test_type_issuer_and_audience_are_checked(self, key: SigningKey) -> None:
+        cases = {
+            "token type": _jwt(key, self.claims(), typ="other+jwt"),
+            "issued by": _jwt(key, self.claims(iss="someone")),
+            "audience": _jwt(key, self.claims(aud="another-svc")),
+        }
+        for reason, token in cases.items():
+            with pytest.raises(jws.InvalidToken, match=reason):
+                jws.verify(token, key.jwks(), self.POLICY, now=NOW)
+
+    def test_an_audience_list_needs_one_expected_member(self, key: SigningKey) -> None:
+        token = _jwt(key, self.claims(aud=["x", "svc"]))
+        assert jws.verify(token, key.jwks(), self.POLICY, now=NOW)
+        policy = jws.TokenPolicy(typ="test+jwt", audience=("a", "b"))
+        with pytest.raises(jws.InvalidToken, match="audience"):
+            jws.verify(token, key.jwks(), policy, now=NOW)
+
+    def test_expiry_counts_the_leeway_on_the_given_clock(self, key: SigningKey) -> None:
+        token = _jwt(key, self.claims())
+        assert jws.verify(token, key.jwks(), self.POLICY, now=NOW + timedelta(seconds=64))
+        with pytest.raises(jws.InvalidToken, match="expired"):
+            jws.verify(token, key.jwks(), self.POLICY, now=NOW + timedelta(seconds=65))
+
+    def test_tokens_from_the_future_are_refused_beyond_the_leeway(self, key: SigningKey) -> None:
+        for claim in ("iat", "nbf"):
+            token = _jwt(key, self.claims(**{claim: T + 6}))
+            with pytest.raises(jws.InvalidToken, match="future"):
+                jws.verify(token, key.jwks(), self.POLICY, now=NOW)
+        relaxed = jws.TokenPolicy(typ="test+jwt", future_leeway=timedelta(minutes=5))
+        assert jws.verify(_jwt(key, self.claims(iat=T + 240)), key.jwks(), relaxed, now=NOW)
+
+    def test_the_maximum_lifetime_is_enforced(self, key: SigningKey) -> None:
+        policy = jws.TokenPolicy(typ="test+jwt", max_lifetime=timedelta(seconds=60))
+        assert jws.verify(_jwt(key, self.claims()), key.jwks(), policy, now=NOW)
+        with pytest.raises(jws.InvalidToken, match="longer than policy"):
+            jws.verify(_jwt(key, self.claims(exp=T + 61)), key.jwks(), policy, now=NOW)
+        with pytest.raises(jws.InvalidToken, match="too far"):
+            jws.verify(_jwt(key, {"exp": T + 3600}), key.jwks(), policy, now=NOW)
+
+    def test_required_claims_and_their_shapes(self, key: SigningKey) -> None:
+        policy = jws.TokenPolicy(typ="test+jwt", required=frozenset({"exp", "iat", "jti"}))
+        for claims, reason in (
+            ({"exp": T + 60, "jti": "j"}, "lacks iat"),
+            ({"exp": "soon", "iat": T, "jti": "j"}, "NumericDate"),
+            ({"exp": True, "iat": T, "jti": "j"}, "NumericDate"),
+            ({"exp": T + 60, "iat": T, "jti": ""}, "jti"),
+            ({"exp": T + 60, "iat": T, "jti": "j" * 201}, "jti"),
+        ):
+            with pytest.raises(jws.InvalidToken, match=reason):
+                jws.verify(_jwt(key, claims), key.jwks(), policy, now=NOW)
+
+    def test_the_key_is_chosen_by_kid_and_must_fit_the_algorithm(self, key: SigningKey) -> None:
+        token = _jwt(key, self.claims())
+        other = SigningKey.generate()
+        with pytest.raises(jws.InvalidToken, match="no key with id"):
+            jws.verify(token, other.jwks(), self.POLICY, now=NOW)
+        twice = {"keys": [key.public_jwk(), key.public_jwk()]}
+        with pytest.raises(jws.InvalidToken, match="more than one"):
+            jws.verify(token, twice, self.POLICY, now=NOW)
+        wrong_use = {"keys": [{**key.public_jwk(), "use": "enc"}]}
+        with pytest.raises(jws.InvalidToken, match="not a ES256 signing key"):
+            jws.verify(token, wrong_use, self.POLICY, now=NOW)
+        impostor = SigningKey(other.private_key, key.kid)
+        with pytest.raises(jws.InvalidToken, match="signature"):
+            jws.verify(_jwt(impostor, self.claims()), key.jwks(), self.POLICY, now=NOW)
+        no_kid = jwt.encode(self.claims(), key.jose_key, algorithm="ES256", headers={"typ": "test+jwt"})
+        with pytest.raises(jws.InvalidToken, match="key id"):
+            jws.verify(no_kid, key.jwks(), self.POLICY, now=NOW)
+
+    def test_malformed_tokens_are_refused_as_such(self, key: SigningKey) -> None:
+        token = _jwt(key, self.claims())
+        header, payload, signature = token.split(".")
+        crit = _jwt(key, self.claims(), crit=["exp"])
+        for bad, reason in (
+            ("not-a-jwt", "compact"),
+            (f"{header}.{payload}", "compact"),
+            (f"{header}=.{payload}.{signature}", "compact"),
+            (f"{_segment({'alg': 'ES256'})[:-1]}.{payload}.{signature}", "compact|JSON"),
+            (f"{b64url(b'[1]')}.{payload}.{signature}", "JSON object"),
+            (crit, "critical"),
+        ):
+            with pytest.raises(jws.InvalidToken, match=reason):
+                jws.verify(bad, key.jwks(), self.POLICY, now=NOW)
+
+    def test_every_single_character_change_is_refused(self, key: SigningKey) -> None:
+        token = _jwt(key, self.claims())
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        for position, char in enumerate(token):
+            replacement = "A" if char == "." else alphabet[alphabet.index(char) ^ 1]
+            with pytest.raises(jws.InvalidToken):
+                jws.verify(token[:position] + replacement + token[position + 1 :], key.jwks(), self.POLICY, now=NOW)
+
+    async def test_verify_with_a_key_source_looks_the_kid_up(self, key: SigningKey) -> None:
+        token = _jwt(key, self.claims())
+        assert (await jws.verify_with(token, StaticJwks(key.jwks()), self.POLICY, now=NOW)).claims["jti"] == "j1"
+        with pytest.raises(jws.InvalidToken, match="unknown key"):
+            await jws.verify_with(token, StaticJwks({"keys": []}), self.POLICY, now=NOW)
+
+    def test_a_naive_now_is_a_programming_error(self, key: SigningKey) -> None:
+        with pytest.raises(ValueError):
+            jws.verify(_jwt(key, self.claims()), key.jwks(), self.POLICY, now=NOW.replace(tzinfo=None))
+
+
+class TestClientAssertion:
+    ENDPOINT = "https://gw.example/oauth2/token"
+
+    def assertion(self, private: Any, **overrides: Any) -> str:
+        claims = {"iss": "rp-1", "sub": "rp-1", "aud": self.ENDPOINT, "exp": T + 60, "iat": T, "jti": "a1"}
+        claims.update(overrides)
+        headers = {"kid": overrides.pop("kid", "k1")} if "no_kid" not in overrides else {}
+        claims.pop("no_kid", None)
+        alg = "RS256" if isinstance(private, rsa.RSAPrivateKey) else "ES256"
+        return jwt.encode(claims, jose_jwk.construct(_pem(private), alg), algorithm=alg, headers=headers)
+
+    async def verify(self, token: str, keys: list[dict[str, Any]], guard: Any = None) -> dict[str, Any]:
+        return await jws.verify_client_assertion(
+            token,
+            client_id="rp-1",
+            keys=keys,
+            audiences=[self.ENDPOINT],
+            now=NOW,
+            max_lifetime=timedelta(minutes=5),
+            replay_guard=guard or MemoryReplayGuard(FrozenClock(NOW)),
+        )
+
+    async def test_a_good_assertion_passes_once(self, key: SigningKey) -> None:
+        keys = [{**key.public_jwk(), "kid": "k1"}]
+        guard = MemoryReplayGuard(FrozenClock(NOW))
+        token = self.assertion(key.private_key)
+        assert (await self.verify(token, keys, guard))["jti"] == "a1"
+        with pytest.raises(jws.InvalidToken, match="replay"):
+            await self.verify(token, keys, guard)
+
+    async def test_rs256_and_assertions_without_kid_try_the_fitting_keys(self) -> None:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = jose_jwk.construct(_pem(private.public_key()), "RS256").to_dict()
+        assert jws.check_public_jwk(public) is None
+        other = SigningKey.generate().public_jwk()
+        assert (await self.verify(self.assertion(private, no_kid=True), [other, public]))["sub"] == "rp-1"
+
+    async def test_wrong_subject_audience_lifetime_or_expiry_is_refused(self, key: SigningKey) -> None:
+        keys = [{**key.public_jwk(), "kid": "k1"}]
+        for overrides, reason in (
+            ({"sub": "rp-2"}, "iss = sub"),
+            ({"iss": "rp-2"}, "issued by"),
+            ({"aud": "https://elsewhere.example/token"}, "audience"),
+            ({"exp": T + 86_400}, "longer than policy|too far"),
+            ({"iat": T - 600, "exp": T - 300}, "expired"),
+            ({"jti": None}, "jti"),
+        ):
+            token = self.assertion(key.private_key, **overrides)
+            with pytest.raises(jws.InvalidToken, match=reason):
+                await self.verify(token, keys)
+
+    def test_only_public_signing_keys_of_the_accepted_kinds_register(self, key: SigningKey) -> None:
+        assert jws.check_public_jwk(key.public_jwk()) is None
+        assert "private" in str(jws.check_public_jwk({**key.public_jwk(), "d": "secret"}))
+        assert "P-256" in str(jws.check_public_jwk({**key.public_jwk(), "crv": "P-384"}))
+        assert "use=sig" in str(jws.check_public_jwk({**key.public_jwk(), "use": "enc"}))
+        assert "EC (P-256) or RSA" in str(jws.check_public_jwk({"kty": "OKP", "crv": "Ed25519", "x": "AA"}))
+
+
+def _pem(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    if isinstance(key, rsa.RSAPublicKey):
+        return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
