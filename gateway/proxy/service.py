@@ -139,7 +139,9 @@ class Proxy:
         body = _parse_body(body_bytes, request) if _needs_body(route) else None
         with timings.measure("rules"):
             try:
-                evaluation = await self.engine.evaluate(route, caller, context, self.facts, body=body)
+                evaluation = await self.engine.evaluate(
+                    route, caller, context, self.facts, body=body, query=dict(request.query_params)
+                )
             except FactUnavailable as error:
                 raise UpstreamUnavailable(
                     f"The {error.service} service, which this decision depends on, did not answer."
@@ -154,8 +156,9 @@ class Proxy:
             assertion = self._minter.mint(service, _assertion_context(evaluation, decision_id))
         with timings.measure("proxy"):
             upstream_response = await self._call(
-                upstream, request, route, wire_path, body=body_bytes, assertion=assertion
-            )
+                upstream, request, route, wire_path, body=body_bytes, assertion=assertion,
+                params=_forwarded_query(request, evaluation),
+            )  # fmt: skip
         return await self._answer(request, route, evaluation, decision_id, upstream_response)
 
     async def _forward_anonymous(
@@ -230,14 +233,13 @@ class Proxy:
         *,
         body: bytes,
         assertion: str,
+        params: list[tuple[str, str | int | float | bool | None]],
     ) -> httpx.Response:
         headers = {name: value for name in FORWARDED_REQUEST_HEADERS if (value := request.headers.get(name))}
         headers["x-request-id"] = _request_id(request) or ""
         headers[ASSERTION_HEADER] = assertion
         try:
-            return await upstream.request(
-                request.method, path, params=list(request.query_params.multi_items()), content=body, headers=headers
-            )
+            return await upstream.request(request.method, path, params=params, content=body, headers=headers)
         except httpx.HTTPError as error:
             raise UpstreamUnavailable(
                 f"The {route.service} service did not answer ({type(error).__name__})."
@@ -349,6 +351,15 @@ def _wire_path(request: Request, service: str, path: str) -> str:
     if raw is not None and raw.startswith(prefix):
         return raw[len(prefix) - 1 :].decode("ascii", errors="replace")
     return path
+
+
+def _forwarded_query(request: Request, evaluation: Evaluation) -> list[tuple[str, str | int | float | bool | None]]:
+    """The query as the provider gets it: a person named in the query replaced by `sub`."""
+    items: list[tuple[str, str | int | float | bool | None]] = list(request.query_params.multi_items())
+    declared = evaluation.route.subject
+    if declared.source != "query" or evaluation.subject is None:
+        return items
+    return [(name, evaluation.subject if name == declared.name else value) for name, value in items]
 
 
 def _needs_body(route: Route) -> bool:
