@@ -228,6 +228,9 @@ def run_mode(
                      direct(consented, operations, var_dir), concurrency=IN_FLIGHT,
                      warmup=direct(consented, WARMUP, var_dir))  # fmt: skip
         results.append(checked(load, (200,), notes))
+        load = drive(f"{mode}: eKYC straight to identity, one at a time", identity,
+                     direct(consented, operations // 4, var_dir), concurrency=1)  # fmt: skip
+        results.append(checked(load, (200,), notes))
         signer_requests = [
             http_request("GET", "/v1/caller", headers=h) for h in _caller_assertions(var_dir, operations)
         ]
@@ -264,6 +267,9 @@ def gateway_rows(
     load = drive(f"{mode}: eKYC through the gateway, permitted", gateway, through_gateway(consented, operations),
                  concurrency=IN_FLIGHT, warmup=through_gateway(consented, WARMUP))  # fmt: skip
     rows.append(checked(load, (200,), notes))
+    load = drive(f"{mode}: eKYC through the gateway, permitted, one at a time", gateway,
+                 through_gateway(consented, operations // 4), concurrency=1)  # fmt: skip
+    rows.append(checked(load, (200,), notes))
     load = drive(f"{mode}: eKYC through the gateway, denied by role (SG-SEC-1)", gateway,
                  through_gateway(consented, operations, caller="auditor"), concurrency=IN_FLIGHT)  # fmt: skip
     rows.append(checked(load, (403,), notes))
@@ -283,11 +289,15 @@ def ratios(results: list[Result], mode: str, notes: list[str]) -> list[str]:
     denied_role = by_name[f"{mode}: eKYC through the gateway, denied by role (SG-SEC-1)"]
     denied_consent = by_name[f"{mode}: eKYC through the gateway, denied without consent (SG-CONSENT-1)"]
     direct_noop = by_name[f"{mode}: GET /v1/caller straight to identity"]
+    direct_one = by_name[f"{mode}: eKYC straight to identity, one at a time"]
+    through_one = by_name[f"{mode}: eKYC through the gateway, permitted, one at a time"]
     through_noop = by_name[f"{mode}: GET /identity/v1/caller through the gateway"]
     return [
         f"{mode}: through the gateway {permitted.per_second / direct_kyc.per_second:.0%} of the direct rate "
         f"(target ≥ 40% in multi-process); p50 added {permitted.percentile(0.5) - direct_kyc.percentile(0.5):.2f} ms, "
         f"p99 added {permitted.percentile(0.99) - direct_kyc.percentile(0.99):.2f} ms (target p50 ≤ 2 ms)",
+        f"{mode}: one request at a time, p50 added {through_one.percentile(0.5) - direct_one.percentile(0.5):.2f} ms, "
+        f"p99 added {through_one.percentile(0.99) - direct_one.percentile(0.99):.2f} ms",
         f"{mode}: a denial by role runs at {denied_role.per_second / permitted.per_second:.1f}x the permitted rate, "
         f"a denial by consent at {denied_consent.per_second / permitted.per_second:.1f}x (target ≥ 2x)",
         f"{mode}: the protected no-op through the gateway {through_noop.per_second / direct_noop.per_second:.0%} of "
@@ -300,8 +310,8 @@ async def main(quick: bool) -> None:
 
     for name in ("GATEWAY", "IDENTITY", "CONSENT", "PAYMENTS", "EXCHANGE"):
         os.environ.setdefault(f"DPI_{name}_LOG_LEVEL", "WARNING")
-    operations = 200 if quick else 2000
-    people = 40 if quick else 200
+    operations = 200 if quick else 1200
+    people = 40 if quick else 150
     notes = [
         f"uvicorn (httptools, uvloop), one process per app; the load driver is another process keeping {IN_FLIGHT} "
         "requests in flight. The machine is shared with other engineers' work during this session: figures vary "

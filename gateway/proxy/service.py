@@ -281,7 +281,17 @@ class Proxy:
                 f"The {route.service} service did not answer ({type(error).__name__})."
             ) from error
         if carries_uin(upstream_response.content):
-            raise self.denial(Finding("SG-TOKEN-1", "deny", _WITHHELD, 502), new_decision_id())
+            log.warning("egress.uin_withheld", route=route.id)
+            decision_id = new_decision_id()
+            finding = Finding("SG-TOKEN-1", "deny", _WITHHELD, 502)
+            await record(
+                self.audit,
+                Decision(
+                    decision_id, _action(route), None, RequestContext(), "deny", 502, rule_ids=["SG-TOKEN-1"],
+                    request_id=_request_id(request),
+                ),
+            )  # fmt: skip
+            raise self.denial(finding, decision_id)
         return Response(
             upstream_response.content, upstream_response.status_code, headers=_response_headers(upstream_response)
         )

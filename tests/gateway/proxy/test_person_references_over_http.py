@@ -100,3 +100,14 @@ async def test_the_providers_disclosure_headers_go_into_the_audit_event_and_no_f
     event = await edge.audit_event(response.json()["decision_id"])
     assert event["fields_returned"] == ["name", "household_size"]
     assert event["disclose_after"] == "2027-01-01T00:00:00.000000Z"
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_a_public_answer_carrying_a_uin_is_withheld_too(edge: Edge) -> None:
+    uin = generate_uin()
+    edge.upstream["identity"].plant("/healthz", uin)
+    response = await edge.client.get("/identity/healthz")
+    body = assert_denial(response, "SG-TOKEN-1", status=502)
+    assert uin not in response.text
+    event = await edge.audit_event(body["audit_event_id"])
+    assert (event["decision"], event["actor"], event["action"]) == ("deny", "anonymous", "GET /identity/healthz")

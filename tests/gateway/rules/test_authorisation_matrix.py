@@ -17,12 +17,13 @@ _PARAM = re.compile(r"\{[a-z_]+\}")
 
 @pytest.mark.rule("SG-SEC-1")
 @pytest.mark.rule("SG-OVERSIGHT-1")
-async def test_every_route_and_role_is_answered_as_the_matrix_says(edge: Edge) -> None:
+async def test_every_route_and_role_is_answered_as_the_matrix_says(full_edge: Edge) -> None:
+    edge = full_edge
     table = load_routes()
     mismatches: list[str] = []
     cells = 0
     for route in table:
-        if route.access != "authenticated" or route.service not in edge.upstream:
+        if route.access != "authenticated":
             continue
         path = _PARAM.sub("x1", route.gateway_path)
         for role in table.roles:
@@ -42,7 +43,7 @@ async def test_every_route_and_role_is_answered_as_the_matrix_says(edge: Edge) -
                     mismatches.append(f"{route.id} by {role}: expected 403 {cell.rule_id}, got {response.status_code}")
                 if sum(edge.upstream[route.service].calls.values()) != before:
                     mismatches.append(f"{route.id} by {role}: refused, yet the service was called")
-    assert cells > 300
+    assert cells == len([r for r in table if r.access == "authenticated"]) * len(table.roles)
     assert not mismatches, "\n".join(mismatches)
 
 
