@@ -25,7 +25,7 @@ from services.common.clock import Clock
 from services.common.http import RemoteProblem
 from services.common.keys import verification_key
 from services.common.problems import ServiceUnavailable
-from services.identity.client import IdentityClient
+from services.identity.client import IdentityClient, ReferenceType, SubjectReference
 
 ID_TOKEN_ALGORITHM = "ES256"  # noqa: S105 (an algorithm name)
 GATEWAY_CLIENT_ID = "dpi-gateway"
@@ -119,11 +119,12 @@ class CitizenTokens:
         if cached is not None and cached[0] > now:
             return cached[1]
         context = CallContext(client_id=GATEWAY_CLIENT_ID, roles=("gateway_internal",), channel="internal")
-        headers = {"X-Gateway-Assertion": self._minter.mint("identity", context)}
+        reference = SubjectReference(type=ReferenceType.pairwise_token, value=pairwise, relying_party_id=app)
         try:
-            sub = await self._identity.resolve_subject(
-                type="pairwise_token", value=pairwise, relying_party_id=app, headers=headers
+            resolution = await self._identity.resolve_subject(
+                reference, assertion=self._minter.mint("identity", context)
             )
+            sub = resolution.sub
         except RemoteProblem as problem:
             if problem.status in (401, 404, 422):
                 raise InvalidToken("The ID token's person is not (or no longer) enrolled.") from None

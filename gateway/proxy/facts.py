@@ -18,10 +18,10 @@ from pydantic import ValidationError
 
 from gateway.auth.caller import AuthenticatedCaller
 from gateway.rules.engine import ConsentVerdict, PurposeInfo, Reference, RuleViolation, StatuteInfo
-from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallContext
+from services.common.assertion import AssertionMinter, CallContext
 from services.common.http import RemoteProblem
 from services.consent.client import ConsentClient, DecisionRequest
-from services.identity.client import IdentityClient
+from services.identity.client import IdentityClient, ReferenceType, SubjectReference
 
 GATEWAY_CLIENT_ID = "dpi-gateway"
 GATEWAY_ROLES = {"identity": ("gateway_internal",), "consent": ("gateway",)}
@@ -79,15 +79,16 @@ class UpstreamFacts:
         return self._identity
 
     async def resolve(self, caller: AuthenticatedCaller, reference: Reference) -> str:
-        relying_party = None if reference.type == "vid" else caller.client_id
+        if reference.type == "vid":
+            body = SubjectReference(type=ReferenceType.vid, value=reference.value)
+        else:
+            body = SubjectReference(
+                type=ReferenceType.pairwise_token, relying_party_id=caller.client_id, value=reference.value
+            )
         try:
             with self._measure("person resolution"):
-                return await self._identity.resolve_subject(
-                    type=reference.type,
-                    value=reference.value,
-                    relying_party_id=relying_party,
-                    headers={ASSERTION_HEADER: self.assertion("identity")},
-                )
+                resolution = await self._identity.resolve_subject(body, assertion=self.assertion("identity"))
+            return resolution.sub
         except RemoteProblem as problem:
             if problem.status in (401, 403, 404, 422):
                 raise RuleViolation(

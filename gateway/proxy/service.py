@@ -36,7 +36,7 @@ from gateway.rules.decisions import AuditSink, Decision, new_decision_id, record
 from gateway.rules.engine import Evaluation, Finding, RuleEngine
 from gateway.rules.routes import Match, Route, RouteTable
 from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallContext
-from services.common.problems import InvalidInput, PolicyDenied
+from services.common.problems import PROBLEM_MEDIA_TYPE, InvalidInput, PolicyDenied
 
 log = structlog.get_logger("gateway.proxy")
 
@@ -293,7 +293,9 @@ class Proxy:
             )  # fmt: skip
             raise self.denial(finding, decision_id)
         return Response(
-            upstream_response.content, upstream_response.status_code, headers=_response_headers(upstream_response)
+            _problem_at(upstream_response, request.url.path),
+            upstream_response.status_code,
+            headers=_response_headers(upstream_response),
         )
 
     # ---- the answer --------------------------------------------------------------------------------------------
@@ -333,8 +335,8 @@ class Proxy:
             )  # fmt: skip
         self.timings.count += 1
         headers = _response_headers(upstream_response)
-        if len(content) != len(upstream_response.content):
-            headers.pop("content-length", None)
+        if content == upstream_response.content:
+            content = _problem_at(upstream_response, request.url.path)
         return Response(content, upstream_response.status_code, headers=headers)
 
     def _minimise(self, route: Route, evaluation: Evaluation, content: bytes) -> tuple[bytes, list[str] | None]:
@@ -414,6 +416,21 @@ def _assertion_context(evaluation: Evaluation, decision_id: str) -> CallContext:
         court_order_id=context.court_order if evaluation.legal_basis == "court_order" else None,
         processing_location=caller.processing_location,
     )
+
+
+def _problem_at(response: httpx.Response, path: str) -> bytes:
+    """A service's problem+json with `instance` naming the path the caller used: the gateway's, not the service's."""
+    content = response.content
+    if not response.headers.get("content-type", "").startswith(PROBLEM_MEDIA_TYPE):
+        return content
+    try:
+        problem = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(problem, dict) or "instance" not in problem:
+        return content
+    problem["instance"] = path
+    return json.dumps(problem, separators=(",", ":")).encode()
 
 
 def _response_headers(response: httpx.Response) -> dict[str, str]:

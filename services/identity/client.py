@@ -4,13 +4,18 @@ identity's numbers and references that others must recognise (the gateway's egre
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from services.common.assertion import ASSERTION_HEADER
 from services.common.http import ServiceClient, raise_for_problem
 from services.identity.persons.uin import UIN_LENGTH, VID_LENGTH, is_valid_uin, is_valid_vid
-from services.identity.tokens.schemas import PairwiseTokenRead, PairwiseTokenRequest
+from services.identity.tokens.schemas import (
+    PairwiseTokenRead,
+    PairwiseTokenRequest,
+    ReferenceType,
+    SubjectReference,
+    SubjectResolution,
+)
 
 # `sub_` and 26 base32 characters (persons.service.new_sub); `tok_` and 26 base32 characters (crypto.pairwise_token).
 SUB_PATTERN = re.compile(r"sub_[a-z2-7]{26}")
@@ -23,6 +28,9 @@ __all__ = [
     "VID_LENGTH",
     "IdentityClient",
     "PairwiseTokenRead",
+    "ReferenceType",
+    "SubjectReference",
+    "SubjectResolution",
     "is_valid_uin",
     "is_valid_vid",
 ]
@@ -38,20 +46,16 @@ class IdentityClient(ServiceClient):
         result: dict[str, Any] = response.json()
         return result
 
-    async def resolve_subject(
-        self, *, type: str, value: str, relying_party_id: str | None = None, headers: Mapping[str, str]
-    ) -> str:
-        """POST /v1/subjects/resolve (role gateway_internal): the internal `sub` behind a VID or a pairwise token.
-        `headers` carry the gateway's assertion. Raises RemoteProblem (401) if the reference identifies no one."""
-        body: dict[str, Any] = {"type": type, "value": value}
-        if relying_party_id is not None:
-            body["relying_party_id"] = relying_party_id
-        response = await self._http.post("/v1/subjects/resolve", json=body, headers=dict(headers))
+    async def resolve_subject(self, reference: SubjectReference, *, assertion: str) -> SubjectResolution:
+        """The internal `sub` behind a VID or a relying party's pairwise token (gateway only); 401 if none."""
+        response = await self._http.post(
+            "/v1/subjects/resolve", json=reference.model_dump(mode="json"), headers={ASSERTION_HEADER: assertion}
+        )
         raise_for_problem(response)
-        return str(response.json()["sub"])
+        return SubjectResolution.model_validate_json(response.content)
 
     async def pairwise_token(self, sub: str, relying_party_id: str, *, assertion: str) -> PairwiseTokenRead:
-        """POST /v1/subjects/{sub}/pairwise-token (role gateway_internal): `relying_party_id`'s own token for `sub`."""
+        """`relying_party_id`'s own token for the person `sub` (gateway only)."""
         response = await self._http.post(
             f"/v1/subjects/{sub}/pairwise-token",
             json=PairwiseTokenRequest(relying_party_id=relying_party_id).model_dump(mode="json"),

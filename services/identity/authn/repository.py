@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.paging import PageRequest
+from services.common.repository import Repository
 from services.identity.authn.models import (
     AuthEvent,
     ChallengeStatus,
@@ -52,13 +53,8 @@ _FAILURES_AT_CLIENT_SINCE_LAST_SUCCESS = _FAILURES_SINCE_LAST_SUCCESS.where(
 )
 
 
-class AuthnRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> AuthnRepository:
-        return cls(session)
+class AuthnRepository(Repository[AuthEvent]):
+    model = AuthEvent
 
     async def person_by_uin_index(self, uin_index: str) -> Person | None:
         # The persons repository has no look-up by UIN (only "is it taken"); read-only use of its model.
@@ -110,9 +106,7 @@ class AuthnRepository:
         }
         return int(await self.session.scalar(_FAILURES_AT_CLIENT_SINCE_LAST_SUCCESS, parameters) or 0)
 
-    async def history(self, person_id: str, *, before: str | None, limit: int) -> Sequence[AuthEvent]:
-        """Newest first (ids are time-ordered); `before` is the last id of the previous page."""
+    async def history(self, person_id: str, paging: PageRequest) -> Sequence[AuthEvent]:
+        """A page of a person's auth events, newest first (ids are time-ordered)."""
         statement = select(AuthEvent).where(AuthEvent.person_id == person_id)
-        if before is not None:
-            statement = statement.where(AuthEvent.id < before)
-        return (await self.session.scalars(statement.order_by(AuthEvent.id.desc()).limit(limit))).all()
+        return await self.page(statement, paging, order_by=AuthEvent.id, descending=True)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.common.auth import SessionDep
+from services.common.paging import PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.deps import RuntimeDep, TrainerDep
 from services.identity.notifications.models import MessageKind
@@ -15,8 +16,6 @@ from services.identity.notifications.service import notification as notification
 from services.identity.persons.errors import SubjectNotFound
 
 router = APIRouter(prefix="/v1/simulated-messages", tags=["simulator"])
-
-CURSOR_PATTERN = r"^msg_[0-9a-f]{32}$"
 
 
 @router.get(
@@ -34,10 +33,9 @@ async def list_simulated_messages(
     caller: TrainerDep,
     rt: RuntimeDep,
     recipient_sub: Annotated[str, Query(min_length=1, max_length=64, description="The recipient's `sub`.")],
+    paging: PageParams,
     kind: Annotated[MessageKind | None, Query(description="Only messages of this kind.")] = None,
-    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="From `next_cursor`.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SimulatedMessagePage:
     return await notification_service.list(
-        session, caller, recipient_sub=recipient_sub, kind=kind, cursor=cursor, limit=limit, rt=rt
+        session, caller, recipient_sub=recipient_sub, kind=kind, paging=paging, rt=rt
     )

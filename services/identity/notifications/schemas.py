@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from services.common.paging import Page
 from services.identity.notifications.models import MessageChannel, MessageKind
 
 
@@ -23,6 +24,5 @@ class SimulatedMessageRead(BaseModel):
     created_at: datetime
 
 
-class SimulatedMessagePage(BaseModel):
-    items: list[SimulatedMessageRead]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null at the end.")
+class SimulatedMessagePage(Page[SimulatedMessageRead]):
+    """A page of simulated messages, newest first."""

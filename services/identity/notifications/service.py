@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.ids import new_id
+from services.common.paging import PageRequest
 from services.common.problems import DEFAULT_GRIEVANCE
 from services.identity.deps import Runtime
 from services.identity.notifications.models import MessageChannel, MessageKind, SimulatedMessage
@@ -90,17 +91,19 @@ class NotificationService:
         *,
         recipient_sub: str,
         kind: MessageKind | None,
-        cursor: str | None,
-        limit: int,
+        paging: PageRequest,
         rt: Runtime,
     ) -> SimulatedMessagePage:
         """A person's simulated messages, newest first."""
         person = await PersonRepository.from_session(session).get_by_sub(recipient_sub)
         if person is None:
             raise SubjectNotFound("No person has this subject reference.")
-        rows = await MessageRepository.from_session(session).page(person.id, kind=kind, before=cursor, limit=limit + 1)
-        items = [
-            SimulatedMessageRead(
+        rows = await MessageRepository.from_session(session).messages_page(person.id, paging, kind=kind)
+        return SimulatedMessagePage.of(
+            rows,
+            paging,
+            position=lambda row: row.id,
+            item=lambda row: SimulatedMessageRead(
                 id=row.id,
                 recipient_sub=person.sub,
                 channel=MessageChannel(row.channel),
@@ -110,10 +113,8 @@ class NotificationService:
                 language_fallback=row.language_fallback,
                 body=rt.keyring.cipher.decrypt(row.key_id, row.ciphertext, context=_context(row.id)),
                 created_at=row.created_at,
-            )
-            for row in rows[:limit]
-        ]
-        return SimulatedMessagePage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+            ),
+        )
 
     async def _send(
         self, session: AsyncSession, person: Person, kind: MessageKind, *, rt: Runtime, **values: str
