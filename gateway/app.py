@@ -143,7 +143,7 @@ def create_app(
                     clients[name] = build_http_client(settings.upstream_urls()[name])
                     stack.push_async_callback(clients[name].aclose)
             facts = UpstreamFacts(
-                identity=clients["identity"], consent=clients["consent"], minter=minter,
+                identity=clients.get("identity"), consent=clients.get("consent"), minter=minter,
                 purpose_ttl_seconds=settings.purpose_cache_seconds,
             )  # fmt: skip
             app.state.proxy = Proxy(
