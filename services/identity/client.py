@@ -10,7 +10,7 @@ from urllib.parse import quote
 from services.common.assertion import ASSERTION_HEADER
 from services.common.http import ServiceClient, endpoint, raise_for_problem
 from services.identity.authn.schemas import AuthnRequest, AuthnResult
-from services.identity.persons.uin import UIN_LENGTH, VID_LENGTH, is_valid_uin, is_valid_vid
+from services.identity.persons.uin import UIN_LENGTH, VID_LENGTH, find_uins, is_valid_uin, is_valid_vid
 from services.identity.tokens.schemas import (
     PairwiseTokenRead,
     PairwiseTokenRequest,
@@ -35,6 +35,7 @@ __all__ = [
     "ReferenceType",
     "SubjectReference",
     "SubjectResolution",
+    "find_uins",
     "is_valid_uin",
     "is_valid_vid",
 ]

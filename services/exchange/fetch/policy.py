@@ -18,7 +18,16 @@ from services.exchange.members.models import AccessRight, ExchangeService, Subsy
 from services.exchange.orders.models import CourtOrder
 
 
+class LegallyUnavailable(PolicyDenied):
+    """451 (RFC 7725): the data may not go where the consumer processes it (SG-XBORDER-1)."""
+
+    status = 451
+    title = "Unavailable for legal reasons"
+
+
 def deny(rule_id: str, detail: str, *, status: int | None = None) -> PolicyDenied:
+    if status == 451:
+        return LegallyUnavailable(rule_id, detail)
     return PolicyDenied(rule_id, detail, status=status)
 
 

@@ -45,11 +45,16 @@ def id_token(key: SigningKey, sub: str, now: int, **overrides: object) -> str:
 @pytest.mark.rule("SG-SEC-1")
 async def test_a_citizens_id_token_reaches_a_service_as_subject_with_the_internal_sub(citizen, clock):
     token = id_token(citizen.key, citizen.pairwise, int(clock.now().timestamp()))
-    response = await citizen.gw.http.get("/identity/v1/caller", headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+    response = await citizen.gw.http.get("/identity/v1/caller", headers=headers)
     assert response.status_code == 200, response.text
     seen = response.json()
     assert seen["roles"] == ["subject"] and seen["client_id"] == APP
-    assert seen["subject_ref"] == citizen.person.sub != citizen.pairwise
+    # Identity saw the internal sub; the gateway shows the citizen's app only its own pairwise token for them.
+    assert seen["subject_ref"] == citizen.pairwise != citizen.person.sub
+    vids = await citizen.gw.http.get("/identity/v1/me/vids", headers=headers)
+    assert vids.status_code == 200, vids.text
+    assert citizen.person.vid in vids.text, "identity found the person by the sub the gateway resolved"
 
 
 @pytest.mark.rule("SG-SEC-1")
