@@ -23,9 +23,10 @@ playbook_app = typer.Typer(
 )
 app.add_typer(playbook_app, name="playbook")
 # The exchange engineer's commands (dpi_sandbox/exchange_cli.py).
-from dpi_sandbox.exchange_cli import exchange_app  # noqa: E402
+from dpi_sandbox.exchange_cli import exchange_app, seed  # noqa: E402
 
 app.add_typer(exchange_app, name="exchange")
+app.command("seed")(seed)
 console = Console()
 
 # Callers (gateway.auth): `clients add|list|approve|suspend` and `token --client NAME`.
@@ -169,6 +170,25 @@ def payments_verify(
 
 
 # ---- audit (gateway/audit): offline verification and the oversight witness ----
+identity_app = typer.Typer(help="Identity service maintenance.", no_args_is_help=True)
+app.add_typer(identity_app, name="identity")
+
+
+@identity_app.command("reindex-names")
+def identity_reindex_names(var_dir: VarDir = Path("var")) -> None:
+    """Recompute every person's name blind index after the name matching rules change (idempotent)."""
+    from dpi_sandbox.embedded import all_settings
+    from services.identity.app import create_app as create_identity
+    from services.identity.persons.service import person as person_service
+
+    async def run() -> int:
+        identity = create_identity(all_settings(var_dir)["identity"])  # type: ignore[arg-type]
+        async with identity.state.sessionmaker() as session, session.begin():
+            return await person_service.reindex_names(session, rt=identity.state.identity)
+
+    console.print(f"identity: {asyncio.run(run())} name index(es) recomputed.")
+
+
 audit_app = typer.Typer(help="The audit log: verify an export offline, run a witness.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
