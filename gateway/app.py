@@ -137,6 +137,11 @@ def create_app(
             await start_oversight(app, settings, clock, stack)  # grievances, statistics (gateway/oversight)
             # The rule engine in front of every forwarded request (gateway/rules, gateway/proxy).
             minter = AssertionMinter(app.state.signing_key, clock)
+            # A gateway built with only some services in-process (tests) still reaches the others at their URLs.
+            for name in ("identity", "consent"):
+                if name not in clients:
+                    clients[name] = build_http_client(settings.upstream_urls()[name])
+                    stack.push_async_callback(clients[name].aclose)
             facts = UpstreamFacts(
                 identity=clients["identity"], consent=clients["consent"], minter=minter,
                 purpose_ttl_seconds=settings.purpose_cache_seconds,

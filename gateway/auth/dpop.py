@@ -106,7 +106,7 @@ class DpopVerifier:
     def nonces(self) -> DpopNonces:
         return self._nonces
 
-    async def verify(
+    async def verify(  # noqa: C901, PLR0912
         self,
         proof: str | None,
         *,
