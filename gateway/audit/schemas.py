@@ -69,7 +69,7 @@ class CosignatureSubmission(BaseModel):
     """A witness's verdict on a checkpoint: its cosignature line, or why it refused."""
 
     witness: str = Field(min_length=1, max_length=128)
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=2**63 - 1, description="The tree size the checkpoint names (a 64-bit count).")
     note: str = Field(min_length=1, max_length=20000, description="The checkpoint note the witness judged.")
     cosignature: str | None = Field(default=None, max_length=500)
     refusal: str | None = Field(default=None, max_length=2000)
