@@ -111,7 +111,7 @@ class Route(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _coherent(self) -> Route:
+    def _coherent(self) -> Route:  # noqa: C901
         if self.access == "authenticated":
             if not self.roles:
                 raise ValueError(f"{self.id}: an authenticated route names the roles it admits")

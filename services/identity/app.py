@@ -23,6 +23,7 @@ from services.identity.exceptions.router import router as identity_exceptions_ro
 from services.identity.keyring import Keyring, SealedResponses
 from services.identity.kyc.router import router as kyc_router
 from services.identity.models import metadata
+from services.identity.notifications.router import notices_router
 from services.identity.notifications.router import router as notifications_router
 from services.identity.oidc.router import discovery_router as oidc_discovery_router
 from services.identity.oidc.router import router as oidc_router
@@ -53,6 +54,7 @@ SPEC = ServiceSpec(
         kyc_router,
         credentials_router,
         oidc_router,
+        notices_router,
         notifications_router,
     ),
     public_routers=(oidc_discovery_router, status_list_router),
@@ -78,6 +80,11 @@ SPEC = ServiceSpec(
             "name": "oidc",
             "description": "OpenID Connect provider for citizens: discovery, authorize with PKCE S256, token with "
             "private_key_jwt, userinfo; pairwise subject identifiers.",
+        },
+        {
+            "name": "notifications",
+            "description": "Notices in the person's language (six UN languages): accesses to their data, breaches, "
+            "their inbox (SG-NOTIFY-1, SG-BREACH-1, SG-GENDER-1).",
         },
         {
             "name": "simulator",

@@ -14,8 +14,7 @@ from fastapi import FastAPI, Request
 
 from gateway.auth.caller import AuthenticatedCaller
 from services.common.problems import Unauthenticated
-from services.identity.client import is_valid_uin
-from tests.conftest import UIN_SHAPED
+from services.identity.client import find_uins
 
 CALLERS: dict[str, AuthenticatedCaller] = {
     "bank": AuthenticatedCaller(
@@ -130,7 +129,7 @@ class EgressWatch:
         return scanned
 
     def scan(self, scope: Any, body: bytes) -> None:
-        found = [m for m in UIN_SHAPED.findall(body) if is_valid_uin(m.decode())]
+        found = find_uins(body)
         if not found:
             return
         caller = dict(scope["headers"]).get(b"x-test-caller", b"").decode()
