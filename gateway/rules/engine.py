@@ -253,7 +253,7 @@ async def _assisted_channel(evaluation: Evaluation, facts: Facts) -> str:
     return f"Channel {context.channel}."
 
 
-async def _person(evaluation: Evaluation, facts: Facts) -> str:  # noqa: C901, PLR0912 (owner to split)
+async def _person(evaluation: Evaluation, facts: Facts) -> str:
     """The person the request is about, as `sub`: a citizen is themselves; others present a VID or their token."""
     caller, route = evaluation.caller, evaluation.route
     await _further_people(evaluation, facts)
