@@ -139,7 +139,56 @@ def db_revision(
     command.revision(config, message=message, autogenerate=True)
 
 
+# ---- payments: offline verification of signed payment records (SG-AUDIT-2) ----
+payments_app = typer.Typer(help="Payments: verify signed transaction records offline.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
+
+
+@payments_app.command("verify")
+def payments_verify(
+    records: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A file from GET /v1/payments/{id}/records.")
+    ],
+    jwks: Annotated[
+        Path | None, typer.Option("--jwks", help="The payments JWKS (default: var/keys/payments.jwks.json).")
+    ] = None,
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Check every step's JWS with only the published keys, and that each record is exactly what was signed."""
+    import json
+
+    from services.payments.records.verify import verify_records
+
+    keys = json.loads((jwks or var_dir / "keys" / "payments.jwks.json").read_text())
+    checks = verify_records(json.loads(records.read_text()), keys)
+    for check in checks:
+        console.print(f"{'ok  ' if check.ok else 'FAIL'} {check.step:<12} {check.record_id}  {check.reason}",
+                      markup=False, highlight=False)  # fmt: skip
+    ok = bool(checks) and all(check.ok for check in checks)
+    console.print(f"{sum(c.ok for c in checks)} of {len(checks)} steps verified", markup=False, highlight=False)
+    raise typer.Exit(0 if ok else 1)
+
+
 # ---- audit (gateway/audit): offline verification and the oversight witness ----
+identity_app = typer.Typer(help="Identity service maintenance.", no_args_is_help=True)
+app.add_typer(identity_app, name="identity")
+
+
+@identity_app.command("reindex-names")
+def identity_reindex_names(var_dir: VarDir = Path("var")) -> None:
+    """Recompute every person's name blind index after the name matching rules change (idempotent)."""
+    from dpi_sandbox.embedded import all_settings
+    from services.identity.app import create_app as create_identity
+    from services.identity.persons.service import person as person_service
+
+    async def run() -> int:
+        identity = create_identity(all_settings(var_dir)["identity"])  # type: ignore[arg-type]
+        async with identity.state.sessionmaker() as session, session.begin():
+            return await person_service.reindex_names(session, rt=identity.state.identity)
+
+    console.print(f"identity: {asyncio.run(run())} name index(es) recomputed.")
+
+
 audit_app = typer.Typer(help="The audit log: verify an export offline, run a witness.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
@@ -249,7 +298,8 @@ def playbook_run(
         opened = remote(url) if url else embedded(var_dir)
         async with opened as client:
             result, paths = await run_scenario(
-                name, client, console=console, reports_dir=var_dir / "reports", mode="remote" if url else "embedded",
+                name, client, console=console, reports_dir=var_dir / "reports", var_dir=var_dir,
+                mode="remote" if url else "embedded",
                 language=lang, workshop=workshop,  # type: ignore[arg-type]
             )  # fmt: skip
         console.print(f"Report: {paths['md']} and {paths['html']}")

@@ -78,6 +78,9 @@ def create_engine(
     taking the single write lock up front is what makes read-then-write logic correct under concurrency there.
     """
     parsed = make_url(url)
+    # Statement parameters hold personal data (names, encrypted fields, indexes): never in an exception's text, so
+    # never in a traceback or a log line (see services.common.logging).
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):

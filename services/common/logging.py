@@ -1,7 +1,8 @@
 """Structured logging (structlog): JSON in deployments, console in dev, never personal data.
 
-Code logs internal ids only; the redaction processor is the backstop that masks known personal keys and anything
-shaped like a UIN, phone number or e-mail address if one slips into an event.
+Code logs internal ids only; redaction is the backstop: known personal keys are masked before formatting, and the
+formatted line (exception text and tracebacks included) is masked again for anything shaped like a UIN, phone number
+or e-mail address, grouped or not, while the sandbox's own ids are kept whole.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import sys
 import time
 import uuid
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.ids import OWN_ID
 
 REDACTED = "[redacted]"
 PERSONAL_KEYS = frozenset(
@@ -25,21 +28,67 @@ PERSONAL_KEYS = frozenset(
         "pin", "password", "biometric", "national_id", "nationality",
     }
 )  # fmt: skip
-_DIGITS_RUN = re.compile(r"(?<!\d)\d{9,}(?!\d)")
+# Nine or more digits, joined or written in groups (a UIN as 9890-5576-7045, a phone number as +000 555 0101 23).
+_NUMBER = re.compile(r"(?<![0-9])\+?[0-9](?:[ .-]?[0-9]){8,}(?![0-9])")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-# The sandbox's own ids (services.common.ids: UUIDv7 hex, optionally prefixed) and request ids: their hex often holds
-# a run of nine digits, which redaction used to mask, leaving ids in the logs that match nothing an auditor can find.
-_GENERATED_ID = re.compile(r"(?:[a-z]{1,12}_)?[0-9a-f]{32}")
+
+
+def redact_text(text: str) -> str:
+    """`text` with anything shaped like a UIN, phone number or e-mail address masked, and the sandbox's own ids
+    (services.common.ids: their hex often holds a long run of digits) kept whole, so they still match what an
+    auditor can find."""
+    parts: list[str] = []
+    last = 0
+    for own in OWN_ID.finditer(text):
+        parts += [_redact_span(text[last : own.start()]), own.group()]
+        last = own.end()
+    parts.append(_redact_span(text[last:]))
+    return "".join(parts)
+
+
+def _redact_span(text: str) -> str:
+    return _EMAIL.sub(REDACTED, _NUMBER.sub(REDACTED, text))
 
 
 def redact_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Known personal keys masked whole; every string value through `redact_text`."""
     for key in list(event_dict):
         value = event_dict[key]
         if key.lower() in PERSONAL_KEYS:
             event_dict[key] = REDACTED
-        elif isinstance(value, str) and not _GENERATED_ID.fullmatch(value):
-            event_dict[key] = _EMAIL.sub(REDACTED, _DIGITS_RUN.sub(REDACTED, value))
+        elif isinstance(value, str):
+            event_dict[key] = redact_text(value)
     return event_dict
+
+
+def redact_rendered(_logger: Any, _method: str, rendered: Any) -> Any:
+    """The last step, after formatting: the whole line through `redact_text`, exception text and tracebacks
+    included (SQL parameters never reach them: engines hide them, services.common.db)."""
+    if isinstance(rendered, str):
+        return redact_text(rendered)
+    return rendered
+
+
+class RedactingFilter(logging.Filter):
+    """For the standard library's loggers (uvicorn's access and error logs): the formatted message redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact_text(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class _CurrentStderr:
+    """Whatever sys.stderr is when a line is written, not when logging was configured: a stream swapped out since
+    (a test's captured output, closed after it) must not turn the next log line into an error."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def configure_logging(*, json_output: bool = False, level: str = "INFO") -> None:
@@ -52,11 +101,16 @@ def configure_logging(*, json_output: bool = False, level: str = "INFO") -> None
             redact_personal_data,
             structlog.processors.format_exc_info,
             renderer,
+            redact_rendered,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )
+    for name in ("uvicorn.access", "uvicorn.error", "sqlalchemy"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
 
 
 log = structlog.get_logger("dpi.request")
@@ -75,8 +129,9 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        # A caller's id is kept only if it cannot carry a UIN or phone number past redaction (see _GENERATED_ID).
-        request_id = incoming if _REQUEST_ID.match(incoming) and not _DIGITS_RUN.search(incoming) else uuid.uuid4().hex
+        # A caller's id is kept only if redaction would leave it whole: it carries no UIN or phone number, grouped
+        # or not, and it is echoed back and logged as it came.
+        request_id = incoming if _REQUEST_ID.match(incoming) and redact_text(incoming) == incoming else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
         started = time.perf_counter()

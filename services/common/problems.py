@@ -38,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common import rules
+from services.common.logging import redact_text
 
 PROBLEM_BASE = "https://problems.dpi-sandbox.example"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -77,6 +78,12 @@ class Problem(BaseModel):
     framework_refs: list[str] | None = None
     audit_event_id: str | None = None
     errors: list[ValidationIssue] | None = None
+
+
+def safe_instance(path: str | None) -> str | None:
+    """The request path as a problem's `instance`, with anything shaped like a UIN or phone number a caller put in it
+    masked (the sandbox's own ids kept): an error never echoes personal data back."""
+    return None if path is None else redact_text(path)
 
 
 class ProblemError(Exception):
@@ -124,7 +131,7 @@ class ProblemError(Exception):
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
-            "instance": instance,
+            "instance": safe_instance(instance),
             "code": self.code,
             "request_id": request_id,
             "grievance": DEFAULT_GRIEVANCE,
@@ -278,7 +285,7 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
         "type": "about:blank",
         "title": exc.detail if isinstance(exc.detail, str) else "HTTP error",
         "status": exc.status_code,
-        "instance": request.url.path,
+        "instance": safe_instance(request.url.path),
         "request_id": _request_id(request),
         "grievance": DEFAULT_GRIEVANCE,
     }
@@ -303,7 +310,7 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
         "title": "Internal error",
         "status": 500,
         "detail": "The request failed on our side; quote the request id when you report it.",
-        "instance": request.url.path,
+        "instance": safe_instance(request.url.path),
         "request_id": _request_id(request),
         "grievance": DEFAULT_GRIEVANCE,
     }

@@ -88,6 +88,35 @@ class IdentitySettings(ServiceSettings):
         "until the person authenticates again, against guessing (sandbox configuration). Other factors, and the PIN "
         "at other clients, stay open.",
     )
+    pin_max_failures_per_window: int = Field(
+        default=10,
+        ge=3,
+        le=100,
+        description="Wrong PINs through all clients together, within pin_failure_window_seconds, after which the PIN "
+        "is paused everywhere (429 with Retry-After) and the person is told: the ceiling on guesses that many "
+        "client ids cannot multiply. A success with a factor that proves the person now (OTP, PIN, biometric, "
+        "assisted; not the offline QR) ends it, so the person is never locked out (sandbox configuration).",
+    )
+    pin_failure_window_seconds: int = Field(
+        default=86_400, ge=60, le=30 * 86_400, description="The window of pin_max_failures_per_window."
+    )
+    otp_max_sends_per_client: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="One-time codes one client may have sent to one person within otp_send_window_seconds (429 with "
+        "Retry-After beyond it; sandbox configuration).",
+    )
+    otp_max_sends_per_person: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="One-time codes sent to one person through all clients together within otp_send_window_seconds: "
+        "the bound on messages to the person and, times otp_max_attempts, on OTP guesses (sandbox configuration).",
+    )
+    otp_send_window_seconds: int = Field(
+        default=3600, ge=60, le=86_400, description="The window of the one-time code send limits."
+    )
     kyc_purposes: dict[str, list[KycAttribute]] = Field(
         default_factory=lambda: {purpose: list(names) for purpose, names in DEFAULT_KYC_PURPOSES.items()},
         description="The KYC policy: for each purpose code that allows eKYC, the attributes it may release "

@@ -41,7 +41,7 @@ class Release:
     disclose_after: datetime | None
 
 
-def decide(
+def decide(  # noqa: C901
     caller: Caller,
     *,
     requested: list[str] | None,
@@ -95,7 +95,7 @@ def decide(
     return Release(fields, withheld, legal_reference, order.disclose_after if order else None)
 
 
-def _legal_basis(
+def _legal_basis(  # noqa: C901, PLR0912
     caller: Caller, service: ExchangeService, subsystem: Subsystem, order: CourtOrder | None, now: datetime
 ) -> tuple[set[str] | None, str | None, str]:
     """The fields the legal basis covers (None: all), the law cited, and the rule that limits them."""

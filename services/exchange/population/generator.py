@@ -117,7 +117,9 @@ def _unique_birthday(taken: set[tuple[str, str, date]], given: str, family: str,
     return born
 
 
-def _household(seed: int, index: int, first: int, room: int, taken: set[tuple[str, str, date]]) -> Household:
+def _household(  # noqa: C901, PLR0912, PLR0915 (one household drawn field by field, in a fixed order for determinism)
+    seed: int, index: int, first: int, room: int, taken: set[tuple[str, str, date]]
+) -> Household:
     rng = random.Random(f"{seed}:household:{index}")
     locale: Locale = rng.choices(LOCALES, weights=_LOCALE_WEIGHTS)[0]
     size = min(int(_weighted(rng, HOUSEHOLD_SIZES)), room)  # type: ignore[call-overload]

@@ -59,6 +59,42 @@ class PinPaused(AuthenticationFailed):
         )
 
 
+class PinCeilingReached(AuthenticationFailed):
+    """Too many wrong PINs through all clients together within the window: the PIN rests everywhere until the window
+    moves on or the person proves themselves with another factor. 429 with Retry-After."""
+
+    status = 429
+    title = "PIN paused everywhere after too many wrong guesses: please use another way to authenticate"
+    type_slug = "identity/authn-pin-ceiling"
+    code = "identity.authn.pin_ceiling"
+
+    def __init__(self, detail: str, *, retry_after: int, **extensions: Any) -> None:
+        alternatives = [a for a in NON_BIOMETRIC_ALTERNATIVES if a not in ("pin", "offline_qr")]
+        super().__init__(
+            detail, factor="pin", reason="pin.ceiling", alternatives=[*alternatives, "biometric"], **extensions
+        )
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class OtpSendLimited(ProblemError):
+    """Too many one-time codes sent to this person (by this client, or by all of them) within the window."""
+
+    status = 429
+    title = "Too many one-time codes sent to this person: try again later, or use another way"
+    type_slug = "identity/authn-otp-send-limit"
+    code = "identity.authn.otp_send_limit"
+
+    def __init__(self, detail: str, *, retry_after: int, scope: str) -> None:
+        alternatives = [a for a in NON_BIOMETRIC_ALTERNATIVES if a not in ("otp", "offline_qr")]
+        super().__init__(
+            detail,
+            headers={"Retry-After": str(retry_after)},
+            limit=scope,
+            retry_after=retry_after,
+            alternatives=[*alternatives, "biometric"],
+        )
+
+
 class PinProofRequired(AuthenticationFailed):
     """Changing an existing PIN needs the current one, or a fresh OTP if it is forgotten."""
 

@@ -34,6 +34,15 @@ class PersonFactor(StrEnum):
     assisted = Factor.assisted.value
 
 
+# The factors that prove the person is present *now*, so that a success with one of them may end a run of failures
+# (and a guessing pause). Not the offline QR credential: it is a bearer artefact, the card a person shows to any
+# verifier, and whoever holds a copy can replay it; a success with it proves the card, not the person.
+PROVING_FACTORS = tuple(f.value for f in PersonFactor if f is not PersonFactor.offline_qr)
+
+# Refusals that checked nothing, so are not guesses: the person locked the factor, or a guess limit held.
+NOT_A_GUESS_SUFFIXES = (".locked", ".paused", ".ceiling")
+
+
 class Operation(StrEnum):
     authn = "authn"  # yes/no
     predicates = "predicates"  # yes/no plus boolean predicates

@@ -10,11 +10,12 @@ from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from services.common.paging import PageRequest
 from services.common.repository import Repository
 from services.identity.authn.models import (
+    NOT_A_GUESS_SUFFIXES,
+    PROVING_FACTORS,
     AuthEvent,
     ChallengeStatus,
     Factor,
     OtpChallenge,
-    PersonFactor,
     PinCredential,
     Result,
 )
@@ -27,7 +28,7 @@ def _failures_since_last_success() -> Select[int]:
         .where(
             AuthEvent.person_id == bindparam("person_id"),
             AuthEvent.result == Result.success.value,
-            AuthEvent.factor.in_([f.value for f in PersonFactor]),  # a success that proves the person
+            AuthEvent.factor.in_(PROVING_FACTORS),  # a success that proves the person now (not a bearer QR)
         )
         .scalar_subquery()
     )
@@ -40,8 +41,8 @@ def _failures_since_last_success() -> Select[int]:
         AuthEvent.person_id == bindparam("person_id"),
         same_factor,
         AuthEvent.result == Result.failure.value,
-        # Refused before any check because the person locked the factor: not a guess, so not a failure of it.
-        AuthEvent.reason.not_like("%.locked"),
+        # Refused before any check (the person locked the factor, or a guess limit held): not a guess.
+        *(AuthEvent.reason.not_like(f"%{suffix}") for suffix in NOT_A_GUESS_SUFFIXES),
         AuthEvent.id > func.coalesce(last_success, ""),
     )
 
@@ -50,6 +51,9 @@ def _failures_since_last_success() -> Select[int]:
 _FAILURES_SINCE_LAST_SUCCESS = _failures_since_last_success()
 _FAILURES_AT_CLIENT_SINCE_LAST_SUCCESS = _FAILURES_SINCE_LAST_SUCCESS.where(
     AuthEvent.client_id == bindparam("client_id")
+)
+_FAILURES_IN_WINDOW = _FAILURES_SINCE_LAST_SUCCESS.where(AuthEvent.occurred_at > bindparam("since")).with_only_columns(
+    func.count(), func.min(AuthEvent.occurred_at)
 )
 
 
@@ -105,6 +109,30 @@ class AuthnRepository(Repository[AuthEvent]):
             "client_id": client_id,
         }
         return int(await self.session.scalar(_FAILURES_AT_CLIENT_SINCE_LAST_SUCCESS, parameters) or 0)
+
+    async def failures_in_window(self, person_id: str, factor: Factor, since: datetime) -> tuple[int, datetime | None]:
+        """Failures with `factor` through every client after `since` (and since the person last proved themselves),
+        and when the oldest of them happened."""
+        parameters = {
+            "person_id": person_id,
+            "factor": factor.value,
+            "assisted_reasons": f"assisted.{factor.value}.%",
+            "since": since,
+        }
+        count, oldest = (await self.session.execute(_FAILURES_IN_WINDOW, parameters)).one()
+        return int(count or 0), oldest
+
+    async def otp_sends_since(
+        self, person_id: str, since: datetime, *, client_id: str | None = None
+    ) -> tuple[int, datetime | None]:
+        """One-time codes sent to the person after `since` (for one client, or for all), and the oldest's time."""
+        statement = select(func.count(), func.min(OtpChallenge.created_at)).where(
+            OtpChallenge.person_id == person_id, OtpChallenge.created_at > since
+        )
+        if client_id is not None:
+            statement = statement.where(OtpChallenge.client_id == client_id)
+        count, oldest = (await self.session.execute(statement)).one()
+        return int(count or 0), oldest
 
     async def history(self, person_id: str, paging: PageRequest) -> Sequence[AuthEvent]:
         """A page of a person's auth events, newest first (ids are time-ordered)."""

@@ -14,6 +14,8 @@ from services.identity.authn.errors import (
     IndividualRequired,
     LastOwnFactor,
     OtpChannelUnavailable,
+    OtpSendLimited,
+    PinCeilingReached,
     PinPaused,
     PinProofRequired,
 )
@@ -40,7 +42,7 @@ from services.identity.tokens.errors import ReferenceNotResolved, VidExpired, Vi
 router = APIRouter(prefix="/v1", tags=["authentication"])
 
 IDENTIFY_ERRORS = (PolicyDenied, IndividualRequired, IndividualMismatch, ReferenceNotResolved, VidRevoked, VidExpired)
-FACTOR_ERRORS = (AuthenticationFailed, BiometricUseAlternative, PinPaused)
+FACTOR_ERRORS = (AuthenticationFailed, BiometricUseAlternative, PinPaused, PinCeilingReached)
 
 
 @router.post(
@@ -52,7 +54,7 @@ FACTOR_ERRORS = (AuthenticationFailed, BiometricUseAlternative, PinPaused)
     "guesses. It can be used only by the client that requested it. Relying parties and registrars name the person "
     "by VID (or UIN); a subject's own app needs nothing in the body.",
     response_model=OtpRequested,
-    responses=problem_responses(*IDENTIFY_ERRORS, SubjectNotFound, OtpChannelUnavailable),
+    responses=problem_responses(*IDENTIFY_ERRORS, SubjectNotFound, OtpChannelUnavailable, OtpSendLimited),
 )
 async def request_otp(body: OtpRequest, session: SessionDep, caller: AuthnCallerDep, rt: RuntimeDep) -> OtpRequested:
     return await authn_service.request_otp(session, caller, body, rt=rt)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -35,6 +36,8 @@ from services.identity.authn.errors import (
     IndividualRequired,
     LastOwnFactor,
     OtpChannelUnavailable,
+    OtpSendLimited,
+    PinCeilingReached,
     PinPaused,
     PinProofRequired,
 )
@@ -143,6 +146,11 @@ def _verify_pin_hash(pin_hash: str, pin_input: str) -> bool:
         return False
 
 
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    """Whole seconds from `now` until `moment`, at least 1 (a Retry-After value)."""
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
 def years_after(day: date, years: int) -> date:
     """The same calendar day `years` later; 29 February becomes 1 March in a common year."""
     try:
@@ -196,9 +204,11 @@ class AuthnService:
     async def send_otp(
         self, session: AsyncSession, person: Person, *, client_id: str, scope: str, requester: str, rt: Runtime
     ) -> OtpRequested:
-        """Issue a fresh code (voiding older ones for the same client and scope) and deliver it."""
+        """Issue a fresh code (voiding older ones for the same client and scope) and deliver it, within the send
+        limits per client and per person (429 with Retry-After beyond them)."""
         now = rt.clock.now()
         repository = AuthnRepository.from_session(session)
+        await self._within_send_limits(session, person, client_id=client_id, now=now, rt=rt)
         await repository.supersede_challenges(person.id, client_id, scope, now)
         challenge_id = new_id("otp")
         code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
@@ -234,6 +244,34 @@ class AuthnService:
             expires_at=expires_at,
             max_attempts=rt.settings.otp_max_attempts,
         )
+
+    @staticmethod
+    async def _within_send_limits(
+        session: AsyncSession, person: Person, *, client_id: str, now: datetime, rt: Runtime
+    ) -> None:
+        """Count and send in one serialised step per person (the person's row is held until the transaction ends),
+        so parallel requests and replicas cannot each see room for one more code."""
+        await PersonRepository.from_session(session).lock(person.id)
+        repository = AuthnRepository.from_session(session)
+        window = timedelta(seconds=rt.settings.otp_send_window_seconds)
+        since = now - window
+        limits = (
+            ("client", client_id, rt.settings.otp_max_sends_per_client),
+            ("person", None, rt.settings.otp_max_sends_per_person),
+        )
+        for scope, client, limit in limits:
+            sent, oldest = await repository.otp_sends_since(person.id, since, client_id=client)
+            if sent >= limit:
+                retry_after = _seconds_until((oldest or now) + window, now)
+                who = "this client" if client is not None else "all clients together"
+                log.info("identity.authn.otp_send_limited", person_id=person.id, client_id=client_id, limit=scope)
+                raise OtpSendLimited(
+                    f"{sent} one-time codes were sent to this person through {who} in the last "
+                    f"{rt.settings.otp_send_window_seconds // 60} minutes: try again in {retry_after} s, or use "
+                    "another way to authenticate.",
+                    retry_after=retry_after,
+                    scope=scope,
+                )
 
     async def authenticate(
         self, session: AsyncSession, caller: Caller, body: AuthnRequest, *, rt: Runtime, signing_key: SigningKey
@@ -571,9 +609,12 @@ class AuthnService:
     async def _check_pin(
         self, session: AsyncSession, person: Person, pin: str, *, client_id: str, rt: Runtime
     ) -> Check:
+        # Count and check in one serialised step: the person's row is held until this attempt is recorded and
+        # committed, so parallel guesses (and replicas) are checked one at a time against the limits.
+        await PersonRepository.from_session(session).lock(person.id)
         repository = AuthnRepository.from_session(session)
         # Counted per client: otherwise anyone able to name the person could pause their PIN everywhere with
-        # wrong guesses. A success anywhere, with any factor, ends every client's run of failures.
+        # wrong guesses. A success that proves the person now ends every client's run of failures.
         failures = await repository.failures_at_client_since_last_success(person.id, Factor.pin, client_id)
         if failures >= rt.settings.pin_max_consecutive_failures:
             # Not checked at all while paused, so the pause cannot be used to keep guessing.
@@ -585,6 +626,8 @@ class AuthnService:
                     "authenticated successfully anywhere, in any way. Elsewhere it still works."
                 ),
             )
+        if ceiling := await self._pin_ceiling(session, person, rt=rt):
+            return ceiling
         credential = await repository.pin(person.id)
         if credential is None:
             return Check(
@@ -595,10 +638,41 @@ class AuthnService:
             )
         pin_input = _pin_input(rt, person.id, pin)
         if not await asyncio.to_thread(_verify_pin_hash, credential.pin_hash, pin_input):
+            await self._tell_if_ceiling_reached(session, person, rt=rt)
             return Check(False, "pin.mismatch", "Wrong PIN.")
         if _pin_hasher.check_needs_rehash(credential.pin_hash):
             credential.pin_hash = await asyncio.to_thread(_pin_hasher.hash, pin_input)
         return Check(True)
+
+    async def _pin_ceiling(self, session: AsyncSession, person: Person, *, rt: Runtime) -> Check | None:
+        """The refusal once the person's PIN has met its ceiling of guesses through all clients within the window
+        (unchecked, so not a guess); None while there is room."""
+        now = rt.clock.now()
+        window = timedelta(seconds=rt.settings.pin_failure_window_seconds)
+        repository = AuthnRepository.from_session(session)
+        failures, oldest = await repository.failures_in_window(person.id, Factor.pin, now - window)
+        if failures < rt.settings.pin_max_failures_per_window:
+            return None
+        retry_after = _seconds_until((oldest or now) + window, now)
+        error = PinCeilingReached(
+            f"{failures} wrong PINs for this person through all clients within "
+            f"{rt.settings.pin_failure_window_seconds // 3600 or 1} h: the PIN is paused everywhere for "
+            f"{retry_after} s. A one-time code, a biometric or an assisted operator still work, and a success with "
+            "one of them ends the pause.",
+            retry_after=retry_after,
+        )
+        return Check(False, "pin.ceiling", error=error)
+
+    async def _tell_if_ceiling_reached(self, session: AsyncSession, person: Person, *, rt: Runtime) -> None:
+        """After a wrong PIN: if it was the guess that met the ceiling, tell the person (once per pause)."""
+        now = rt.clock.now()
+        window = timedelta(seconds=rt.settings.pin_failure_window_seconds)
+        repository = AuthnRepository.from_session(session)
+        failures, oldest = await repository.failures_in_window(person.id, Factor.pin, now - window)
+        if failures + 1 == rt.settings.pin_max_failures_per_window:  # this failure is recorded after the check
+            until = (oldest or now) + window
+            await notification_service.send_guess_ceiling(session, person, count=failures + 1, until=until, rt=rt)
+            log.info("identity.authn.pin_ceiling_reached", person_id=person.id)
 
     async def _check_biometric(self, session: AsyncSession, person: Person, template: str, *, rt: Runtime) -> Check:
         if person.biometric_hash is None:

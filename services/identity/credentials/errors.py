@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.common.problems import NotFound, ServiceUnavailable
+from services.common.problems import Conflict, NotFound, ServiceUnavailable
 
 
 class OfflineCredentialNotFound(NotFound):
@@ -19,3 +19,12 @@ class StatusListFull(ServiceUnavailable):
     title = "No status list entry is free for a new offline credential"
     type_slug = "identity/status-list-full"
     code = "identity.status_list_full"
+
+
+class OfflineCredentialRefused(Conflict):
+    """The record holds something an offline credential may never carry (a name written with a UIN-shaped number,
+    enrolled before names were checked for one): a registrar corrects the name first."""
+
+    title = "No offline credential can be issued for this record as it stands"
+    type_slug = "identity/offline-credential-refused"
+    code = "identity.offline_credential_refused"

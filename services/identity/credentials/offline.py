@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from services.identity.credentials.status_list import (
     status_at,
     status_claim,
 )
-from services.identity.persons.uin import is_valid_uin
+from services.identity.persons.uin import find_uins
 
 CREDENTIAL_TYP = "dpi-offline-id+jwt"
 ALGORITHM = "ES256"
@@ -29,10 +28,6 @@ RESERVED_CLAIMS = frozenset({"iss", "iat", "exp", "status"})
 
 # Offline verifiers are often phones whose clocks drift; beyond this a future iat is a forgery or a broken clock.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-
-# A UIN written as "2345 6789 0123" or "2345-6789-0123" is still a UIN.
-_SEPARATOR_BETWEEN_DIGITS = re.compile(r"(?<=[0-9])[\s-](?=[0-9])")
-_DIGIT_RUN = re.compile(r"[0-9]+")
 
 
 class InvalidCredential(Exception):
@@ -53,8 +48,9 @@ def _contains_uin(value: object) -> bool:
         return any(_contains_uin(item) for item in value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         return False
-    compact = _SEPARATOR_BETWEEN_DIGITS.sub("", str(value))
-    return any(is_valid_uin(run) for run in _DIGIT_RUN.findall(compact))
+    # The same rule as everywhere a UIN is looked for (enrolment refuses names holding one): digits inside the
+    # credential's own opaque values (the token, the photo hash's hex) are not a UIN, however they fall.
+    return bool(find_uins(str(value)))
 
 
 def issue_offline_credential(

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
-from services.identity.credentials.errors import OfflineCredentialNotFound, StatusListFull
+from services.identity.credentials.errors import OfflineCredentialNotFound, OfflineCredentialRefused, StatusListFull
 from services.identity.credentials.schemas import OfflineCredentialEntry, OfflineCredentialList, OfflineCredentialRead
 from services.identity.credentials.service import STATUS_LIST_PATH
 from services.identity.credentials.service import offline_credential as offline_credential_service
@@ -32,7 +32,7 @@ CredentialId = Annotated[str, Path(pattern=r"^ocr_[0-9a-f]{32}$")]
     "/.well-known/jwks.json (SG-INCL-4). It names its entry in the status list (`status.status_list`, IETF Token "
     "Status List), so the holder can revoke it, and it expires after `offline_credential_validity_days`.",
     response_model=OfflineCredentialRead,
-    responses=problem_responses(PolicyDenied, SubjectNotFound, StatusListFull),
+    responses=problem_responses(PolicyDenied, SubjectNotFound, StatusListFull, OfflineCredentialRefused),
 )
 async def issue_offline_credential(
     session: SessionDep, caller: SubjectDep, rt: RuntimeDep, signing_key: SigningKeyDep

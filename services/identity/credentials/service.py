@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.assertion import Caller
 from services.common.ids import new_id
 from services.common.keys import SigningKey
-from services.identity.credentials.errors import OfflineCredentialNotFound, StatusListFull
+from services.identity.credentials.errors import OfflineCredentialNotFound, OfflineCredentialRefused, StatusListFull
 from services.identity.credentials.models import OfflineCredential
 from services.identity.credentials.offline import (
     DEFAULT_ISSUER,
@@ -66,13 +66,19 @@ class OfflineCredentialService:
         expires_at = issued_at + timedelta(days=rt.settings.offline_credential_validity_days)
         credential_id, index = await self._claim_status_entry(session, person, issued_at, expires_at, rt=rt)
         uri = self.status_list_uri(rt)
-        token = issue_offline_credential(
-            signing_key,
-            claims.model_dump(exclude_none=True),
-            issued_at=issued_at,
-            expires_at=expires_at,
-            status=(index, uri),
-        )
+        try:
+            token = issue_offline_credential(
+                signing_key,
+                claims.model_dump(exclude_none=True),
+                issued_at=issued_at,
+                expires_at=expires_at,
+                status=(index, uri),
+            )
+        except ValueError:
+            raise OfflineCredentialRefused(
+                "The name on record holds a number shaped like a UIN, which an offline credential may never carry. "
+                "Ask a registrar to correct the name (POST /v1/me/corrections)."
+            ) from None
         await rt.outbox.add(
             session,
             "identity.offline_credential.issued",

@@ -11,6 +11,7 @@ from services.identity.authn.errors import (
     BiometricUseAlternative,
     IndividualMismatch,
     IndividualRequired,
+    PinCeilingReached,
     PinPaused,
 )
 from services.identity.deps import RelyingPartyDep, RuntimeDep, SigningKeyDep
@@ -43,6 +44,7 @@ router = APIRouter(prefix="/v1", tags=["kyc"])
         AuthenticationFailed,
         BiometricUseAlternative,
         PinPaused,
+        PinCeilingReached,
     ),
 )
 async def release_kyc(

@@ -23,6 +23,7 @@ class MessageKind(StrEnum):
     access_notice = "access_notice"  # "your identity was used by ..." (SG-NOTIFY-1)
     data_access = "data_access"  # "an organisation received these items of your data" (SG-NOTIFY-1, via the gateway)
     breach = "breach"  # "a security incident may have exposed your data; reissue your VID" (SG-BREACH-1)
+    guess_ceiling = "guess_ceiling"  # "too many wrong PINs: paused everywhere until ...; sign in another way"
 
 
 class SimulatedMessage(Base):

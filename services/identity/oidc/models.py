@@ -45,6 +45,8 @@ class OidcTransaction(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oidc_clients.client_id"), index=True)
+    # The gateway client (the person's app, a relying party) that opened it: the only one that may continue it.
+    opened_by: Mapped[str | None] = mapped_column(String(200))
     redirect_uri: Mapped[str] = mapped_column(String(2000))
     scopes: Mapped[list[str]] = mapped_column(PortableJSON)
     state: Mapped[str | None] = mapped_column(String(1000))

@@ -21,6 +21,8 @@ from services.identity.authn.errors import (
     IndividualMismatch,
     IndividualRequired,
     OtpChannelUnavailable,
+    OtpSendLimited,
+    PinCeilingReached,
     PinPaused,
 )
 from services.identity.authn.schemas import OtpRequested
@@ -135,6 +137,7 @@ async def authorize(
         VidRevoked,
         VidExpired,
         OtpChannelUnavailable,
+        OtpSendLimited,
     ),
 )
 async def send_login_otp(
@@ -160,6 +163,7 @@ async def send_login_otp(
         VidExpired,
         AuthenticationFailed,
         PinPaused,
+        PinCeilingReached,
     ),
 )
 async def complete_login(

@@ -243,6 +243,7 @@ class OidcService:
         transaction = OidcTransaction(
             id=new_id("otx"),
             client_id=client.client_id,
+            opened_by=caller.client_id,
             redirect_uri=redirect_uri,
             scopes=scopes,
             state=query.state,
@@ -276,7 +277,7 @@ class OidcService:
         self, session: AsyncSession, caller: Caller, transaction_id: str, body: LoginHint, *, rt: Runtime
     ) -> OtpRequested:
         """Send a one-time code for this sign-in to the person whose VID is the login hint."""
-        transaction = await self._open_transaction(session, transaction_id, rt=rt)
+        transaction = await self._open_transaction(session, caller, transaction_id, rt=rt)
         person = await authn_service.person_of(
             session, caller, Individual(type=IndividualType.vid, value=body.login_hint), rt=rt
         )
@@ -302,7 +303,7 @@ class OidcService:
         signing_key: SigningKey,
     ) -> LoginRedirect:
         """Check the OTP or PIN; on success issue a code and send the person back to the client (303)."""
-        transaction = await self._open_transaction(session, transaction_id, rt=rt)
+        transaction = await self._open_transaction(session, caller, transaction_id, rt=rt)
         person = await self._login_person(session, caller, transaction, body.login_hint, rt=rt)
         factor = (
             OtpFactor(type="otp", otp=body.otp) if body.otp is not None else PinFactor(type="pin", pin=body.pin or "")
@@ -364,7 +365,7 @@ class OidcService:
 
     async def cancel(self, session: AsyncSession, caller: Caller, transaction_id: str, *, rt: Runtime) -> LoginRedirect:
         """The person declines: back to the client with error=access_denied."""
-        transaction = await self._open_transaction(session, transaction_id, rt=rt)
+        transaction = await self._open_transaction(session, caller, transaction_id, rt=rt)
         transaction.status, transaction.completed_at = TransactionStatus.cancelled, rt.clock.now()
         params = {
             "error": "access_denied",
@@ -434,7 +435,7 @@ class OidcService:
 
     # --- internals ----------------------------------------------------------------------------------------------
 
-    async def _token(
+    async def _token(  # noqa: C901
         self,
         session: AsyncSession,
         caller: Caller,
@@ -541,9 +542,13 @@ class OidcService:
             await repository.forget_expired_assertions(client.client_id, now)
         return client
 
-    async def _open_transaction(self, session: AsyncSession, transaction_id: str, *, rt: Runtime) -> OidcTransaction:
+    async def _open_transaction(
+        self, session: AsyncSession, caller: Caller, transaction_id: str, *, rt: Runtime
+    ) -> OidcTransaction:
         transaction = await OidcRepository.from_session(session).transaction_for_update(transaction_id)
-        if transaction is None:
+        # Bound to the client that opened it: another client can neither complete nor cancel it, nor learn that it
+        # exists (the same 404 as an unknown id).
+        if transaction is None or transaction.opened_by is None or transaction.opened_by != caller.client_id:
             raise TransactionNotFound(f"No sign-in transaction {transaction_id}.")
         if transaction.status != TransactionStatus.pending:
             raise TransactionClosed(f"This sign-in is already {transaction.status}.")

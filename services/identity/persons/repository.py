@@ -67,6 +67,11 @@ class PersonRepository:
     async def uin_index_taken(self, uin_index: str) -> bool:
         return bool(await self.session.scalar(_UIN_INDEX_TAKEN, {"uin_index": uin_index}))
 
+    async def page_by_id(self, *, after: str, limit: int) -> Sequence[Person]:
+        """Every person, in id order, `limit` at a time after the id `after` (maintenance passes)."""
+        statement = select(Person).where(Person.id > after).order_by(Person.id).limit(limit)
+        return (await self.session.scalars(statement)).all()
+
     async def lock(self, person_id: str) -> None:
         """Hold the person's row until the transaction ends, so that count-then-write decisions about one person
         (how many VIDs they hold) happen one request at a time. PostgreSQL: SELECT ... FOR UPDATE. SQLite renders no

@@ -6,9 +6,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
 from services.identity.persons.models import PersonStatus
+from services.identity.persons.uin import find_uins
 
 
 class Sex(StrEnum):
@@ -31,7 +32,17 @@ class ResidencyStatus(StrEnum):
     unknown = "unknown"
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+def _holds_no_uin(name: str) -> str:
+    """A name may not hold a number written like a UIN: it would travel in the offline credential (which must never
+    carry a UIN) and in every release of the name. Refused at enrolment and correction, never a 500 later."""
+    if find_uins(name):
+        raise ValueError("a name may not contain a number shaped like a UIN (12 digits with a valid check digit)")
+    return name
+
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_holds_no_uin)
+]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()-]{4,24}$")]

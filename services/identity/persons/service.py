@@ -16,7 +16,6 @@ from services.common.assertion import Caller
 from services.common.db import table_of
 from services.common.ids import new_id
 from services.identity.adjudication.models import AdjudicationCase, CaseStatus, MatchSignal
-from services.identity.crypto import normalise
 from services.identity.deps import Runtime
 from services.identity.persons.errors import (
     DuplicateSuspected,
@@ -25,6 +24,7 @@ from services.identity.persons.errors import (
     SubjectNotFound,
     UinIssuanceFailed,
 )
+from services.identity.persons.matching import matching_name
 from services.identity.persons.models import Person, PersonAttribute, PersonStatus
 from services.identity.persons.repository import PersonRepository
 from services.identity.persons.schemas import (
@@ -56,7 +56,7 @@ def attribute_context(person_id: str, name: str) -> str:
 
 def _dedup_name(values: Mapping[str, str | None]) -> str:
     full = values.get("full_name") or " ".join(v for n in ("given_name", "family_name") if (v := values.get(n)))
-    return normalise(full, kind="name")
+    return matching_name(full)
 
 
 def encrypted_attribute_rows(
@@ -289,6 +289,22 @@ class PersonService:
         rows = encrypted_attribute_rows(person_id, fields, rt)
         if rows:
             await PersonRepository.from_session(session).insert_attributes(rows)
+
+    async def reindex_names(self, session: AsyncSession, *, rt: Runtime, batch: int = 500) -> int:
+        """Recompute every person's name blind index with today's matching rules (persons.matching), after they
+        change; returns how many changed. Idempotent, in batches by id; run once after upgrading (CLI:
+        `dpi-sandbox identity reindex-names`). Until it has run, a person whose name the new rules read differently
+        is matched under the old index only."""
+        changed, after = 0, ""
+        repository = PersonRepository.from_session(session)
+        while people := await repository.page_by_id(after=after, limit=batch):
+            for person in people:
+                index = self.name_dob_index(await self.read_attributes(session, person.id, rt=rt), rt)
+                if index != person.name_dob_index:
+                    person.name_dob_index, changed = index, changed + 1
+            await session.flush()
+            after = people[-1].id
+        return changed
 
     @staticmethod
     def name_dob_index(values: Mapping[str, str | None], rt: Runtime) -> str:

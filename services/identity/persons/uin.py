@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 from collections.abc import Callable
+
+from services.common.ids import OWN_ID
 
 UIN_LENGTH = 12
 VID_LENGTH = 16
@@ -102,3 +105,21 @@ def is_valid_uin(value: str) -> bool:
 def is_valid_vid(value: str) -> bool:
     """Whether `value` is 16 ASCII digits ending in the right Verhoeff check digit."""
     return len(value) == VID_LENGTH and verhoeff_validate(value)
+
+
+# A UIN as people and programs write it: 12 digits, or three groups of four joined by one space, dot or hyphen;
+# standalone (not part of a longer word, number or group run, such as a 16-digit VID written in fours).
+_WRITTEN_UIN = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9][ .-])([0-9]{4})([ .-]?)([0-9]{4})\2([0-9]{4})(?![0-9A-Za-z])(?![ .-][0-9])"
+)
+
+
+def find_uins(text: str | bytes) -> list[str]:
+    """Every UIN written in `text` (12 digits, plain or grouped in fours, with a right Verhoeff check digit), as
+    12 plain digits, in order. The sandbox's own ids (services.common.ids) are set aside first: digits inside them are
+    not a UIN, however they happen to fall. For egress scans and log redaction."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    masked = OWN_ID.sub(lambda m: "#" * len(m.group()), text)
+    found = ("".join(m.group(1, 3, 4)) for m in _WRITTEN_UIN.finditer(masked))
+    return [number for number in found if is_valid_uin(number)]

@@ -46,3 +46,50 @@ async def test_a_callers_request_id_that_could_carry_a_uin_is_replaced(service_f
     replaced = await svc.client.get("/healthz", headers={"X-Request-ID": "uin-234567890124"})
     assert replaced.headers["x-request-id"] != "uin-234567890124"
     assert "234567890124" not in replaced.headers["x-request-id"]
+
+
+async def test_a_uin_with_separators_in_a_path_or_request_id_never_reaches_the_log(service_factory, capsys):
+    svc = await service_factory("identity")
+    own_id = "per_0196123456789012abcdefabcdef0123"
+    for written in ("2345-6789-0124", "2345 6789 0124", "2345.6789.0124", "234567890124"):
+        response = await svc.client.get(f"/v1/persons/{written}", headers={"X-Request-ID": f"req-{written}"})
+        assert written not in response.headers["x-request-id"]
+    await svc.client.get(f"/v1/persons/{own_id}")
+    logged = capsys.readouterr().err
+    assert "request.completed" in logged
+    for digits in ("2345-6789-0124", "2345 6789 0124", "2345.6789.0124", "234567890124"):
+        assert digits not in logged
+    assert own_id in logged, "the sandbox's own ids are logged whole"
+
+
+def test_exception_text_is_redacted_after_formatting(capsys):
+    configure_logging(json_output=True, level="INFO")
+    try:
+        raise ValueError("no person 2345-6789-0124 reachable at +000 555 0101 99 or ada@example.org")
+    except ValueError:
+        structlog.get_logger("t").exception("lookup.failed", person_id="per_0196123456789012abcdefabcdef0123")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Traceback" in line or "ValueError" in line
+    for secret in ("2345-6789-0124", "555 0101", "ada@example.org"):
+        assert secret not in line
+    assert "per_0196123456789012abcdefabcdef0123" in line
+
+
+async def test_sql_parameters_never_reach_a_traceback(tmp_path, capsys):
+    from sqlalchemy import text
+
+    from services.common.db import create_engine
+
+    configure_logging(json_output=True, level="INFO")
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with engine.begin() as conn:
+            name = "".join(("Wan", "jiru")) + " Kamau"  # not in the traceback's source lines
+            await conn.execute(text("INSERT INTO no_such_table VALUES (:name)"), {"name": name})
+    except Exception:
+        structlog.get_logger("t").exception("request.failed")
+    finally:
+        await engine.dispose()
+    logged = capsys.readouterr().err
+    assert "no_such_table" in logged, "the statement itself is still there to debug"
+    assert "Wanjiru" not in logged
