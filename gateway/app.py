@@ -88,7 +88,7 @@ SPEC = ServiceSpec(
         audit_router,
         *OVERSIGHT_ROUTERS,
         proxy_router,
-    ),  # fmt: skip
+    ),
     caller_echo=False,
 )
 

@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack
 from fastapi import APIRouter, FastAPI
 
 from gateway.config import GatewaySettings
-from gateway.oversight import stats
+from gateway.oversight import me, stats
 from gateway.oversight.grievances import router as grievances
 from gateway.oversight.grievances.schedule import GrievanceEscalation
 from gateway.oversight.grievances.schemas import ServiceStandard
@@ -15,6 +15,7 @@ from gateway.oversight.grievances.service import GrievanceRuntime
 from services.common.clock import Clock
 
 ROUTERS: tuple[APIRouter, ...] = (
+    me.router,
     grievances.me_router,
     grievances.officer_router,
     grievances.public_router,

@@ -171,6 +171,8 @@ class IdempotencyStore:
         retention: timedelta = DEFAULT_RETENTION,
         in_flight_timeout: timedelta = DEFAULT_IN_FLIGHT_TIMEOUT,
         protector: Protector | None = None,
+        reused: type[IdempotencyKeyReused] = IdempotencyKeyReused,
+        in_progress: type[IdempotencyInProgress] = IdempotencyInProgress,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -178,6 +180,9 @@ class IdempotencyStore:
         self.retention = retention
         self.in_flight_timeout = in_flight_timeout
         self.protector: Protector = protector or PlainProtector()
+        # A service that published its own problem types for these before keeps them (subclasses of the two).
+        self.reused = reused
+        self.in_progress = in_progress
         self._claims = 0
 
     def _pk(self, scope: Scope) -> Any:
@@ -208,7 +213,7 @@ class IdempotencyStore:
                 return claim_id
             row = (await conn.execute(select(self.table).where(self._pk(scope)))).one_or_none()
             if row is not None and row.expires_at > now and row.fingerprint != fingerprint:
-                raise IdempotencyKeyReused(f"This {KEY_HEADER} was used with a different request.")
+                raise self.reused(f"This {KEY_HEADER} was used with a different request.")
             if row is not None and row.expires_at > now and row.state == State.done.value:
                 return self._replay(scope, row)
             # Gone, expired, or a claim abandoned past its timeout: take it over, if no one else does first.
@@ -222,7 +227,7 @@ class IdempotencyStore:
             )
             if taken.rowcount == 1:
                 return claim_id
-        raise IdempotencyInProgress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
+        raise self.in_progress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
 
     async def finish(self, session: AsyncSession, scope: Scope, claim_id: str, response: Response) -> None:
         """Store `response` under the claim, in the request's transaction (so it commits with the work)."""
@@ -239,7 +244,7 @@ class IdempotencyStore:
         )
         if stored.rowcount != 1:  # type: ignore[attr-defined]
             # Our claim timed out and another request took the key over: roll back rather than do the work twice.
-            raise IdempotencyInProgress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
+            raise self.in_progress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
 
     async def release(self, scope: Scope, claim_id: str) -> None:
         """Give the key back after a failure that rolled the work back, so a retry runs it again."""
@@ -265,6 +270,7 @@ def request_fingerprint(method: str, path: str, query: str, body: bytes) -> byte
 
 
 Work = Callable[[], Awaitable[BaseModel | Response]]
+Headers = Mapping[str, str] | Callable[[Any], Mapping[str, str]]
 
 
 class Idempotency:
@@ -277,9 +283,11 @@ class Idempotency:
         self._material = material
 
     async def run(
-        self, session: AsyncSession, work: Work, *, status_code: int = 200, headers: Mapping[str, str] | None = None
+        self, session: AsyncSession, work: Work, *, status_code: int = 200, headers: Headers | None = None
     ) -> Response:
-        """The work's result as a response (stored under the key), or the stored response of an earlier run."""
+        """The work's result as a response (stored under the key), or the stored response of an earlier run.
+
+        `headers` are added to a success: a mapping, or a function of the result (e.g. its Location)."""
         if self.scope is None:
             return _render(await work(), status_code, headers)
         if session.in_transaction():
@@ -312,11 +320,12 @@ class Idempotency:
         await self._store.release(self.scope, claim_id)
 
 
-def _render(result: BaseModel | Response, status_code: int, headers: Mapping[str, str] | None) -> Response:
+def _render(result: BaseModel | Response, status_code: int, headers: Headers | None) -> Response:
     if isinstance(result, Response):
         return result
+    extra = headers(result) if callable(headers) else headers
     # The renderer FastAPI itself uses for a response model, so the bytes are what the client would have got.
-    return JSONResponse(result.model_dump(mode="json"), status_code=status_code, headers=dict(headers or {}))
+    return JSONResponse(result.model_dump(mode="json"), status_code=status_code, headers=dict(extra or {}))
 
 
 def _request_id(request: Request) -> str | None:

@@ -55,11 +55,14 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class InvalidToken(Exception):
-    """A token that must not be trusted; `reason` says why, in words fit for an error description."""
+    """A token that must not be trusted; `reason` says why, in words fit for an error description, and `code` which
+    check failed (malformed, algorithm, type, key, signature, claims, expired, not_yet_valid, lifetime, replay), for
+    callers that word their own answers."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, code: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 class KeySource(Protocol):
@@ -143,10 +146,10 @@ async def verify_with(token: str, source: KeySource, policy: TokenPolicy, *, now
     header = _checked_header(token, policy)
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise InvalidToken("the token header has no key id")
+        raise InvalidToken("the token header has no key id", code="key")
     key = await source.key_for(kid)
     if key is None:
-        raise InvalidToken("the token is signed by an unknown key")
+        raise InvalidToken("the token is signed by an unknown key", code="key")
     return _verify_with_keys(token, header, _candidates([key], header, policy), policy, now)
 
 
@@ -185,7 +188,7 @@ async def verify_client_assertion(
     audiences: Collection[str],
     now: datetime,
     max_lifetime: timedelta,
-    replay_guard: ReplayGuard,
+    replay_guard: ReplayGuard | None,
     leeway: timedelta = CLIENT_ASSERTION_LEEWAY,
 ) -> dict[str, Any]:
     """The claims of a valid `private_key_jwt` client assertion (RFC 7523 §3, OIDC Core §9); raises InvalidToken.
@@ -193,6 +196,8 @@ async def verify_client_assertion(
     Signed ES256 or RS256 by one of the client's registered `keys` (by `kid`, or any fitting key without one);
     iss = sub = `client_id`; aud one of `audiences` (the endpoint, or the issuer); exp present, not passed, and not
     further away than `max_lifetime`; a `jti` that `replay_guard` has not seen (scope the guard to the client).
+    With `replay_guard=None` the caller spends the jti itself, after checks of its own that must come first
+    (`claims["jti"]`, kept until `claims["exp"]` plus the leeway).
     """
     policy = TokenPolicy(
         algorithms=tuple(ALGORITHM_KEYS),
@@ -205,10 +210,12 @@ async def verify_client_assertion(
     )
     verified = verify(assertion, keys, policy, now=now)
     if verified.claims.get("sub") != client_id:
-        raise InvalidToken("client_assertion must have iss = sub = client_id")
+        raise InvalidToken("client_assertion must have iss = sub = client_id", code="claims")
     assert verified.expires_at is not None  # required above
-    if not await replay_guard.first_use(str(verified.claims["jti"]), verified.expires_at + leeway):
-        raise InvalidToken("this client assertion was already used (jti replay)")
+    if replay_guard is not None and not await replay_guard.first_use(
+        str(verified.claims["jti"]), verified.expires_at + leeway
+    ):
+        raise InvalidToken("this client assertion was already used (jti replay)", code="replay")
     return verified.claims
 
 
@@ -217,7 +224,7 @@ def _segments(token: str) -> list[str]:
     verification, after the algorithm, so that an unsigned `alg: none` token is refused for its algorithm)."""
     segments = token.split(".") if isinstance(token, str) else []
     if len(segments) != 3 or not all(_is_canonical_b64url(segment) for segment in segments[:2]):
-        raise InvalidToken("not a compact JWS in canonical base64url")
+        raise InvalidToken("not a compact JWS in canonical base64url", code="malformed")
     return segments
 
 
@@ -232,9 +239,9 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(b64url_decode(segment))
     except ValueError:
-        raise InvalidToken(f"the token {what} is not JSON") from None
+        raise InvalidToken(f"the token {what} is not JSON", code="malformed") from None
     if not isinstance(value, dict):
-        raise InvalidToken(f"the token {what} is not a JSON object")
+        raise InvalidToken(f"the token {what} is not a JSON object", code="malformed")
     return value
 
 
@@ -243,18 +250,22 @@ def _checked_header(token: str, policy: TokenPolicy) -> dict[str, Any]:
     algorithm = header.get("alg")
     # Pinned before any key is touched, so "none" and HMAC-with-the-public-key forgeries never reach verification.
     if algorithm not in policy.algorithms:
-        raise InvalidToken(f"the token must be signed with {' or '.join(policy.algorithms)}, not {algorithm!r}")
+        raise InvalidToken(
+            f"the token must be signed with {' or '.join(policy.algorithms)}, not {algorithm!r}", code="algorithm"
+        )
     if policy.typ is not None and header.get("typ") != policy.typ:
-        raise InvalidToken(f"the token type must be {policy.typ!r}")
+        raise InvalidToken(f"the token type must be {policy.typ!r}", code="type")
     if "crit" in header:
-        raise InvalidToken("the token names critical header extensions this verifier does not support")
+        raise InvalidToken(
+            "the token names critical header extensions this verifier does not support", code="malformed"
+        )
     return header
 
 
 def _key_list(keys: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     listed = keys.get("keys") if isinstance(keys, Mapping) else keys
     if not isinstance(listed, Sequence) or isinstance(listed, str):
-        raise InvalidToken("the JWKS has no key list")
+        raise InvalidToken("the JWKS has no key list", code="key")
     return [key for key in listed if isinstance(key, Mapping)]
 
 
@@ -267,12 +278,12 @@ def _candidates(
     if kid is None and not policy.require_kid:
         return [dict(key) for key in keys if _fits(key, algorithm)]
     if not isinstance(kid, str) or not kid:
-        raise InvalidToken("the token header has no key id")
+        raise InvalidToken("the token header has no key id", code="key")
     matches = [key for key in keys if key.get("kid") == kid]
     if len(matches) != 1:
-        raise InvalidToken(f"the keys hold {'no' if not matches else 'more than one'} key with id {kid!r}")
+        raise InvalidToken(f"the keys hold {'no' if not matches else 'more than one'} key with id {kid!r}", code="key")
     if not _fits(matches[0], algorithm):
-        raise InvalidToken(f"key {kid!r} is not a {algorithm} signing key")
+        raise InvalidToken(f"key {kid!r} is not a {algorithm} signing key", code="key")
     return [dict(matches[0])]
 
 
@@ -291,7 +302,7 @@ def _verify_with_keys(
 ) -> Verified:
     algorithm = str(header["alg"])
     if not _is_canonical_b64url(token.rsplit(".", 1)[-1]):
-        raise InvalidToken("not a compact JWS in canonical base64url")
+        raise InvalidToken("not a compact JWS in canonical base64url", code="malformed")
     payload: bytes | None = None
     for key in keys:
         try:
@@ -300,13 +311,13 @@ def _verify_with_keys(
         except (JOSEError, ValueError, TypeError):
             continue
     if payload is None:
-        raise InvalidToken("the signature does not verify with the expected key")
+        raise InvalidToken("the signature does not verify with the expected key", code="signature")
     try:
         claims = json.loads(payload)
     except ValueError:
-        raise InvalidToken("the token payload is not JSON") from None
+        raise InvalidToken("the token payload is not JSON", code="malformed") from None
     if not isinstance(claims, dict):
-        raise InvalidToken("the token payload is not a JSON object")
+        raise InvalidToken("the token payload is not a JSON object", code="malformed")
     return _check_claims(header, claims, policy, now)
 
 
@@ -314,31 +325,31 @@ def _check_claims(header: dict[str, Any], claims: dict[str, Any], policy: TokenP
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if missing := sorted(name for name in policy.required if name not in claims):
-        raise InvalidToken(f"the token lacks {', '.join(missing)}")
+        raise InvalidToken(f"the token lacks {', '.join(missing)}", code="claims")
     if policy.issuer is not None and claims.get("iss") != policy.issuer:
-        raise InvalidToken(f"the token is not issued by {policy.issuer!r}")
+        raise InvalidToken(f"the token is not issued by {policy.issuer!r}", code="claims")
     if policy.audience is not None:
         expected = {policy.audience} if isinstance(policy.audience, str) else set(policy.audience)
         audience = claims.get("aud")
         presented = [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
         if not expected & {a for a in presented if isinstance(a, str)}:
-            raise InvalidToken("the token is not meant for this audience")
+            raise InvalidToken("the token is not meant for this audience", code="claims")
     if "jti" in claims or "jti" in policy.required:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
-            raise InvalidToken("the token's jti must be a non-empty string")
+            raise InvalidToken("the token's jti must be a non-empty string", code="claims")
     expires_at, issued_at, not_before = (_numeric_date(claims, name) for name in ("exp", "iat", "nbf"))
     future = policy.future_leeway if policy.future_leeway is not None else policy.leeway
     if expires_at is not None and now >= expires_at + policy.leeway:
-        raise InvalidToken("the token has expired")
+        raise InvalidToken("the token has expired", code="expired")
     for moment, name in ((issued_at, "issued"), (not_before, "valid")):
         if moment is not None and moment > now + future:
-            raise InvalidToken(f"the token is {name} only in the future")
+            raise InvalidToken(f"the token is {name} only in the future", code="not_yet_valid")
     if policy.max_lifetime is not None and expires_at is not None:
         if issued_at is not None and expires_at - issued_at > policy.max_lifetime:
-            raise InvalidToken("the token lives longer than policy allows")
+            raise InvalidToken("the token lives longer than policy allows", code="lifetime")
         if expires_at - now > policy.max_lifetime + policy.leeway:
-            raise InvalidToken("the token expires too far in the future")
+            raise InvalidToken("the token expires too far in the future", code="lifetime")
     return Verified(header=header, claims=claims, expires_at=expires_at, issued_at=issued_at)
 
 
@@ -347,8 +358,8 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> datetime | None:
         return None
     value = claims[name]
     if not isinstance(value, int | float) or isinstance(value, bool):
-        raise InvalidToken(f"the token's {name} is not a NumericDate")
+        raise InvalidToken(f"the token's {name} is not a NumericDate", code="claims")
     try:
         return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        raise InvalidToken(f"the token's {name} is out of range") from None
+        raise InvalidToken(f"the token's {name} is out of range", code="claims") from None

@@ -14,24 +14,25 @@ Rules by id (services/common/rules.py): a denial names its rule, the catalogue s
         rule_id = "SG-TOKEN-1"                  # body gets rule_id and the catalogue's framework_refs
 
 Commit, then refuse: a refusal whose own record must be kept (a failed attempt that counts towards a limit, an
-enrolment held for adjudication) sets `commit_before_raise = True`; the request's session dependency
+enrolment held for adjudication) is marked `commit_before_raise`; the request's session dependency
 (services.common.db.get_session) then commits what the handler wrote before the problem is answered, instead of
-rolling it back. Nothing else changes: the handler simply raises.
+rolling it back. Nothing else changes: the service simply raises, and no handler returns `Answer | JSONResponse`.
 
-    class AuthenticationFailed(ProblemError):
-        status = 401
+    class DuplicateSuspected(Conflict):      # every instance: the held enrolment and its case must be kept
         commit_before_raise = True
+
+    raise AuthenticationFailed(...).after_commit()   # this one: the failed attempt was recorded and must count
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -94,8 +95,9 @@ class ProblemError(Exception):
     code: ClassVar[str] = "common.bad_request"
     # The safeguard rule this error exists because of: the body then names it, with the catalogue's references.
     rule_id: str | None = None
-    # Commit the request's transaction before answering (see the module docstring), instead of rolling it back.
-    commit_before_raise: ClassVar[bool] = False
+    # Commit the request's transaction before answering (see the module docstring), instead of rolling it back:
+    # set on a class whose every instance is such a refusal, or per instance with `after_commit()`.
+    commit_before_raise: bool = False
     headers: dict[str, str] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -113,6 +115,11 @@ class ProblemError(Exception):
         self.extensions = extensions
         if headers:
             self.headers = dict(headers)
+
+    def after_commit(self) -> Self:
+        """This refusal, to be answered only after the request's transaction commits: `raise error.after_commit()`."""
+        self.commit_before_raise = True
+        return self
 
     @classmethod
     def type_uri(cls) -> str:
@@ -134,6 +141,12 @@ class ProblemError(Exception):
             body["framework_refs"] = list(rules.rule(self.rule_id).framework_refs)
         body.update(self.extensions)
         return {key: value for key, value in body.items() if value is not None}
+
+    def response(self, request: Request) -> Response:
+        """The answer to the client: problem+json. A protocol that fixes another error shape (OAuth's token
+        endpoint) overrides this, so that its errors can still be raised, and committed first, like any other."""
+        body = self.to_problem(instance=request.url.path, request_id=_request_id(request))
+        return problem_response(request, self.status, body, self.headers)
 
     @classmethod
     def openapi(cls) -> dict[str, Any]:
@@ -250,10 +263,9 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-async def _handle_problem(request: Request, exc: Exception) -> JSONResponse:
+async def _handle_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    body = exc.to_problem(instance=request.url.path, request_id=_request_id(request))
-    return problem_response(request, exc.status, body, exc.headers)
+    return exc.response(request)
 
 
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:

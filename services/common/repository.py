@@ -61,7 +61,7 @@ class Repository(Generic[M]):
 
     async def page(
         self,
-        statement: Select[Any],
+        statement: Select[*tuple[Any, ...]],
         paging: PageRequest,
         *,
         order_by: InstrumentedAttribute[Any] | None = None,

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, create_service_app
+from services.common.idempotency import IdempotencyStore
 from services.common.settings import Environment
 from services.identity.adjudication.router import router as adjudication_router
 from services.identity.authn.router import router as authn_router
@@ -19,12 +20,14 @@ from services.identity.credentials.router import router as credentials_router
 from services.identity.credentials.router import status_list_router
 from services.identity.deps import Runtime
 from services.identity.exceptions.router import router as identity_exceptions_router
-from services.identity.keyring import Keyring
+from services.identity.keyring import Keyring, SealedResponses
 from services.identity.kyc.router import router as kyc_router
 from services.identity.models import metadata
+from services.identity.notifications.router import notices_router
 from services.identity.notifications.router import router as notifications_router
 from services.identity.oidc.router import discovery_router as oidc_discovery_router
 from services.identity.oidc.router import router as oidc_router
+from services.identity.persons.errors import IdempotencyInProgress, IdempotencyKeyReused
 from services.identity.persons.router import router as persons_router
 from services.identity.tokens.router import router as tokens_router
 from services.identity.vids.router import router as vids_router
@@ -51,6 +54,7 @@ SPEC = ServiceSpec(
         kyc_router,
         credentials_router,
         oidc_router,
+        notices_router,
         notifications_router,
     ),
     public_routers=(oidc_discovery_router, status_list_router),
@@ -78,6 +82,11 @@ SPEC = ServiceSpec(
             "private_key_jwt, userinfo; pairwise subject identifiers.",
         },
         {
+            "name": "notifications",
+            "description": "Notices in the person's language (six UN languages): accesses to their data, breaches, "
+            "their inbox (SG-NOTIFY-1, SG-BREACH-1, SG-GENDER-1).",
+        },
+        {
             "name": "simulator",
             "description": "SIMULATOR ONLY: the SMS/e-mail the sandbox would have sent (trainers).",
         },
@@ -101,10 +110,9 @@ def create_app(settings: IdentitySettings | None = None, **runtime: Any) -> Fast
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or IdentitySettings()
     app = create_service_app(spec_for(settings), settings, extra_lifespan=escalation_lifespan, **runtime)
-    app.state.identity = Runtime(
-        keyring=Keyring.from_settings(settings),
-        clock=app.state.clock,
-        outbox=app.state.outbox,
-        settings=settings,
-    )
+    keyring = Keyring.from_settings(settings)
+    app.state.identity = Runtime(keyring=keyring, clock=app.state.clock, outbox=app.state.outbox, settings=settings)
+    idempotency: IdempotencyStore = app.state.idempotency
+    idempotency.protector = SealedResponses(keyring)
+    idempotency.reused, idempotency.in_progress = IdempotencyKeyReused, IdempotencyInProgress
     return app

@@ -69,3 +69,22 @@ class Keyring:
     def pairwise_token(self, relying_party_id: str, uin: str) -> str:
         """The relying party's own stable token for a UIN, under a key derived for that relying party alone."""
         return pairwise_token(self._relying_party_key(relying_party_id), relying_party_id, uin)
+
+
+class SealedResponses:
+    """The idempotency store's protector for identity (services.common.idempotency.Protector): request fingerprints
+    are keyed hashes, and stored responses (an enrolment's carries the UIN) are encrypted under the field key."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+
+    def fingerprint(self, material: bytes) -> str:
+        return self._keyring.fingerprint("idempotent-request", hashlib.sha256(material).hexdigest())
+
+    def seal(self, body: bytes, *, context: str) -> bytes:
+        key_id, ciphertext = self._keyring.cipher.encrypt(body.decode("utf-8"), context=context)
+        return key_id.encode("ascii") + b"\x00" + ciphertext
+
+    def unseal(self, sealed: bytes, *, context: str) -> bytes:
+        key_id, _, ciphertext = sealed.partition(b"\x00")
+        return self._keyring.cipher.decrypt(key_id.decode("ascii"), ciphertext, context=context).encode("utf-8")

@@ -1,85 +1,39 @@
 """Each service page's endpoint table is the service's OpenAPI document, not a memory of it.
 
 A page under docs/services/ named after an app (identity.md, consent.md, ...) has an "## Endpoints" section whose
-table rows start with a method and a path in backticks and end with the declared statuses; the sentence before it
-says how many operations there are. The test fails when a row is missing, extra, or declares other statuses than
-the app's OpenAPI document, or when the count is wrong.
+rows start with a method and a path in backticks and end with the declared statuses, after a sentence saying how
+many operations there are. `python -m tools.endpoint_tables` brings a page in step; this test fails while any page
+is not (a row missing or extra, other statuses than the document declares, a wrong count).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from dpi_sandbox.registry import ALL, entry
-from services.common.assertion import StaticJwks
-from services.common.bus import InProcessBus
-from services.common.clock import FrozenClock
+from tools.endpoint_tables import ROW, SECTION, openapi, operations, pages, render
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "services"
-PAGES = sorted(p for p in DOCS.glob("*.md") if p.stem in {e.name for e in ALL})
-ROW = re.compile(r"^\|\s*`(GET|POST|PUT|PATCH|DELETE)`\s*\|\s*`([^`]+)`\s*\|.*\|\s*([0-9, ]+)\s*\|\s*$")
-COUNT = re.compile(r"The (\d+) operations")
-METHODS = ("get", "post", "put", "patch", "delete")
-
-
-def _section(text: str) -> str:
-    match = re.search(r"^## Endpoints\s*$(.*?)(?=^## )", text, flags=re.MULTILINE | re.DOTALL)
-    assert match, "the page has no '## Endpoints' section"
-    return match.group(1)
-
-
-def _documented(section: str) -> dict[tuple[str, str], set[str]]:
-    rows: dict[tuple[str, str], set[str]] = {}
-    for line in section.splitlines():
-        if match := ROW.match(line.strip()):
-            method, path, statuses = match.groups()
-            rows[(method, path)] = {s.strip() for s in statuses.split(",") if s.strip()}
-    return rows
-
-
-def _openapi(name: str, tmp_path: Path) -> dict[str, Any]:
-    service = entry(name)
-    settings = service.settings_class(
-        _env_file=None, var_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'docs.db'}"
-    )
-    app = service.factory(settings, clock=FrozenClock(), bus=InProcessBus(), gateway_jwks=StaticJwks({"keys": []}))
-    document: dict[str, Any] = app.openapi()
-    return document
-
-
-def _operations(document: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
-    return {
-        (method.upper(), path): set(operation.get("responses", {}))
-        for path, item in document["paths"].items()
-        for method, operation in item.items()
-        if method in METHODS
-    }
+PAGES = pages()
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_endpoint_table_matches_the_openapi_document(page: Path, tmp_path: Path) -> None:
-    section = _section(page.read_text(encoding="utf-8"))
-    documented = _documented(section)
-    actual = _operations(_openapi(page.stem, tmp_path))
-    assert sorted(set(actual) - set(documented)) == [], "operations the page does not list"
-    assert sorted(set(documented) - set(actual)) == [], "rows for operations the app does not have"
-    # A status every operation declares (a body-size limit, say) may be said once in the text instead of per row.
-    common = set.intersection(*actual.values())
-    assert [s for s in sorted(common) if f"`{s}`" not in section] == [], "statuses of every operation, unmentioned"
-    wrong = {
-        op: (documented[op] - common, actual[op] - common)
-        for op in actual
-        if documented[op] - common != actual[op] - common
+def test_endpoint_table_matches_the_openapi_document(page: Path) -> None:
+    document = openapi(page.stem)
+    text = page.read_text("utf-8")
+    section = SECTION.search(text)
+    assert section, f"{page.name} has no '## Endpoints' section: run python -m tools.endpoint_tables"
+    rows = {
+        (m.group(1), m.group(2)): m.group(4).strip()
+        for line in section.group(1).splitlines()
+        if (m := ROW.match(line.strip()))
     }
-    assert wrong == {}, "rows whose statuses differ from the document (page, app)"
-    count = COUNT.search(section)
-    assert count, "the section does not say how many operations there are ('The N operations ...')"
-    assert int(count.group(1)) == len(actual)
+    actual = {op: ", ".join(sorted(codes)) for op, (codes, _) in operations(document).items()}
+    assert sorted(set(actual) - set(rows)) == [], "operations the page does not list"
+    assert sorted(set(rows) - set(actual)) == [], "rows for operations the app does not have"
+    assert {op: rows[op] for op in actual if rows[op] != actual[op]} == {}, "rows whose statuses differ"
+    assert render(page, document) == text, "the operation count is stale: run python -m tools.endpoint_tables"
 
 
 def test_every_service_with_a_page_is_checked() -> None:
-    assert "identity" in {p.stem for p in PAGES}
+    assert {"identity", "consent"} <= {p.stem for p in PAGES}

@@ -65,7 +65,7 @@ class TokenIssuer:
         if client is None:
             raise invalid_client("unknown client")
         now = self._clock.now()
-        claims = verify_client_assertion(
+        claims = await verify_client_assertion(
             assertion,
             client_id=client_id,
             keys=client.keys,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from services.common.assertion import Caller
 from services.common.auth import SessionDep, require_roles
+from services.common.paging import PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.adjudication.errors import CaseAlreadyDecided, CaseNotFound
 from services.identity.adjudication.models import CaseStatus
@@ -33,11 +34,10 @@ async def list_cases(
     *,
     session: SessionDep,
     caller: AdjudicatorDep,
+    paging: PageParams,
     status: Annotated[CaseStatus | None, Query()] = None,
-    cursor: Annotated[str | None, Query(max_length=64, description="From `next_cursor`.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AdjudicationCasePage:
-    return await adjudication_service.list(session, caller, status=status, cursor=cursor, limit=limit)
+    return await adjudication_service.list(session, caller, status=status, paging=paging)
 
 
 @router.get(

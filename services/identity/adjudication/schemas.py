@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.paging import Page
 from services.identity.adjudication.models import CaseStatus, Decision, MatchSignal
 from services.identity.persons.models import PersonStatus
 
@@ -22,9 +23,8 @@ class AdjudicationCaseRead(BaseModel):
     decided_at: datetime | None
 
 
-class AdjudicationCasePage(BaseModel):
-    items: list[AdjudicationCaseRead]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+class AdjudicationCasePage(Page[AdjudicationCaseRead]):
+    """A page of the adjudication queue."""
 
 
 class AdjudicationDecision(BaseModel):

@@ -6,6 +6,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
+from services.common.paging import PageRequest
 from services.identity.adjudication.errors import CaseAlreadyDecided, CaseNotFound
 from services.identity.adjudication.models import AdjudicationCase, CaseStatus, Decision
 from services.identity.adjudication.repository import AdjudicationRepository
@@ -24,12 +25,11 @@ class AdjudicationService:
         return self._read(case, await self._person(session, case))
 
     async def list(
-        self, session: AsyncSession, caller: Caller, *, status: CaseStatus | None, cursor: str | None, limit: int
+        self, session: AsyncSession, caller: Caller, *, status: CaseStatus | None, paging: PageRequest
     ) -> AdjudicationCasePage:
         """The adjudicators' queue: cases oldest first, optionally of one status."""
-        rows = await AdjudicationRepository.from_session(session).page(status=status, after=cursor, limit=limit + 1)
-        items = [self._read(case, person) for case, person in rows[:limit]]
-        return AdjudicationCasePage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+        rows = await AdjudicationRepository.from_session(session).queue_page(paging, status=status)
+        return AdjudicationCasePage.of(rows, paging, position=lambda row: row[0].id, item=lambda row: self._read(*row))
 
     async def decide(
         self, session: AsyncSession, caller: Caller, case_id: str, body: AdjudicationDecision, *, rt: Runtime

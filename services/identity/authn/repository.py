@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.paging import PageRequest
+from services.common.repository import Repository
 from services.identity.authn.models import (
     NOT_A_GUESS_SUFFIXES,
     PROVING_FACTORS,
@@ -56,13 +57,8 @@ _FAILURES_IN_WINDOW = _FAILURES_SINCE_LAST_SUCCESS.where(AuthEvent.occurred_at >
 )
 
 
-class AuthnRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> AuthnRepository:
-        return cls(session)
+class AuthnRepository(Repository[AuthEvent]):
+    model = AuthEvent
 
     async def person_by_uin_index(self, uin_index: str) -> Person | None:
         # The persons repository has no look-up by UIN (only "is it taken"); read-only use of its model.
@@ -138,9 +134,7 @@ class AuthnRepository:
         count, oldest = (await self.session.execute(statement)).one()
         return int(count or 0), oldest
 
-    async def history(self, person_id: str, *, before: str | None, limit: int) -> Sequence[AuthEvent]:
-        """Newest first (ids are time-ordered); `before` is the last id of the previous page."""
+    async def history(self, person_id: str, paging: PageRequest) -> Sequence[AuthEvent]:
+        """A page of a person's auth events, newest first (ids are time-ordered)."""
         statement = select(AuthEvent).where(AuthEvent.person_id == person_id)
-        if before is not None:
-            statement = statement.where(AuthEvent.id < before)
-        return (await self.session.scalars(statement.order_by(AuthEvent.id.desc()).limit(limit))).all()
+        return await self.page(statement, paging, order_by=AuthEvent.id, descending=True)

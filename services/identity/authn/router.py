@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 
 from services.common.auth import SessionDep
+from services.common.paging import PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.authn.errors import (
     AuthenticationFailed,
@@ -21,7 +19,6 @@ from services.identity.authn.errors import (
     PinPaused,
     PinProofRequired,
 )
-from services.identity.authn.http import answer_or_refusal
 from services.identity.authn.models import PersonFactor
 from services.identity.authn.schemas import (
     AuthHistoryPage,
@@ -46,7 +43,6 @@ router = APIRouter(prefix="/v1", tags=["authentication"])
 
 IDENTIFY_ERRORS = (PolicyDenied, IndividualRequired, IndividualMismatch, ReferenceNotResolved, VidRevoked, VidExpired)
 FACTOR_ERRORS = (AuthenticationFailed, BiometricUseAlternative, PinPaused, PinCeilingReached)
-HISTORY_CURSOR = r"^ahe_[0-9a-f]{32}$"
 
 
 @router.post(
@@ -78,14 +74,12 @@ async def request_otp(body: OtpRequest, session: SessionDep, caller: AuthnCaller
 async def authenticate(
     body: AuthnRequest,
     *,
-    request: Request,
     session: SessionDep,
     caller: AuthnCallerDep,
     rt: RuntimeDep,
     signing_key: SigningKeyDep,
-) -> AuthnResult | JSONResponse:
-    outcome = await authn_service.authenticate(session, caller, body, rt=rt, signing_key=signing_key)
-    return answer_or_refusal(request, outcome)
+) -> AuthnResult:
+    return await authn_service.authenticate(session, caller, body, rt=rt, signing_key=signing_key)
 
 
 @router.post(
@@ -100,14 +94,12 @@ async def authenticate(
 async def check_predicates(
     body: PredicateRequest,
     *,
-    request: Request,
     session: SessionDep,
     caller: AuthnCallerDep,
     rt: RuntimeDep,
     signing_key: SigningKeyDep,
-) -> PredicateResult | JSONResponse:
-    outcome = await authn_service.check_predicates(session, caller, body, rt=rt, signing_key=signing_key)
-    return answer_or_refusal(request, outcome)
+) -> PredicateResult:
+    return await authn_service.check_predicates(session, caller, body, rt=rt, signing_key=signing_key)
 
 
 @router.put(
@@ -118,11 +110,8 @@ async def check_predicates(
     response_model=PinStatus,
     responses=problem_responses(PolicyDenied, SubjectNotFound, PinProofRequired, *FACTOR_ERRORS),
 )
-async def set_pin(
-    body: PinSet, request: Request, session: SessionDep, caller: SubjectDep, rt: RuntimeDep
-) -> PinStatus | JSONResponse:
-    outcome = await authn_service.set_pin(session, caller, body, rt=rt)
-    return answer_or_refusal(request, outcome)
+async def set_pin(body: PinSet, session: SessionDep, caller: SubjectDep, rt: RuntimeDep) -> PinStatus:
+    return await authn_service.set_pin(session, caller, body, rt=rt)
 
 
 @router.get(
@@ -162,7 +151,6 @@ async def set_factor_lock(
 async def auth_history(
     session: SessionDep,
     caller: SubjectDep,
-    cursor: Annotated[str | None, Query(pattern=HISTORY_CURSOR, description="From `next_cursor`.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: PageParams,
 ) -> AuthHistoryPage:
-    return await authn_service.history(session, caller, cursor=cursor, limit=limit)
+    return await authn_service.history(session, caller, paging=paging)

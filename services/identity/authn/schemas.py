@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.common.paging import Page
 from services.identity.authn.models import Factor, Operation, PersonFactor, Result
 from services.identity.notifications.models import MessageChannel
 from services.identity.persons.uin import is_valid_uin, is_valid_vid
@@ -198,6 +199,5 @@ class AuthEventRead(BaseModel):
     attributes: list[str] = Field(description="Names of the attributes released or predicates asked; no values.")
 
 
-class AuthHistoryPage(BaseModel):
-    items: list[AuthEventRead]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null at the end.")
+class AuthHistoryPage(Page[AuthEventRead]):
+    """A page of my authentication history, newest first."""

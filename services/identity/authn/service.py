@@ -1,7 +1,7 @@
 """Authentication: who the person is, whether the factor matches, and a record of every attempt. Never commits.
 
-Failures are returned (as a `Refusal`), not raised: the attempt, the spent OTP guess and the outbox event must be
-committed even though the answer is a 401, so the router turns a refusal into problem+json after the commit.
+A failed factor is raised marked `after_commit()` (services.common.problems): the attempt, the spent OTP guess and
+the outbox event must be committed even though the answer is a 401, and the session dependency commits them first.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from services.common.assertion import Caller
 from services.common.db import table_of
 from services.common.ids import new_id
 from services.common.keys import SigningKey
+from services.common.paging import PageRequest
 from services.common.problems import PolicyDenied, ProblemError
 from services.identity.authn.errors import (
     NON_BIOMETRIC_ALTERNATIVES,
@@ -111,13 +112,6 @@ _EVENT_SUBJECTS = {
 
 
 @dataclass(frozen=True)
-class Refusal:
-    """A failure to answer only after the transaction commits, so the attempt stays on record."""
-
-    error: ProblemError
-
-
-@dataclass(frozen=True)
 class Check:
     """The outcome of checking one factor; on failure a stable reason code and what to tell the caller."""
 
@@ -127,12 +121,12 @@ class Check:
     error: ProblemError | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
 
-    def refusal(self, factor: Factor) -> Refusal:
+    def refusal(self, factor: Factor) -> ProblemError:
+        """The failure to raise once the attempt is recorded: answered after the transaction commits."""
         if self.error is not None:
-            return Refusal(self.error)
-        return Refusal(
-            AuthenticationFailed(self.detail, factor=factor.value, reason=self.reason or "failed", **self.extensions)
-        )
+            return self.error.after_commit()
+        reason = self.reason or "failed"
+        return AuthenticationFailed(self.detail, factor=factor.value, reason=reason, **self.extensions).after_commit()
 
 
 def otp_hash(rt: Runtime, challenge_id: str, code: str) -> str:
@@ -281,7 +275,7 @@ class AuthnService:
 
     async def authenticate(
         self, session: AsyncSession, caller: Caller, body: AuthnRequest, *, rt: Runtime, signing_key: SigningKey
-    ) -> AuthnResult | Refusal:
+    ) -> AuthnResult:
         """Yes/no: does the factor authenticate the person? Never any attribute of theirs (SG-MIN-2)."""
         factor = Factor(body.factor.type)
         self.admit(caller, body.factor)
@@ -291,7 +285,7 @@ class AuthnService:
         )
         event = await self.record(session, caller, person, operation=Operation.authn, factor=factor, check=check, rt=rt)
         if not check.ok:
-            return check.refusal(factor)
+            raise check.refusal(factor)
         return AuthnResult(
             authenticated=True,
             factor=factor,
@@ -302,7 +296,7 @@ class AuthnService:
 
     async def check_predicates(
         self, session: AsyncSession, caller: Caller, body: PredicateRequest, *, rt: Runtime, signing_key: SigningKey
-    ) -> PredicateResult | Refusal:
+    ) -> PredicateResult:
         """Authenticate the person, then answer each predicate as a boolean computed from their record."""
         factor = Factor(body.factor.type)
         self.admit(caller, body.factor)
@@ -322,7 +316,7 @@ class AuthnService:
             rt=rt,
         )
         if not check.ok:
-            return check.refusal(factor)
+            raise check.refusal(factor)
         values = await person_service.read_attributes(session, person.id, rt=rt)
         today = rt.clock.now().date()
         answers = {predicate: self._predicate(predicate, values, today) for predicate in asked}
@@ -330,7 +324,7 @@ class AuthnService:
             authenticated=True, factor=factor, transaction_id=event.id, auth_time=event.occurred_at, predicates=answers
         )
 
-    async def set_pin(self, session: AsyncSession, caller: Caller, body: PinSet, *, rt: Runtime) -> PinStatus | Refusal:
+    async def set_pin(self, session: AsyncSession, caller: Caller, body: PinSet, *, rt: Runtime) -> PinStatus:
         """Set the caller's PIN; replacing one needs the current PIN or a fresh OTP (a forgotten PIN)."""
         person = await person_service.get_active_by_sub(session, caller.subject_ref)
         repository = AuthnRepository.from_session(session)
@@ -353,7 +347,7 @@ class AuthnService:
                 session, caller, person, operation=Operation.pin_change, factor=factor, check=check, rt=rt
             )
             if not check.ok:
-                return check.refusal(factor)
+                raise check.refusal(factor)
         pin_hash = await asyncio.to_thread(_pin_hasher.hash, _pin_input(rt, person.id, body.pin))
         now = rt.clock.now()
         if existing is None:
@@ -399,14 +393,15 @@ class AuthnService:
             log.info("identity.auth_factor.lock_changed", person_id=person.id, factor=factor.value, locked=body.locked)
         return FactorLockState(factor=factor, locked=body.locked)
 
-    async def history(
-        self, session: AsyncSession, caller: Caller, *, cursor: str | None, limit: int
-    ) -> AuthHistoryPage:
+    async def history(self, session: AsyncSession, caller: Caller, *, paging: PageRequest) -> AuthHistoryPage:
         """The caller's own auth history, newest first."""
         person = await person_service.get_active_by_sub(session, caller.subject_ref)
-        rows = await AuthnRepository.from_session(session).history(person.id, before=cursor, limit=limit + 1)
-        items = [
-            AuthEventRead(
+        rows = await AuthnRepository.from_session(session).history(person.id, paging)
+        return AuthHistoryPage.of(
+            rows,
+            paging,
+            position=lambda row: row.id,
+            item=lambda row: AuthEventRead(
                 id=row.id,
                 occurred_at=row.occurred_at,
                 operation=Operation(row.operation),
@@ -418,10 +413,8 @@ class AuthnService:
                 assisted_by=row.assisted_by,
                 purpose=row.purpose,
                 attributes=list(row.attributes),
-            )
-            for row in rows[:limit]
-        ]
-        return AuthHistoryPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+            ),
+        )
 
     async def check_factor(
         self,

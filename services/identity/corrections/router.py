@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from services.common.assertion import Caller
 from services.common.auth import SessionDep, require_roles
+from services.common.paging import PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.corrections.errors import (
     CorrectionAlreadyDecided,
@@ -69,13 +70,10 @@ async def list_corrections(
     caller: RegistrarDep,
     rt: RuntimeDep,
     overdue: Annotated[bool, Query(description="Only undecided cases past their due date.")] = False,
+    paging: PageParams,
     status: Annotated[CorrectionStatus | None, Query()] = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CorrectionPage:
-    return await correction_service.list(
-        session, caller, overdue=overdue, status=status, cursor=cursor, limit=limit, rt=rt
-    )
+    return await correction_service.list(session, caller, overdue=overdue, status=status, paging=paging, rt=rt)
 
 
 @router.post(

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 
+from services.common.paging import Page
 from services.identity.corrections.models import CorrectionStatus
 from services.identity.persons.schemas import PERSONAL_FIELDS, validate_personal_field
 
@@ -75,9 +76,8 @@ class CorrectionCaseRead(CorrectionRead):
     person_id: str
 
 
-class CorrectionPage(BaseModel):
-    items: list[CorrectionCaseRead]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+class CorrectionPage(Page[CorrectionCaseRead]):
+    """A page of correction cases, oldest first."""
 
 
 class CorrectionDecision(BaseModel):

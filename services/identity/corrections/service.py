@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.ids import new_id
+from services.common.paging import PageRequest
 from services.identity.corrections.errors import (
     CorrectionAlreadyDecided,
     CorrectionMatchesAnotherPerson,
@@ -88,16 +89,14 @@ class CorrectionService:
         *,
         overdue: bool,
         status: CorrectionStatus | None,
-        cursor: str | None,
-        limit: int,
+        paging: PageRequest,
         rt: Runtime,
     ) -> CorrectionPage:
         """Cases in creation order; with `overdue`, only undecided ones whose SLA has run out by the clock."""
-        cases = await CorrectionRepository.from_session(session).page(
-            overdue_at=rt.clock.now() if overdue else None, status=status, after=cursor, limit=limit + 1
+        cases = await CorrectionRepository.from_session(session).cases_page(
+            paging, overdue_at=rt.clock.now() if overdue else None, status=status
         )
-        items = [self._case_read(case, rt=rt) for case in cases[:limit]]
-        return CorrectionPage(items=items, next_cursor=items[-1].id if len(cases) > limit else None)
+        return CorrectionPage.of(cases, paging, position=lambda case: case.id, item=lambda c: self._case_read(c, rt=rt))
 
     async def decide(
         self, session: AsyncSession, caller: Caller, case_id: str, body: CorrectionDecision, *, rt: Runtime

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import UTCDateTime
@@ -21,7 +21,6 @@ class ExceptionStatus(StrEnum):
 
 class IdentityExceptionCase(Base):
     __tablename__ = "identity_exception_cases"
-    __table_args__ = (UniqueConstraint("requested_by", "idempotency_key"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -38,8 +37,6 @@ class IdentityExceptionCase(Base):
     channel: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[str] = mapped_column(String(200))  # the client that opened the case and may read it
     assisted_by: Mapped[str | None] = mapped_column(String(200))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    request_fingerprint: Mapped[str | None] = mapped_column(String(64))  # keyed: reveals nothing of the body
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

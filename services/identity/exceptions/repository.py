@@ -6,39 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.paging import PageRequest
+from services.common.repository import Repository
 from services.identity.exceptions.models import ExceptionStatus, IdentityExceptionCase
 
 
-class ExceptionCaseRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class ExceptionCaseRepository(Repository[IdentityExceptionCase]):
+    model = IdentityExceptionCase
 
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> ExceptionCaseRepository:
-        return cls(session)
-
-    async def get(self, case_id: str, *, for_update: bool = False) -> IdentityExceptionCase | None:
-        return await self.session.get(IdentityExceptionCase, case_id, with_for_update=for_update)
-
-    async def get_by_idempotency_key(self, client_id: str, idempotency_key: str) -> IdentityExceptionCase | None:
-        statement = select(IdentityExceptionCase).where(
-            IdentityExceptionCase.requested_by == client_id, IdentityExceptionCase.idempotency_key == idempotency_key
-        )
-        return (await self.session.scalars(statement)).one_or_none()
-
-    async def page(
-        self, *, status: ExceptionStatus | None, overdue_at: datetime | None, after: str | None, limit: int
+    async def queue_page(
+        self, paging: PageRequest, *, status: ExceptionStatus | None, overdue_at: datetime | None
     ) -> Sequence[IdentityExceptionCase]:
-        """Up to `limit` cases in id (= creation) order after the cursor; `overdue_at` keeps pending ones past due."""
-        statement = select(IdentityExceptionCase).order_by(IdentityExceptionCase.id).limit(limit)
+        """A page of cases in id (= creation) order; `overdue_at` keeps pending ones past due."""
+        statement = select(IdentityExceptionCase)
         if status is not None:
             statement = statement.where(IdentityExceptionCase.status == status)
         if overdue_at is not None:
             statement = statement.where(
                 IdentityExceptionCase.status == ExceptionStatus.pending, IdentityExceptionCase.sla_due_at < overdue_at
             )
-        if after is not None:
-            statement = statement.where(IdentityExceptionCase.id > after)
-        return (await self.session.scalars(statement)).all()
+        return await self.page(statement, paging)

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from services.common.assertion import Caller
-from services.common.auth import IdempotencyKeyHeader, SessionDep, require_roles
+from services.common.auth import SessionDep, require_roles
+from services.common.idempotency import Idempotent
+from services.common.paging import PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.identity.deps import RegistrarDep, RuntimeDep
 from services.identity.exceptions.errors import ExceptionCaseAlreadyDecided, ExceptionCaseNotFound
@@ -40,17 +42,14 @@ ReaderDep = Annotated[Caller, Depends(require_roles("relying_party", "assisted_o
     responses=problem_responses(PolicyDenied, IdempotencyInProgress, IdempotencyKeyReused, InvalidPersonalData),
 )
 async def open_exception_case(
-    body: ExceptionCaseCreate,
-    *,
-    response: Response,
-    session: SessionDep,
-    caller: RequesterDep,
-    rt: RuntimeDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> ExceptionCaseAccepted:
-    accepted = await identity_exception_service.open(session, caller, body, idempotency_key=idempotency_key, rt=rt)
-    response.headers["Location"] = accepted.status_href
-    return accepted
+    body: ExceptionCaseCreate, *, session: SessionDep, caller: RequesterDep, rt: RuntimeDep, idempotency: Idempotent
+) -> Response:
+    return await idempotency.run(
+        session,
+        lambda: identity_exception_service.open(session, caller, body, rt=rt),
+        status_code=202,
+        headers=lambda accepted: {"Location": accepted.status_href},
+    )
 
 
 @router.get(
@@ -65,14 +64,11 @@ async def list_exception_cases(
     session: SessionDep,
     caller: RegistrarDep,
     rt: RuntimeDep,
+    paging: PageParams,
     status: Annotated[ExceptionStatus | None, Query()] = None,
     overdue: Annotated[bool, Query(description="Only pending cases past their SLA.")] = False,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ExceptionCasePage:
-    return await identity_exception_service.list(
-        session, caller, status=status, overdue=overdue, cursor=cursor, limit=limit, rt=rt
-    )
+    return await identity_exception_service.list(session, caller, status=status, overdue=overdue, paging=paging, rt=rt)
 
 
 @router.get(

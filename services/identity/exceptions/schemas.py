@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.common.paging import Page
 from services.common.problems import Grievance
 from services.identity.exceptions.models import ExceptionStatus
 
@@ -80,9 +81,8 @@ class ExceptionCaseRead(BaseModel):
     person_id: str | None = Field(default=None, description="Registrars only: the linked person.")
 
 
-class ExceptionCasePage(BaseModel):
-    items: list[ExceptionCaseRead]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+class ExceptionCasePage(Page[ExceptionCaseRead]):
+    """A page of the exception queue, oldest first."""
 
 
 class ExceptionDecision(BaseModel):

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.ids import new_id
+from services.common.paging import PageRequest
 from services.common.problems import DEFAULT_GRIEVANCE, Grievance, PolicyDenied
 from services.identity.deps import Runtime
 from services.identity.exceptions.errors import ExceptionCaseAlreadyDecided, ExceptionCaseNotFound
@@ -26,7 +26,7 @@ from services.identity.exceptions.schemas import (
     ExceptionOutcome,
 )
 from services.identity.notifications.service import notification as notification_service
-from services.identity.persons.errors import IdempotencyInProgress, IdempotencyKeyReused, InvalidPersonalData
+from services.identity.persons.errors import InvalidPersonalData
 from services.identity.persons.models import Person, PersonStatus
 from services.identity.persons.repository import PersonRepository
 from services.identity.tokens.schemas import PairwiseTokenRequest
@@ -50,20 +50,10 @@ class IdentityExceptionService:
         caller: Caller,
         body: ExceptionCaseCreate,
         *,
-        idempotency_key: str | None,
         rt: Runtime,
     ) -> ExceptionCaseAccepted:
-        """Accept the request into the exception path; the same Idempotency-Key and body give the same case."""
+        """Accept the request into the exception path (the router makes it idempotent by Idempotency-Key)."""
         self._admit(caller)
-        fingerprint = rt.keyring.fingerprint("identity-exception-request", body.model_dump_json())
-        if idempotency_key is not None:
-            earlier = await ExceptionCaseRepository.from_session(session).get_by_idempotency_key(
-                caller.client_id, idempotency_key
-            )
-            if earlier is not None:
-                if earlier.request_fingerprint != fingerprint:
-                    raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
-                return self._accepted(earlier)
         now = rt.clock.now()
         if body.claimed_date_of_birth is not None and body.claimed_date_of_birth > now.date():
             raise InvalidPersonalData("claimed_date_of_birth", "the date of birth is in the future")
@@ -91,17 +81,11 @@ class IdentityExceptionService:
             channel=caller.channel,
             requested_by=caller.client_id,
             assisted_by=caller.assisted_by,
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint if idempotency_key is not None else None,
             created_at=now,
             sla_due_at=now + timedelta(days=rt.settings.identity_exception_sla_days),
         )
-        try:
-            async with session.begin_nested():
-                session.add(case)
-        except IntegrityError:
-            # Another request with this key got in first; a retry replays its case.
-            raise IdempotencyInProgress("A request with this Idempotency-Key is being processed; retry.") from None
+        session.add(case)
+        await session.flush()
         ids = {"case_id": case.id, "requested_by": case.requested_by, "assisted_by": case.assisted_by}
         await rt.outbox.add(session, "identity.exception.opened", ids)
         if case.contact_ciphertext is not None:
@@ -133,16 +117,16 @@ class IdentityExceptionService:
         *,
         status: ExceptionStatus | None,
         overdue: bool,
-        cursor: str | None,
-        limit: int,
+        paging: PageRequest,
         rt: Runtime,
     ) -> ExceptionCasePage:
         """The officers' queue in creation order; with `overdue`, only pending cases past their SLA by the clock."""
-        cases = await ExceptionCaseRepository.from_session(session).page(
-            status=status, overdue_at=rt.clock.now() if overdue else None, after=cursor, limit=limit + 1
+        cases = await ExceptionCaseRepository.from_session(session).queue_page(
+            paging, status=status, overdue_at=rt.clock.now() if overdue else None
         )
-        items = [self._read(case, rt=rt, person_id=case.person_id) for case in cases[:limit]]
-        return ExceptionCasePage(items=items, next_cursor=items[-1].id if len(cases) > limit else None)
+        return ExceptionCasePage.of(
+            cases, paging, position=lambda case: case.id, item=lambda c: self._read(c, rt=rt, person_id=c.person_id)
+        )
 
     async def decide(
         self, session: AsyncSession, caller: Caller, case_id: str, body: ExceptionDecision, *, rt: Runtime

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 
 from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
@@ -15,7 +14,6 @@ from services.identity.authn.errors import (
     PinCeilingReached,
     PinPaused,
 )
-from services.identity.authn.http import answer_or_refusal
 from services.identity.deps import RelyingPartyDep, RuntimeDep, SigningKeyDep
 from services.identity.kyc.schemas import KycRequest, KycResponse
 from services.identity.kyc.service import kyc as kyc_service
@@ -52,11 +50,9 @@ router = APIRouter(prefix="/v1", tags=["kyc"])
 async def release_kyc(
     body: KycRequest,
     *,
-    request: Request,
     session: SessionDep,
     caller: RelyingPartyDep,
     rt: RuntimeDep,
     signing_key: SigningKeyDep,
-) -> KycResponse | JSONResponse:
-    outcome = await kyc_service.release(session, caller, body, rt=rt, signing_key=signing_key)
-    return answer_or_refusal(request, outcome)
+) -> KycResponse:
+    return await kyc_service.release(session, caller, body, rt=rt, signing_key=signing_key)

@@ -9,7 +9,7 @@ from services.common.assertion import Caller
 from services.common.keys import SigningKey
 from services.common.problems import PolicyDenied
 from services.identity.authn.models import Factor, Operation
-from services.identity.authn.service import AUTHN_SCOPE, Refusal
+from services.identity.authn.service import AUTHN_SCOPE
 from services.identity.authn.service import authn as authn_service
 from services.identity.config import KycAttribute
 from services.identity.deps import Runtime
@@ -32,7 +32,7 @@ def _value(values: dict[str, str], name: KycAttribute) -> str | None:
 class KycService:
     async def release(
         self, session: AsyncSession, caller: Caller, body: KycRequest, *, rt: Runtime, signing_key: SigningKey
-    ) -> KycResponse | Refusal:
+    ) -> KycResponse:
         """The attributes the purpose's KYC policy allows intersected with the consented ones; 403 otherwise.
 
         Policy first, so that a request that may not be answered spends none of the person's OTP guesses; then the
@@ -66,7 +66,7 @@ class KycService:
             await authn_service.record(
                 session, caller, person, operation=Operation.kyc, factor=factor, check=check, rt=rt
             )
-            return check.refusal(factor)
+            raise check.refusal(factor)
         values = await person_service.read_attributes(session, person.id, rt=rt)
         attributes = {name: value for name in releasable if (value := _value(values, name)) is not None}
         event = await authn_service.record(

@@ -15,11 +15,14 @@ from services.identity.models import Base
 class MessageChannel(StrEnum):
     sms = "sms"
     email = "email"
+    app = "app"  # the person's inbox in the citizen app (GET /v1/me/notifications), when no SMS or e-mail is used
 
 
 class MessageKind(StrEnum):
     otp = "otp"  # a one-time code the person (or a relying party on their behalf) asked for
     access_notice = "access_notice"  # "your identity was used by ..." (SG-NOTIFY-1)
+    data_access = "data_access"  # "an organisation received these items of your data" (SG-NOTIFY-1, via the gateway)
+    breach = "breach"  # "a security incident may have exposed your data; reissue your VID" (SG-BREACH-1)
     guess_ceiling = "guess_ceiling"  # "too many wrong PINs: paused everywhere until ...; sign in another way"
 
 

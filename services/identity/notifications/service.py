@@ -10,12 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.ids import new_id
+from services.common.paging import PageRequest
 from services.common.problems import DEFAULT_GRIEVANCE
 from services.identity.deps import Runtime
 from services.identity.notifications.models import MessageChannel, MessageKind, SimulatedMessage
 from services.identity.notifications.repository import MessageRepository
-from services.identity.notifications.schemas import SimulatedMessagePage, SimulatedMessageRead
-from services.identity.notifications.templates import RESULT_WORDS, choose_language, render
+from services.identity.notifications.schemas import (
+    NoticeDelivery,
+    NoticeRequest,
+    NotificationPage,
+    NotificationRead,
+    SimulatedMessagePage,
+    SimulatedMessageRead,
+)
+from services.identity.notifications.templates import choose_language, direction, render
 from services.identity.persons.errors import SubjectNotFound
 from services.identity.persons.models import Person
 from services.identity.persons.repository import PersonRepository
@@ -93,9 +101,101 @@ class NotificationService:
             person,
             MessageKind.guess_ceiling,
             rt=rt,
+            external=True,
+            inbox=True,
             count=str(count),
             until=until.strftime("%Y-%m-%d %H:%M"),
             grievance=DEFAULT_GRIEVANCE["href"],
+        )
+
+    async def send_data_access_notice(
+        self,
+        session: AsyncSession,
+        person: Person,
+        *,
+        requester: str,
+        fields: list[str],
+        purpose: str,
+        at: datetime,
+        rt: Runtime,
+    ) -> Delivery | None:
+        """Tell the person an organisation received items of their data (SG-NOTIFY-1): by SMS or e-mail if they
+        agreed to notices there, and in their app inbox in any case."""
+        return await self._send(
+            session,
+            person,
+            MessageKind.data_access,
+            rt=rt,
+            external=person.consent_notices,
+            inbox=True,
+            requester=requester,
+            count=str(len(fields)),
+            fields=", ".join(fields),
+            purpose=purpose,
+            time=at.strftime("%Y-%m-%d %H:%M"),
+            grievance=DEFAULT_GRIEVANCE["href"],
+        )
+
+    async def send_breach_notice(
+        self, session: AsyncSession, person: Person, *, organisation: str, data: list[str], at: datetime, rt: Runtime
+    ) -> Delivery | None:
+        """Tell the person a security incident may have exposed their data, and how to get a new VID
+        (SG-BREACH-1): always, whatever their notice preferences, by SMS or e-mail where possible."""
+        return await self._send(
+            session,
+            person,
+            MessageKind.breach,
+            rt=rt,
+            external=True,
+            inbox=True,
+            requester=organisation,
+            data=", ".join(data),
+            time=at.strftime("%Y-%m-%d %H:%M"),
+            grievance=DEFAULT_GRIEVANCE["href"],
+        )
+
+    async def notify(self, session: AsyncSession, sub: str, body: NoticeRequest, *, rt: Runtime) -> NoticeDelivery:
+        """The gateway's request to tell a person about an access to their data, or a breach."""
+        person = await person_service.get_active_by_sub(session, sub)
+        if body.kind is MessageKind.breach:
+            delivery = await self.send_breach_notice(session, person, organisation=body.organisation, data=body.items,
+                                                     at=body.at, rt=rt)  # fmt: skip
+        else:
+            delivery = await self.send_data_access_notice(
+                session, person, requester=body.organisation, fields=body.items, purpose=body.purpose or "-",
+                at=body.at, rt=rt,
+            )  # fmt: skip
+        assert delivery is not None, "notices with an inbox always have a channel"
+        message = await MessageRepository.from_session(session).get(delivery.message_id)
+        assert message is not None
+        return NoticeDelivery(
+            message_id=message.id,
+            channel=MessageChannel(message.channel),
+            language=message.language,
+            language_fallback=message.language_fallback,
+            direction=direction(message.language),
+        )
+
+    async def mine(
+        self, session: AsyncSession, caller: Caller, *, paging: PageRequest, rt: Runtime
+    ) -> NotificationPage:
+        """My notices, newest first, decrypted, with the text direction of their language."""
+        person = await person_service.get_active_by_sub(session, caller.subject_ref)
+        rows = await MessageRepository.from_session(session).messages_page(person.id, paging, kind=None)
+        return NotificationPage.of(
+            rows,
+            paging,
+            position=lambda row: row.id,
+            item=lambda row: NotificationRead(
+                id=row.id,
+                channel=MessageChannel(row.channel),
+                kind=MessageKind(row.kind),
+                language=row.language,
+                language_fallback=row.language_fallback,
+                direction=direction(row.language),
+                body=rt.keyring.cipher.decrypt(row.key_id, row.ciphertext, context=_context(row.id)),
+                created_at=row.created_at,
+            ),
         )
 
     async def list(
@@ -105,17 +205,19 @@ class NotificationService:
         *,
         recipient_sub: str,
         kind: MessageKind | None,
-        cursor: str | None,
-        limit: int,
+        paging: PageRequest,
         rt: Runtime,
     ) -> SimulatedMessagePage:
         """A person's simulated messages, newest first."""
         person = await PersonRepository.from_session(session).get_by_sub(recipient_sub)
         if person is None:
             raise SubjectNotFound("No person has this subject reference.")
-        rows = await MessageRepository.from_session(session).page(person.id, kind=kind, before=cursor, limit=limit + 1)
-        items = [
-            SimulatedMessageRead(
+        rows = await MessageRepository.from_session(session).messages_page(person.id, paging, kind=kind)
+        return SimulatedMessagePage.of(
+            rows,
+            paging,
+            position=lambda row: row.id,
+            item=lambda row: SimulatedMessageRead(
                 id=row.id,
                 recipient_sub=person.sub,
                 channel=MessageChannel(row.channel),
@@ -125,26 +227,35 @@ class NotificationService:
                 language_fallback=row.language_fallback,
                 body=rt.keyring.cipher.decrypt(row.key_id, row.ciphertext, context=_context(row.id)),
                 created_at=row.created_at,
-            )
-            for row in rows[:limit]
-        ]
-        return SimulatedMessagePage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+            ),
+        )
 
     async def _send(
-        self, session: AsyncSession, person: Person, kind: MessageKind, *, rt: Runtime, **values: str
+        self,
+        session: AsyncSession,
+        person: Person,
+        kind: MessageKind,
+        *,
+        rt: Runtime,
+        external: bool = True,
+        inbox: bool = False,
+        **values: str,
     ) -> Delivery | None:
+        """Render the notice in the person's language and "send" it: by SMS if a phone is on record, else by
+        e-mail, else (or when `external` is off) to the app inbox if `inbox`; None where none of these applies."""
         contact = await person_service.read_attributes(session, person.id, rt=rt)
-        if phone := contact.get("phone"):
+        if external and (phone := contact.get("phone")):
             channel, destination = MessageChannel.sms, mask_phone(phone)
-        elif email := contact.get("email"):
+        elif external and (email := contact.get("email")):
             channel, destination = MessageChannel.email, mask_email(email)
+        elif inbox:
+            channel, destination = MessageChannel.app, "app inbox"
         else:
             return None
-        language, fallback = choose_language(contact.get("preferred_language"))
-        if "result" in values:
-            values["result"] = RESULT_WORDS[language][values["result"]]
+        language, unsupported = choose_language(contact.get("preferred_language"))
+        rendered = render(kind, language, **values)
         message_id = new_id("msg")
-        key_id, ciphertext = rt.keyring.cipher.encrypt(render(kind, language, **values), context=_context(message_id))
+        key_id, ciphertext = rt.keyring.cipher.encrypt(rendered.text, context=_context(message_id))
         session.add(
             SimulatedMessage(
                 id=message_id,
@@ -152,8 +263,8 @@ class NotificationService:
                 channel=channel,
                 destination_masked=destination,
                 kind=kind,
-                language=language,
-                language_fallback=fallback,
+                language=rendered.language,
+                language_fallback=unsupported or rendered.fallback,
                 key_id=key_id,
                 ciphertext=ciphertext,
                 created_at=rt.clock.now(),

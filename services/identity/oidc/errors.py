@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
 from services.common.problems import Conflict, InvalidInput, NotFound, ProblemError
 
 BEARER_REALM = 'Bearer realm="dpi-sandbox-identity"'
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class UnknownClient(ProblemError):
@@ -68,11 +72,25 @@ class InvalidAccessToken(ProblemError):
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
-class OAuthError(Exception):
-    """An RFC 6749 §5.2 error of the token endpoint (raised and caught inside the OIDC service only)."""
+class OAuthError(ProblemError):
+    """An RFC 6749 §5.2 error of the token endpoint: raised like any problem, answered in OAuth's JSON shape (OAuth
+    clients require it), and committed first (a replayed code's revocation, a spent client assertion must stay)."""
+
+    status = 400
+    title = "OAuth token endpoint error"
+    type_slug = "identity/oidc-token-error"
+    code = "identity.oidc.token_error"
+    commit_before_raise = True
 
     def __init__(self, error: str, description: str, *, status: int = 400) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
-        self.status = status
+        self.status = status  # type: ignore[misc]
+
+    def response(self, request: Request) -> Response:
+        headers = dict(NO_STORE)
+        if self.status == 401:
+            headers["WWW-Authenticate"] = f'{BEARER_REALM}, error="{self.error}"'
+        body = {"error": self.error, "error_description": self.description}
+        return JSONResponse(body, status_code=self.status, headers=headers)

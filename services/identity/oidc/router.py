@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Path, Query, Request, Security
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.auth import CallerDep, SessionDep
@@ -25,12 +25,10 @@ from services.identity.authn.errors import (
     PinCeilingReached,
     PinPaused,
 )
-from services.identity.authn.http import refusal_response
 from services.identity.authn.schemas import OtpRequested
-from services.identity.authn.service import Refusal
 from services.identity.deps import OidcAdminDep, RuntimeDep, SigningKeyDep
 from services.identity.oidc.errors import (
-    BEARER_REALM,
+    NO_STORE,
     ClientAlreadyRegistered,
     ClientNotFound,
     InvalidAccessToken,
@@ -54,14 +52,13 @@ from services.identity.oidc.schemas import (
     TokenResponse,
     UserInfo,
 )
-from services.identity.oidc.service import ErrorRedirect, OAuthFailure
+from services.identity.oidc.service import ErrorRedirect
 from services.identity.oidc.service import oidc as oidc_service
 from services.identity.tokens.errors import ReferenceNotResolved, VidExpired, VidRevoked
 
 router = APIRouter(prefix="/v1/oidc", tags=["oidc"])
 discovery_router = APIRouter(tags=["oidc"])
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16_384
 TransactionId = Annotated[str, Path(pattern=r"^otx_[0-9a-f]{32}$")]
@@ -173,16 +170,13 @@ async def complete_login(
     transaction_id: TransactionId,
     *,
     body: LoginComplete,
-    request: Request,
     session: SessionDep,
     caller: CallerDep,
     rt: RuntimeDep,
     signing_key: SigningKeyDep,
 ) -> JSONResponse:
-    outcome = await oidc_service.complete(session, caller, transaction_id, body, rt=rt, signing_key=signing_key)
-    if isinstance(outcome, Refusal):
-        return refusal_response(request, outcome.error)
-    return _see_other(outcome)
+    redirect = await oidc_service.complete(session, caller, transaction_id, body, rt=rt, signing_key=signing_key)
+    return _see_other(redirect)
 
 
 @router.post(
@@ -226,18 +220,18 @@ async def cancel_login(
     },
 )
 async def token(
-    request: Request, session: SessionDep, caller: CallerDep, rt: RuntimeDep, signing_key: SigningKeyDep
-) -> JSONResponse:
+    *,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: CallerDep,
+    rt: RuntimeDep,
+    signing_key: SigningKeyDep,
+) -> TokenResponse:
     # Parsed here rather than with Form(): python-multipart is not a dependency of the sandbox.
     form = await _read_form(request)
-    outcome = await oidc_service.token(session, caller, form, rt=rt, signing_key=signing_key)
-    if isinstance(outcome, OAuthFailure):
-        headers = dict(NO_STORE)
-        if outcome.status == 401:
-            headers["WWW-Authenticate"] = f'{BEARER_REALM}, error="{outcome.error}"'
-        body = OAuthErrorBody.model_validate({"error": outcome.error, "error_description": outcome.description})
-        return JSONResponse(body.model_dump(), status_code=outcome.status, headers=headers)
-    return JSONResponse(outcome.model_dump(), headers=NO_STORE)
+    response.headers.update(NO_STORE)  # errors (OAuthError) carry their own
+    return await oidc_service.token(session, caller, form, rt=rt, signing_key=signing_key)
 
 
 @router.get(

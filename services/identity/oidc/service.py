@@ -28,7 +28,7 @@ from services.common.keys import SigningKey, b64url
 from services.identity.authn.errors import IndividualMismatch, IndividualRequired
 from services.identity.authn.models import Factor, Operation
 from services.identity.authn.schemas import Individual, IndividualType, OtpFactor, OtpRequested, PinFactor
-from services.identity.authn.service import Check, Refusal
+from services.identity.authn.service import Check
 from services.identity.authn.service import authn as authn_service
 from services.identity.deps import Runtime
 from services.identity.oidc.client_auth import check_public_jwk, unverified_issuer, verify_client_assertion
@@ -96,15 +96,6 @@ class ErrorRedirect:
     """An authorize error the RFC sends back to the client's (verified) redirect URI."""
 
     location: str
-
-
-@dataclass(frozen=True)
-class OAuthFailure:
-    """A token endpoint error in the RFC 6749 §5.2 shape; returned so the transaction still commits."""
-
-    error: str
-    description: str
-    status: int
 
 
 def _hash(secret: str) -> str:
@@ -310,7 +301,7 @@ class OidcService:
         *,
         rt: Runtime,
         signing_key: SigningKey,
-    ) -> LoginRedirect | Refusal:
+    ) -> LoginRedirect:
         """Check the OTP or PIN; on success issue a code and send the person back to the client (303)."""
         transaction = await self._open_transaction(session, caller, transaction_id, rt=rt)
         person = await self._login_person(session, caller, transaction, body.login_hint, rt=rt)
@@ -338,7 +329,7 @@ class OidcService:
             rt=rt,
         )
         if not check.ok:
-            return check.refusal(Factor(factor.type))
+            raise check.refusal(Factor(factor.type))
 
         accepted = set(transaction.scopes) if body.accepted_scopes is None else {s.value for s in body.accepted_scopes}
         scopes = [s for s in transaction.scopes if s in accepted or s == Scope.openid.value]
@@ -394,7 +385,7 @@ class OidcService:
         *,
         rt: Runtime,
         signing_key: SigningKey,
-    ) -> TokenResponse | OAuthFailure:
+    ) -> TokenResponse:
         """Exchange a code for tokens (RFC 6749 §4.1.3): private_key_jwt, PKCE, single use, exact redirect URI."""
         try:
             if form is None:
@@ -402,7 +393,7 @@ class OidcService:
             return await self._token(session, caller, form, rt=rt, signing_key=signing_key)
         except OAuthError as error:
             log.info("identity.oidc.token_refused", error=error.error, reason=error.description)
-            return OAuthFailure(error.error, error.description, error.status)
+            raise
 
     async def userinfo(
         self, session: AsyncSession, caller: Caller, authorization: str | None, *, rt: Runtime

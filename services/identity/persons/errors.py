@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.common import idempotency
 from services.common.problems import Conflict, InvalidInput, NotFound, ServiceUnavailable
 
 
@@ -14,11 +15,13 @@ class Id1Conflict(Conflict):
 
 
 class DuplicateSuspected(Id1Conflict):
-    """SG-ID-1: a suspected duplicate goes to a human adjudicator; it is held, never silently rejected."""
+    """SG-ID-1: a suspected duplicate goes to a human adjudicator; it is held, never silently rejected (the held
+    enrolment and its case commit before this 409 is answered)."""
 
     title = "Possible duplicate enrolment held for adjudication"
     type_slug = "identity/duplicate-suspected"
     code = "identity.duplicate_suspected"
+    commit_before_raise = True
 
     def __init__(self, *, person_id: str, adjudication_case_id: str) -> None:
         super().__init__(
@@ -30,14 +33,14 @@ class DuplicateSuspected(Id1Conflict):
         )
 
 
-class IdempotencyKeyReused(InvalidInput):
-    title = "Idempotency-Key reused with a different request"
+class IdempotencyKeyReused(idempotency.IdempotencyKeyReused):
+    """Identity published these types before the common store existed; it keeps them (services.common.idempotency)."""
+
     type_slug = "identity/idempotency-key-reused"
     code = "identity.idempotency_key_reused"
 
 
-class IdempotencyInProgress(Conflict):
-    title = "A request with this Idempotency-Key is in progress"
+class IdempotencyInProgress(idempotency.IdempotencyInProgress):
     type_slug = "identity/idempotency-in-progress"
     code = "identity.idempotency_in_progress"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, ForeignKey, LargeBinary, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,17 +50,3 @@ class PersonAttribute(Base):
     key_id: Mapped[str] = mapped_column(String(32))
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class EnrolmentRequest(Base):
-    """An Idempotency-Key seen on an enrolment: a keyed fingerprint of the body and the outcome to replay."""
-
-    __tablename__ = "enrolment_requests"
-
-    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
-    outcome_status: Mapped[int] = mapped_column(Integer)
-    adjudication_case_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, exists, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_unless_conflict, table_of
-from services.identity.persons.models import EnrolmentRequest, Person, PersonAttribute, PersonStatus
+from services.identity.persons.models import Person, PersonAttribute, PersonStatus
 
 # Statuses that a new enrolment is compared against: a refused duplicate is already somebody else's record.
 DEDUP_STATUSES = (PersonStatus.active, PersonStatus.pending_adjudication)
@@ -115,6 +115,3 @@ class PersonRepository:
         await self.session.execute(
             delete(PersonAttribute).where(PersonAttribute.person_id == person_id, PersonAttribute.name == name)
         )
-
-    async def get_enrolment_request(self, client_id: str, idempotency_key: str) -> EnrolmentRequest | None:
-        return await self.session.get(EnrolmentRequest, (client_id, idempotency_key))

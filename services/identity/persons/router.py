@@ -3,11 +3,12 @@ their own record (without it)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
+from fastapi.responses import Response
 
-from services.common.auth import IdempotencyKeyHeader, SessionDep
-from services.common.problems import PolicyDenied, problem_response, problem_responses
+from services.common.auth import SessionDep
+from services.common.idempotency import Idempotent
+from services.common.problems import PolicyDenied, problem_responses
 from services.identity.deps import RegistrarDep, RuntimeDep, SubjectDep
 from services.identity.persons.errors import (
     DuplicateSuspected,
@@ -18,7 +19,6 @@ from services.identity.persons.errors import (
     SubjectNotFound,
 )
 from services.identity.persons.schemas import EnrolmentCreate, EnrolmentResult, MyRecord, PersonRead
-from services.identity.persons.service import Held
 from services.identity.persons.service import person as person_service
 
 router = APIRouter(prefix="/v1", tags=["persons"])
@@ -37,18 +37,9 @@ router = APIRouter(prefix="/v1", tags=["persons"])
     ),
 )
 async def enrol(
-    body: EnrolmentCreate,
-    *,
-    request: Request,
-    session: SessionDep,
-    caller: RegistrarDep,
-    rt: RuntimeDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> EnrolmentResult | JSONResponse:
-    outcome = await person_service.enrol(session, caller, body, rt=rt, idempotency_key=idempotency_key)
-    if isinstance(outcome, Held):
-        return _held_response(request, outcome)
-    return outcome
+    body: EnrolmentCreate, *, session: SessionDep, caller: RegistrarDep, rt: RuntimeDep, idempotency: Idempotent
+) -> Response:
+    return await idempotency.run(session, lambda: person_service.enrol(session, caller, body, rt=rt), status_code=201)
 
 
 @router.get(
@@ -73,10 +64,3 @@ async def get_person(person_id: str, session: SessionDep, caller: RegistrarDep, 
 )
 async def my_record(session: SessionDep, caller: SubjectDep, rt: RuntimeDep) -> MyRecord:
     return await person_service.my_record(session, caller, rt=rt)
-
-
-def _held_response(request: Request, held: Held) -> JSONResponse:
-    # Returned rather than raised: raising would roll back the held enrolment and its case, which must be kept.
-    error = DuplicateSuspected(person_id=held.person_id, adjudication_case_id=held.adjudication_case_id)
-    body = error.to_problem(instance=request.url.path, request_id=getattr(request.state, "request_id", None))
-    return problem_response(request, error.status, body)

@@ -6,12 +6,10 @@ import base64
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
@@ -20,15 +18,14 @@ from services.common.ids import new_id
 from services.identity.adjudication.models import AdjudicationCase, CaseStatus, MatchSignal
 from services.identity.deps import Runtime
 from services.identity.persons.errors import (
-    IdempotencyInProgress,
-    IdempotencyKeyReused,
+    DuplicateSuspected,
     InvalidPersonalData,
     PersonNotFound,
     SubjectNotFound,
     UinIssuanceFailed,
 )
 from services.identity.persons.matching import matching_name
-from services.identity.persons.models import EnrolmentRequest, Person, PersonAttribute, PersonStatus
+from services.identity.persons.models import Person, PersonAttribute, PersonStatus
 from services.identity.persons.repository import PersonRepository
 from services.identity.persons.schemas import (
     NAME_FIELDS,
@@ -46,14 +43,6 @@ log = structlog.get_logger(__name__)
 UIN_ATTRIBUTE = "uin"
 UIN_ATTEMPTS = 20
 _NOT_PHONE_DIGITS = re.compile(r"[^0-9+]")
-
-
-@dataclass(frozen=True)
-class Held:
-    """An enrolment held for adjudication (answered 409, but kept: it must commit, so it is returned, not raised)."""
-
-    person_id: str
-    adjudication_case_id: str
 
 
 def new_sub() -> str:
@@ -101,16 +90,10 @@ class PersonService:
         body: EnrolmentCreate,
         *,
         rt: Runtime,
-        idempotency_key: str | None,
-    ) -> EnrolmentResult | Held:
-        """Enrol a person: a UIN at once, or a held record and an adjudication case if a duplicate is suspected."""
+    ) -> EnrolmentResult:
+        """Enrol a person: a UIN at once, or a held record and an adjudication case if a duplicate is suspected
+        (raised as DuplicateSuspected, which commits them first)."""
         repository = PersonRepository.from_session(session)
-        fingerprint = ""
-        if idempotency_key is not None:
-            fingerprint = rt.keyring.fingerprint("enrolment-request", body.model_dump_json())
-            earlier = await repository.get_enrolment_request(caller.client_id, idempotency_key)
-            if earlier is not None:
-                return await self._replay(session, earlier, fingerprint, rt=rt)
         now = rt.clock.now()
         if body.date_of_birth > now.date():
             raise InvalidPersonalData("date_of_birth", "the date of birth is in the future")
@@ -141,32 +124,19 @@ class PersonService:
             created_at=now,
             updated_at=now,
         )
-        outcome: EnrolmentResult | Held
         if candidates:
             session.add(person)
             await session.flush()
             await self._insert_attributes(session, person.id, values, rt=rt, written_at=now)
             case = await self._open_case(session, person, candidates, biometric_hash, rt=rt)
-            outcome = Held(person_id=person.id, adjudication_case_id=case.id)
-        else:
-            # The row is written once, already with its UIN, rather than inserted and then updated by issue_uin.
-            uin, issued_at = await self._insert_with_fresh_uin(repository, person, rt=rt)
-            await self._insert_attributes(
-                session, person.id, values, rt=rt, written_at=now, uin=uin, uin_written_at=issued_at
-            )
-            await self._announce_enrolment(session, person, rt=rt)
-            outcome = self._result(person, uin)
-        if idempotency_key is not None:
-            await self._remember(
-                session,
-                caller,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                outcome=outcome,
-                person_id=person.id,
-                rt=rt,
-            )
-        return outcome
+            raise DuplicateSuspected(person_id=person.id, adjudication_case_id=case.id)
+        # The row is written once, already with its UIN, rather than inserted and then updated by issue_uin.
+        uin, issued_at = await self._insert_with_fresh_uin(repository, person, rt=rt)
+        await self._insert_attributes(
+            session, person.id, values, rt=rt, written_at=now, uin=uin, uin_written_at=issued_at
+        )
+        await self._announce_enrolment(session, person, rt=rt)
+        return self._result(person, uin)
 
     async def issue_uin(self, session: AsyncSession, person: Person, *, rt: Runtime) -> str:
         """Give `person` a fresh random UIN (never sequential, never reused) and announce the enrolment."""
@@ -373,45 +343,6 @@ class PersonService:
         )
         log.info("identity.enrolment.held", person_id=person.id, adjudication_case_id=case.id)
         return case
-
-    async def _remember(
-        self,
-        session: AsyncSession,
-        caller: Caller,
-        *,
-        idempotency_key: str,
-        fingerprint: str,
-        outcome: EnrolmentResult | Held,
-        person_id: str,
-        rt: Runtime,
-    ) -> None:
-        record = EnrolmentRequest(
-            client_id=caller.client_id,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            person_id=person_id,
-            outcome_status=409 if isinstance(outcome, Held) else 201,
-            adjudication_case_id=outcome.adjudication_case_id if isinstance(outcome, Held) else None,
-            created_at=rt.clock.now(),
-        )
-        try:
-            async with session.begin_nested():
-                session.add(record)
-        except IntegrityError:
-            # Another request with this key got in first; the whole transaction rolls back and a retry replays it.
-            raise IdempotencyInProgress("A request with this Idempotency-Key is being processed; retry.") from None
-
-    async def _replay(
-        self, session: AsyncSession, earlier: EnrolmentRequest, fingerprint: str, *, rt: Runtime
-    ) -> EnrolmentResult | Held:
-        if earlier.fingerprint != fingerprint:
-            raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
-        if earlier.outcome_status == 409 and earlier.adjudication_case_id is not None:
-            return Held(person_id=earlier.person_id, adjudication_case_id=earlier.adjudication_case_id)
-        person = await PersonRepository.from_session(session).get(earlier.person_id)
-        if person is None:
-            raise PersonNotFound(f"No person {earlier.person_id}.")
-        return self._result(person, await self.uin_of(session, person, rt=rt))
 
     @staticmethod
     def _result(person: Person, uin: str) -> EnrolmentResult:

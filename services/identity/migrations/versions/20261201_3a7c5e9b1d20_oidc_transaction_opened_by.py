@@ -1,7 +1,7 @@
 """oidc transaction opened by
 
 Revision ID: 3a7c5e9b1d20
-Revises: e43653bb99cf
+Revises: 58cbf413ad88
 Create Date: 2026-12-01 09:20:00.000000
 
 A sign-in transaction is bound to the gateway client that opened it. Transactions opened before this revision have
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '3a7c5e9b1d20'
-down_revision: Union[str, Sequence[str], None] = 'e43653bb99cf'
+down_revision: Union[str, Sequence[str], None] = '58cbf413ad88'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
