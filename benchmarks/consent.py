@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import sys
 import tempfile
 from datetime import UTC, timedelta
@@ -47,6 +48,26 @@ REQUESTERS = 50
 IN_FLIGHT = 16
 WARMUP = 200
 FACTORY = "services.consent.app:create_app"
+
+
+def free_port_block(size: int) -> int:
+    """The first of `size` consecutive ports that are free now."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + size < 65535 and all(_free(port) for port in range(base, base + size)):
+            return base
+    raise SystemExit("found no block of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def requester_of(number: int) -> str:
@@ -151,8 +172,9 @@ async def main(quick: bool) -> None:
         f"uvicorn (httptools, uvloop), {workers} worker processes (one per core); the load driver is another process "
         f"on the same cores, keeping {IN_FLIGHT} requests in flight unless a row says otherwise. Gateway assertions "
         "were signed before each timed run, as the gateway would have.",
-        "A permit is the candidate SELECT and the conditional UPDATE taking one use of the artefact (uses, last use), "
-        "committed; a deny is the SELECT only. No cache: every decision reads the database.",
+        "A permit is one statement: the conditional UPDATE that finds the newest covering artefact and takes one use "
+        "of it (uses, last use), autocommitted; a deny is that statement finding nothing, then the SELECT that "
+        "explains why. No cache: every decision reads the database.",
     ]
     results: list[Result] = []
     if not await postgres_reachable():
@@ -183,7 +205,8 @@ async def main(quick: bool) -> None:
         build = Requests(gateway)
         rng = random.Random(2026)
         sample = rng.sample(range(consents), min(consents, 2 * operations + 3 * warmup))
-        with serve(FACTORY, env=env, workers=workers) as served:
+        # A port of its own: other checkouts on the machine run their benchmarks on serve()'s default ports.
+        with serve(FACTORY, env=env, workers=workers, port=free_port_block(workers)) as served:
             where = f"PostgreSQL, {workers} workers"
             noop = checked(
                 drive(f"{where}: GET /v1/caller (protected no-op)", served, build.caller(operations),

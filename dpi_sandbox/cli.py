@@ -23,9 +23,10 @@ playbook_app = typer.Typer(
 )
 app.add_typer(playbook_app, name="playbook")
 # The exchange engineer's commands (dpi_sandbox/exchange_cli.py).
-from dpi_sandbox.exchange_cli import exchange_app  # noqa: E402
+from dpi_sandbox.exchange_cli import exchange_app, seed  # noqa: E402
 
 app.add_typer(exchange_app, name="exchange")
+app.command("seed")(seed)
 console = Console()
 
 # Callers (gateway.auth): `clients add|list|approve|suspend` and `token --client NAME`.
@@ -136,6 +137,36 @@ def db_revision(
     asyncio.run(upgrade_service_database(target, entry(service).migrations_dir))
     config = alembic_config(entry(service).migrations_dir, target.resolved_database_url, target.resolved_schema)
     command.revision(config, message=message, autogenerate=True)
+
+
+# ---- payments: offline verification of signed payment records (SG-AUDIT-2) ----
+payments_app = typer.Typer(help="Payments: verify signed transaction records offline.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
+
+
+@payments_app.command("verify")
+def payments_verify(
+    records: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A file from GET /v1/payments/{id}/records.")
+    ],
+    jwks: Annotated[
+        Path | None, typer.Option("--jwks", help="The payments JWKS (default: var/keys/payments.jwks.json).")
+    ] = None,
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Check every step's JWS with only the published keys, and that each record is exactly what was signed."""
+    import json
+
+    from services.payments.records.verify import verify_records
+
+    keys = json.loads((jwks or var_dir / "keys" / "payments.jwks.json").read_text())
+    checks = verify_records(json.loads(records.read_text()), keys)
+    for check in checks:
+        console.print(f"{'ok  ' if check.ok else 'FAIL'} {check.step:<12} {check.record_id}  {check.reason}",
+                      markup=False, highlight=False)  # fmt: skip
+    ok = bool(checks) and all(check.ok for check in checks)
+    console.print(f"{sum(c.ok for c in checks)} of {len(checks)} steps verified", markup=False, highlight=False)
+    raise typer.Exit(0 if ok else 1)
 
 
 # ---- audit (gateway/audit): offline verification and the oversight witness ----
@@ -267,7 +298,8 @@ def playbook_run(
         opened = remote(url) if url else embedded(var_dir)
         async with opened as client:
             result, paths = await run_scenario(
-                name, client, console=console, reports_dir=var_dir / "reports", mode="remote" if url else "embedded",
+                name, client, console=console, reports_dir=var_dir / "reports", var_dir=var_dir,
+                mode="remote" if url else "embedded",
                 language=lang, workshop=workshop,  # type: ignore[arg-type]
             )  # fmt: skip
         console.print(f"Report: {paths['md']} and {paths['html']}")

@@ -47,7 +47,12 @@ async def run_demo(*, host: str, port: int, once: bool, var_dir: Path, console: 
     base_url = f"http://{host}:{port}"
     async with remote(base_url) as client:
         result, paths = await run_scenario(
-            DEMO_SCENARIO, client, console=console, reports_dir=var_dir / "reports", mode="embedded, over HTTP"
+            DEMO_SCENARIO,
+            client,
+            console=console,
+            reports_dir=var_dir / "reports",
+            var_dir=var_dir,
+            mode="embedded, over HTTP",
         )
     others = ", ".join(name for name in load_all() if name != DEMO_SCENARIO) or "none yet"
     console.print(f"\nReport: {paths['md']} (and {paths['html'].name}, {paths['json'].name} beside it)")

@@ -78,7 +78,7 @@ class Supervisor:
             self._wait_healthy(child)
             self._log(f"{child.entry.name:<9} http://{self.host}:{child.port}  pid {child.process.pid}")
 
-    def _wait_healthy(self, child: Child, timeout: float = 30.0) -> None:
+    def _wait_healthy(self, child: Child, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if child.process.poll() is not None:

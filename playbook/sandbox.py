@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from playbook.credentials import ClientCredentials
 from playbook.loader import load_all
 from playbook.model import Language, Step
 from playbook.report import Report
@@ -50,6 +51,7 @@ async def run_scenario(
     *,
     console: Console,
     reports_dir: Path,
+    var_dir: Path,
     mode: str,
     language: Language = "en",
     workshop: bool = False,
@@ -59,6 +61,9 @@ async def run_scenario(
     if name not in scenarios:
         raise KeyError(f"no scenario {name!r}; there are: {', '.join(sorted(scenarios))}")
     pause = _wait_for_enter if workshop and sys.stdin.isatty() else None
-    result = await run(scenarios[name], client, console=console, mode=mode, language=language, pause=pause)
+    credentials = ClientCredentials.for_sandbox(client, var_dir)
+    result = await run(
+        scenarios[name], client, console=console, mode=mode, language=language, pause=pause, credentials=credentials
+    )
     paths = Report(result).write(reports_dir)
     return result, paths

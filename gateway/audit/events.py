@@ -8,17 +8,19 @@ canonical encoding of `{"index": n, "record": {...}}` (see `encode_leaf`).
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 LEAF_PREFIX = b'{"index":'
-_CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _printable(value: str) -> str:
-    if any(c in _CONTROL for c in value):
+    if _CONTROL.search(value):
         raise ValueError("control characters are not allowed")
     try:
         value.encode("utf-8")
@@ -55,17 +57,17 @@ class AuditEvent(BaseModel):
     rule_ids: tuple[Name, ...] = Field(default=(), max_length=100, description="Rules that decided (SG-...).")
     channel: Name | None = None
     assisted_by: Name | None = None
-    disclose_after: datetime | None = Field(
+    disclose_after: AwareDatetime | None = Field(
         default=None, description="Court-ordered deferral (SG-ACCESS-2): withheld from the subject until then."
     )
     dry_run: bool = False
     status: int | None = Field(default=None, ge=100, le=599, description="The HTTP status the caller received.")
     request_id: Name | None = None
-    time: datetime | None = Field(default=None, description="When it happened; the log's clock if not given.")
+    time: AwareDatetime | None = Field(default=None, description="When it happened; the log's clock if not given.")
 
     def record(self, event_id: str, time: datetime) -> dict[str, Any]:
         """The JSON object that goes into the leaf (all fields, nulls included, so every leaf has one shape)."""
-        values = self.model_dump(mode="python")
+        values = dict(self.__dict__)  # the validated fields (a model_dump without its per-field machinery)
         values["time"] = _timestamp(self.time or time)
         values["disclose_after"] = None if self.disclose_after is None else _timestamp(self.disclose_after)
         values["fields_returned"] = list(self.fields_returned)
@@ -74,10 +76,9 @@ class AuditEvent(BaseModel):
         return values
 
 
-class AppendedEvent(BaseModel):
+@dataclass(frozen=True, slots=True)
+class AppendedEvent:
     """Where an event landed: its id and its leaf index in the log (0-based, gap-free)."""
-
-    model_config = ConfigDict(frozen=True)
 
     event_id: str
     index: int
@@ -86,11 +87,22 @@ class AppendedEvent(BaseModel):
 def _timestamp(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """The canonical (RFC 8785) bytes of a record; see `encode_leaf`."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def leaf_from_record(index: int, encoded_record: bytes) -> bytes:
+    """`encode_leaf(index, record)` from the record's canonical bytes: with keys sorted, `index` precedes `record`,
+    so the leaf is the index, then the record's bytes. Lets the record be encoded before its index is known."""
+    return b'{"index":%d,"record":%b}' % (index, encoded_record)
 
 
 def encode_leaf(index: int, record: dict[str, Any]) -> bytes:

@@ -31,6 +31,7 @@ from gateway.audit.repository import AuditRepository, MissingNode
 
 FORMAT = "dpi-audit-export/v1"
 EXPORT_CHUNK = 5000
+VERIFY_CHUNK = 65536
 _sha256 = hashlib.sha256
 
 
@@ -179,7 +180,7 @@ def verify_export(
     return report
 
 
-def _verify(
+def _verify(  # noqa: C901, PLR0912, PLR0915
     lines: Iterable[bytes],
     log_key: VerifierKey,
     witnesses: list[VerifierKey],
@@ -199,7 +200,7 @@ def _verify(
         report.problems.append(Problem(None, f"unreadable export header: {error}"))
         return
 
-    leaves = _check_entries(iterator, start, end, report, deep=deep)
+    leaves, stored = _check_entries(iterator, start, end, report, deep=deep)
     levels = _Levels(start, leaves)
     base = Frontier()
     try:
@@ -265,6 +266,8 @@ def _verify(
                 report.problems.append(
                     Problem(old, f"the checkpoint of size {new} does not extend the one of size {old} (a fork)", False)
                 )
+    if any(not problem.exact for problem in report.problems):
+        _locate(start, leaves, stored, report)
 
 
 def _or_none(root_at: Callable[[int, list[bytes]], bytes], size: int, suffix: list[bytes]) -> bytes | None:
@@ -276,31 +279,47 @@ def _or_none(root_at: Callable[[int, list[bytes]], bytes], size: int, suffix: li
 
 def _check_entries(
     lines: Iterator[bytes], start: int, end: int, report: VerificationReport, *, deep: bool
-) -> list[bytes]:
+) -> tuple[list[bytes], list[bytes]]:
+    """Every entry's recomputed leaf hash and the leaf hash the log stored (still base64), checking each entry's
+    index on the way. The stored hashes are compared only if a root fails (`_locate`): with every root proved, a
+    mismatch is impossible, and the comparison is a third of the work."""
     leaves: list[bytes] = []
-    append = leaves.append
+    stored: list[bytes] = []
     position = start
-    for raw in lines:
-        line = raw.rstrip(b"\n")
-        stored_b64, _, leaf = line.partition(b" ")
-        computed = _sha256(b"\x00" + leaf).digest()
-        if not leaf.startswith(b'{"index":%d,' % position):
-            report.problems.append(Problem(position, _index_problem(leaf, position)))
-        else:
-            try:
-                stored = binascii.a2b_base64(stored_b64)
-            except binascii.Error:
-                stored = b""
-            if stored != computed:
-                report.problems.append(Problem(position, "the entry does not hash to the leaf hash the log stored"))
-            elif deep and not _canonical(leaf):
-                report.problems.append(Problem(position, "the entry is not canonical RFC 8785 JSON"))
-        append(computed)
-        position += 1
+    sha256 = _sha256
+    # Comprehensions over bounded chunks: this is the hot loop of a million-entry check. A line is the stored
+    # base64 leaf hash (always 44 characters), a space, the leaf and a newline; a line of any other shape yields
+    # a "leaf" that fails the index check below, so it is reported, never trusted.
+    while chunk := list(itertools.islice(lines, VERIFY_CHUNK)):
+        entries = [raw[45:-1] for raw in chunk]
+        if not chunk[-1].endswith(b"\n"):  # the file's last line may lack its newline
+            entries[-1] = chunk[-1][45:]
+        leaves += [sha256(b"\x00" + leaf).digest() for leaf in entries]
+        stored += [raw[:44] for raw in chunk]
+        bad = [o for o, leaf in enumerate(entries) if not leaf.startswith(b'{"index":%d,' % (position + o))]
+        bad += [o for o, raw in enumerate(chunk) if raw[44:45] != b" " and o not in bad]
+        for offset in sorted(bad):
+            report.problems.append(Problem(position + offset, _index_problem(entries[offset], position + offset)))
+        if deep:
+            for offset, leaf in enumerate(entries):
+                if offset not in bad and not _canonical(leaf):
+                    report.problems.append(Problem(position + offset, "the entry is not canonical RFC 8785 JSON"))
+        position += len(chunk)
     report.entries = len(leaves)
     if position > end:
         report.problems.append(Problem(end, f"the export holds entries beyond its declared end {end}"))
-    return leaves
+    return leaves, stored
+
+
+def _locate(start: int, leaves: list[bytes], stored: list[bytes], report: VerificationReport) -> None:
+    """After a root failed: the entries that do not hash to the leaf hash the log stored for them."""
+    for offset, (computed, claimed) in enumerate(zip(leaves, stored, strict=True)):
+        try:
+            same = binascii.a2b_base64(claimed) == computed
+        except binascii.Error:
+            same = False
+        if not same:
+            report.problems.append(Problem(start + offset, "the entry does not hash to the leaf hash the log stored"))
 
 
 def _index_problem(leaf: bytes, position: int) -> str:

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.audit.events import AppendedEvent, AuditEvent, encode_leaf
+from gateway.audit.events import AppendedEvent, AuditEvent, encode_record, leaf_from_record
 from gateway.audit.merkle import (
     EMPTY_ROOT,
     Frontier,
@@ -65,8 +67,18 @@ class TreeHead:
 
 
 @dataclass
-class _Pending:
+class _Prepared:
+    """An event encoded before it joins a batch (outside the head lock, while the previous batch commits)."""
+
     event: AuditEvent
+    event_id: str
+    record: bytes
+    time: datetime
+
+
+@dataclass
+class _Pending:
+    prepared: _Prepared
     future: asyncio.Future[AppendedEvent]
 
 
@@ -139,17 +151,23 @@ class AuditLog:
         """Record `event`; returns once it is committed, with its id and leaf index."""
         if self._closed:
             raise RuntimeError("the audit log is stopped")
+        prepared = self._prepare(event)
         if self._writer is None:
-            (appended,) = await self._write_batch([event])
+            (appended,) = await self._write_batch([prepared])
             return appended
         future: asyncio.Future[AppendedEvent] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(event, future))
+        self._pending.append(_Pending(prepared, future))
         self._wake.set()
         return await future
 
     async def append_many(self, events: Sequence[AuditEvent]) -> list[AppendedEvent]:
         """Record several events in one transaction (imports, tests, benchmarks)."""
-        return await self._write_batch(list(events))
+        return await self._write_batch([self._prepare(event) for event in events])
+
+    def _prepare(self, event: AuditEvent) -> _Prepared:
+        event_id = event.event_id or new_id("evt")
+        time = event.time or self.clock.now()
+        return _Prepared(event, event_id, encode_record(event.record(event_id, time)), time)
 
     async def _write_loop(self) -> None:
         while True:
@@ -158,7 +176,10 @@ class AuditLog:
             while self._pending:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                 try:
-                    results = await self._write_batch([p.event for p in batch])
+                    results = await self._write_batch([p.prepared for p in batch])
+                except IntegrityError:  # one event's id was taken (ids can come from callers): retry one by one
+                    await self._write_singly(batch)
+                    continue
                 except Exception as error:  # every caller of the batch learns that its event was not recorded
                     log.error("audit batch failed", size=len(batch), error=type(error).__name__)
                     for pending in batch:
@@ -168,11 +189,23 @@ class AuditLog:
                 for pending, result in zip(batch, results, strict=True):
                     if not pending.future.done():
                         pending.future.set_result(result)
+                # Let the callers just answered run (and, under load, append again) before taking the next batch.
+                await asyncio.sleep(0)
             if self._closed and not self._pending:
                 return
 
-    async def _write_batch(self, events: list[AuditEvent]) -> list[AppendedEvent]:
-        now = self.clock.now()
+    async def _write_singly(self, batch: list[_Pending]) -> None:
+        for pending in batch:
+            try:
+                (result,) = await self._write_batch([pending.prepared])
+            except Exception as error:
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+            else:
+                if not pending.future.done():
+                    pending.future.set_result(result)
+
+    async def _write_batch(self, batch: list[_Prepared]) -> list[AppendedEvent]:
         t = self.tables
         async with self.engine.begin() as conn:
             head = (
@@ -181,35 +214,24 @@ class AuditLog:
                 )
             ).one()
             frontier = Frontier.from_bytes(head.size, head.frontier)
-            rows: list[dict[str, Any]] = []
-            rule_rows: list[dict[str, Any]] = []
+            rows: list[tuple[Any, ...]] = []  # in EVENT_COLUMNS order
+            rule_rows: list[tuple[Any, ...]] = []
             results: list[AppendedEvent] = []
-            for event in events:
+            for prepared in batch:
+                event = prepared.event
                 index = frontier.size
-                event_id = event.event_id or new_id("evt")
-                leaf = encode_leaf(index, event.record(event_id, now))
+                leaf = leaf_from_record(index, prepared.record)
                 hashed = leaf_hash(leaf)
                 nodes = frontier.append(hashed)
                 rows.append(
-                    {
-                        "idx": index,
-                        "event_id": event_id,
-                        "leaf": leaf,
-                        "leaf_hash": hashed,
-                        "nodes": b"".join(nodes),
-                        "time": event.time or now,
-                        "sub": event.sub,
-                        "actor": event.actor,
-                        "action": event.action,
-                        "decision": event.decision,
-                        "disclose_after": event.disclose_after,
-                    }
-                )
-                rule_rows.extend({"rule_id": rule, "idx": index} for rule in dict.fromkeys(event.rule_ids))
-                results.append(AppendedEvent(event_id=event_id, index=index))
-            await conn.execute(insert(t.events), rows)
+                    (index, prepared.event_id, leaf, hashed, b"".join(nodes), prepared.time, event.sub,
+                     event.actor, event.action, event.decision, event.disclose_after)
+                )  # fmt: skip
+                rule_rows.extend((rule, index) for rule in dict.fromkeys(event.rule_ids))
+                results.append(AppendedEvent(prepared.event_id, index))
+            await bulk_insert(conn, t.events, rows)
             if rule_rows:
-                await conn.execute(insert(t.rules), rule_rows)
+                await bulk_insert(conn, t.rules, rule_rows)
             await conn.execute(
                 update(t.head)
                 .where(t.head.c.id == HEAD_ID)
@@ -422,6 +444,22 @@ def create_audit_log(engine: AsyncEngine, tables: AuditTables, clock: Clock, set
         max_batch=settings.audit_max_batch,
         checkpoint_interval=settings.audit_checkpoint_seconds,
     )
+
+
+async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows (values in the table's column order) in the current transaction: COPY on PostgreSQL
+    (asyncpg's binary copy, one round trip), executemany elsewhere. Plain inserts either way: constraints and
+    indexes apply as to any INSERT."""
+    columns = [c.name for c in table.columns]
+    if conn.dialect.name != "postgresql":
+        await conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    try:
+        await driver.copy_records_to_table(table.name, records=rows, columns=columns)
+    except asyncpg.IntegrityConstraintViolationError as error:  # as SQLAlchemy reports it for an INSERT
+        raise IntegrityError(f"COPY {table.name}", None, error) from error
 
 
 def _claimed_size(note: str) -> int | None:

@@ -167,7 +167,7 @@ def consistency_proof(old: int, new: int, node: NodeLookup) -> list[bytes]:
     return [range_hash(start, end, node) for start, end in _consistency_ranges(old, new)]
 
 
-def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
+def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:  # noqa: C901
     """RFC 9162 section 2.1.4.2."""
     if not 0 <= old <= new:
         return False

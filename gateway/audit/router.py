@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 
 from gateway.audit.errors import AppendOnly, AuditEntryNotFound, CheckpointNotFound, ProofUnavailable
 from gateway.audit.export import export_lines, verify_export
@@ -226,8 +227,20 @@ async def witness_refusals(_: Reader, log: Log) -> list[WitnessRefusal]:
     description="What `dpi-sandbox audit witness` sends. It adds a cosignature or a visible refusal; it changes no "
     "stored event.",
     responses=problem_responses(Unauthenticated, PolicyDenied),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CosignatureSubmission.model_json_schema()}},
+        }
+    },
 )
-async def witness_verdict(body: CosignatureSubmission, _: Overseer, log: Log) -> None:
+async def witness_verdict(request: Request, _: Overseer, log: Log) -> None:
+    # The body is read here, after the caller is authenticated: a stranger learns nothing about its shape.
+    try:
+        body = CosignatureSubmission.model_validate_json(await request.body())
+    except ValidationError as error:
+        issues = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        raise InvalidInput("The witness verdict is not valid.", errors=issues) from error
     if (body.cosignature is None) == (body.refusal is None):
         raise InvalidInput("Send either a cosignature or a refusal.")
     if body.cosignature is not None and not _cosignature_line(body.cosignature, body.witness):

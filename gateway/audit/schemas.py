@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text may not contain the NUL character")
+    return value
 
 
 class AuditEntry(BaseModel):
@@ -68,11 +74,17 @@ class WitnessRefusal(BaseModel):
 class CosignatureSubmission(BaseModel):
     """A witness's verdict on a checkpoint: its cosignature line, or why it refused."""
 
-    witness: str = Field(min_length=1, max_length=128)
-    size: int = Field(ge=0)
-    note: str = Field(min_length=1, max_length=20000, description="The checkpoint note the witness judged.")
-    cosignature: str | None = Field(default=None, max_length=500)
-    refusal: str | None = Field(default=None, max_length=2000)
+    model_config = ConfigDict(extra="forbid")
+
+    witness: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s+]+$")] = Field(
+        description="The witness's key name."
+    )
+    size: int = Field(ge=0, le=2**62)
+    note: Annotated[str, StringConstraints(min_length=1, max_length=20000), AfterValidator(_no_nul)] = Field(
+        description="The checkpoint note the witness judged."
+    )
+    cosignature: Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)] | None = None
+    refusal: Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)] | None = None
 
 
 class VerificationView(BaseModel):

@@ -110,7 +110,7 @@ def _route_read(route: Route) -> RouteRead:
         roles=list(route.roles),
         rules=[*guards, *(r for r in route.rules if r not in guards)],
         context={k: v for k, v in route.context.model_dump().items() if v != "forbidden"},
-        releases=list(route.releases.items) if route.releases else None,
+        releases=list(route.releases.items or ()) if route.releases else None,
     )
 
 

@@ -8,20 +8,30 @@ that time); person resolutions and consent decisions are never cached, so a revo
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from gateway.auth.caller import AuthenticatedCaller
 from gateway.rules.engine import ConsentVerdict, PurposeInfo, Reference, RuleViolation, StatuteInfo
-from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallContext
-from services.common.http import RemoteProblem, raise_for_problem
+from services.common.assertion import AssertionMinter, CallContext
+from services.common.http import RemoteProblem
+from services.consent.client import ConsentClient, DecisionRequest
 from services.identity.client import IdentityClient, ReferenceType, SubjectReference
 
 GATEWAY_CLIENT_ID = "dpi-gateway"
 GATEWAY_ROLES = {"identity": ("gateway_internal",), "consent": ("gateway",)}
+
+
+def _unreachable(service: str) -> httpx.AsyncClient:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"no {service} service is configured", request=request)
+
+    return httpx.AsyncClient(base_url=f"http://{service}", transport=httpx.MockTransport(refuse))
 
 
 class UpstreamUnavailable(Exception):
@@ -43,16 +53,22 @@ class UpstreamFacts:
     def __init__(
         self,
         *,
-        identity: httpx.AsyncClient,
-        consent: httpx.AsyncClient,
+        identity: httpx.AsyncClient | None,
+        consent: httpx.AsyncClient | None,
         minter: AssertionMinter,
         purpose_ttl_seconds: float = 5.0,
     ) -> None:
-        self._identity = IdentityClient(identity)
-        self._consent = consent
+        # A gateway may run without some services (a test of one part): a decision that needs one then fails
+        # closed with 502, as if it did not answer.
+        self._identity = IdentityClient(identity or _unreachable("identity"))
+        self._consent = ConsentClient(consent or _unreachable("consent"))
         self._minter = minter
         self._purpose_ttl = purpose_ttl_seconds
         self._purposes: dict[str, _Cached] = {}
+        self.timings: Any = None  # the proxy's stage timings (gateway.proxy.service.Timings)
+
+    def _measure(self, stage: str) -> Any:
+        return self.timings.measure(stage) if self.timings is not None else contextlib.nullcontext()
 
     def assertion(self, service: str) -> str:
         """The gateway's own assertion for one call to `service`."""
@@ -70,7 +86,9 @@ class UpstreamFacts:
                 type=ReferenceType.pairwise_token, relying_party_id=caller.client_id, value=reference.value
             )
         try:
-            resolution = await self._identity.resolve_subject(body, assertion=self.assertion("identity"))
+            with self._measure("person resolution"):
+                resolution = await self._identity.resolve_subject(body, assertion=self.assertion("identity"))
+            return resolution.sub
         except RemoteProblem as problem:
             if problem.status in (401, 403, 404, 422):
                 raise RuleViolation(
@@ -82,14 +100,14 @@ class UpstreamFacts:
             raise UpstreamUnavailable("identity", f"status {problem.status}") from None
         except httpx.HTTPError as error:
             raise UpstreamUnavailable("identity", type(error).__name__) from error
-        return resolution.sub
 
     async def purpose(self, code: str) -> PurposeInfo | None:
         now = time.monotonic()
         cached = self._purposes.get(code)
         if cached is not None and cached.until > now:
             return cached.value
-        value = await self._fetch_purpose(code)
+        with self._measure("purpose registry"):
+            value = await self._fetch_purpose(code)
         self._purposes[code] = _Cached(value, now + self._purpose_ttl)
         return value
 
@@ -99,28 +117,19 @@ class UpstreamFacts:
 
     async def _fetch_purpose(self, code: str) -> PurposeInfo | None:
         try:
-            response = await self._consent.get(
-                f"/v1/purposes/{code}", headers={ASSERTION_HEADER: self.assertion("consent")}
-            )
-        except httpx.HTTPError as error:
+            purpose = await self._consent.purpose(code, assertion=self.assertion("consent"))
+        except RemoteProblem as problem:
+            if problem.status in (404, 422):  # unknown, or not even shaped like a registry code
+                return None
+            raise UpstreamUnavailable("consent", f"status {problem.status}") from None
+        except (httpx.HTTPError, ValidationError) as error:
             raise UpstreamUnavailable("consent", type(error).__name__) from error
-        if response.status_code == 404:
-            return None
-        try:
-            raise_for_problem(response)
-        except RemoteProblem:
-            raise UpstreamUnavailable("consent", f"status {response.status_code}") from None
-        data: dict[str, Any] = response.json()
         return PurposeInfo(
-            code=str(data["code"]),
-            status=str(data["status"]),
-            allowed_items=tuple(data.get("allowed_items", ())),
-            statutes=tuple(
-                StatuteInfo(str(s.get("reference")), tuple(s.get("requesters") or ()))
-                for s in data.get("statutes") or ()
-                if isinstance(s, dict)
-            ),
-            legal_basis=data.get("legal_basis"),
+            code=purpose.code,
+            status=str(purpose.status),
+            allowed_items=tuple(purpose.allowed_items),
+            statutes=tuple(StatuteInfo(s.reference, tuple(s.requesters)) for s in purpose.statutes),
+            legal_basis=str(purpose.legal_basis),
         )
 
     async def consent(
@@ -132,25 +141,32 @@ class UpstreamFacts:
         items: tuple[str, ...],
         processing_location: str | None,
     ) -> ConsentVerdict:
-        body: dict[str, Any] = {"requester": requester, "subject": subject, "purpose": purpose, "items": list(items)}
-        if processing_location:
-            body["processing_location"] = processing_location
         try:
-            response = await self._consent.post(
-                "/v1/decisions", json=body, headers={ASSERTION_HEADER: self.assertion("consent")}
+            question = DecisionRequest(
+                requester=requester,
+                subject=subject,
+                purpose=purpose,
+                items=list(items),
+                processing_location=processing_location,
             )
-            raise_for_problem(response)
-        except httpx.HTTPError as error:
-            raise UpstreamUnavailable("consent", type(error).__name__) from error
+        except ValidationError:
+            raise RuleViolation(
+                "SG-CONSENT-1", "The use cannot be put to the consent service as stated (items, purpose).", status=422
+            ) from None
+        try:
+            with self._measure("consent call"):
+                answer = await self._consent.decide(question, assertion=self.assertion("consent"))
         except RemoteProblem as problem:
             raise UpstreamUnavailable("consent", f"status {problem.status}") from None
-        data = response.json()
+        except (httpx.HTTPError, ValidationError) as error:
+            raise UpstreamUnavailable("consent", type(error).__name__) from error
         return ConsentVerdict(
-            decision="permit" if data.get("decision") == "permit" else "deny",
-            decision_id=data.get("decision_id"),
-            consent_id=data.get("consent_id"),
-            covered_items=tuple(data.get("covered_items") or ()),
-            legal_basis=data.get("legal_basis"),
-            rule_id=data.get("rule_id"),
-            detail=data.get("detail"),
+            decision=answer.decision,
+            decision_id=answer.decision_id,
+            consent_id=answer.consent_id,
+            covered_items=tuple(answer.covered_items),
+            legal_basis=answer.legal_basis,
+            rule_id=answer.rule_id,
+            detail=answer.detail,
+            valid_until=answer.valid_until,
         )

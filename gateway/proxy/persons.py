@@ -31,6 +31,9 @@ def forwarded_body(evaluation: Evaluation) -> Any:
     """The request body as the provider receives it: the presented person reference replaced by `sub`, or dropped
     when the assertion's `sub` names the person."""
     body, route = evaluation.body, evaluation.route
+    subs = evaluation.person_subs
+    for pointer in route.person_refs:
+        pointers.replace(body, pointer, lambda value: subs.get(value, value))
     declared = route.subject
     if body is None or declared.source != "body" or evaluation.subject is None:
         return body

@@ -32,7 +32,7 @@ CONTEXT_HEADERS = (
 # What a caller may state: internal channels and bases ("internal", "none", "contract") are the gateway's own.
 CALLER_CHANNELS = tuple(c for c in get_args(Channel) if c != "internal")
 CALLER_LEGAL_BASES = ("consent", "statute", "court_order")
-_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,63}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
@@ -51,7 +51,7 @@ class RequestContext:
         """Validate stated values (headers or a dry-run body); anything malformed is 422, never a guess."""
         purpose = values.get("purpose")
         if purpose is not None and not _CODE.match(purpose):
-            raise _invalid(PURPOSE_HEADER, "a purpose code from the registry (upper case, digits, underscores)")
+            raise _invalid(PURPOSE_HEADER, "a purpose code from the registry (letters, digits, underscores)")
         basis = values.get("legal_basis")
         if basis is not None and basis not in CALLER_LEGAL_BASES:
             raise _invalid(LEGAL_BASIS_HEADER, f"one of {', '.join(CALLER_LEGAL_BASES)}")

@@ -74,7 +74,7 @@ class Decision:
             decision=self.decision,
             actor=self.caller.client_id if self.caller else "anonymous",
             actor_type=actor_type(self.caller),
-            sub=evaluation.subject if evaluation else (self.caller.subject_ref if self.caller else None),
+            sub=(evaluation.subject if evaluation else None) or (self.caller.subject_ref if self.caller else None),
             action=self.action,
             purpose=self.context.purpose,
             legal_basis=(evaluation.legal_basis if evaluation else None) or self.context.legal_basis,

@@ -109,6 +109,7 @@ class Evaluation:
     caller: AuthenticatedCaller
     context: RequestContext
     body: Any = None
+    query: dict[str, str] = field(default_factory=dict)
     subject: str | None = None
     reference: Reference | None = None
     purpose: PurposeInfo | None = None
@@ -116,6 +117,8 @@ class Evaluation:
     legal_basis: LegalBasis | None = None
     requested_items: tuple[str, ...] = ()
     consented_items: tuple[str, ...] | None = None
+    # Further person references in the body (a batch of beneficiaries...): what was presented -> `sub`.
+    person_subs: dict[str, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -172,10 +175,11 @@ class RuleEngine:
         facts: Facts,
         *,
         body: Any = None,
+        query: dict[str, str] | None = None,
         exhaustive: bool = False,
     ) -> Evaluation:
         """Evaluate the route's rules; stop at the first denial unless `exhaustive` (the dry run)."""
-        evaluation = Evaluation(route=route, caller=caller, context=context, body=body)
+        evaluation = Evaluation(route=route, caller=caller, context=context, body=body, query=query or {})
         for rule_id in self.guards(route):
             try:
                 detail = await self._evaluators[rule_id](evaluation, facts)
@@ -249,11 +253,22 @@ async def _assisted_channel(evaluation: Evaluation, facts: Facts) -> str:
     return f"Channel {context.channel}."
 
 
-async def _person(evaluation: Evaluation, facts: Facts) -> str:
+async def _person(evaluation: Evaluation, facts: Facts) -> str:  # noqa: C901, PLR0912 (owner to split)
     """The person the request is about, as `sub`: a citizen is themselves; others present a VID or their token."""
     caller, route = evaluation.caller, evaluation.route
+    for pointer in route.person_refs:
+        for value in pointers.values(evaluation.body, pointer):
+            found = parse_reference(value)
+            if found is None or found.type == "uin":
+                raise RuleViolation(
+                    "SG-TOKEN-1", f"Name each person in {pointer} by a VID or your pairwise token.", status=422
+                )
+            if value not in evaluation.person_subs:
+                evaluation.person_subs[value] = await facts.resolve(caller, found)
     declared = route.subject
     if declared.source == "none":
+        if evaluation.person_subs:
+            return f"{len(evaluation.person_subs)} presented reference(s) identify enrolled people."
         return "The route is about no particular person."
     if caller.kind == "citizen" or declared.source == "caller":
         if not caller.subject_ref:
@@ -264,6 +279,8 @@ async def _person(evaluation: Evaluation, facts: Facts) -> str:
     if declared.source == "body":
         assert declared.pointer is not None
         presented = pointers.first(evaluation.body, declared.pointer)
+    elif declared.source == "query":
+        presented = evaluation.query.get(declared.name or "")
     reference = parse_reference(presented)
     if reference is None:
         if declared.required:
@@ -391,10 +408,13 @@ async def _consent(evaluation: Evaluation, facts: Facts) -> str:
 
 
 def requested_items(evaluation: Evaluation) -> tuple[str, ...]:
-    """The items the caller asks for, within what the route can release (all of them if it names none)."""
+    """The items the caller asks for, within what the route can release and the purpose allows (all of those if
+    it names none)."""
     release = evaluation.route.releases
     assert release is not None
+    allowed = evaluation.purpose.allowed_items if evaluation.purpose else ()
+    possible = [item for item in release.items if item in allowed] if release.items is not None else allowed
     asked = pointers.first(evaluation.body, release.requested) if release.requested else None
     if isinstance(asked, list) and asked:
-        return tuple(item for item in release.items if item in asked)
-    return release.items
+        return tuple(item for item in possible if item in asked)
+    return tuple(possible)

@@ -22,7 +22,7 @@ DEFAULT_ROUTES_PATH = Path(__file__).with_name("routes.yaml")
 Access = Literal["public", "anonymous", "authenticated"]
 Need = Literal["required", "optional", "forbidden"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-SubjectSource = Literal["caller", "header", "body", "none"]
+SubjectSource = Literal["caller", "header", "body", "query", "none"]
 # Rules the engine evaluates before the provider is called, in this order, and rules applied to the response.
 PRE_RULES = ("SG-OVERSIGHT-1", "SG-SEC-1", "SG-INCL-3", "SG-TOKEN-1", "SG-PURPOSE-1", "SG-LAWFUL-1", "SG-CONSENT-1")
 POST_RULES = ("SG-MIN-1", "SG-PURPOSE-2")
@@ -48,6 +48,7 @@ class SubjectDeclaration(BaseModel):
 
     source: SubjectSource = "none"
     pointer: str | None = Field(default=None, description="JSON pointer into the body (source `body`).")
+    name: str | None = Field(default=None, description="The query parameter (source `query`).")
     required: bool = True
     forward: Literal["drop", "sub"] = Field(
         default="sub",
@@ -59,6 +60,8 @@ class SubjectDeclaration(BaseModel):
     def _pointer_for_body(self) -> SubjectDeclaration:
         if (self.source == "body") != (self.pointer is not None):
             raise ValueError("a body subject needs a pointer, and only a body subject has one")
+        if (self.source == "query") != (self.name is not None):
+            raise ValueError("a query subject needs a parameter name, and only a query subject has one")
         return self
 
 
@@ -67,7 +70,11 @@ class Release(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    items: tuple[str, ...] = Field(min_length=1, description="Every data item the provider may release.")
+    items: tuple[str, ...] | None = Field(
+        default=None,
+        description="Every data item the provider may release; none: whatever the purpose allows (the exchange's "
+        "services each have their own fields, and the purpose registry bounds them).",
+    )
     requested: str | None = Field(
         default=None, description="JSON pointer to the list of items the caller asks for (default: all items)."
     )
@@ -104,7 +111,7 @@ class Route(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _coherent(self) -> Route:
+    def _coherent(self) -> Route:  # noqa: C901
         if self.access == "authenticated":
             if not self.roles:
                 raise ValueError(f"{self.id}: an authenticated route names the roles it admits")

@@ -81,7 +81,7 @@ class CallerView(BaseModel):
     decision_id: str | None
 
 
-def create_service_app(
+def create_service_app(  # noqa: C901, PLR0915
     spec: ServiceSpec,
     settings: ServiceSettings,
     *,

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy import Column, MetaData, String, Table, delete, insert
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -181,7 +182,12 @@ def seen_assertions_table(metadata: MetaData) -> Table:
 
 
 class DatabaseReplayGuard:
-    """Remembers accepted ids in the service's own database, so every replica of the service shares them."""
+    """Remembers accepted ids in the service's own database, so every replica of the service shares them.
+
+    On PostgreSQL each id is one autocommitted `INSERT ... ON CONFLICT DO NOTHING RETURNING`: one round trip instead
+    of BEGIN, INSERT and COMMIT, and a replay is an empty result rather than an error. The unique key still decides
+    between two replicas racing on one id. SQLite keeps the plain transaction (its engine begins IMMEDIATE).
+    """
 
     def __init__(self, engine: AsyncEngine, table: Table, clock: Clock, *, purge_every: int = 1000) -> None:
         self._engine = engine
@@ -189,9 +195,20 @@ class DatabaseReplayGuard:
         self._clock = clock
         self._purge_every = purge_every
         self._count = 0
+        self._autocommit = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else None
+        )
+        self._insert_once = postgresql.insert(table).on_conflict_do_nothing().returning(table.c.jti)
 
     async def first_use(self, jti: str, expires_at: datetime) -> bool:
         self._count += 1
+        if self._autocommit is not None:
+            if self._count % self._purge_every == 0:
+                async with self._engine.begin() as conn:
+                    await conn.execute(delete(self._table).where(self._table.c.expires_at < self._clock.now()))
+            async with self._autocommit.connect() as conn:
+                result = await conn.execute(self._insert_once, {"jti": jti, "expires_at": expires_at})
+                return result.first() is not None
         try:
             async with self._engine.begin() as conn:
                 if self._count % self._purge_every == 0:

@@ -324,6 +324,12 @@ def _verify_with_keys(
 def _check_claims(header: dict[str, Any], claims: dict[str, Any], policy: TokenPolicy, now: datetime) -> Verified:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    _check_named_claims(claims, policy)
+    expires_at, issued_at = _check_times(claims, policy, now)
+    return Verified(header=header, claims=claims, expires_at=expires_at, issued_at=issued_at)
+
+
+def _check_named_claims(claims: dict[str, Any], policy: TokenPolicy) -> None:
     if missing := sorted(name for name in policy.required if name not in claims):
         raise InvalidToken(f"the token lacks {', '.join(missing)}", code="claims")
     if policy.issuer is not None and claims.get("iss") != policy.issuer:
@@ -338,6 +344,10 @@ def _check_claims(header: dict[str, Any], claims: dict[str, Any], policy: TokenP
         jti = claims.get("jti")
         if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
             raise InvalidToken("the token's jti must be a non-empty string", code="claims")
+
+
+def _check_times(claims: dict[str, Any], policy: TokenPolicy, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """exp, iat and nbf against `now` with the leeways, and the lifetime; (expires_at, issued_at)."""
     expires_at, issued_at, not_before = (_numeric_date(claims, name) for name in ("exp", "iat", "nbf"))
     future = policy.future_leeway if policy.future_leeway is not None else policy.leeway
     if expires_at is not None and now >= expires_at + policy.leeway:
@@ -350,7 +360,7 @@ def _check_claims(header: dict[str, Any], claims: dict[str, Any], policy: TokenP
             raise InvalidToken("the token lives longer than policy allows", code="lifetime")
         if expires_at - now > policy.max_lifetime + policy.leeway:
             raise InvalidToken("the token expires too far in the future", code="lifetime")
-    return Verified(header=header, claims=claims, expires_at=expires_at, issued_at=issued_at)
+    return expires_at, issued_at
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> datetime | None:

@@ -7,20 +7,51 @@ proxies. Inputs and outputs are the models the service itself declares as its re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
 import httpx
 
+from services.common import jws
 from services.common.assertion import ASSERTION_HEADER
 from services.common.http import ServiceClient, raise_for_problem
 from services.consent.consents.schemas import ConsentPage, ConsentRead, ConsentRequestCreate, ConsentStatus
-from services.consent.decisions.schemas import Decision, DecisionRequest
+from services.consent.decisions.schemas import USE_RECEIPT_ISSUER, USE_RECEIPT_TYPE, Decision, DecisionRequest
 from services.consent.purposes.schemas import PurposeList, PurposeRead
 from services.consent.receipts.schemas import ReceiptPage, ReceiptRead
 from services.consent.vocabulary import Language
 
 __all__ = [
     "ConsentClient", "ConsentPage", "ConsentRead", "ConsentRequestCreate", "ConsentStatus", "Decision",
-    "DecisionRequest", "Language", "PurposeList", "PurposeRead", "ReceiptPage", "ReceiptRead",
+    "DecisionRequest", "Language", "PurposeList", "PurposeRead", "ReceiptPage", "ReceiptRead", "UseReceiptRefused",
+    "verify_use_receipt",
 ]  # fmt: skip
+
+
+class UseReceiptRefused(Exception):
+    """A data-use receipt that does not cover this use: forged, expired, or for another purpose (SG-PURPOSE-2)."""
+
+
+def verify_use_receipt(
+    token: str, jwks: Mapping[str, Any], *, purpose: str, requester: str | None = None, now: datetime
+) -> dict[str, Any]:
+    """The claims of a data-use receipt from a consent permit, if it is the consent service's and is for `purpose`
+    (and `requester`, when given); else UseReceiptRefused. `jwks` is the consent service's published JWKS."""
+    policy = jws.TokenPolicy(
+        typ=USE_RECEIPT_TYPE,
+        issuer=USE_RECEIPT_ISSUER,
+        audience=requester,
+        required=frozenset({"exp", "iat", "purpose", "sub"}),
+        leeway=timedelta(seconds=5),
+    )
+    try:
+        claims = jws.verify(token, jwks, policy, now=now).claims
+    except jws.InvalidToken as error:
+        raise UseReceiptRefused(error.reason) from None
+    if claims.get("purpose") != purpose:
+        raise UseReceiptRefused(f"the receipt is for purpose {claims.get('purpose')}, not {purpose}")
+    return claims
 
 
 class ConsentClient(ServiceClient):

@@ -22,6 +22,8 @@ from services.exchange.messagelog.router import router as messagelog_router
 from services.exchange.messagelog.service import ensure_heads
 from services.exchange.models import metadata
 from services.exchange.orders.router import router as orders_router
+from services.exchange.pubsub.bus import pubsub_lifespan
+from services.exchange.pubsub.router import router as pubsub_router
 from services.exchange.registries.app import Registries, build_registries
 from services.exchange.registries.client import RegistriesClient
 from services.exchange.registries.router import router as registries_router
@@ -39,7 +41,15 @@ SPEC = ServiceSpec(
         "simulated civil and social registries behind it as providers."
     ),
     metadata=metadata,
-    routers=(directory_router, fetch_router, messagelog_router, orders_router, registries_router, retention_router),
+    routers=(
+        directory_router,
+        fetch_router,
+        messagelog_router,
+        orders_router,
+        pubsub_router,
+        registries_router,
+        retention_router,
+    ),
     public_routers=(directory_public_router,),
     openapi_tags=[
         {
@@ -72,7 +82,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
             await ensure_builtin_directory(session, app.state.clock.now())
             await ensure_heads(session)
         try:
-            async with retention_lifespan(app):
+            async with retention_lifespan(app), pubsub_lifespan(app):
                 yield
         finally:
             await rt.providers.http.aclose()

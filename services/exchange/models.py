@@ -24,3 +24,11 @@ outbox, seen_assertions, idempotency_records = infrastructure_tables(metadata)
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 # Each domain's tables join `metadata` on import (they import Base from here, hence the bottom of the file).
+import services.exchange.members.models  # noqa: E402
+import services.exchange.messagelog.models  # noqa: E402
+import services.exchange.orders.models  # noqa: E402
+import services.exchange.population.models  # noqa: E402
+import services.exchange.pubsub.models  # noqa: E402
+import services.exchange.registries.civil.models  # noqa: E402
+import services.exchange.registries.social.models  # noqa: E402
+import services.exchange.retention.models  # noqa: E402, F401

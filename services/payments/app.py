@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.common.app import ServiceSpec, create_service_app
+from services.payments.bulk.router import router as bulk_router
+from services.payments.bulk.worker import BulkWorker
 from services.payments.config import PaymentsSettings
 from services.payments.deps import Runtime
 from services.payments.ledger.router import router as ledger_router
@@ -17,6 +19,10 @@ from services.payments.ledger.simulator import seed_network
 from services.payments.mapper.router import me_router as my_links_router
 from services.payments.mapper.router import router as mapper_router
 from services.payments.models import metadata
+from services.payments.records.router import router as records_router
+from services.payments.transfers.expiry import ExpiryTimer
+from services.payments.transfers.router import router as transfers_router
+from services.payments.transfers.simulator import SimulatedPayeeFsp
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -28,7 +34,7 @@ SPEC = ServiceSpec(
         "two-phase transfers, bulk G2P disbursement and settlement."
     ),
     metadata=metadata,
-    routers=(ledger_router, mapper_router, my_links_router),
+    routers=(ledger_router, mapper_router, my_links_router, transfers_router, bulk_router, records_router),
     openapi_tags=[
         {
             "name": "ledger",
@@ -40,6 +46,21 @@ SPEC = ServiceSpec(
             "description": "ID-to-account mapper: a person reference (`sub` or a payments-sector token) to payment "
             "addresses at FSPs, one of them the default; a person sees and changes their own links.",
         },
+        {
+            "name": "transfers",
+            "description": "Mojaloop-shaped single transfers: party lookup, quote (fee, expiry, condition), "
+            "prepare (funds reserved), fulfil with the SHA-256 preimage (commit) or abort / expiry (release).",
+        },
+        {
+            "name": "bulk",
+            "description": "Bulk G2P disbursement: batches in JSON or ISO 20022 pain.001, each beneficiary resolved "
+            "through the mapper and paid by a set-based background job with per-item status; pain.002 reports.",
+        },
+        {
+            "name": "records",
+            "description": "Every payment step signed as a JWS over its canonical record (SG-AUDIT-2); disputes "
+            "linked to the signed record (SG-GRIEV-4).",
+        },
     ],
 )
 
@@ -50,7 +71,15 @@ async def payments_lifespan(app: FastAPI) -> AsyncIterator[None]:
     if rt.settings.seed_simulated_network:
         async with app.state.sessionmaker() as session, session.begin():
             await seed_network(session, rt.settings.network_currency, rt.clock.now())
-    yield
+    expiry = app.state.expiry = ExpiryTimer(app.state.sessionmaker, rt)
+    worker = app.state.bulk_worker = BulkWorker(app.state.sessionmaker, rt)
+    expiry.start()
+    worker.start()
+    try:
+        yield
+    finally:
+        await worker.stop()
+        await expiry.stop()
 
 
 def create_app(settings: PaymentsSettings | None = None, **runtime: Any) -> FastAPI:
@@ -58,6 +87,10 @@ def create_app(settings: PaymentsSettings | None = None, **runtime: Any) -> Fast
     settings = settings or PaymentsSettings()
     app = create_service_app(SPEC, settings, extra_lifespan=payments_lifespan, **runtime)
     app.state.payments = Runtime(
-        clock=app.state.clock, outbox=app.state.outbox, settings=settings, signing_key=app.state.signing_key
+        clock=app.state.clock,
+        outbox=app.state.outbox,
+        settings=settings,
+        signing_key=app.state.signing_key,
+        payee_fsps=SimulatedPayeeFsp.of_service_key(app.state.signing_key),
     )
     return app

@@ -13,6 +13,7 @@ from services.common.clock import Clock
 from services.common.keys import SigningKey
 from services.common.outbox import Outbox
 from services.payments.config import PaymentsSettings
+from services.payments.transfers.simulator import SimulatedPayeeFsp
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Runtime:
     outbox: Outbox
     settings: PaymentsSettings
     signing_key: SigningKey
+    payee_fsps: SimulatedPayeeFsp  # SIMULATED: the payee FSPs' side of the ILP condition
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -42,4 +44,9 @@ ResolverDep = Annotated[Caller, Depends(require_roles("fsp", "programme", "payme
 ReaderDep = Annotated[Caller, Depends(require_roles("payments_operator", "auditor"))]
 # Anyone who may read an account: what each sees is decided by the ledger (their own accounts only).
 AccountReaderDep = Annotated[Caller, Depends(require_roles("fsp", "payments_operator", "auditor", "subject"))]
+# A batch is read by the programme that sent it, the operator and auditors.
+BatchReaderDep = Annotated[Caller, Depends(require_roles("programme", "payments_operator", "auditor"))]
+# Signed records: the operator, auditors, FSPs and programmes (verifiers need them); disputes: also the person.
+RecordReaderDep = Annotated[Caller, Depends(require_roles("payments_operator", "auditor", "fsp", "programme"))]
+DisputantDep = Annotated[Caller, Depends(require_roles("subject", "fsp", "programme", "payments_operator", "auditor"))]
 SubjectDep = Annotated[Caller, Depends(require_roles("subject"))]

@@ -17,7 +17,8 @@ from gateway.config import GatewaySettings
 from gateway.db import metadata
 from services.common.db import create_all, create_engine
 from services.common.settings import ReplayStore
-from tests.gateway.consent_stand_in import ConsentStandIn
+from tests.consent.consent_helpers import ConsentApi
+from tests.gateway.consent_rig import ConsentRig
 from tests.gateway.edge import CountingTransport, EgressWatch, HeaderAuthenticator
 from tests.identity.access_helpers import Enrolled, enrolled, latest_otp
 from tests.identity.identity_helpers import IdentityApi
@@ -28,7 +29,7 @@ class Edge:
     client: httpx.AsyncClient
     app: Any
     identity: IdentityApi
-    consent: ConsentStandIn
+    consent: ConsentRig
     upstream: dict[str, CountingTransport]
     watch: EgressWatch
 
@@ -58,15 +59,19 @@ class Edge:
         return found[0]
 
 
-@pytest.fixture
-async def edge(service_factory: Any, gateway: Any, clock: Any, tmp_path: Path) -> AsyncIterator[Edge]:
+async def _edge(
+    service_factory: Any, gateway: Any, clock: Any, tmp_path: Path, extra: tuple[str, ...] = ()
+) -> AsyncIterator[Edge]:
     identity = await service_factory("identity")
-    consent = ConsentStandIn(clock, gateway.jwks)
-    consent.purpose("KYC_ACCOUNT_OPENING", ["full_name", "date_of_birth", "address", "phone"])
+    consent_svc = await service_factory("consent")
     upstream = {
         "identity": CountingTransport(identity.app),
-        "consent": CountingTransport(consent.app()),
+        "consent": CountingTransport(consent_svc.app),
     }
+    for name in extra:
+        upstream[name] = CountingTransport((await service_factory(name)).app)
+    consent = ConsentRig(ConsentApi(consent_svc, gateway, clock), upstream["consent"])
+    await consent.purpose("KYC_ACCOUNT_OPENING", ["full_name", "date_of_birth", "address", "phone"])
     var_dir = tmp_path / "gateway"
     settings = GatewaySettings(
         _env_file=None,  # type: ignore[call-arg]
@@ -85,3 +90,17 @@ async def edge(service_factory: Any, gateway: Any, clock: Any, tmp_path: Path) -
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield Edge(client, app, IdentityApi(identity, gateway), consent, upstream, watch)
     assert not watch.leaks, f"a UIN left the gateway (SG-TOKEN-1): {watch.leaks}"
+
+
+@pytest.fixture
+async def edge(service_factory: Any, gateway: Any, clock: Any, tmp_path: Path) -> AsyncIterator[Edge]:
+    """The gateway in front of identity and consent."""
+    async for built in _edge(service_factory, gateway, clock, tmp_path):
+        yield built
+
+
+@pytest.fixture
+async def full_edge(service_factory: Any, gateway: Any, clock: Any, tmp_path: Path) -> AsyncIterator[Edge]:
+    """The gateway in front of every service."""
+    async for built in _edge(service_factory, gateway, clock, tmp_path, ("payments", "exchange")):
+        yield built

@@ -18,11 +18,13 @@ from services.identity.client import find_uins
 
 CALLERS: dict[str, AuthenticatedCaller] = {
     "bank": AuthenticatedCaller(
-        client_id="rp-bank", roles=("relying_party",), purposes=("KYC_ACCOUNT_OPENING",), processing_location="SB"
+        client_id="rp-bank", roles=("relying_party",), purposes=("KYC_ACCOUNT_OPENING",), processing_location="XS"
     ),
     "clinic": AuthenticatedCaller(client_id="rp-clinic", roles=("relying_party",), purposes=("HEALTH_REFERRAL",)),
     "agency": AuthenticatedCaller(
-        client_id="rp-agency", roles=("relying_party",), purposes=("KYC_ACCOUNT_OPENING", "BENEFIT_ELIGIBILITY")
+        client_id="rp-agency",
+        roles=("relying_party",),
+        purposes=("KYC_ACCOUNT_OPENING", "BENEFIT_ELIGIBILITY", "AML_SCREENING", "SANCTIONS_CHECK"),
     ),
     "registrar": AuthenticatedCaller(client_id="reg-office", roles=("registrar",)),
     "adjudicator": AuthenticatedCaller(client_id="adj-office", roles=("adjudicator",)),
@@ -65,22 +67,32 @@ class CountingTransport(httpx.AsyncBaseTransport):
     def __init__(self, app: Any) -> None:
         self._inner = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.bodies: list[tuple[str, str, bytes]] = []
         self.plants: dict[str, bytes] = {}
+        self.planted_headers: dict[str, dict[str, str]] = {}
 
     def plant(self, path: str, text: str) -> None:
         """Make the service's next answers on `path` carry `text` (appended inside the JSON object)."""
         self.plants[path] = text.encode()
 
+    def plant_headers(self, path: str, headers: dict[str, str]) -> None:
+        """Make the service's next answers on `path` carry these headers too."""
+        self.planted_headers[path] = headers
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls[(request.method, request.url.path)] += 1
+        self.bodies.append((request.method, request.url.path, await request.aread()))
         response = await self._inner.handle_async_request(request)
         planted = self.plants.get(request.url.path)
-        if planted is None:
+        extra_headers = self.planted_headers.get(request.url.path, {})
+        if planted is None and not extra_headers:
             return response
         content = (await response.aread()).rstrip()
-        assert content.endswith(b"}"), "plants go into a JSON object"
-        content = content[:-1] + b',"planted":"' + planted + b'"}'
+        if planted is not None:
+            assert content.endswith(b"}"), "plants go into a JSON object"
+            content = content[:-1] + b',"planted":"' + planted + b'"}'
         headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        headers += list(extra_headers.items())
         return httpx.Response(response.status_code, headers=headers, content=content)
 
     def count(self, method: str, path: str) -> int:

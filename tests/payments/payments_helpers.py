@@ -95,3 +95,28 @@ async def events(svc: Any, subject: str | None = None) -> list[dict[str, Any]]:
     """The outbox rows (published or not) in creation order, optionally of one subject."""
     rows = sorted(await table_rows(svc, "outbox"), key=lambda row: row["id"])
     return [row for row in rows if subject is None or row["subject"] == subject]
+
+
+def payee_fsps(svc: Any) -> Any:
+    """The SIMULATED payee FSPs of the app: a test playing the payee FSP gets its fulfilments from them."""
+    return svc.app.state.payments.payee_fsps
+
+
+async def transfer_body(api: PaymentsApi, transfer_id: str, payer: dict[str, Any], payee: dict[str, Any],
+                        amount: str, *, quote_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """A prepare body whose condition the simulated payee FSP can fulfil (via a quote, or straight from the FSP)."""
+    fsps = payee_fsps(api.svc)
+    body: dict[str, Any] = {
+        "transfer_id": transfer_id,
+        "payer": {"fsp_id": payer["participant_id"], "address": payer["address"]},
+        "payee": {"fsp_id": payee["participant_id"], "address": payee["address"]},
+        "amount": {"amount": amount, "currency": CURRENCY},
+        "condition": fsps.condition(payee["participant_id"], quote_id or transfer_id),
+    }
+    if quote_id:
+        body["quote_id"] = quote_id
+    return body
+
+
+def fulfilment_for(api: PaymentsApi, payee: dict[str, Any], key: str) -> dict[str, str]:
+    return {"fulfilment": payee_fsps(api.svc).fulfilment(payee["participant_id"], key)}

@@ -10,6 +10,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from dpi_sandbox.cli import app as cli
+from playbook.credentials import ClientCredentials
 from playbook.loader import load_all
 from playbook.model import Scenario
 from playbook.report import Report
@@ -28,7 +29,7 @@ def console():
 async def test_every_scenario_runs_green_on_the_embedded_sandbox(name, tmp_path, console):
     scenario = load_all()[name]
     async with embedded(tmp_path) as client:
-        result = await run(scenario, client, console=console)
+        result = await run(scenario, client, console=console, credentials=_credentials(client, tmp_path))
     assert result.ok, result.failed.reason if result.failed else "not every step ran"
     report = Report(result)
     markdown = report.markdown()
@@ -38,6 +39,10 @@ async def test_every_scenario_runs_green_on_the_embedded_sandbox(name, tmp_path,
     html = report.html()
     assert not re.search(r"""(?:src|href)=["']https?://""", html), "the HTML report must open offline"
     assert "<svg" in html
+
+
+def _credentials(client, var_dir):
+    return ClientCredentials.for_sandbox(client, var_dir)
 
 
 def _with_step_expecting(scenario: Scenario, index: int, status: int) -> Scenario:

@@ -38,6 +38,7 @@ ALL_ROLES = (
     "subject", "relying_party", "registrar", "adjudicator", "assisted_operator", "auditor", "oversight", "trainer",
     "gateway_internal", "oidc_admin",
     "exchange_admin", "law_enforcement", "civil_registrar", "social_registry_officer",  # the exchange's roles
+    "gateway", "purpose_admin",  # the consent service's
 )  # fmt: skip
 SERVICE_NAMES = [service.name for service in SERVICES]
 BACKENDS = [

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.auth.caller import AuthenticatedCaller
 from gateway.auth.clients.models import Client, ClientStatus
-from gateway.auth.keys import check_public_jwk
+from services.common.jws import check_public_jwk
 
 log = structlog.get_logger(__name__)
 MAX_CACHED = 10_000

@@ -21,7 +21,7 @@ from gateway.auth.clients.errors import (
 from gateway.auth.clients.models import IMPACT_ASSESSED, KIND_ROLES, MONEY_MOVING, Client, ClientKind, ClientStatus
 from gateway.auth.clients.repository import ClientRepository
 from gateway.auth.clients.schemas import ClientCreate, ClientRead, Jwks
-from gateway.auth.keys import check_public_jwk
+from services.common.jws import check_public_jwk
 from services.common.problems import PolicyDenied
 
 

@@ -50,7 +50,7 @@ class TokenIssuer:
         self._dpop = dpop
         self._limits = limits
 
-    async def issue(
+    async def issue(  # noqa: C901, PLR0912
         self, form: Mapping[str, str] | None, *, dpop_proof: str | None, urls: Sequence[str]
     ) -> TokenResponse:
         if form is None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import Response
 
 from services.common.auth import SessionDep
+from services.common.idempotency import IDEMPOTENCY_ERRORS, Idempotent
+from services.common.paging import InvalidCursor, PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.consent.consents.errors import (
     ArtefactInvalid,
@@ -24,8 +27,6 @@ router = APIRouter(prefix="/v1", tags=["consents"])
 
 ConsentIdPath = Annotated[str, Path(max_length=64, pattern=r"^cns_[0-9a-f]{32}$")]
 AcceptLanguage = Annotated[str | None, Header(alias="Accept-Language", max_length=500)]
-CursorQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z]{3}_[0-9a-f]{32}$")]
-LimitQuery = Annotated[int, Query(ge=1, le=200)]
 ACTION_RESPONSES = problem_responses(PolicyDenied, ConsentNotFound, ConsentTransitionRefused, AssistedWithoutOperator)
 
 
@@ -40,17 +41,23 @@ ACTION_RESPONSES = problem_responses(PolicyDenied, ConsentNotFound, ConsentTrans
     "(SG-CONSENT-5), data life beyond its maximum (SG-RETAIN-1), an unapproved jurisdiction without a transfer basis "
     "(SG-XBORDER-1).",
     response_model=ConsentRead,
-    responses=problem_responses(PolicyDenied, ArtefactInvalid),
+    responses=problem_responses(PolicyDenied, ArtefactInvalid, *IDEMPOTENCY_ERRORS),
 )
 async def request_consent(
+    *,
     body: ConsentRequestCreate,
     session: SessionDep,
     caller: RequesterDep,
     rt: RuntimeDep,
+    idempotency: Idempotent,
     accept_language: AcceptLanguage = None,
-) -> ConsentRead:
+) -> Response:
     requested, preferences = requested_language(None, accept_language)
-    return await consent_service.request(session, caller, body, requested=requested, preferences=preferences, rt=rt)
+    return await idempotency.run(
+        session,
+        lambda: consent_service.request(session, caller, body, requested=requested, preferences=preferences, rt=rt),
+        status_code=201,
+    )
 
 
 @router.get(
@@ -79,16 +86,15 @@ async def expire_due(session: SessionDep, caller: ExpiryDep, rt: RuntimeDep) -> 
     summary="My consents (subject)",
     description="Newest first, with each artefact's history: who changed it, when and through which channel.",
     response_model=ConsentPage,
-    responses=problem_responses(PolicyDenied),
+    responses=problem_responses(PolicyDenied, InvalidCursor),
 )
 async def list_my_consents(
     session: SessionDep,
     caller: SubjectDep,
+    paging: PageParams,
     status: Annotated[ConsentStatus | None, Query()] = None,
-    cursor: CursorQuery = None,
-    limit: LimitQuery = 50,
 ) -> ConsentPage:
-    return await consent_service.list_mine(session, caller, status=status, cursor=cursor, limit=limit)
+    return await consent_service.list_mine(session, caller, status=status, paging=paging)
 
 
 @router.get(

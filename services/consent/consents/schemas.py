@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.paging import Page
 from services.consent.purposes.schemas import Notice
 from services.consent.vocabulary import (
     CountryCode,
@@ -150,9 +151,8 @@ class ConsentRead(BaseModel):
     history: list[ConsentEventRead]
 
 
-class ConsentPage(BaseModel):
-    items: list[ConsentRead]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+class ConsentPage(Page[ConsentRead]):
+    """A page of artefacts, newest first."""
 
 
 class ConsentEventPayload(BaseModel):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.ids import new_id
+from services.common.paging import PageRequest
 from services.consent.consents.errors import (
     ArtefactInvalid,
     AssistedWithoutOperator,
@@ -184,16 +185,16 @@ class ConsentService:
         return self.view(consent, await ConsentRepository.from_session(session).history(consent.id))
 
     async def list_mine(
-        self, session: AsyncSession, caller: Caller, *, status: ConsentStatus | None, cursor: str | None, limit: int
+        self, session: AsyncSession, caller: Caller, *, status: ConsentStatus | None, paging: PageRequest
     ) -> ConsentPage:
         repository = ConsentRepository.from_session(session)
         consents = await repository.page_for_subject(
-            caller.subject_ref or "", status=status, before=cursor, limit=limit + 1
+            caller.subject_ref or "", status=status, before=paging.after, limit=paging.limit + 1
         )
-        shown = consents[:limit]
-        histories = await repository.histories([consent.id for consent in shown])
-        items = [self.view(consent, histories[consent.id]) for consent in shown]
-        return ConsentPage(items=items, next_cursor=items[-1].id if len(consents) > limit else None)
+        histories = await repository.histories([consent.id for consent in consents[: paging.limit]])
+        return ConsentPage.of(
+            consents, paging, position=lambda consent: consent.id, item=lambda c: self.view(c, histories[c.id])
+        )
 
     # -- validation -------------------------------------------------------------------------------------------------
 

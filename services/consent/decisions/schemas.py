@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.consent.consents.schemas import LooseToken
 from services.consent.vocabulary import ClientId, CountryCode, DataItem, SubjectRef
 
+USE_RECEIPT_TYPE = "consent-use+jwt"
+USE_RECEIPT_ISSUER = "consent"
+
 
 class DecisionRequest(BaseModel):
     """Asked by the gateway before a provider is called: may `requester` use `items` of `subject` for `purpose`?"""
@@ -25,6 +28,10 @@ class DecisionRequest(BaseModel):
     )
     at: datetime | None = Field(
         default=None, description="The moment of the use; default now, and at most a few minutes from now."
+    )
+    use_receipt: bool = Field(
+        default=False,
+        description="Also answer a permit with a signed data-use receipt bound to this purpose (SG-PURPOSE-2).",
     )
 
 
@@ -46,3 +53,10 @@ class Decision(BaseModel):
         default=None, description="Keep what this use obtains no later than this (SG-RETAIN-1)."
     )
     uses_remaining: int | None = Field(default=None, description="With a use count: uses left after this one.")
+    use_receipt: str | None = Field(
+        default=None,
+        description="On a permit asked with `use_receipt`: a compact JWS (`typ` consent-use+jwt, ES256, the consent "
+        "service's key) with iss `consent`, aud the requester, sub, purpose, items, consent_id, decision_id, "
+        "legal_basis, iat and exp (= data_life_until). A downstream service refuses it for any other purpose "
+        "(SG-PURPOSE-2); see ConsentClient.verify_use_receipt.",
+    )

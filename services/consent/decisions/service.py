@@ -25,12 +25,13 @@ from typing import Any, TypeAlias
 from sqlalchemy import Boolean, Update, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common import jws
 from services.common.db import table_of
 from services.common.ids import new_id
 from services.common.problems import InvalidInput
 from services.consent.consents.models import Consent
 from services.consent.consents.schemas import ConsentStatus
-from services.consent.decisions.schemas import Decision, DecisionRequest
+from services.consent.decisions.schemas import USE_RECEIPT_ISSUER, USE_RECEIPT_TYPE, Decision, DecisionRequest
 from services.consent.deps import Runtime
 from services.consent.purposes.models import Purpose
 from services.consent.purposes.schemas import PurposeStatus
@@ -48,6 +49,7 @@ _CANDIDATES = (
         purposes.c.status.label("purpose_status"),
         purposes.c.statutes,
         purposes.c.allowed_items,
+        purposes.c.max_data_life_days,
         consents.c.id,
         consents.c.status,
         consents.c.version,
@@ -199,18 +201,32 @@ class DecisionService:
                 statement = _take_newest_covering(len(body.items))
                 taken = (await connection.execute(statement, params | items)).first()
                 if taken is not None:
-                    return self._permit(body, taken, at)
+                    return self._receipted(self._permit(body, taken, at), body, at, rt)
             for _attempt in range(3):  # a lost race (revoked or used up in between) is decided again on fresh rows
                 rows = (await connection.execute(_CANDIDATES, params)).all()
                 outcome = self._choose(rows, body, at, rt)
                 if isinstance(outcome, Decision):
-                    return outcome
+                    return self._receipted(outcome, body, at, rt)
                 if isinstance(outcome, Refusal):
                     return self._deny(body, outcome)
                 taken = (await connection.execute(_TAKE_USE, params | {"consent_id": outcome.id})).first()
                 if taken is not None:
-                    return self._permit(body, taken, at)
+                    return self._receipted(self._permit(body, taken, at), body, at, rt)
         return self._deny(body, Refusal("SG-CONSENT-1", "The consent changed while this decision was taken."))
+
+    @staticmethod
+    def _receipted(decision: Decision, body: DecisionRequest, at: datetime, rt: Runtime) -> Decision:
+        """The permit with its signed data-use receipt, if one was asked for (SG-PURPOSE-2)."""
+        if not body.use_receipt or decision.decision != "permit" or decision.data_life_until is None:
+            return decision
+        claims = {
+            "iss": USE_RECEIPT_ISSUER, "aud": body.requester, "sub": body.subject, "purpose": body.purpose,
+            "items": decision.covered_items, "consent_id": decision.consent_id, "decision_id": decision.decision_id,
+            "legal_basis": decision.legal_basis, "iat": int(at.timestamp()),
+            "exp": int(decision.data_life_until.timestamp()),
+        }  # fmt: skip
+        token = jws.sign_record(rt.signing_key, claims, typ=USE_RECEIPT_TYPE)
+        return decision.model_copy(update={"use_receipt": token})
 
     @staticmethod
     def _permit(body: DecisionRequest, taken: Candidate, at: datetime) -> Decision:
@@ -263,6 +279,7 @@ class DecisionService:
                     rule_id=None,
                     detail=None,
                     valid_until=None,
+                    data_life_until=at + timedelta(days=rows[0].max_data_life_days),
                 )
         if newest_refusal is not None:
             return newest_refusal

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import Response
 
 from services.common.auth import CallerDep, SessionDep
+from services.common.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from services.common.problems import PolicyDenied, problem_responses
 from services.consent.deps import OversightDep, PurposeAdminDep, RuntimeDep
 from services.consent.purposes.errors import PurposeExists, PurposeInvalid, PurposeNotFound, PurposeTransitionRefused
@@ -70,13 +72,16 @@ async def get_purpose(
     description="Needs `dpia_ref` and `hria_ref` (422 SG-HRIA-1); a protected attribute among the allowed items needs "
     "its legal reference (422 SG-NONDISC-1). The purpose stays `draft` until oversight approves it.",
     response_model=PurposeRead,
-    responses=problem_responses(PolicyDenied, PurposeExists, PurposeInvalid),
+    responses=problem_responses(PolicyDenied, PurposeExists, PurposeInvalid, *IDEMPOTENCY_ERRORS),
 )
 async def create_purpose(
-    body: PurposeCreate, session: SessionDep, caller: PurposeAdminDep, rt: RuntimeDep
-) -> PurposeRead:
-    created = await purpose_service.create(session, caller, body, rt=rt)
-    return purpose_service.view(created, requested=Language.en.value, preferences=[])
+    body: PurposeCreate, session: SessionDep, caller: PurposeAdminDep, rt: RuntimeDep, idempotency: Idempotent
+) -> Response:
+    async def create() -> PurposeRead:
+        created = await purpose_service.create(session, caller, body, rt=rt)
+        return purpose_service.view(created, requested=Language.en.value, preferences=[])
+
+    return await idempotency.run(session, create, status_code=201)
 
 
 @router.post(

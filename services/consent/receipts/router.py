@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from services.common.auth import SessionDep
+from services.common.paging import InvalidCursor, PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.consent.deps import SubjectDep
 from services.consent.receipts.schemas import ReceiptPage, ReceiptRead
@@ -24,16 +25,15 @@ ReceiptIdPath = Annotated[str, Path(max_length=64, pattern=r"^rct_[0-9a-f]{32}$"
     summary="My consent receipts (subject)",
     description="Newest first; `consent_id` keeps one artefact's receipts (a chain: each names its predecessor).",
     response_model=ReceiptPage,
-    responses=problem_responses(PolicyDenied),
+    responses=problem_responses(PolicyDenied, InvalidCursor),
 )
 async def list_my_receipts(
     session: SessionDep,
     caller: SubjectDep,
+    paging: PageParams,
     consent_id: Annotated[str | None, Query(max_length=64, pattern=r"^cns_[0-9a-f]{32}$")] = None,
-    cursor: Annotated[str | None, Query(max_length=64, pattern=r"^rct_[0-9a-f]{32}$")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReceiptPage:
-    return await receipt_service.list_mine(session, caller, consent_id=consent_id, cursor=cursor, limit=limit)
+    return await receipt_service.list_mine(session, caller, consent_id=consent_id, paging=paging)
 
 
 @router.get(

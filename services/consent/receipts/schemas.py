@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from services.common.paging import Page
 from services.consent.consents.schemas import ConsentStatus
 
 RECEIPT_SCHEMA_VERSION = "dpi-sandbox-consent-receipt/1"
@@ -26,6 +27,5 @@ class ReceiptRead(BaseModel):
     record: dict[str, Any] = Field(description="The ISO/IEC TS 27560-shaped record the JWS signs.")
 
 
-class ReceiptPage(BaseModel):
-    items: list[ReceiptRead]
-    next_cursor: str | None
+class ReceiptPage(Page[ReceiptRead]):
+    """A page of receipts, newest first."""

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import rfc8785
-from jose import jws as jose_jws
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import jws
 from services.common.assertion import Caller
 from services.common.keys import b64url_decode
+from services.common.paging import PageRequest
 from services.common.problems import NotFound
 from services.consent.consents.models import Consent, ConsentEvent
 from services.consent.consents.schemas import DPV_STATUS, ConsentStatus
@@ -118,12 +118,7 @@ class ReceiptService:
         predecessor = await repository.latest_for_consent(consent.id)
         record = consent_record(consent, history, receipt_id=receipt_id, issued_at=issued_at, predecessor=predecessor)
         key = rt.signing_key
-        token = jose_jws.sign(
-            rfc8785.dumps(record),
-            key.private_pem.decode(),
-            headers={"kid": key.kid, "typ": RECEIPT_JWS_TYPE},
-            algorithm=key.algorithm,
-        )
+        token = jws.sign_record(key, record, typ=RECEIPT_JWS_TYPE)
         receipt = Receipt(
             id=receipt_id,
             consent_id=consent.id,
@@ -138,14 +133,12 @@ class ReceiptService:
         return receipt
 
     async def list_mine(
-        self, session: AsyncSession, caller: Caller, *, consent_id: str | None, cursor: str | None, limit: int
+        self, session: AsyncSession, caller: Caller, *, consent_id: str | None, paging: PageRequest
     ) -> ReceiptPage:
-        subject = caller.subject_ref or ""
         receipts = await ReceiptRepository.from_session(session).page_for_subject(
-            subject, consent_id=consent_id, before=cursor, limit=limit + 1
+            caller.subject_ref or "", consent_id=consent_id, before=paging.after, limit=paging.limit + 1
         )
-        items = [self.view(receipt) for receipt in receipts[:limit]]
-        return ReceiptPage(items=items, next_cursor=items[-1].id if len(receipts) > limit else None)
+        return ReceiptPage.of(receipts, paging, position=lambda receipt: receipt.id, item=self.view)
 
     async def get_mine(self, session: AsyncSession, caller: Caller, receipt_id: str) -> ReceiptRead:
         receipt = await ReceiptRepository.from_session(session).get_for_subject(receipt_id, caller.subject_ref or "")

@@ -18,7 +18,16 @@ from services.exchange.members.models import AccessRight, ExchangeService, Subsy
 from services.exchange.orders.models import CourtOrder
 
 
+class LegallyUnavailable(PolicyDenied):
+    """451 (RFC 7725): the data may not go where the consumer processes it (SG-XBORDER-1)."""
+
+    status = 451
+    title = "Unavailable for legal reasons"
+
+
 def deny(rule_id: str, detail: str, *, status: int | None = None) -> PolicyDenied:
+    if status == 451:
+        return LegallyUnavailable(rule_id, detail)
     return PolicyDenied(rule_id, detail, status=status)
 
 
@@ -32,7 +41,7 @@ class Release:
     disclose_after: datetime | None
 
 
-def decide(
+def decide(  # noqa: C901
     caller: Caller,
     *,
     requested: list[str] | None,
@@ -86,7 +95,7 @@ def decide(
     return Release(fields, withheld, legal_reference, order.disclose_after if order else None)
 
 
-def _legal_basis(
+def _legal_basis(  # noqa: C901, PLR0912
     caller: Caller, service: ExchangeService, subsystem: Subsystem, order: CourtOrder | None, now: datetime
 ) -> tuple[set[str] | None, str | None, str]:
     """The fields the legal basis covers (None: all), the law cited, and the rule that limits them."""

@@ -8,9 +8,11 @@ from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
 from services.exchange.deps import ConsumerDep, RuntimeDep
 from services.exchange.errors import ProviderRefused, ProviderUnavailable
+from services.exchange.fetch.policy import LegallyUnavailable
 from services.exchange.fetch.schemas import FetchRequest, FetchResult
 from services.exchange.fetch.service import fetch as fetch_service
 from services.exchange.members.errors import ServiceNotFound
+from services.exchange.registries.errors import RecordNotFound
 
 router = APIRouter(prefix="/v1", tags=["fetch"])
 
@@ -26,7 +28,9 @@ router = APIRouter(prefix="/v1", tags=["fetch"])
     "denial the provider is never called. The answer carries `X-DPI-Fields-Returned` and, under a court order, "
     "`X-DPI-Disclose-After` (SG-ACCESS-2) for the gateway's audit event.",
     response_model=FetchResult,
-    responses=problem_responses(PolicyDenied, ServiceNotFound, ProviderRefused, ProviderUnavailable),
+    responses=problem_responses(
+        PolicyDenied, LegallyUnavailable, ServiceNotFound, RecordNotFound, ProviderRefused, ProviderUnavailable
+    ),
 )
 async def fetch(body: FetchRequest, session: SessionDep, caller: ConsumerDep, rt: RuntimeDep) -> Response:
     fetched = await fetch_service.fetch(session, caller, body, rt=rt)

@@ -31,6 +31,7 @@ from services.exchange.members.schemas import (
 )
 from services.exchange.members.service import directory as directory_service
 from services.exchange.members.service import service_read
+from services.exchange.paths import DirectoryId, RowId
 from services.exchange.registries.client import service_openapi
 
 router = APIRouter(prefix="/v1", tags=["directory"])
@@ -59,7 +60,7 @@ async def register_member(body: MemberCreate, session: SessionDep, caller: Admin
     responses=problem_responses(PolicyDenied, MemberNotFound, AlreadyRegistered),
 )
 async def register_subsystem(
-    member_id: str, body: SubsystemCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep
+    member_id: DirectoryId, body: SubsystemCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep
 ) -> SubsystemRead:
     return await directory_service.register_subsystem(session, caller, member_id, body, rt=rt)
 
@@ -75,7 +76,7 @@ async def register_subsystem(
     responses=problem_responses(PolicyDenied, SubsystemNotFound, AlreadyRegistered, InvalidDirectoryEntry),
 )
 async def register_service(
-    subsystem_id: str, body: ServiceCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep
+    subsystem_id: DirectoryId, body: ServiceCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep
 ) -> ServiceRead:
     return await directory_service.register_service(session, caller, subsystem_id, body, rt=rt)
 
@@ -89,7 +90,7 @@ async def register_service(
     responses=problem_responses(PolicyDenied, ServiceNotFound, SubsystemNotFound, InvalidDirectoryEntry),
 )
 async def grant_access(
-    service_id: str, body: AccessRightCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep
+    service_id: DirectoryId, body: AccessRightCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep
 ) -> AccessRightRead:
     return await directory_service.grant(session, caller, service_id, body, rt=rt)
 
@@ -102,7 +103,7 @@ async def grant_access(
     responses=problem_responses(PolicyDenied, AccessRightNotFound),
 )
 async def revoke_access(
-    service_id: str, right_id: str, session: SessionDep, caller: AdminDep, rt: RuntimeDep
+    service_id: DirectoryId, right_id: RowId, session: SessionDep, caller: AdminDep, rt: RuntimeDep
 ) -> AccessRightRead:
     return await directory_service.revoke(session, caller, service_id, right_id, rt=rt)
 
@@ -137,7 +138,7 @@ async def list_members(session: SessionDep) -> list[MemberRead]:
     response_model=MemberRead,
     responses=problem_responses(MemberNotFound),
 )
-async def get_member(member_id: str, session: SessionDep) -> MemberRead:
+async def get_member(member_id: DirectoryId, session: SessionDep) -> MemberRead:
     return await directory_service.member(session, member_id)
 
 
@@ -158,7 +159,7 @@ async def list_services(session: SessionDep) -> list[ServiceRead]:
     response_model=ServiceRead,
     responses=problem_responses(ServiceNotFound),
 )
-async def get_service(service_id: str, session: SessionDep) -> ServiceRead:
+async def get_service(service_id: DirectoryId, session: SessionDep) -> ServiceRead:
     return service_read(await directory_service.service(session, service_id))
 
 
@@ -168,7 +169,7 @@ async def get_service(service_id: str, session: SessionDep) -> ServiceRead:
     description="The provider's description of this one service, taken from its information system's OpenAPI.",
     responses=problem_responses(ServiceNotFound),
 )
-async def get_service_openapi(service_id: str, session: SessionDep, rt: RuntimeDep) -> dict[str, Any]:
+async def get_service_openapi(service_id: DirectoryId, session: SessionDep, rt: RuntimeDep) -> dict[str, Any]:
     service = await directory_service.service(session, service_id)
     return await service_openapi(rt.providers, service.id, service.title, service.version, service.provider_path)
 

@@ -1,21 +1,21 @@
-"""How log entries and heads are signed: a compact ES256 JWS over the record's RFC 8785 canonical form, so a
-verifier recomputes the signed bytes from the stored record. (Until the kit's services/common/jws.py reaches main,
-the two calls below use python-jose and rfc8785 directly; then they become jws.sign_record and jws.verify.)"""
+"""How log entries and heads are signed: the kit's compact ES256 JWS over the record's RFC 8785 canonical form
+(`services.common.jws`), so a verifier recomputes the signed bytes from the stored record."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
-from jose import jws
-from jose.exceptions import JOSEError
-
-from services.common.keys import SigningKey, verification_key
+from services.common import jws
+from services.common.keys import SigningKey
 
 ENTRY_TYPE = "dpi-exchange-log-entry+jws"
 HEAD_TYPE = "dpi-exchange-log-head+jws"
+# Entries and heads are records, not tokens: no expiry, and the verifier's clock plays no part.
+_POLICIES = {typ: jws.TokenPolicy(typ=typ, required=frozenset()) for typ in (ENTRY_TYPE, HEAD_TYPE)}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BadSignature(Exception):
@@ -23,7 +23,7 @@ class BadSignature(Exception):
 
 
 def canonical(record: Mapping[str, Any]) -> bytes:
-    return rfc8785.dumps(dict(record))
+    return jws.canonical_json(dict(record))
 
 
 def digest(record: Mapping[str, Any]) -> str:
@@ -31,23 +31,13 @@ def digest(record: Mapping[str, Any]) -> str:
 
 
 def sign(key: SigningKey, record: Mapping[str, Any], *, typ: str) -> str:
-    return str(jws.sign(canonical(record), key.jose_key, headers={"kid": key.kid, "typ": typ}, algorithm="ES256"))
+    return jws.sign_record(key, record, typ=typ)
 
 
 def verify(token: str, jwks: Mapping[str, Any], *, typ: str) -> bytes:
-    """The signed bytes, if `token` verifies with a key of `jwks` (ES256 only, typ pinned); else BadSignature."""
+    """The signed record's canonical bytes, if `token` verifies with a key of `jwks` (ES256, typ pinned)."""
     try:
-        header = jws.get_unverified_header(token)
-    except JOSEError as error:
-        raise BadSignature("not a compact JWS") from error
-    if header.get("alg") != "ES256" or header.get("typ") != typ:
-        raise BadSignature("wrong algorithm or type")
-    keys = {k.get("kid"): k for k in jwks.get("keys", [])}
-    key = keys.get(header.get("kid"))
-    if key is None:
-        raise BadSignature("signed by an unknown key")
-    try:
-        payload: bytes = jws.verify(token, verification_key(key, "ES256"), algorithms=["ES256"])
-    except JOSEError as error:
-        raise BadSignature("the signature does not verify") from error
-    return payload
+        verified = jws.verify(token, jwks, _POLICIES[typ], now=_EPOCH)
+    except jws.InvalidToken as error:
+        raise BadSignature(str(error)) from error
+    return canonical(verified.claims)

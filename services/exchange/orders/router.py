@@ -10,6 +10,7 @@ from services.exchange.deps import OrderReaderDep, OversightDep, RuntimeDep
 from services.exchange.orders.errors import CourtOrderNotFound, DeferralTooLong, InvalidCourtOrder
 from services.exchange.orders.schemas import CourtOrderCreate, CourtOrderRead
 from services.exchange.orders.service import court_orders as order_service
+from services.exchange.paths import RowId
 
 router = APIRouter(prefix="/v1/court-orders", tags=["court orders"])
 
@@ -46,7 +47,7 @@ async def list_orders(session: SessionDep, caller: OrderReaderDep) -> list[Court
     response_model=CourtOrderRead,
     responses=problem_responses(PolicyDenied, CourtOrderNotFound),
 )
-async def get_order(order_id: str, session: SessionDep, caller: OrderReaderDep) -> CourtOrderRead:
+async def get_order(order_id: RowId, session: SessionDep, caller: OrderReaderDep) -> CourtOrderRead:
     return await order_service.get(session, order_id)
 
 
@@ -57,5 +58,5 @@ async def get_order(order_id: str, session: SessionDep, caller: OrderReaderDep) 
     response_model=CourtOrderRead,
     responses=problem_responses(PolicyDenied, CourtOrderNotFound),
 )
-async def revoke_order(order_id: str, session: SessionDep, caller: OversightDep, rt: RuntimeDep) -> CourtOrderRead:
+async def revoke_order(order_id: RowId, session: SessionDep, caller: OversightDep, rt: RuntimeDep) -> CourtOrderRead:
     return await order_service.revoke(session, caller, order_id, rt=rt)

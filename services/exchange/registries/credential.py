@@ -1,7 +1,8 @@
 """How a provider's information system knows a request came from the exchange (X-Road: the provider's security
 server). The exchange signs each request it forwards with its own key: a 60-second ES256 JWT for the audience
 `registries`, naming the consumer subsystem, the service, the purpose and the fields asked for, and the hash of the
-request. The registries verify it against the exchange's published key, algorithm pinned, before reading anything.
+request. The registries verify it with the kit's verifier against the exchange's published key (algorithm, type,
+issuer, audience and lifetime pinned) before reading anything.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from jose import JWTError, jwt
 from pydantic import BaseModel, ValidationError
 
+from services.common import jws
 from services.common.clock import Clock
 from services.common.ids import new_id
-from services.common.keys import SigningKey, verification_key
+from services.common.keys import SigningKey
 from services.common.problems import Unauthenticated
 
 CREDENTIAL_HEADER = "X-DPI-Exchange-Request"
@@ -47,30 +48,26 @@ def mint(key: SigningKey, clock: Clock, request: ExchangeRequest) -> str:
     return key.sign_jwt(claims, typ=CREDENTIAL_TYPE)
 
 
+POLICY = jws.TokenPolicy(
+    typ=CREDENTIAL_TYPE,
+    issuer=ISSUER,
+    audience=AUDIENCE,
+    leeway=timedelta(seconds=5),
+    max_lifetime=TTL,
+    required=frozenset({"exp", "iat"}),
+)
+
+
 class CredentialVerifier:
     def __init__(self, jwks: dict[str, Any], clock: Clock) -> None:
-        self._keys = {k["kid"]: k for k in jwks.get("keys", [])}
+        self._jwks = jwks
         self._clock = clock
 
     def verify(self, token: str | None) -> ExchangeRequest:
         if not token:
             raise Unauthenticated("Providers answer only requests the exchange signed.")
         try:
-            header = jwt.get_unverified_header(token)
-            key = self._keys.get(str(header.get("kid")))
-            if header.get("alg") != "ES256" or header.get("typ") != CREDENTIAL_TYPE or key is None:
-                raise Unauthenticated("The exchange request is not signed by the exchange's key.")
-            claims = jwt.decode(
-                token,
-                verification_key(key, "ES256"),
-                algorithms=["ES256"],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                options={"verify_exp": False, "verify_iat": False},
-            )
-            now = self._clock.now().timestamp()
-            if not (claims["iat"] - 5 <= now <= claims["exp"] + 5):
-                raise Unauthenticated("The exchange request has expired.")
-            return ExchangeRequest.model_validate(claims)
-        except (JWTError, ValidationError, KeyError) as error:
+            verified = jws.verify(token, self._jwks, POLICY, now=self._clock.now())
+            return ExchangeRequest.model_validate(verified.claims)
+        except (jws.InvalidToken, ValidationError) as error:
             raise Unauthenticated("The exchange request's signature does not verify.") from error

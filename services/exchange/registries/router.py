@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path
 from services.common.problems import PolicyDenied, problem_responses
 from services.exchange.deps import CivilRegistrarDep, RuntimeDep, SocialOfficerDep
 from services.exchange.errors import ProviderRefused, ProviderUnavailable
+from services.exchange.registries.errors import InvalidRegistration, RecordNotFound, RegistrationConflict
 from services.exchange.registries.schemas import (
     BirthCreate,
     BirthRead,
@@ -23,7 +24,9 @@ from services.exchange.registries.schemas import (
 
 router = APIRouter(prefix="/v1/registries", tags=["registries"])
 HouseholdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-ERRORS = problem_responses(PolicyDenied, ProviderRefused, ProviderUnavailable)
+ERRORS = problem_responses(
+    PolicyDenied, RecordNotFound, RegistrationConflict, InvalidRegistration, ProviderRefused, ProviderUnavailable
+)
 
 
 def officer(client_id: str) -> str:

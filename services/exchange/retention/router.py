@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
 from services.exchange.deps import AdminDep, ConsumerDep, RuntimeDep
+from services.exchange.paths import RowId
 from services.exchange.retention.errors import PayloadPurged, StoredPayloadNotFound
 from services.exchange.retention.schedule import purge_all
 from services.exchange.retention.schemas import PurgeResult, StoredPayloadRead
@@ -23,7 +24,9 @@ router = APIRouter(prefix="/v1/stored-payloads", tags=["retention"])
     response_model=StoredPayloadRead,
     responses=problem_responses(PolicyDenied, StoredPayloadNotFound, PayloadPurged),
 )
-async def read_payload(payload_id: str, session: SessionDep, caller: ConsumerDep, rt: RuntimeDep) -> StoredPayloadRead:
+async def read_payload(
+    payload_id: RowId, session: SessionDep, caller: ConsumerDep, rt: RuntimeDep
+) -> StoredPayloadRead:
     return await retention_service.read(session, caller, payload_id, rt=rt)
 
 

@@ -91,23 +91,6 @@ class NotificationService:
             grievance=DEFAULT_GRIEVANCE["href"],
         )
 
-    async def send_guess_ceiling(
-        self, session: AsyncSession, person: Person, *, count: int, until: datetime, rt: Runtime
-    ) -> Delivery | None:
-        """Tell the person their PIN is paused everywhere after `count` wrong guesses, and how to end the pause. A
-        security notice: sent whether or not they asked for access notices."""
-        return await self._send(
-            session,
-            person,
-            MessageKind.guess_ceiling,
-            rt=rt,
-            external=True,
-            inbox=True,
-            count=str(count),
-            until=until.strftime("%Y-%m-%d %H:%M"),
-            grievance=DEFAULT_GRIEVANCE["href"],
-        )
-
     async def send_data_access_notice(
         self,
         session: AsyncSession,
@@ -196,6 +179,22 @@ class NotificationService:
                 body=rt.keyring.cipher.decrypt(row.key_id, row.ciphertext, context=_context(row.id)),
                 created_at=row.created_at,
             ),
+        )
+
+    async def send_guess_ceiling(
+        self, session: AsyncSession, person: Person, *, count: int, until: datetime, rt: Runtime
+    ) -> Delivery | None:
+        """Tell the person their PIN is paused everywhere after `count` wrong guesses, and how to end the pause. A
+        security notice: sent whether or not they asked for access notices."""
+        return await self._send(
+            session,
+            person,
+            MessageKind.guess_ceiling,
+            rt=rt,
+            inbox=True,
+            count=str(count),
+            until=until.strftime("%Y-%m-%d %H:%M"),
+            grievance=DEFAULT_GRIEVANCE["href"],
         )
 
     async def list(

@@ -45,8 +45,10 @@ BREACH = (
     "virtual ID in the app or at any registration office. Questions or complaints: {grievance}"
 )
 GUESS_CEILING = (
-    "DPI sandbox: {count} wrong PINs were tried for you. Your PIN is paused until {until} UTC. Sign in with a "
-    "one-time code, biometric or at an assisted desk to end the pause. Not you? Complain: {grievance}"
+    "DPI sandbox: {count} wrong PIN was tried for you. Your PIN is paused until {until} UTC. Sign in with a one-time "
+    "code, biometric or at an assisted desk to end the pause. Not you? Complain: {grievance}",
+    "DPI sandbox: {count} wrong PINs were tried for you. Your PIN is paused until {until} UTC. Sign in with a one-time "
+    "code, biometric or at an assisted desk to end the pause. Not you? Complain: {grievance}",
 )
 RESULTS = {"success": "succeeded", "failure": "failed"}
 
@@ -104,7 +106,7 @@ def render(kind: MessageKind, language: str, **values: str) -> Rendered:
     elif kind is MessageKind.data_access:
         text, fallback = _translated(language, DATA_ACCESS[0], DATA_ACCESS[1], int(values["count"]))
     elif kind is MessageKind.guess_ceiling:
-        text, fallback = _translated(language, GUESS_CEILING)
+        text, fallback = _translated(language, GUESS_CEILING[0], GUESS_CEILING[1], int(values["count"]))
     else:
         text, fallback = _translated(language, BREACH)
     shown = DEFAULT_LANGUAGE if fallback else language

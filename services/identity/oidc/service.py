@@ -435,7 +435,7 @@ class OidcService:
 
     # --- internals ----------------------------------------------------------------------------------------------
 
-    async def _token(
+    async def _token(  # noqa: C901
         self,
         session: AsyncSession,
         caller: Caller,

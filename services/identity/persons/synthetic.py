@@ -9,7 +9,7 @@ No enrolment events are written: a bulk load is a migration of synthetic data, n
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -58,6 +58,9 @@ class SyntheticPerson:
     number: int
     values: dict[str, str | None]
     biometric_template: str
+    # Given when another generator made the person (the exchange's population, through `dpi-sandbox seed`), so that
+    # every register knows them by the same reference; otherwise a fresh one is drawn.
+    sub: str | None = None
 
 
 def synthetic_people(seed: int, count: int, *, start: int = 0) -> Iterator[SyntheticPerson]:
@@ -91,15 +94,22 @@ async def load_synthetic_registry(
     start: int = 0,
     batch_size: int = 2000,
     enrolled_by: str = "synthetic-loader",
+    people: Iterable[SyntheticPerson] | None = None,
+    analyze: bool = True,
 ) -> int:
-    """Insert `count` active, biometric-consenting people; returns how many were written (duplicates skipped)."""
+    """Insert `count` active, biometric-consenting people; returns how many were written (duplicates skipped).
+
+    `people` replaces this module's own generator (`count` and `start` are then unused); `analyze=False` leaves
+    the statistics to a caller that loads in many calls."""
     seen: set[str] = set()
     uin_indexes: set[str] = set()
     written = 0
-    people = synthetic_people(seed, count, start=start)
+    people = iter(people) if people is not None else synthetic_people(seed, count, start=start)
     while True:
         batch = [p for _, p in zip(range(batch_size), people, strict=False)]
         if not batch:
+            if not analyze:
+                return written
             # Fresh statistics, or the planner keeps its empty-table estimates and scans the status index of a
             # million rows for every deduplication (measured: 65 ms instead of under 1 ms at 1,000,000 people).
             # Only the tables written here: a bare ANALYZE takes every table in the database, and deadlocked with a
@@ -122,7 +132,7 @@ async def load_synthetic_registry(
             person_rows.append(
                 {
                     "id": person_id,
-                    "sub": new_sub(),
+                    "sub": synthetic.sub or new_sub(),
                     "status": PersonStatus.active.value,
                     "uin_index": uin_index,
                     "name_dob_index": name_dob_index,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from services.common.auth import SessionDep
+from services.common.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from services.common.problems import PolicyDenied, problem_responses
 from services.payments.deps import AccountReaderDep, FspDep, OperatorDep, ReaderDep, RuntimeDep
 from services.payments.ledger.errors import (
@@ -88,6 +89,7 @@ async def get_account(account_id: str, session: SessionDep, caller: AccountReade
     "transfers and disbursements post their own. The same `id` again answers the first posting and moves nothing.",
     response_model=PostingRead,
     responses=problem_responses(
+        *IDEMPOTENCY_ERRORS,
         PolicyDenied,
         AccountNotFound,
         AccountClosed,
@@ -97,8 +99,12 @@ async def get_account(account_id: str, session: SessionDep, caller: AccountReade
         InvalidAmount,
     ),
 )
-async def create_posting(body: PostingCreate, session: SessionDep, caller: OperatorDep, rt: RuntimeDep) -> PostingRead:
-    return await ledger_service.post_by_operator(session, body, clock=rt.clock)
+async def create_posting(
+    body: PostingCreate, session: SessionDep, caller: OperatorDep, rt: RuntimeDep, idempotency: Idempotent
+) -> Response:
+    return await idempotency.run(
+        session, lambda: ledger_service.post_by_operator(session, body, clock=rt.clock), status_code=201
+    )
 
 
 @router.get(

@@ -146,12 +146,21 @@ class LedgerService:
         leg = Leg(
             body.id, body.debit_account_id, body.credit_account_id, to_minor(body.amount, body.currency), body.code
         )
-        [posting] = await self.post(session, [leg], currency=body.currency, clock=clock)
+        await self.post(session, [leg], currency=body.currency, clock=clock)
+        posting = await repository.get_posting(leg.id)
+        assert posting is not None
         return posting_read(posting)
 
     async def post(
-        self, session: AsyncSession, legs: Sequence[Leg], *, currency: str, clock: Clock, pending: bool = False
-    ) -> list[Posting]:
+        self,
+        session: AsyncSession,
+        legs: Sequence[Leg],
+        *,
+        currency: str,
+        clock: Clock,
+        pending: bool = False,
+        credits_checked: bool = False,
+    ) -> None:
         """Record `legs` atomically (all or none: the caller's transaction rolls back on a refusal).
 
         A leg whose id exists with the same values is a replay and changes nothing; with other values, a conflict.
@@ -177,7 +186,10 @@ class LedgerService:
                                                                               currency, leg.code):  # fmt: skip
                     raise PostingConflict(f"Posting {leg.id} exists with other values.")
         # Balance changes in account-id order, so two postings crossing the same accounts cannot deadlock.
-        changes = sorted([(leg.debit, "debit", leg) for leg in fresh] + [(leg.credit, "credit", leg) for leg in fresh])
+        changes = sorted(
+            [(leg.debit, "debit", leg) for leg in fresh] + [(leg.credit, "credit", leg) for leg in fresh],
+            key=lambda change: (change[0], change[1]),
+        )
         for account_id, side, leg in changes:
             if side == "debit":
                 applied = await (repository.reserve if pending else repository.debit)(account_id, leg.amount)
@@ -185,13 +197,12 @@ class LedgerService:
                 applied = True if pending else await repository.credit(account_id, leg.amount)
             if not applied:
                 await self._refuse(repository, account_id, side, leg)
-        if pending:
+        if pending and not credits_checked:
             # A pending credit to a closed account would only fail at posting; refuse it now.
             for leg in fresh:
                 credit = await repository.get_account(leg.credit)
                 if credit is None or credit.status != AccountStatus.active.value:
                     raise AccountClosed(f"Account {leg.credit} accepts no credits.")
-        return [posting for leg in legs if (posting := await repository.get_posting(leg.id)) is not None]
 
     async def _refuse(self, repository: LedgerRepository, account_id: str, side: str, leg: Leg) -> None:
         account = await repository.get_account(account_id)
@@ -204,35 +215,45 @@ class LedgerService:
             "without going below its limit."
         )
 
-    async def post_pending(self, session: AsyncSession, posting_id: str, *, clock: Clock) -> Posting:
-        """Commit a reservation: the held debit becomes a posted one and the credit lands. Idempotent."""
-        return await self._resolve(session, posting_id, PostingState.posted, clock=clock)
+    async def post_pending(self, session: AsyncSession, posting_ids: Sequence[str], *, clock: Clock) -> list[Posting]:
+        """Commit reservations: each held debit becomes a posted one and its credit lands. Idempotent."""
+        return await self._resolve(session, posting_ids, PostingState.posted, clock=clock)
 
-    async def void_pending(self, session: AsyncSession, posting_id: str, *, clock: Clock) -> Posting:
-        """Release a reservation: the held amount is available again. Idempotent."""
-        return await self._resolve(session, posting_id, PostingState.voided, clock=clock)
+    async def void_pending(self, session: AsyncSession, posting_ids: Sequence[str], *, clock: Clock) -> list[Posting]:
+        """Release reservations: the held amounts are available again. Idempotent."""
+        return await self._resolve(session, posting_ids, PostingState.voided, clock=clock)
 
-    async def _resolve(self, session: AsyncSession, posting_id: str, state: PostingState, *, clock: Clock) -> Posting:
+    async def _resolve(
+        self, session: AsyncSession, posting_ids: Sequence[str], state: PostingState, *, clock: Clock
+    ) -> list[Posting]:
         repository = LedgerRepository.from_session(session)
-        posting = await repository.resolve_pending(posting_id, state, clock.now())
-        if posting is None:
-            existing = await repository.get_posting(posting_id)
-            if existing is None:
-                raise PostingNotFound(f"No posting {posting_id}.")
-            if existing.state != state.value:
-                raise PostingNotPending(f"Posting {posting_id} is {existing.state}.")
-            return existing
-        if state is PostingState.posted:
-            for account_id, side in sorted(
-                [(posting.debit_account_id, "debit"), (posting.credit_account_id, "credit")]
-            ):
-                if side == "debit":
-                    await repository.post_reserved(account_id, posting.amount)
-                elif not await repository.credit(account_id, posting.amount):
-                    raise AccountClosed(f"Account {account_id} accepts no credits.")
-        else:
-            await repository.release(posting.debit_account_id, posting.amount)
-        return posting
+        resolved: list[Posting] = []
+        changes: list[tuple[str, str, int]] = []
+        for posting_id in sorted(posting_ids):
+            posting = await repository.resolve_pending(posting_id, state, clock.now())
+            if posting is None:
+                existing = await repository.get_posting(posting_id)
+                if existing is None:
+                    raise PostingNotFound(f"No posting {posting_id}.")
+                if existing.state != state.value:
+                    raise PostingNotPending(f"Posting {posting_id} is {existing.state}.")
+                resolved.append(existing)
+                continue
+            resolved.append(posting)
+            if state is PostingState.posted:
+                changes.append((posting.debit_account_id, "post", posting.amount))
+                changes.append((posting.credit_account_id, "credit", posting.amount))
+            else:
+                changes.append((posting.debit_account_id, "release", posting.amount))
+        # All account rows in one global order, whatever the legs: crossing transfers cannot deadlock.
+        for account_id, action, amount in sorted(changes):
+            if action == "post":
+                await repository.post_reserved(account_id, amount)
+            elif action == "release":
+                await repository.release(account_id, amount)
+            elif not await repository.credit(account_id, amount):
+                raise AccountClosed(f"Account {account_id} accepts no credits.")
+        return resolved
 
     async def get_posting(self, session: AsyncSession, posting_id: str) -> PostingRead:
         posting = await LedgerRepository.from_session(session).get_posting(posting_id)

@@ -167,3 +167,36 @@ async def test_malformed_values_get_a_problem_never_a_5xx(api, override):
     response = await api.call("POST", "/v1/consents", roles=("relying_party",), json=body)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_retried_request_with_its_idempotency_key_creates_one_artefact(api):
+    await api.purpose("CASH")
+    body = api.artefact("CASH")
+    headers = {"Idempotency-Key": "ask-amara-2026-03"}
+    first = await api.call("POST", "/v1/consents", roles=("relying_party",), json=body, headers=headers)
+    again = await api.call("POST", "/v1/consents", roles=("relying_party",), json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(await stored_consents(api)) == 1
+
+    other = await api.call(
+        "POST",
+        "/v1/consents",
+        roles=("relying_party",),
+        json=body | {"data_items": ["household_size"]},
+        headers=headers,
+    )
+    assert (other.status_code, other.json()["code"]) == (422, "common.idempotency_key_reused")
+    assert len(await stored_consents(api)) == 1
+
+
+async def test_a_refused_artefact_is_not_remembered_under_its_key(api):
+    await api.purpose("CASH")
+    headers = {"Idempotency-Key": "retry-after-fix"}
+    refused_first = await api.call(
+        "POST", "/v1/consents", roles=("relying_party",), json=api.artefact("CASH", data_items=["*"]), headers=headers
+    )
+    assert refused_first.status_code == 422
+    fixed = await api.call("POST", "/v1/consents", roles=("relying_party",), json=api.artefact("CASH"), headers=headers)
+    assert fixed.status_code == 201, fixed.text

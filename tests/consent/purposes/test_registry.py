@@ -142,3 +142,13 @@ async def test_registering_needs_the_admin_role_and_a_new_code(api):
     assert (as_oversight.status_code, as_oversight.json()["rule_id"]) == (403, "SG-SEC-1")
     assert (await api.call("POST", "/v1/purposes", roles=PURPOSE_ADMIN, json=body)).status_code == 201
     assert (await api.call("POST", "/v1/purposes", roles=PURPOSE_ADMIN, json=body)).status_code == 409
+
+
+async def test_registering_with_an_idempotency_key_twice_registers_once(api):
+    body = purpose_body("CASH")
+    headers = {"Idempotency-Key": "register-cash"}
+    first = await api.call("POST", "/v1/purposes", roles=PURPOSE_ADMIN, json=body, headers=headers)
+    again = await api.call("POST", "/v1/purposes", roles=PURPOSE_ADMIN, json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"

@@ -34,3 +34,17 @@ async def test_the_database_refuses_to_change_stored_events(gateway_app, stateme
     async with gateway_app.app.state.engine.connect() as conn:
         actor = (await conn.execute(select(AUDIT_TABLES.events.c.actor))).scalar_one()
     assert actor == "bank-1"
+
+
+async def test_a_taken_event_id_fails_only_its_own_append(gateway_app):
+    audit = gateway_app.app.state.audit
+    first = await audit.append(make_event(event_id="evt_fixed"))
+    outcomes = await asyncio.gather(
+        *(audit.append(make_event(request_id=f"r{i}")) for i in range(20)),
+        audit.append(make_event(event_id="evt_fixed")),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[-1], IntegrityError)
+    good = [o.index for o in outcomes[:-1] if not isinstance(o, BaseException)]
+    assert sorted(good) == list(range(1, 21))  # the others in its batch were recorded, gap-free
+    assert first.event_id == "evt_fixed" and first.index == 0

@@ -25,3 +25,18 @@ async def test_audit_verify_accepts_a_fresh_export_and_names_the_first_bad_posit
     bad = runner.invoke(app, ["audit", "verify", str(path), "--key", str(var_dir / "keys" / "audit-log.vkey")])
     assert bad.exit_code == 1
     assert "first bad entry at position 13" in bad.output
+
+
+async def test_a_mangled_line_is_reported_and_a_missing_final_newline_is_not(gateway_app):
+    from gateway.audit.export import verify_export
+
+    log = gateway_app.app.state.audit
+    await log.append_many([make_event(request_id=f"r{i}") for i in range(9)])
+    export = (await gateway_app.client.get("/audit/export", headers=as_caller("auditor"))).content
+    lines = export.splitlines(keepends=True)
+    no_newline = [*lines[:-1], lines[-1].rstrip(b"\n")]
+    assert verify_export(no_newline, log.log_key).ok
+    mangled = list(lines)
+    mangled[1 + 4] = mangled[1 + 4][1:]  # the stored hash lost a character: the line no longer has its shape
+    report = verify_export(mangled, log.log_key)
+    assert not report.ok and report.first_bad_position == 4, report.summary()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gateway.audit.events import AuditEvent, encode_leaf, leaf_index
+from gateway.audit.events import AuditEvent, encode_leaf, encode_record, leaf_from_record, leaf_index
 from gateway.audit.note import (
     ALG_COSIGNATURE_V1,
     Checkpoint,
@@ -58,6 +58,7 @@ def test_the_leaf_encoding_is_exactly_rfc_8785(event, index):
     record = event.record("evt_1", datetime(2026, 1, 1, tzinfo=UTC))
     leaf = encode_leaf(index, record)
     assert leaf == rfc8785.dumps({"index": index, "record": record})
+    assert leaf_from_record(index, encode_record(record)) == leaf  # how the log builds it, index added last
     assert leaf_index(leaf) == index
 
 

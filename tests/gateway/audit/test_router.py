@@ -163,3 +163,18 @@ async def test_impossible_proofs_are_problems(gateway_app, clock, params):
         "/audit/proofs/consistency", params={"old": 20, "new": 10}, headers=as_caller("auditor")
     )
     assert consistency.status_code == 422
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"witness": "w\\u0000"}', b"[]"])
+async def test_a_witness_report_is_authenticated_before_its_body_is_read(gateway_app, body):
+    headers = {"Content-Type": "application/json"}
+    anonymous = await gateway_app.client.post("/audit/witness/verdicts", content=body, headers=headers)
+    assert anonymous.status_code == 401
+    auditor = await gateway_app.client.post(
+        "/audit/witness/verdicts", content=body, headers={**headers, **as_caller("auditor")}
+    )
+    assert auditor.status_code == 403
+    oversight = await gateway_app.client.post(
+        "/audit/witness/verdicts", content=body, headers={**headers, **as_caller("oversight")}
+    )
+    assert oversight.status_code == 422

@@ -29,7 +29,8 @@ GatewayFactory = Callable[..., Any]
 
 @pytest.fixture
 async def make_gateway(database_url: str, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[GatewayFactory]:
-    """`await make_gateway(services=("payments",), **gateway_settings)`: the gateway with those services behind it."""
+    """`await make_gateway(services=("payments",), **gateway_settings)`: the gateway with those services (and always
+    identity and consent, which the rule engine consults) behind it."""
     schemas: list[tuple[str, str]] = []
     started: list[Any] = []
 
@@ -54,6 +55,7 @@ async def make_gateway(database_url: str, tmp_path: Path, clock: FrozenClock) ->
         return settings
 
     async def build(services: tuple[str, ...] = (), **overrides: Any) -> GatewayUnderTest:
+        services = tuple(dict.fromkeys(("identity", "consent", *services)))  # the rule engine asks both
         overrides.setdefault("public_url", PUBLIC_URL)
         settings: GatewaySettings = await settings_for("gateway", overrides)
         gateway_key = load_or_create_signing_key(settings.resolved_keys_dir, "gateway", now=clock.now())

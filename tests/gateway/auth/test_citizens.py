@@ -3,11 +3,14 @@ internal `sub` identity resolves for the token's pairwise `sub` (which the ID to
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from gateway.audit.models import AUDIT_TABLES
 from services.common.keys import SigningKey
 from tests.conftest import Gateway
 from tests.gateway.auth.auth_helpers import PUBLIC_URL
@@ -45,11 +48,21 @@ def id_token(key: SigningKey, sub: str, now: int, **overrides: object) -> str:
 @pytest.mark.rule("SG-SEC-1")
 async def test_a_citizens_id_token_reaches_a_service_as_subject_with_the_internal_sub(citizen, clock):
     token = id_token(citizen.key, citizen.pairwise, int(clock.now().timestamp()))
-    response = await citizen.gw.http.get("/identity/v1/caller", headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+    response = await citizen.gw.http.get("/identity/v1/caller", headers=headers)
     assert response.status_code == 200, response.text
     seen = response.json()
     assert seen["roles"] == ["subject"] and seen["client_id"] == APP
-    assert seen["subject_ref"] == citizen.person.sub != citizen.pairwise
+    # The service saw the internal sub; the citizen's app, on the way back, sees only its own pairwise token
+    # (the gateway rewrites every sub in an answer, SG-TOKEN-1), and the decision names the sub.
+    assert seen["subject_ref"] == citizen.pairwise != citizen.person.sub
+    events = AUDIT_TABLES.events
+    async with citizen.gw.app.state.engine.connect() as conn:
+        leaf = (await conn.execute(select(events.c.leaf).order_by(events.c.idx.desc()).limit(1))).scalar_one()
+    assert json.loads(leaf)["record"]["sub"] == citizen.person.sub
+    vids = await citizen.gw.http.get("/identity/v1/me/vids", headers=headers)
+    assert vids.status_code == 200, vids.text
+    assert citizen.person.vid in vids.text, "identity found the person by the sub the gateway resolved"
 
 
 @pytest.mark.rule("SG-SEC-1")

@@ -72,7 +72,7 @@ async def test_the_dry_run_reports_every_rule_that_would_deny(edge: Edge) -> Non
 @pytest.mark.rule("SG-CONSENT-1")
 async def test_the_dry_run_of_a_permitted_request_calls_no_provider(edge: Edge) -> None:
     person = await edge.person()
-    edge.consent.grant("rp-bank", person.sub, PURPOSE, ["full_name"])
+    await edge.consent.grant("rp-bank", person.sub, PURPOSE, ["full_name"])
     question = _kyc_question(person, purpose=PURPOSE)
     answer = (await edge.client.post("/governance/decide", json=question, headers=as_caller("bank"))).json()
     assert answer["allowed"] is True, answer

@@ -86,3 +86,28 @@ async def test_a_uin_is_not_taken_where_the_gateway_must_know_the_person(edge: E
     )
     assert_denial(response, "SG-TOKEN-1")
     assert edge.upstream["identity"].count(*KYC) == 0
+
+
+@pytest.mark.rule("SG-ACCESS-2")
+async def test_the_providers_disclosure_headers_go_into_the_audit_event_and_no_further(edge: Edge) -> None:
+    edge.upstream["identity"].plant_headers(
+        "/v1/caller", {"X-DPI-Fields-Returned": "name, household_size", "X-DPI-Disclose-After": "2027-01-01T00:00:00Z"}
+    )
+    response = await edge.client.get("/identity/v1/caller", headers=as_caller("police"))
+    assert response.status_code == 200, response.text
+    assert "x-dpi-fields-returned" not in response.headers
+    assert "x-dpi-disclose-after" not in response.headers
+    event = await edge.audit_event(response.json()["decision_id"])
+    assert event["fields_returned"] == ["name", "household_size"]
+    assert event["disclose_after"] == "2027-01-01T00:00:00.000000Z"
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_a_public_answer_carrying_a_uin_is_withheld_too(edge: Edge) -> None:
+    uin = generate_uin()
+    edge.upstream["identity"].plant("/healthz", uin)
+    response = await edge.client.get("/identity/healthz")
+    body = assert_denial(response, "SG-TOKEN-1", status=502)
+    assert uin not in response.text
+    event = await edge.audit_event(body["audit_event_id"])
+    assert (event["decision"], event["actor"], event["action"]) == ("deny", "anonymous", "GET /identity/healthz")

@@ -159,7 +159,8 @@ async def test_the_registrar_follows_the_case_but_a_relying_party_cannot(api):
     _, problem = await _held(api)
     path = f"/v1/adjudication-cases/{problem['adjudication_case_id']}"
     assert (await api.call("GET", path, roles=("registrar",))).status_code == 200
-    assert (await api.call("GET", path, roles=("relying_party",))).status_code == 403
+    denied = await api.call("GET", path, roles=("relying_party",))
+    assert denied.status_code == 403 and denied.json()["rule_id"] == "SG-SEC-1"
 
 
 async def test_unknown_case_is_404(api):
@@ -218,4 +219,4 @@ async def test_the_queue_lists_open_cases_oldest_first_in_pages(api):
     assert second.json()["items"][0]["person_status"] == "pending_adjudication"
 
     registrar = await api.call("GET", "/v1/adjudication-cases", roles=("registrar",))
-    assert registrar.status_code == 403
+    assert registrar.status_code == 403 and registrar.json()["rule_id"] == "SG-SEC-1"

@@ -222,6 +222,7 @@ async def test_only_a_registrar_decides_and_lists(api):
     listing = await api.call("GET", "/v1/corrections", roles=("relying_party",))
     escalate = await api.call("POST", "/v1/corrections/escalate-overdue", roles=("subject",))
     assert decide.status_code == listing.status_code == escalate.status_code == 403
+    assert {r.json()["rule_id"] for r in (decide, listing, escalate)} == {"SG-SEC-1"}
 
 
 async def test_overdue_cases_escalate_on_the_timer_without_anyone_calling(service_factory, gateway, clock):
@@ -240,8 +241,9 @@ async def test_overdue_cases_escalate_on_the_timer_without_anyone_calling(servic
         if status == "escalated":
             break
     assert status == "escalated"
-    await asyncio.sleep(0.2)  # several more runs of the timer: the case is escalated and announced once
-    [event] = await events(identity, "identity.correction.escalated")
+    schedule = identity.app.state.correction_escalation
+    assert await schedule.run_once() == [] and await schedule.run_once() == []  # more runs: nothing to do again
+    [event] = await events(identity, "identity.correction.escalated")  # escalated and announced once
     assert event["payload"]["correction_id"] == case["id"]
 
 

@@ -76,4 +76,4 @@ async def test_the_token_is_the_offline_verifiers_pairwise_token(api) -> None:
 async def test_only_the_subject_gets_their_credential(api) -> None:
     person = await enrolled(api)
     response = await call(api, "POST", "/v1/me/offline-credential", roles=RELYING_PARTY, subject_ref=person.sub)
-    assert response.status_code == 403
+    assert response.status_code == 403 and response.json()["rule_id"] == "SG-SEC-1"

@@ -223,6 +223,7 @@ async def test_roles(api):
     )
     listing = await _call(api, "GET", "/v1/identity-exceptions")
     assert subject.status_code == decide.status_code == listing.status_code == 403
+    assert {r.json()["rule_id"] for r in (subject, decide, listing)} == {"SG-SEC-1"}
 
 
 @pytest.mark.rule("SG-INCL-1")

@@ -181,6 +181,6 @@ async def test_a_policy_denial_spends_none_of_the_persons_code(api) -> None:
     code = await request_otp(api, person)
     factor = {"type": "otp", "otp": code}
     denied = await _kyc(api, person, ["full_name"], factor=factor, purpose="BENEFIT_ELIGIBILITY", consent_id="c1")
-    assert denied.status_code == 403
+    assert denied.status_code == 403 and denied.json()["rule_id"] == "SG-MIN-2"
     released = await _kyc(api, person, ["full_name"], factor=factor, purpose=PURPOSE, consent_id="c1")
     assert released.status_code == 200, released.text
