@@ -15,6 +15,7 @@ from gateway.audit.log import create_audit_log
 from gateway.audit.models import AUDIT_TABLES
 from gateway.audit.router import router as audit_router
 from gateway.auth.clients.router import router as clients_router
+from gateway.auth.deps import current_caller
 from gateway.auth.runtime import caller_authentication
 from gateway.auth.tokens.router import router as token_router
 from gateway.config import GatewaySettings
@@ -91,6 +92,7 @@ SPEC = ServiceSpec(
         proxy_router,
     ),
     caller_echo=False,
+    edge_caller=current_caller,  # the gateway's own routes: the caller's token, before any body is read
 )
 
 

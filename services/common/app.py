@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -55,6 +55,10 @@ class ServiceSpec:
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
     sqlite_begin: str = "BEGIN IMMEDIATE"
     caller_echo: bool = True  # GET /v1/caller; the gateway, which mints assertions, has no use for it
+    # A dependency (taking only the request) that authenticates the callers of routes depending on it, for apps
+    # whose own routes are not called with a gateway assertion (the gateway: its client tokens). The edge runs it
+    # before reading any body, as it does the assertion check, so a stranger learns nothing about the body's shape.
+    edge_caller: Callable[[Request], Awaitable[Any]] | None = None
 
 
 def infrastructure_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
@@ -183,7 +187,10 @@ def create_service_app(  # noqa: C901, PLR0915
     install_problem_handlers(app)
     operations = operations_router(spec)
     install_edge(
-        [operations, *spec.public_routers, *spec.routers], authenticated=spec.routers, authenticate=verified_caller
+        [operations, *spec.public_routers, *spec.routers],
+        authenticated=spec.routers,
+        authenticate=verified_caller,
+        caller=spec.edge_caller,
     )
     app.include_router(operations)
     for router in spec.public_routers:

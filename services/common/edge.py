@@ -18,7 +18,7 @@ A wrong method answers 405 with `Allow` (Starlette's router; rendered as problem
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -156,6 +156,7 @@ class EdgeRoute(APIRoute):
     reads the body or solves a dependency. `install_edge` turns every operation of an app into one."""
 
     edge_authenticated: bool = False
+    edge_caller: Callable[[Request], Awaitable[Any]] | None = None  # the app's own caller check, run first
     edge_body: bool = False  # may read a request body (limited in size)
     edge_body_types: frozenset[str] = frozenset()  # the media types it accepts; empty if it parses its own body
 
@@ -166,6 +167,8 @@ class EdgeRoute(APIRoute):
             if self.edge_authenticated:
                 assertion = request.headers.get(ASSERTION_HEADER)
                 request.state.caller = await request.app.state.verifier.verify(assertion)
+            elif self.edge_caller is not None:
+                await self.edge_caller(request)
             if issues := _request_text_issues(request.scope):
                 fields = ", ".join(".".join(str(p) for p in issue["loc"]) for issue in issues)
                 raise InvalidInput(f"The request is not valid: {fields}", errors=issues)
@@ -198,10 +201,14 @@ class EdgeRoute(APIRoute):
             raise InvalidInput(detail, errors=[{"loc": ["body"], "msg": detail, "type": "body_invalid"}])
 
 
-def install_edge(routers: Iterable[APIRouter], *, authenticated: Iterable[APIRouter], authenticate: Any) -> None:
+def install_edge(
+    routers: Iterable[APIRouter], *, authenticated: Iterable[APIRouter], authenticate: Any, caller: Any = None
+) -> None:
     """Make every operation of `routers` an `EdgeRoute` and document what the edge may answer. Call before the
     routers are included. Operations of the `authenticated` routers, and any depending on `authenticate` (the
     dependency verifying the gateway assertion), authenticate at the edge; the dependency then returns that caller.
+    Operations depending on `caller` (an app's own authentication dependency, taking only the request, which caches
+    the caller it finds) have it run at the edge too, before any body is read.
     """
     protected = {id(router) for router in authenticated}
     for router in routers:
@@ -212,12 +219,13 @@ def install_edge(routers: Iterable[APIRouter], *, authenticated: Iterable[APIRou
                 route.__class__ = EdgeRoute  # same state, one method more; its handler is rebuilt just below
             assert isinstance(route, EdgeRoute)
             route.edge_authenticated = id(router) in protected or _depends_on(route.dependant, authenticate)
+            route.edge_caller = caller if caller is not None and _depends_on(route.dependant, caller) else None
             route.edge_body = bool((route.methods or set()) & BODY_METHODS)  # any body it may read is limited in size
             json_body = route.body_field is not None and not _reads_its_own_body(route)
             route.edge_body_types = frozenset({JSON_MEDIA_TYPE}) if json_body else frozenset()
             route.app = request_response(route.get_route_handler())
             route.responses.setdefault(422, InvalidInput.openapi())
-            if route.edge_authenticated:
+            if route.edge_authenticated or route.edge_caller is not None:
                 route.responses.setdefault(401, Unauthenticated.openapi())
             if route.edge_body:
                 route.responses.setdefault(413, ContentTooLarge.openapi())

@@ -157,3 +157,13 @@ async def test_bad_input_is_a_problem_not_a_crash(gateway):
     assert (await gateway.client.get("/me/grievances/not-an-id", headers=as_("amina"))).status_code == 422
     long = {"category": "other", "description": "x" * 2001}
     assert (await gateway.client.post("/me/grievances", json=long, headers=as_("amina"))).status_code == 422
+
+
+async def test_a_stranger_with_a_broken_body_learns_nothing_about_its_shape(gateway):
+    """Authentication before parsing: no credentials and a malformed body is 401, not a 422 describing the body."""
+    for content in (b"{not json", b'{"category": "nope"}'):
+        response = await gateway.client.post(
+            "/me/grievances", content=content, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 401, response.text
+        assert "category" not in response.text
