@@ -266,7 +266,7 @@ def playbook_list() -> None:
     try:
         scenarios = load_all()
     except ScenarioError as error:
-        console.print(f"[red]{error}[/]")
+        console.print(str(error), style="red", markup=False, soft_wrap=True)  # file:line kept on one line
         raise typer.Exit(2) from None
     for name, scenario in scenarios.items():
         plays = ", ".join(map(str, scenario.plays))
@@ -308,7 +308,7 @@ def playbook_run(
     try:
         raise typer.Exit(asyncio.run(go()))
     except (ScenarioError, KeyError) as error:
-        console.print(f"[red]{error}[/]")
+        console.print(str(error), style="red", markup=False, soft_wrap=True)  # file:line kept on one line
         raise typer.Exit(2) from None
 
 

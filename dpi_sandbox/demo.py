@@ -1,6 +1,6 @@
 """`make demo`: serve the embedded sandbox, run the demo scenario narrated, write its report, then keep serving.
 
-The demo scenario is the playbook's social cash transfer once it exists; until then it is the foundation walk.
+The demo scenario is the playbook's social cash transfer (scenario 1, as far as the sandbox carries it today).
 Without a terminal on stdin (CI) or with --once, the demo exits after the report.
 """
 
@@ -20,7 +20,7 @@ from dpi_sandbox.registry import ALL
 from playbook.loader import load_all
 from playbook.sandbox import remote, run_scenario
 
-DEMO_SCENARIO = "foundation"
+DEMO_SCENARIO = "social-cash-transfer"
 
 
 def quiet_request_logs() -> None:
