@@ -29,12 +29,13 @@ from starlette.routing import Route as StarletteRoute
 
 from gateway.auth.errors import InvalidToken, RateLimited
 from gateway.auth.scopes import SCOPES
-from gateway.config import GatewaySettings
+from gateway.config import UPSTREAM_NAMES, GatewaySettings
 from gateway.rules.context import CONSENT_HEADER, COURT_ORDER_HEADER, LEGAL_BASIS_HEADER, PURPOSE_HEADER
 from gateway.rules.routes import Route, load_routes
 from services.common.problems import PROBLEM_MEDIA_TYPE, PolicyDenied, ServiceUnavailable
 
 CACHE_SECONDS = 60.0
+
 RETRY_SECONDS = 5.0
 OPENAPI_PATH = "/openapi.json"
 GATEWAY_OPENAPI_PATH = "/openapi/gateway.json"
@@ -142,7 +143,7 @@ def _shape(path: str) -> str:
     return _TEMPLATE.sub("{}", path)
 
 
-def merge(  # noqa: C901 (one pass over every upstream operation; split when it grows)
+def merge(
     gateway_doc: dict[str, Any], upstream_docs: dict[str, dict[str, Any]], settings: GatewaySettings
 ) -> dict[str, Any]:
     """The aggregated document: `gateway_doc` without the proxy's catch-all, plus each service's declared operations."""
@@ -175,15 +176,22 @@ def merge(  # noqa: C901 (one pass over every upstream operation; split when it 
                     ),
                     **merged,
                 }
-    for operations in gateway_doc.get("paths", {}).values():  # the gateway's own authenticated operations
-        for method, operation in operations.items():
-            if method in METHODS and "401" in operation.get("responses", {}):
-                operation.setdefault("security", _GATEWAY_SECURITY)
+    _secure_own_operations(document)
     document["tags"] = list(tags.values())
     unavailable = sorted(set(settings.upstream_urls()) - set(upstream_docs))
     if unavailable:
         document.setdefault("info", {})["x-dpi-services-unavailable"] = unavailable
     return document
+
+
+def _secure_own_operations(document: dict[str, Any]) -> None:
+    """The gateway's own authenticated operations (those that can answer 401) take the gateway's schemes."""
+    for path, operations in document.get("paths", {}).items():
+        if path.split("/")[1] in UPSTREAM_NAMES:
+            continue
+        for method, operation in operations.items():
+            if method in METHODS and "401" in operation.get("responses", {}):
+                operation.setdefault("security", _GATEWAY_SECURITY)
 
 
 def _operation(service: str, operation: dict[str, Any], route: Route, prefix: str) -> dict[str, Any]:

@@ -253,18 +253,10 @@ async def _assisted_channel(evaluation: Evaluation, facts: Facts) -> str:
     return f"Channel {context.channel}."
 
 
-async def _person(evaluation: Evaluation, facts: Facts) -> str:  # noqa: C901, PLR0912 (owner to split)
+async def _person(evaluation: Evaluation, facts: Facts) -> str:
     """The person the request is about, as `sub`: a citizen is themselves; others present a VID or their token."""
     caller, route = evaluation.caller, evaluation.route
-    for pointer in route.person_refs:
-        for value in pointers.values(evaluation.body, pointer):
-            found = parse_reference(value)
-            if found is None or found.type == "uin":
-                raise RuleViolation(
-                    "SG-TOKEN-1", f"Name each person in {pointer} by a VID or your pairwise token.", status=422
-                )
-            if value not in evaluation.person_subs:
-                evaluation.person_subs[value] = await facts.resolve(caller, found)
+    await _further_people(evaluation, facts)
     declared = route.subject
     if declared.source == "none":
         if evaluation.person_subs:
@@ -275,13 +267,7 @@ async def _person(evaluation: Evaluation, facts: Facts) -> str:  # noqa: C901, P
             raise RuleViolation("SG-TOKEN-1", "This route is about the signed-in person; the caller is none.")
         evaluation.subject = caller.subject_ref
         return "The signed-in person acts on their own data."
-    presented: Any = evaluation.context.subject
-    if declared.source == "body":
-        assert declared.pointer is not None
-        presented = pointers.first(evaluation.body, declared.pointer)
-    elif declared.source == "query":
-        presented = evaluation.query.get(declared.name or "")
-    reference = parse_reference(presented)
+    reference = parse_reference(_presented(evaluation))
     if reference is None:
         if declared.required:
             raise RuleViolation(
@@ -301,6 +287,30 @@ async def _person(evaluation: Evaluation, facts: Facts) -> str:  # noqa: C901, P
         return "A UIN is passed to the identity service, which alone may read it."
     evaluation.subject = await facts.resolve(caller, reference)
     return f"The presented {reference.type.replace('_', ' ')} identifies an enrolled person."
+
+
+async def _further_people(evaluation: Evaluation, facts: Facts) -> None:
+    """Person references beyond the subject (a batch of beneficiaries), each resolved to `sub`."""
+    for pointer in evaluation.route.person_refs:
+        for value in pointers.values(evaluation.body, pointer):
+            found = parse_reference(value)
+            if found is None or found.type == "uin":
+                raise RuleViolation(
+                    "SG-TOKEN-1", f"Name each person in {pointer} by a VID or your pairwise token.", status=422
+                )
+            if value not in evaluation.person_subs:
+                evaluation.person_subs[value] = await facts.resolve(evaluation.caller, found)
+
+
+def _presented(evaluation: Evaluation) -> Any:
+    """What the caller presented for the subject: the X-Subject header, a body field or a query parameter."""
+    declared = evaluation.route.subject
+    if declared.source == "body":
+        assert declared.pointer is not None
+        return pointers.first(evaluation.body, declared.pointer)
+    if declared.source == "query":
+        return evaluation.query.get(declared.name or "")
+    return evaluation.context.subject
 
 
 def parse_reference(value: Any) -> Reference | None:

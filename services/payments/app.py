@@ -20,6 +20,7 @@ from services.payments.mapper.router import me_router as my_links_router
 from services.payments.mapper.router import router as mapper_router
 from services.payments.models import metadata
 from services.payments.records.router import router as records_router
+from services.payments.settlement.router import router as settlement_router
 from services.payments.transfers.expiry import ExpiryTimer
 from services.payments.transfers.router import router as transfers_router
 from services.payments.transfers.simulator import SimulatedPayeeFsp
@@ -34,7 +35,15 @@ SPEC = ServiceSpec(
         "two-phase transfers, bulk G2P disbursement and settlement."
     ),
     metadata=metadata,
-    routers=(ledger_router, mapper_router, my_links_router, transfers_router, bulk_router, records_router),
+    routers=(
+        ledger_router,
+        mapper_router,
+        my_links_router,
+        transfers_router,
+        bulk_router,
+        records_router,
+        settlement_router,
+    ),
     openapi_tags=[
         {
             "name": "ledger",
@@ -55,6 +64,11 @@ SPEC = ServiceSpec(
             "name": "bulk",
             "description": "Bulk G2P disbursement: batches in JSON or ISO 20022 pain.001, each beneficiary resolved "
             "through the mapper and paid by a set-based background job with per-item status; pain.002 reports.",
+        },
+        {
+            "name": "settlement",
+            "description": "Deferred net settlement between FSPs in windows (open, closed, settled), the net "
+            "positions computed from the ledger and posted to the settlement bank.",
         },
         {
             "name": "records",

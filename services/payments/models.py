@@ -22,4 +22,5 @@ import services.payments.bulk.models  # noqa: E402
 import services.payments.ledger.models  # noqa: E402
 import services.payments.mapper.models  # noqa: E402
 import services.payments.records.models  # noqa: E402
+import services.payments.settlement.models  # noqa: E402
 import services.payments.transfers.models  # noqa: E402, F401

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from tests.kit.callers import caller_headers
+
 REGISTRAR = ("registrar",)
 ADJUDICATOR = ("adjudicator",)
 SUBJECT = ("subject",)
@@ -70,9 +72,9 @@ class IdentityApi:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        assertion = self.gateway.headers(
-            "identity", client_id=client_id, roles=tuple(roles), subject_ref=subject_ref, channel="web"
-        )
+        # A trusted test caller (tests/kit/callers.py): what identity does for this caller is under test here, not
+        # the gateway assertion, which tests/services/common/test_assertion.py proves end to end.
+        assertion = caller_headers(client_id=client_id, roles=tuple(roles), subject_ref=subject_ref, channel="web")
         response = await self.svc.client.request(
             method, path, json=json, params=params, headers={**assertion, **(headers or {})}
         )

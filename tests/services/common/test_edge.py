@@ -130,6 +130,23 @@ class TestTextInput:
         assert unbounded == []
 
 
+class TestCursors:
+    @pytest.mark.parametrize(
+        ("path", "roles"),
+        [
+            ("/v1/adjudication-cases", ("adjudicator",)),
+            ("/v1/me/auth-history", SUBJECT),
+            ("/v1/simulated-messages", ("trainer",)),
+        ],
+    )
+    @pytest.mark.parametrize("cursor", ["garbage", "ahe_" + "0" * 31, "x" * 300])
+    async def test_an_invalid_cursor_is_422_not_an_empty_page(self, identity, gateway, path, roles, cursor) -> None:
+        sub = "sub_" + "a" * 26
+        headers = gateway.headers("identity", roles=roles, subject_ref=sub)
+        params = {"cursor": cursor, "recipient_sub": sub}
+        assert_problem(await identity.client.get(path, params=params, headers=headers), 422)
+
+
 class TestBodies:
     async def test_a_declared_body_over_the_limit_is_413_before_it_is_read(self, identity, gateway) -> None:
         response = await identity.client.post(
