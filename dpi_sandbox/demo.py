@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from rich.console import Console
@@ -23,19 +24,21 @@ from playbook.sandbox import remote, run_scenario
 DEMO_SCENARIO = "social-cash-transfer"
 
 
-def quiet_request_logs() -> None:
-    """The narration is the output; request logs would drown it (each app's LOG_LEVEL in the env still wins)."""
-    for entry in ALL:
-        os.environ.setdefault(f"DPI_{entry.name.upper()}_LOG_LEVEL", "WARNING")
+def quiet_logs() -> dict[str, dict[str, Any]]:
+    """Settings overrides that keep request logs out of the narration, for each app whose LOG_LEVEL the environment
+    does not set (the environment still wins)."""
+    return {
+        entry.name: {"log_level": "WARNING"} for entry in ALL if f"DPI_{entry.name.upper()}_LOG_LEVEL" not in os.environ
+    }
 
 
 async def run_demo(*, host: str, port: int, once: bool, var_dir: Path, console: Console) -> int:
     started = time.monotonic()
-    quiet_request_logs()
-    settings = all_settings(var_dir)
+    quiet = quiet_logs()
+    settings = all_settings(var_dir, quiet)
     console.print(f"[bold]DPI reference sandbox[/] (embedded mode, SQLite under {var_dir}/)")
     await upgrade_all(settings)
-    app = build_embedded(var_dir=var_dir)
+    app = build_embedded(var_dir=var_dir, overrides=quiet)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     serving = asyncio.create_task(server.serve())
     while not server.started:

@@ -23,12 +23,13 @@ TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 @asynccontextmanager
 async def embedded(var_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The whole sandbox in this process (migrations applied first), reached in memory through the gateway."""
-    from dpi_sandbox.demo import quiet_request_logs
+    from dpi_sandbox.demo import quiet_logs
     from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
 
-    quiet_request_logs()
-    await upgrade_all(all_settings(var_dir))
-    app = build_embedded(var_dir=var_dir)
+    # Quieter request logs through settings, not the process environment, which outlives this sandbox (tests).
+    quiet = quiet_logs()
+    await upgrade_all(all_settings(var_dir, quiet))
+    app = build_embedded(var_dir=var_dir, overrides=quiet)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox", timeout=TIMEOUT) as client:

@@ -13,7 +13,8 @@ from gateway.auth.clients.models import ClientKind, ClientStatus
 ClientId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,99}$")]
 Role = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$")]
 ScopeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$")]
-PurposeCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+# Purpose codes as the consent registry writes them (SOCIAL_CASH_TRANSFER), or lower case.
+PurposeCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 

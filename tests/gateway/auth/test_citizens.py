@@ -16,6 +16,7 @@ from tests.conftest import Gateway
 from tests.gateway.auth.auth_helpers import PUBLIC_URL
 from tests.identity.access_helpers import call, enrolled
 from tests.identity.identity_helpers import IdentityApi
+from tests.kit.callers import trust_test_callers
 
 ISSUER = "http://127.0.0.1:8000/identity"
 APP = "dpi-citizen-app"
@@ -25,6 +26,7 @@ APP = "dpi-citizen-app"
 async def citizen(make_gateway, clock):  # type: ignore[no-untyped-def]
     gw = await make_gateway(services=("identity",))
     identity_app = gw.upstream_apps["identity"]
+    trust_test_callers(identity_app)  # the identity helpers name their callers with the test kit's header
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=identity_app), base_url="http://identity") as http:
         api = IdentityApi(SimpleNamespace(app=identity_app, client=http), Gateway(gw.app.state.signing_key, clock))
         person = await enrolled(api)

@@ -25,9 +25,9 @@ async def _scalar(svc, sql: str) -> int:  # type: ignore[no-untyped-def]
         return int((await session.execute(text(sql))).scalar_one() or 0)
 
 
-def _start(svc) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+def _start(svc, **crash: str) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
     settings = svc.settings
-    env = {**os.environ, "DPI_PAYMENTS_DATABASE_URL": settings.resolved_database_url,
+    env = {**os.environ, **crash, "DPI_PAYMENTS_DATABASE_URL": settings.resolved_database_url,
            "DPI_PAYMENTS_DATABASE_SCHEMA": settings.resolved_schema, "DPI_PAYMENTS_VAR_DIR": str(settings.var_dir),
            "DPI_PAYMENTS_BULK_CHUNK_SIZE": "2000", "DPI_PAYMENTS_REPLAY_STORE": "memory"}  # fmt: skip
     return subprocess.Popen([sys.executable, "-m", "tests.payments.bulk.crash_worker"], cwd=ROOT, env=env,
@@ -55,9 +55,15 @@ async def test_a_killed_batch_resumes_and_pays_everyone_exactly_once(payments, a
                            prefix="crash", count=ITEMS, amount=250, currency="USD", now=now)  # fmt: skip
     progress = "SELECT processed_through FROM batches WHERE id = 'bat_crash'"
 
-    first = _start(payments)
+    marker = Path(payments.settings.var_dir) / "crash.marker"
+    first = _start(payments, CRASH_AFTER_ITEMS="20000", CRASH_MARKER=str(marker))
     try:
-        reached = await _wait_for(payments, progress, lambda n: n >= 20_000, first)
+        deadline = time.monotonic() + 300
+        while not marker.exists():  # the worker is inside a chunk's open transaction past 20,000 items
+            assert first.poll() is None, first.stderr.read().decode()[-2000:] if first.stderr else "worker died"
+            assert time.monotonic() < deadline, "the worker never reached 20,000 items"
+            await asyncio.sleep(0.02)
+        reached = int(marker.read_text().split()[0])  # no database read while the worker holds its transaction
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
