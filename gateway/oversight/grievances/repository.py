@@ -4,24 +4,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.oversight.grievances.models import OPEN, Grievance, GrievanceEvent, GrievanceStatus
+from services.common.paging import PageRequest
+from services.common.repository import Repository
 
 
-class GrievanceRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> GrievanceRepository:
-        return cls(session)
-
-    async def get(self, grievance_id: str, *, for_update: bool = False) -> Grievance | None:
-        statement = select(Grievance).where(Grievance.id == grievance_id)
-        if for_update:
-            statement = statement.with_for_update()
-        return (await self.session.execute(statement)).scalar_one_or_none()
+class GrievanceRepository(Repository[Grievance]):
+    model = Grievance
 
     async def history(self, grievance_ids: Sequence[str]) -> dict[str, list[GrievanceEvent]]:
         rows = await self.session.execute(
@@ -32,25 +22,19 @@ class GrievanceRepository:
             grouped[event.grievance_id].append(event)
         return grouped
 
-    async def page(
-        self,
-        *,
-        sub: str | None,
-        status: GrievanceStatus | None,
-        overdue_at: datetime | None,
-        after: str | None,
-        limit: int,
+    async def queue(
+        self, paging: PageRequest, *, sub: str | None, status: GrievanceStatus | None, overdue_at: datetime | None
     ) -> Sequence[Grievance]:
-        statement = select(Grievance).order_by(Grievance.id).limit(limit)
+        """A page of tickets, oldest first, optionally one person's, in one state, or overdue at `overdue_at`."""
+        statement = select(Grievance)
         if sub is not None:
             statement = statement.where(Grievance.sub == sub)
         if status is not None:
             statement = statement.where(Grievance.status == status)
         if overdue_at is not None:
             statement = statement.where(self._overdue(overdue_at))
-        if after is not None:
-            statement = statement.where(Grievance.id > after)
-        return (await self.session.execute(statement)).scalars().all()
+        rows: Sequence[Grievance] = await self.page(statement, paging)
+        return rows
 
     async def open_and_overdue(self, now: datetime) -> Sequence[Grievance]:
         statement = (

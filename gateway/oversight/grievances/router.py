@@ -22,6 +22,7 @@ from gateway.oversight.grievances.schemas import (
 from gateway.oversight.grievances.service import GrievanceRuntime
 from gateway.oversight.grievances.service import grievance as grievance_service
 from services.common.auth import SessionDep
+from services.common.paging import PageParams
 from services.common.problems import PolicyDenied, Unauthenticated, problem_responses
 
 me_router = APIRouter(prefix="/me/grievances", tags=["me"])
@@ -29,8 +30,6 @@ officer_router = APIRouter(prefix="/grievances", tags=["grievances"])
 public_router = APIRouter(prefix="/governance", tags=["governance"])
 
 GrievanceId = Annotated[str, Path(pattern=r"^grv_[0-9a-f]{32}$", description="The grievance's id.")]
-Cursor = Annotated[str | None, Query(pattern=r"^grv_[0-9a-f]{32}$", description="From `next_cursor`.")]
-Limit = Annotated[int, Query(ge=1, le=100)]
 Officer = Annotated[AuthenticatedCaller, Depends(require_roles("grievance_officer", "oversight"))]
 Reader = Annotated[AuthenticatedCaller, Depends(require_roles("grievance_officer", "oversight", "auditor"))]
 Overseer = Annotated[AuthenticatedCaller, Depends(require_roles("oversight"))]
@@ -72,9 +71,9 @@ async def file_grievance(
     responses=problem_responses(Unauthenticated, PolicyDenied),
 )
 async def my_grievances(
-    session: SessionDep, caller: CurrentCaller, rt: RuntimeDep, cursor: Cursor = None, limit: Limit = 20
+    session: SessionDep, caller: CurrentCaller, rt: RuntimeDep, paging: PageParams
 ) -> GrievancePage:
-    return await grievance_service.mine(session, caller, after=cursor, limit=limit, rt=rt)
+    return await grievance_service.mine(session, caller, paging=paging, rt=rt)
 
 
 @me_router.get(
@@ -101,11 +100,10 @@ async def grievance_queue(
     caller: Reader,
     rt: RuntimeDep,
     status: Annotated[GrievanceStatus | None, Query(description="Only tickets in this state.")] = None,
+    paging: PageParams,
     overdue: Annotated[bool, Query(description="Only open tickets past a time limit.")] = False,
-    cursor: Cursor = None,
-    limit: Limit = 20,
 ) -> GrievancePage:
-    return await grievance_service.queue(session, status=status, overdue=overdue, after=cursor, limit=limit, rt=rt)
+    return await grievance_service.queue(session, status=status, overdue=overdue, paging=paging, rt=rt)
 
 
 @officer_router.get(

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.oversight.grievances.models import GrievanceCategory, GrievanceStatus
 from services.common.assertion import Channel
+from services.common.paging import Page
 
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -87,9 +88,8 @@ class GrievanceRead(BaseModel):
     history: list[GrievanceHistoryEntry]
 
 
-class GrievancePage(BaseModel):
-    items: list[GrievanceRead]
-    next_cursor: str | None = None
+class GrievancePage(Page[GrievanceRead]):
+    """A page of grievances, oldest first."""
 
 
 class EscalationRun(BaseModel):

@@ -32,6 +32,7 @@ from gateway.oversight.grievances.schemas import (
 from services.common.clock import Clock
 from services.common.ids import new_id
 from services.common.outbox import Outbox
+from services.common.paging import PageRequest
 from services.common.problems import PolicyDenied
 
 log = structlog.get_logger(__name__)
@@ -101,11 +102,9 @@ class GrievanceService:
         return await self._read(session, grievance, now)
 
     async def mine(
-        self, session: AsyncSession, caller: AuthenticatedCaller, *, after: str | None, limit: int, rt: GrievanceRuntime
+        self, session: AsyncSession, caller: AuthenticatedCaller, *, paging: PageRequest, rt: GrievanceRuntime
     ) -> GrievancePage:
-        return await self._page(
-            session, sub=_subject(caller), status=None, overdue=False, after=after, limit=limit, rt=rt
-        )
+        return await self._page(session, paging, sub=_subject(caller), status=None, overdue=False, rt=rt)
 
     async def one_of_mine(
         self, session: AsyncSession, caller: AuthenticatedCaller, grievance_id: str, *, rt: GrievanceRuntime
@@ -121,11 +120,10 @@ class GrievanceService:
         *,
         status: GrievanceStatus | None,
         overdue: bool,
-        after: str | None,
-        limit: int,
+        paging: PageRequest,
         rt: GrievanceRuntime,
     ) -> GrievancePage:
-        return await self._page(session, sub=None, status=status, overdue=overdue, after=after, limit=limit, rt=rt)
+        return await self._page(session, paging, sub=None, status=status, overdue=overdue, rt=rt)
 
     async def get(self, session: AsyncSession, grievance_id: str, *, rt: GrievanceRuntime) -> GrievanceRead:
         grievance = await GrievanceRepository.from_session(session).get(grievance_id)
@@ -156,8 +154,7 @@ class GrievanceService:
         now = rt.clock.now()
         grievance.status = body.to
         grievance.updated_at = now
-        if body.to is GrievanceStatus.acknowledged or grievance.acknowledged_at is None:
-            grievance.acknowledged_at = grievance.acknowledged_at or now
+        grievance.acknowledged_at = grievance.acknowledged_at or now  # any move on acknowledges the ticket
         if body.to is GrievanceStatus.resolved:
             grievance.resolved_at, grievance.resolution = now, body.note
         session.add(_event(grievance, body.to, caller.client_id, None, body.note, at=now))
@@ -181,20 +178,19 @@ class GrievanceService:
     async def _page(
         self,
         session: AsyncSession,
+        paging: PageRequest,
         *,
         sub: str | None,
         status: GrievanceStatus | None,
         overdue: bool,
-        after: str | None,
-        limit: int,
         rt: GrievanceRuntime,
     ) -> GrievancePage:
         now = rt.clock.now()
-        rows = await GrievanceRepository.from_session(session).page(
-            sub=sub, status=status, overdue_at=now if overdue else None, after=after, limit=limit + 1
+        rows = await GrievanceRepository.from_session(session).queue(
+            paging, sub=sub, status=status, overdue_at=now if overdue else None
         )
-        items = await self._read_many(session, list(rows[:limit]), now)
-        return GrievancePage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+        read = {g.id: g for g in await self._read_many(session, list(rows[: paging.limit]), now)}
+        return GrievancePage.of(rows, paging, position=lambda row: row.id, item=lambda row: read[row.id])
 
     async def _read(self, session: AsyncSession, grievance: Grievance, now: datetime) -> GrievanceRead:
         return (await self._read_many(session, [grievance], now))[0]
