@@ -35,6 +35,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common import rules
@@ -45,6 +46,10 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 DEFAULT_GRIEVANCE: dict[str, str] = rules.catalogue().grievance.model_dump(exclude_none=True)
 
 DATA_EXCEPTION_CLASS = "22"  # SQLSTATE class 22: data exception (string too long, NUL, numeric out of range...)
+# SQLSTATE 53300 too_many_connections, 57P03 cannot_connect_now (starting up or shutting down): the server is there
+# but cannot take this request now. Like a pool that stayed full past its timeout, that is overload, not a fault.
+OVERLOAD_SQLSTATES = frozenset({"53300", "57P03"})
+OVERLOAD_RETRY_AFTER = "1"
 
 log = structlog.get_logger(__name__)
 
@@ -294,13 +299,26 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _handle_database(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
-    if not str(getattr(exc.orig, "sqlstate", "") or "").startswith(DATA_EXCEPTION_CLASS):
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if sqlstate in OVERLOAD_SQLSTATES or "too many clients" in str(exc.orig):
+        return await _handle_overload(request, exc)
+    if not sqlstate.startswith(DATA_EXCEPTION_CLASS):
         return await _handle_unexpected(request, exc)
     # A value the database refuses as data (too long for its column, a NUL, out of range): the input was bad, and a
     # schema let it through. Answered as the 422 it is; logged (without the value) so the constraint gets added.
     log.warning("request.data_exception", error_type=type(exc.orig).__name__)
     error = InvalidInput("A value does not fit the field it is stored in.")
     return problem_response(request, 422, error.to_problem(instance=request.url.path, request_id=_request_id(request)))
+
+
+async def _handle_overload(request: Request, exc: Exception) -> JSONResponse:
+    """No database connection could be had in time (the pool stayed full, or the server refused one): 503 with
+    `Retry-After`, so a client backs off and tries again, instead of a 500 that reads as a defect. Nothing was done:
+    the request never reached a transaction."""
+    log.warning("request.overloaded", error_type=type(exc).__name__)
+    error = ServiceUnavailable("The service is busy; try again shortly.")
+    body = error.to_problem(instance=request.url.path, request_id=_request_id(request))
+    return problem_response(request, 503, body, {"Retry-After": OVERLOAD_RETRY_AFTER})
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -322,4 +340,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(DBAPIError, _handle_database)
+    app.add_exception_handler(PoolTimeout, _handle_overload)
     app.add_exception_handler(Exception, _handle_unexpected)

@@ -5,10 +5,18 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import APIRouter, Body, FastAPI
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services.common import rules
 from services.common.logging import RequestIdMiddleware
 from services.common.problems import PolicyDenied, install_problem_handlers
+
+
+class _TooManyClients(Exception):
+    """What asyncpg raises when the server is at max_connections (SQLSTATE 53300)."""
+
+    sqlstate = "53300"
 
 
 @pytest.fixture
@@ -25,6 +33,14 @@ async def client():
     @router.get("/boom")
     async def boom() -> None:
         raise RuntimeError("secret internals: uin=123456789012")
+
+    @router.get("/pool-full")
+    async def pool_full() -> None:
+        raise PoolTimeout("QueuePool limit of size 1 overflow 0 reached, connection timed out, timeout 30.00")
+
+    @router.get("/too-many-clients")
+    async def too_many_clients() -> None:
+        raise DBAPIError("SELECT 1", None, _TooManyClients("sorry, too many clients already"))
 
     @router.get("/denied")
     async def denied() -> None:
@@ -71,3 +87,16 @@ async def test_unknown_route_is_a_problem_too(client):
     response = await client.get("/nowhere")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("path", ["/pool-full", "/too-many-clients"])
+async def test_no_database_connection_in_time_is_503_with_retry_after_not_500(client, path):
+    """Overload (the pool stayed full past its timeout, or the server refused a connection) is not a defect: the
+    client is told to back off and retry, and nothing leaks of the internals."""
+    response = await client.get(path)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    body = response.json()
+    assert body["code"] == "common.unavailable"
+    assert "QueuePool" not in response.text and "too many clients" not in response.text
