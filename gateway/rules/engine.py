@@ -89,7 +89,10 @@ class Facts(Protocol):
         purpose: str,
         items: tuple[str, ...],
         processing_location: str | None,
-    ) -> ConsentVerdict: ...
+        dry_run: bool = False,
+    ) -> ConsentVerdict:
+        """Whether consent (or a statute) covers the use; a permit takes one use, unless `dry_run`."""
+        ...
 
 
 @dataclass
@@ -120,6 +123,7 @@ class Evaluation:
     # Further person references in the body (a batch of beneficiaries...): what was presented -> `sub`.
     person_subs: dict[str, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    dry_run: bool = False  # the governance dry run: every rule, no provider, and no consent use spent
 
     @property
     def denial(self) -> Finding | None:
@@ -179,7 +183,9 @@ class RuleEngine:
         exhaustive: bool = False,
     ) -> Evaluation:
         """Evaluate the route's rules; stop at the first denial unless `exhaustive` (the dry run)."""
-        evaluation = Evaluation(route=route, caller=caller, context=context, body=body, query=query or {})
+        evaluation = Evaluation(
+            route=route, caller=caller, context=context, body=body, query=query or {}, dry_run=exhaustive
+        )
         for rule_id in self.guards(route):
             try:
                 detail = await self._evaluators[rule_id](evaluation, facts)
@@ -399,6 +405,7 @@ async def _consent(evaluation: Evaluation, facts: Facts) -> str:
         purpose=evaluation.purpose.code,
         items=evaluation.requested_items,
         processing_location=evaluation.caller.processing_location,
+        dry_run=evaluation.dry_run,
     )
     evaluation.consent = verdict
     if verdict.decision != "permit":
