@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 from gateway.auth.caller import AuthenticatedCaller
 from gateway.rules import pointers
 from gateway.rules.context import RequestContext
-from gateway.rules.routes import POST_RULES, PRE_RULES, Route
+from gateway.rules.routes import POST_RULES, PRE_RULES, Route, SubjectDeclaration
 from services.common.assertion import LegalBasis
 from services.identity.client import PAIRWISE_TOKEN_PATTERN, is_valid_uin, is_valid_vid
 
@@ -113,6 +113,7 @@ class Evaluation:
     context: RequestContext
     body: Any = None
     query: dict[str, str] = field(default_factory=dict)
+    path_params: dict[str, str] = field(default_factory=dict)  # as matched on the decoded path
     subject: str | None = None
     reference: Reference | None = None
     purpose: PurposeInfo | None = None
@@ -180,12 +181,14 @@ class RuleEngine:
         *,
         body: Any = None,
         query: dict[str, str] | None = None,
+        path_params: dict[str, str] | None = None,
         exhaustive: bool = False,
     ) -> Evaluation:
         """Evaluate the route's rules; stop at the first denial unless `exhaustive` (the dry run)."""
         evaluation = Evaluation(
-            route=route, caller=caller, context=context, body=body, query=query or {}, dry_run=exhaustive
-        )
+            route=route, caller=caller, context=context, body=body, query=query or {},
+            path_params=path_params or {}, dry_run=exhaustive,
+        )  # fmt: skip
         for rule_id in self.guards(route):
             try:
                 detail = await self._evaluators[rule_id](evaluation, facts)
@@ -264,7 +267,7 @@ async def _person(evaluation: Evaluation, facts: Facts) -> str:
     caller, route = evaluation.caller, evaluation.route
     await _further_people(evaluation, facts)
     declared = route.subject
-    if declared.source == "none":
+    if declared.source == "none" or not declared.applies(evaluation.path_params):
         if evaluation.person_subs:
             return f"{len(evaluation.person_subs)} presented reference(s) identify enrolled people."
         return "The route is about no particular person."
@@ -278,8 +281,7 @@ async def _person(evaluation: Evaluation, facts: Facts) -> str:
         if declared.required:
             raise RuleViolation(
                 "SG-TOKEN-1",
-                "Name the person by a VID or by your own pairwise token for them"
-                + (f" (in {declared.pointer})." if declared.source == "body" else " (X-Subject header)."),
+                "Name the person by a VID or by your own pairwise token for them" + _where(declared),
                 status=422,
             )
         return "No person reference was presented."
@@ -316,7 +318,17 @@ def _presented(evaluation: Evaluation) -> Any:
         return pointers.first(evaluation.body, declared.pointer)
     if declared.source == "query":
         return evaluation.query.get(declared.name or "")
+    if declared.source == "path":
+        return evaluation.path_params.get(declared.name or "")
     return evaluation.context.subject
+
+
+def _where(declared: SubjectDeclaration) -> str:
+    if declared.source == "body":
+        return f" (in {declared.pointer})."
+    if declared.source in ("query", "path"):
+        return f" (the {declared.source} parameter {declared.name})."
+    return " (X-Subject header)."
 
 
 def parse_reference(value: Any) -> Reference | None:
