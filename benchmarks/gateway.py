@@ -115,6 +115,7 @@ async def prepare(var_dir: Path, people: int) -> list[Person]:
     from tests.conftest import Gateway
     from tests.consent.consent_helpers import ConsentApi
     from tests.identity.identity_helpers import IdentityApi, another_person
+    from tests.kit.callers import trust_test_callers
 
     await upgrade_all(all_settings(var_dir))
     app = build_embedded(var_dir=var_dir, authenticator=BenchCallers())
@@ -122,6 +123,8 @@ async def prepare(var_dir: Path, people: int) -> list[Person]:
     async with app.router.lifespan_context(app):
         signer = Gateway(app.state.signing_key, SystemClock())  # type: ignore[arg-type]
         apps = app.state.service_apps
+        for service_app in (apps["identity"], apps["consent"]):
+            trust_test_callers(service_app)  # the helpers name their callers as the test kit does
         identity_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["identity"]), base_url="http://i")
         consent_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["consent"]), base_url="http://c")
         identity = IdentityApi(SimpleNamespace(app=apps["identity"], client=identity_http), signer)

@@ -4,16 +4,23 @@
   with a visible reason where no server answers, unless DPI_REQUIRE_BACKENDS=1 (CI), where it fails instead.
 - `@pytest.mark.rule("SG-...")` must name a rule of the catalogue: an unknown id fails the collection. The summary
   lists which catalogue rules have no test yet and counts the PostgreSQL tests that ran.
+- Every gateway app any test builds is watched for a UIN in its answers (tests/egress.py, acceptance 4 of the gateway
+  issue): a withheld answer outside a test marked `plants_uin`, or any UIN that leaves the gateway, fails the test.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+
+from tests import egress
+
+egress.install()  # before any conftest imports the gateway's factory
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "services" / "common" / "catalogue.yaml"
 
@@ -25,6 +32,18 @@ def catalogue_ids() -> frozenset[str]:
         return frozenset()
     data = yaml.safe_load(CATALOGUE.read_text())
     return frozenset(rule["id"] for rule in data.get("rules", []))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", egress.MARKER_HELP)
+
+
+@pytest.fixture(autouse=True)
+def _gateway_egress(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Set up before, torn down after every other fixture of the test: sees every answer its gateways gave."""
+    egress.LEDGER.take()
+    yield
+    egress.check(request.node)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -79,6 +98,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
     terminalreporter.write_line(f"{len(known & covered)} of {len(known)} catalogue rules have a tagged test.")
     if missing:
         terminalreporter.write_line("Rules with no test yet: " + ", ".join(missing))
+    terminalreporter.section("Gateway egress (UIN)")
+    terminalreporter.write_line(egress.summary(terminalreporter.stats))
 
 
 def backends_required() -> bool:

@@ -38,7 +38,7 @@ class GovernanceService:
             )  # fmt: skip
         try:
             evaluation = await proxy.engine.evaluate(
-                match.route, caller, context, proxy.facts, body=body.body, exhaustive=True
+                match.route, caller, context, proxy.facts, body=body.body, path_params=match.params, exhaustive=True
             )
         except FactUnavailable as error:
             raise ServiceUnavailable(

@@ -140,6 +140,7 @@ class UpstreamFacts:
         purpose: str,
         items: tuple[str, ...],
         processing_location: str | None,
+        dry_run: bool = False,
     ) -> ConsentVerdict:
         try:
             question = DecisionRequest(
@@ -148,6 +149,7 @@ class UpstreamFacts:
                 purpose=purpose,
                 items=list(items),
                 processing_location=processing_location,
+                dry_run=dry_run,
             )
         except ValidationError:
             raise RuleViolation(

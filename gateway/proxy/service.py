@@ -150,8 +150,9 @@ class Proxy:
         with timings.measure("rules"):
             try:
                 evaluation = await self.engine.evaluate(
-                    route, caller, context, self.facts, body=body, query=dict(request.query_params)
-                )
+                    route, caller, context, self.facts, body=body, query=dict(request.query_params),
+                    path_params=match.params,
+                )  # fmt: skip
             except FactUnavailable as error:
                 raise UpstreamUnavailable(
                     f"The {error.service} service, which this decision depends on, did not answer."
@@ -162,6 +163,7 @@ class Proxy:
         if body is not None:
             body = forwarded_body(evaluation)
             body_bytes = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        wire_path = _forwarded_path(evaluation, wire_path)
         with timings.measure("assertion"):
             assertion = self._minter.mint(service, _assertion_context(evaluation, decision_id))
         with timings.measure("proxy"):
@@ -382,6 +384,15 @@ def _forwarded_query(request: Request, evaluation: Evaluation) -> list[tuple[str
     if declared.source != "query" or evaluation.subject is None:
         return items
     return [(name, evaluation.subject if name == declared.name else value) for name, value in items]
+
+
+def _forwarded_path(evaluation: Evaluation, wire_path: str) -> str:
+    """The path as the provider gets it: a person named in a path parameter replaced by `sub`."""
+    declared = evaluation.route.subject
+    if declared.source != "path" or evaluation.subject is None:
+        return wire_path
+    params = {**evaluation.path_params, str(declared.name): evaluation.subject}
+    return evaluation.route.path_with(params)
 
 
 def _needs_body(route: Route) -> bool:

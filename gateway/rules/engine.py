@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 from gateway.auth.caller import AuthenticatedCaller
 from gateway.rules import pointers
 from gateway.rules.context import RequestContext
-from gateway.rules.routes import POST_RULES, PRE_RULES, Route
+from gateway.rules.routes import POST_RULES, PRE_RULES, Route, SubjectDeclaration
 from services.common.assertion import LegalBasis
 from services.identity.client import PAIRWISE_TOKEN_PATTERN, is_valid_uin, is_valid_vid
 
@@ -89,7 +89,10 @@ class Facts(Protocol):
         purpose: str,
         items: tuple[str, ...],
         processing_location: str | None,
-    ) -> ConsentVerdict: ...
+        dry_run: bool = False,
+    ) -> ConsentVerdict:
+        """Whether consent (or a statute) covers the use; a permit takes one use, unless `dry_run`."""
+        ...
 
 
 @dataclass
@@ -110,6 +113,7 @@ class Evaluation:
     context: RequestContext
     body: Any = None
     query: dict[str, str] = field(default_factory=dict)
+    path_params: dict[str, str] = field(default_factory=dict)  # as matched on the decoded path
     subject: str | None = None
     reference: Reference | None = None
     purpose: PurposeInfo | None = None
@@ -120,6 +124,7 @@ class Evaluation:
     # Further person references in the body (a batch of beneficiaries...): what was presented -> `sub`.
     person_subs: dict[str, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    dry_run: bool = False  # the governance dry run: every rule, no provider, and no consent use spent
 
     @property
     def denial(self) -> Finding | None:
@@ -176,10 +181,14 @@ class RuleEngine:
         *,
         body: Any = None,
         query: dict[str, str] | None = None,
+        path_params: dict[str, str] | None = None,
         exhaustive: bool = False,
     ) -> Evaluation:
         """Evaluate the route's rules; stop at the first denial unless `exhaustive` (the dry run)."""
-        evaluation = Evaluation(route=route, caller=caller, context=context, body=body, query=query or {})
+        evaluation = Evaluation(
+            route=route, caller=caller, context=context, body=body, query=query or {},
+            path_params=path_params or {}, dry_run=exhaustive,
+        )  # fmt: skip
         for rule_id in self.guards(route):
             try:
                 detail = await self._evaluators[rule_id](evaluation, facts)
@@ -258,7 +267,7 @@ async def _person(evaluation: Evaluation, facts: Facts) -> str:
     caller, route = evaluation.caller, evaluation.route
     await _further_people(evaluation, facts)
     declared = route.subject
-    if declared.source == "none":
+    if declared.source == "none" or not declared.applies(evaluation.path_params):
         if evaluation.person_subs:
             return f"{len(evaluation.person_subs)} presented reference(s) identify enrolled people."
         return "The route is about no particular person."
@@ -272,8 +281,7 @@ async def _person(evaluation: Evaluation, facts: Facts) -> str:
         if declared.required:
             raise RuleViolation(
                 "SG-TOKEN-1",
-                "Name the person by a VID or by your own pairwise token for them"
-                + (f" (in {declared.pointer})." if declared.source == "body" else " (X-Subject header)."),
+                "Name the person by a VID or by your own pairwise token for them" + _where(declared),
                 status=422,
             )
         return "No person reference was presented."
@@ -310,7 +318,17 @@ def _presented(evaluation: Evaluation) -> Any:
         return pointers.first(evaluation.body, declared.pointer)
     if declared.source == "query":
         return evaluation.query.get(declared.name or "")
+    if declared.source == "path":
+        return evaluation.path_params.get(declared.name or "")
     return evaluation.context.subject
+
+
+def _where(declared: SubjectDeclaration) -> str:
+    if declared.source == "body":
+        return f" (in {declared.pointer})."
+    if declared.source in ("query", "path"):
+        return f" (the {declared.source} parameter {declared.name})."
+    return " (X-Subject header)."
 
 
 def parse_reference(value: Any) -> Reference | None:
@@ -399,6 +417,7 @@ async def _consent(evaluation: Evaluation, facts: Facts) -> str:
         purpose=evaluation.purpose.code,
         items=evaluation.requested_items,
         processing_location=evaluation.caller.processing_location,
+        dry_run=evaluation.dry_run,
     )
     evaluation.consent = verdict
     if verdict.decision != "permit":

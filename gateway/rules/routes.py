@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,7 +23,7 @@ DEFAULT_ROUTES_PATH = Path(__file__).with_name("routes.yaml")
 Access = Literal["public", "anonymous", "authenticated"]
 Need = Literal["required", "optional", "forbidden"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-SubjectSource = Literal["caller", "header", "body", "query", "none"]
+SubjectSource = Literal["caller", "header", "body", "query", "path", "none"]
 # Rules the engine evaluates before the provider is called, in this order, and rules applied to the response.
 PRE_RULES = ("SG-OVERSIGHT-1", "SG-SEC-1", "SG-INCL-3", "SG-TOKEN-1", "SG-PURPOSE-1", "SG-LAWFUL-1", "SG-CONSENT-1")
 POST_RULES = ("SG-MIN-1", "SG-PURPOSE-2")
@@ -48,7 +49,12 @@ class SubjectDeclaration(BaseModel):
 
     source: SubjectSource = "none"
     pointer: str | None = Field(default=None, description="JSON pointer into the body (source `body`).")
-    name: str | None = Field(default=None, description="The query parameter (source `query`).")
+    name: str | None = Field(default=None, description="The query or path parameter (source `query`, `path`).")
+    when: dict[str, str] = Field(
+        default_factory=dict,
+        description="Path parameters that must have these values for the parameter to name a person (source "
+        "`path`): `{party_id_type: PERSONAL_ID}`; otherwise the request is about no particular person.",
+    )
     required: bool = True
     forward: Literal["drop", "sub"] = Field(
         default="sub",
@@ -60,9 +66,15 @@ class SubjectDeclaration(BaseModel):
     def _pointer_for_body(self) -> SubjectDeclaration:
         if (self.source == "body") != (self.pointer is not None):
             raise ValueError("a body subject needs a pointer, and only a body subject has one")
-        if (self.source == "query") != (self.name is not None):
-            raise ValueError("a query subject needs a parameter name, and only a query subject has one")
+        if (self.source in ("query", "path")) != (self.name is not None):
+            raise ValueError("a query or path subject needs a parameter name, and only those have one")
+        if self.when and self.source != "path":
+            raise ValueError("only a path subject is conditional on other path parameters")
         return self
+
+    def applies(self, path_params: dict[str, str]) -> bool:
+        """Whether this request names a person at all (a path subject's `when` holds)."""
+        return all(path_params.get(name) == value for name, value in self.when.items())
 
 
 class Release(BaseModel):
@@ -127,6 +139,10 @@ class Route(BaseModel):
                 raise ValueError(f"{self.id}: a route that releases personal data needs a purpose")
             if self.subject.source == "none":
                 raise ValueError(f"{self.id}: a route that releases personal data names its subject")
+        if self.subject.source == "path":
+            params = set(_PARAM.findall(self.path))
+            if self.subject.name not in params or not set(self.subject.when) <= params:
+                raise ValueError(f"{self.id}: a path subject names parameters of the route's path")
         if self.may_carry_uin and self.roles != ("registrar",):
             raise ValueError(f"{self.id}: only registrar-only routes may carry a UIN")
         return self
@@ -134,6 +150,10 @@ class Route(BaseModel):
     @property
     def is_write(self) -> bool:
         return self.method != "GET"
+
+    def path_with(self, params: dict[str, str]) -> str:
+        """The route's path with its parameters filled in (each percent-encoded as one path segment)."""
+        return _PARAM.sub(lambda found: quote(params[found.group(1)], safe=""), self.path)
 
     @property
     def gateway_path(self) -> str:

@@ -32,6 +32,7 @@ class Edge:
     consent: ConsentRig
     upstream: dict[str, CountingTransport]
     watch: EgressWatch
+    services: dict[str, Any]  # each service under test (tests.conftest.ServiceUnderTest), to set up directly
 
     async def person(self) -> Enrolled:
         return await enrolled(self.identity)
@@ -68,8 +69,10 @@ async def _edge(
         "identity": CountingTransport(identity.app),
         "consent": CountingTransport(consent_svc.app),
     }
+    services = {"identity": identity, "consent": consent_svc}
     for name in extra:
-        upstream[name] = CountingTransport((await service_factory(name)).app)
+        services[name] = await service_factory(name)
+        upstream[name] = CountingTransport(services[name].app)
     consent = ConsentRig(ConsentApi(consent_svc, gateway, clock), upstream["consent"])
     await consent.purpose("KYC_ACCOUNT_OPENING", ["full_name", "date_of_birth", "address", "phone"])
     var_dir = tmp_path / "gateway"
@@ -88,7 +91,7 @@ async def _edge(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=watch.wrap(app), raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield Edge(client, app, IdentityApi(identity, gateway), consent, upstream, watch)
+            yield Edge(client, app, IdentityApi(identity, gateway), consent, upstream, watch, services)
     assert not watch.leaks, f"a UIN left the gateway (SG-TOKEN-1): {watch.leaks}"
 
 

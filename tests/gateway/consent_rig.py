@@ -35,13 +35,22 @@ class ConsentRig:
             )  # fmt: skip
             assert response.status_code == 200, response.text
 
-    async def grant(self, requester: str, subject: str, purpose: str, items: list[str], *, days: int = 30) -> str:
+    async def grant(
+        self, requester: str, subject: str, purpose: str, items: list[str], *, days: int = 30, **terms: Any
+    ) -> str:
         consent = await self.api.granted(
             purpose, subject, requester=requester, data_items=items,
-            expires_at=(self.api.clock.now() + timedelta(days=days)).isoformat(),
+            expires_at=(self.api.clock.now() + timedelta(days=days)).isoformat(), **terms,
         )  # fmt: skip
         self.granted[consent["id"]] = (subject, requester)
         return str(consent["id"])
+
+    async def uses(self, consent_id: str) -> int:
+        """How many uses of the artefact the consent service has recorded."""
+        _, requester = self.granted[consent_id]
+        read = await self.api.call("GET", f"/v1/consents/{consent_id}", roles=("relying_party",), client_id=requester)
+        assert read.status_code == 200, read.text
+        return int(read.json()["uses"])
 
     async def revoke(self, consent_id: str) -> None:
         subject, _ = self.granted[consent_id]

@@ -19,8 +19,8 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
     description="Permit with the covered items, the artefact's version and until when the data may be kept; or deny "
     "naming the rule: SG-PURPOSE-1 (purpose not active), SG-CONSENT-1 (no usable consent, uses spent), SG-CONSENT-3 "
     "(none of the items covered), SG-CONSENT-4 (revoked), SG-CONSENT-5 (expired), SG-XBORDER-1 (jurisdiction). A "
-    "permit takes one use of the artefact atomically. A deny is an answer (200), not an error. Nothing is cached: "
-    "a change is seen by the very next decision.",
+    "permit takes one use of the artefact atomically; with `dry_run` it takes none and writes nothing. A deny is "
+    "an answer (200), not an error. Nothing is cached: a change is seen by the very next decision.",
     response_model=Decision,
     responses=problem_responses(PolicyDenied, DecisionTimeRefused),
 )

@@ -33,6 +33,11 @@ class DecisionRequest(BaseModel):
         default=False,
         description="Also answer a permit with a signed data-use receipt bound to this purpose (SG-PURPOSE-2).",
     )
+    dry_run: bool = Field(
+        default=False,
+        description="Only evaluate (the gateway's `POST /governance/decide`): the same outcome a real decision would "
+        "reach now, but no use is taken, nothing is written and no use receipt is signed.",
+    )
 
 
 class Decision(BaseModel):
@@ -53,6 +58,7 @@ class Decision(BaseModel):
         default=None, description="Keep what this use obtains no later than this (SG-RETAIN-1)."
     )
     uses_remaining: int | None = Field(default=None, description="With a use count: uses left after this one.")
+    dry_run: bool = Field(default=False, description="True: an evaluation only; no use was taken.")
     use_receipt: str | None = Field(
         default=None,
         description="On a permit asked with `use_receipt`: a compact JWS (`typ` consent-use+jwt, ES256, the consent "

@@ -8,6 +8,9 @@ The database decides which of many concurrent decisions gets the last use, so a 
 however many ask at once, in one process or many; and nothing is cached, so a revocation committed before a
 decision is seen by it, whichever process asks.
 
+A dry run (`dry_run`, the gateway's `POST /governance/decide`) reads and chooses as the general path does and
+stops before the UPDATE: the same outcome, no use taken, nothing written.
+
 When that statement takes nothing, the general path reads the purpose with the requester's artefacts from the
 subject and explains the outcome: a statute permit, a deny naming the rule, or (after a lost race, or for rows the
 one statement cannot match) a permit through the same conditional UPDATE by id.
@@ -195,6 +198,8 @@ class DecisionService:
             "location_allowed": location is None or location in rt.settings.approved_jurisdictions,
             "location": f"%,{location},%",
         }  # fmt: skip
+        if body.dry_run:
+            return await self._evaluate(engine, body, params, at, rt)
         async with decision_connection(engine) as connection:
             if len(body.items) <= FAST_PATH_MAX_ITEMS:
                 items = {f"item_{n}": f"%,{item},%" for n, item in enumerate(body.items)}
@@ -214,6 +219,21 @@ class DecisionService:
                     return self._receipted(self._permit(body, taken, at), body, at, rt)
         return self._deny(body, Refusal("SG-CONSENT-1", "The consent changed while this decision was taken."))
 
+    async def _evaluate(
+        self, engine: AsyncEngine, body: DecisionRequest, params: dict[str, Any], at: datetime, rt: Runtime
+    ) -> Decision:
+        """The dry run: the general path's reading and choice, without the UPDATE that takes the use."""
+        async with engine.connect() as connection:
+            rows = (await connection.execute(_CANDIDATES, params)).all()
+        outcome = self._choose(rows, body, at, rt)
+        if isinstance(outcome, Refusal):
+            decision = self._deny(body, outcome)
+        elif isinstance(outcome, Decision):
+            decision = outcome
+        else:
+            decision = self._permit(body, outcome, at, uses_after=outcome.uses + 1)
+        return decision.model_copy(update={"dry_run": True})
+
     @staticmethod
     def _receipted(decision: Decision, body: DecisionRequest, at: datetime, rt: Runtime) -> Decision:
         """The permit with its signed data-use receipt, if one was asked for (SG-PURPOSE-2)."""
@@ -229,7 +249,10 @@ class DecisionService:
         return decision.model_copy(update={"use_receipt": token})
 
     @staticmethod
-    def _permit(body: DecisionRequest, taken: Candidate, at: datetime) -> Decision:
+    def _permit(body: DecisionRequest, taken: Candidate, at: datetime, *, uses_after: int | None = None) -> Decision:
+        """A permit from the artefact's row as the take returned it (`uses` counts this use), or as a dry run
+        read it (`uses_after`: the count this use would make)."""
+        uses = taken.uses if uses_after is None else uses_after
         return Decision(
             decision="permit",
             decision_id=new_id("dec"),
@@ -242,7 +265,7 @@ class DecisionService:
             detail=None,
             valid_until=taken.expires_at,
             data_life_until=at + timedelta(seconds=taken.data_life_seconds),
-            uses_remaining=taken.use_limit - taken.uses if taken.use_limit is not None else None,
+            uses_remaining=taken.use_limit - uses if taken.use_limit is not None else None,
         )
 
     def _choose(self, rows: Sequence[Candidate], body: DecisionRequest, at: datetime, rt: Runtime) -> Any:

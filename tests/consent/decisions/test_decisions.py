@@ -105,6 +105,34 @@ async def test_a_use_count_permits_exactly_that_many_decisions(api):
 
 
 @pytest.mark.rule("SG-CONSENT-1")
+async def test_a_dry_run_reaches_the_same_outcome_and_spends_no_use(api):
+    await api.purpose("CASH")
+    consent = await api.granted("CASH", use_count=1, frequency={"unit": "day", "value": 1})
+    dry_runs = [await api.decide("CASH", dry_run=True) for _ in range(3)]
+    assert [(d["decision"], d["dry_run"], d["uses_remaining"]) for d in dry_runs] == [("permit", True, 0)] * 3
+    assert dry_runs[0]["consent_id"] == consent["id"]
+    assert dry_runs[0]["use_receipt"] is None
+    stored = (await api.call("GET", f"/v1/consents/{consent['id']}", roles=("relying_party",))).json()
+    assert (stored["uses"], stored["last_used_at"]) == (0, None), "a dry run writes nothing"
+
+    real = await api.decide("CASH")
+    assert (real["decision"], real["dry_run"], real["uses_remaining"]) == ("permit", False, 0)
+    spent = await api.decide("CASH", dry_run=True)
+    assert (spent["decision"], spent["rule_id"], spent["dry_run"]) == ("deny", "SG-CONSENT-1", True)
+    assert (await api.decide("CASH"))["rule_id"] == "SG-CONSENT-1", "the one use went to the real decision"
+
+
+@pytest.mark.rule("SG-CONSENT-4")
+async def test_a_dry_run_sees_a_revocation_at_once(api):
+    await api.purpose("CASH")
+    consent = await api.granted("CASH")
+    assert (await api.decide("CASH", dry_run=True))["decision"] == "permit"
+    assert (await api.act(consent["id"], "revoke")).status_code == 200
+    decision = await api.decide("CASH", dry_run=True, use_receipt=True)
+    assert (decision["decision"], decision["rule_id"], decision["dry_run"]) == ("deny", "SG-CONSENT-4", True)
+
+
+@pytest.mark.rule("SG-CONSENT-1")
 async def test_a_frequency_limits_uses_per_calendar_period(api, clock):
     await api.purpose("CASH")
     await api.granted("CASH", frequency={"unit": "day", "value": 2})

@@ -178,3 +178,10 @@ async def test_a_witness_report_is_authenticated_before_its_body_is_read(gateway
         "/audit/witness/verdicts", content=body, headers={**headers, **as_caller("oversight")}
     )
     assert oversight.status_code == 422
+
+
+async def test_a_checkpoint_size_beyond_any_log_is_bad_input_not_a_crash(gateway_app):
+    """Found by the fuzzer through the gateway: a size SQLite cannot hold answered 500."""
+    response = await gateway_app.client.get("/audit/checkpoints/130982154876824397545472", headers=as_caller("auditor"))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -83,6 +83,20 @@ async def test_the_dry_run_of_a_permitted_request_calls_no_provider(edge: Edge) 
     assert (event["dry_run"], event["decision"], event["sub"]) == (True, "permit", person.sub)
 
 
+@pytest.mark.rule("SG-CONSENT-1")
+async def test_the_dry_run_spends_no_consent_use(edge: Edge) -> None:
+    person = await edge.person()
+    consent_id = await edge.consent.grant("rp-bank", person.sub, PURPOSE, ["full_name"], use_count=1)
+    question = _kyc_question(person, purpose=PURPOSE)
+    for _ in range(3):
+        answer = (await edge.client.post("/governance/decide", json=question, headers=as_caller("bank"))).json()
+        assert answer["allowed"] is True, "a single-use consent still permits: no dry run took its use"
+    assert [asked["dry_run"] for asked in edge.consent.asked] == [True, True, True]
+    assert await edge.consent.uses(consent_id) == 0
+    event = await edge.audit_event(answer["audit_event_id"])
+    assert (event["dry_run"], event["decision"]) == (True, "permit")
+
+
 @pytest.mark.rule("SG-SEC-1")
 async def test_the_dry_run_of_an_undeclared_operation(edge: Edge) -> None:
     question = {"method": "POST", "path": "/identity/v1/subjects/resolve"}

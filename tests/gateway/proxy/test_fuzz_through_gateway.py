@@ -1,6 +1,6 @@
 """Schemathesis through the gateway: every service's OpenAPI operations, called at the gateway under their prefix
-with valid credentials (a caller holding every role), and the gateway's own OpenAPI. No input makes the gateway or a
-service behind it answer 5xx, and every answer matches the schema the service documents.
+with valid credentials (a caller holding every role), the gateway's own OpenAPI, and the aggregated one. No input
+makes the gateway or a service behind it answer 5xx, and every answer matches the schema the service documents.
 
 Bounded in the suite (DPI_FUZZ_EXAMPLES, default 8 per operation); the longer run on the governance page sets it to
 200.
@@ -66,14 +66,14 @@ def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
     thread.join(timeout=20)
 
 
-def _fuzz(schema_document: dict[str, Any], base_url: str) -> list[str]:
+def _fuzz(schema_document: dict[str, Any], base_url: str, examples: int = EXAMPLES) -> list[str]:
     schema = schemathesis.openapi.from_dict(schema_document)
     exercised = []
     for result in schema.get_all_operations():
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def fuzz(case):  # type: ignore[no-untyped-def]
             response = case.call(base_url=base_url)
             case.validate_response(
@@ -87,12 +87,23 @@ def _fuzz(schema_document: dict[str, Any], base_url: str) -> list[str]:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_no_input_through_the_gateway_makes_anything_fail(sandbox_url: str, service: str) -> None:
-    document = httpx.get(f"{sandbox_url}/{service}/openapi.json").json()
+    document = httpx.get(f"{sandbox_url}/{service}/openapi.json", timeout=120).json()
     exercised = _fuzz(document, f"{sandbox_url}/{service}")
     assert "GET /healthz" in exercised
 
 
 def test_no_input_to_the_gateways_own_operations_makes_it_fail(sandbox_url: str) -> None:
-    document = httpx.get(f"{sandbox_url}/openapi/gateway.json").json()  # the gateway's own (/openapi.json: all)
+    document = httpx.get(
+        f"{sandbox_url}/openapi/gateway.json", timeout=120
+    ).json()  # the gateway's own (/openapi.json: all)
     exercised = _fuzz(document, sandbox_url)
+    assert "POST /governance/decide" in exercised
+
+
+def test_no_input_through_the_aggregated_document_makes_anything_fail(sandbox_url: str) -> None:
+    """The document a developer reads at /openapi.json (every service under its prefix, with the gateway's security
+    schemes and problem answers): its answers match it too. Fewer examples: the operations are the ones above."""
+    document = httpx.get(f"{sandbox_url}/openapi.json", timeout=120).json()
+    exercised = _fuzz(document, sandbox_url, examples=max(1, EXAMPLES // 4))
+    assert {"POST /identity/v1/kyc", "GET /payments/v1/parties/{party_id_type}/{party_identifier}"} <= set(exercised)
     assert "POST /governance/decide" in exercised

@@ -14,6 +14,7 @@ KYC = ("POST", "/v1/kyc")
 
 
 @pytest.mark.rule("SG-TOKEN-1")
+@pytest.mark.plants_uin
 async def test_an_answer_carrying_a_uin_is_withheld_and_recorded(edge: Edge) -> None:
     uin = generate_uin()
     edge.upstream["identity"].plant("/v1/caller", f"the person {uin}")
@@ -103,6 +104,7 @@ async def test_the_providers_disclosure_headers_go_into_the_audit_event_and_no_f
 
 
 @pytest.mark.rule("SG-TOKEN-1")
+@pytest.mark.plants_uin
 async def test_a_public_answer_carrying_a_uin_is_withheld_too(edge: Edge) -> None:
     uin = generate_uin()
     edge.upstream["identity"].plant("/healthz", uin)
