@@ -26,11 +26,18 @@ class Actor(Strict):
     kind: Literal["anonymous", "client", "citizen"] = "anonymous"
     client: str | None = Field(default=None, description="With kind client: the registered client's name.")
     role: str | None = Field(default=None, description="The role the actor plays, for the narration and report.")
+    signs_in_with: str | None = Field(
+        default=None,
+        description="With kind citizen: the VID the person signs in with at identity, usually `${a_saved_value}` from "
+        "the enrolment step.",
+    )
 
     @model_validator(mode="after")
     def _client_named(self) -> Actor:
         if self.kind == "client" and not self.client:
             raise ValueError("an actor of kind client names its registered client")
+        if self.kind == "citizen" and not self.signs_in_with:
+            raise ValueError("an actor of kind citizen names the VID they sign in with (signs_in_with)")
         return self
 
 
@@ -58,6 +65,10 @@ class Expect(Strict):
         default_factory=dict, description="Dotted paths into the JSON response and the values they must hold."
     )
     present: list[str] = Field(default_factory=list, description="Dotted paths that must exist in the response.")
+    contains: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Dotted path to a list → the values (by dotted path) that at least one of its items holds.",
+    )
 
     def statuses(self) -> tuple[int, ...]:
         return tuple(self.status) if isinstance(self.status, list) else (self.status,)
@@ -72,7 +83,18 @@ class Step(Strict):
     request: Request | None = None
     action: Action | None = None
     expect: Expect | None = None
-    save: dict[str, str] = Field(default_factory=dict, description="Variable name → dotted path in the response.")
+    save: dict[str, str] = Field(
+        default_factory=dict,
+        description="Variable name → dotted path in the response (`header:NAME` for a header); `PATH ~ REGEX` keeps "
+        "the regular expression's first group of the text found there.",
+    )
+    within: float | None = Field(
+        default=None,
+        gt=0,
+        le=60,
+        description="Ask again until the answer is as expected, for at most this many seconds: for work the "
+        "sandbox does in the background (a disbursement batch being paid), as a real client polls.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Step:

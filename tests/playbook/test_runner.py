@@ -15,7 +15,7 @@ from playbook.loader import load_all
 from playbook.model import Scenario
 from playbook.report import Report
 from playbook.runner import run
-from playbook.sandbox import embedded
+from playbook.sandbox import embedded, embedded_sandbox
 
 SCENARIOS = sorted(load_all())
 
@@ -28,8 +28,12 @@ def console():
 @pytest.mark.parametrize("name", SCENARIOS)
 async def test_every_scenario_runs_green_on_the_embedded_sandbox(name, tmp_path, console):
     scenario = load_all()[name]
-    async with embedded(tmp_path) as client:
-        result = await run(scenario, client, console=console, credentials=_credentials(client, tmp_path))
+    async with embedded_sandbox(tmp_path) as sandbox:
+        credentials = ClientCredentials.for_sandbox(sandbox.client, tmp_path, sandbox.clock.timestamp)
+        result = await run(
+            scenario, sandbox.client, console=console, credentials=credentials, control=sandbox.control,
+            now=sandbox.clock.timestamp,
+        )  # fmt: skip
     assert result.ok, result.failed.reason if result.failed else "not every step ran"
     report = Report(result)
     markdown = report.markdown()
@@ -39,10 +43,6 @@ async def test_every_scenario_runs_green_on_the_embedded_sandbox(name, tmp_path,
     html = report.html()
     assert not re.search(r"""(?:src|href)=["']https?://""", html), "the HTML report must open offline"
     assert "<svg" in html
-
-
-def _credentials(client, var_dir):
-    return ClientCredentials.for_sandbox(client, var_dir)
 
 
 def _with_step_expecting(scenario: Scenario, index: int, status: int) -> Scenario:
