@@ -107,13 +107,39 @@ class Step(Strict):
         return self
 
 
+class Prelude(Strict):
+    """Steps borrowed from another scenario to set the stage (the purpose registered, the person enrolled, ...),
+    run first, with the actors they need."""
+
+    scenario: str = Field(alias="from", pattern=r"^[a-z0-9][a-z0-9-]*$", description="The other scenario's name.")
+    steps: list[str] = Field(min_length=1, description="The ids of its steps to run first, in this order.")
+
+
 class Scenario(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str = Field(min_length=1)
     summary: str = Field(min_length=1)
     plays: list[int] = Field(min_length=1)
+    prelude: Prelude | None = None
     actors: dict[str, Actor] = Field(min_length=1)
     steps: list[Step] = Field(min_length=1)
+
+    def with_prelude(self, other: Scenario) -> Scenario:
+        """This scenario with the prelude's steps (from `other`) first, and the actors they need."""
+        assert self.prelude is not None
+        by_id = {step.id: step for step in other.steps}
+        missing = [step_id for step_id in self.prelude.steps if step_id not in by_id]
+        if missing:
+            raise ValueError(f"the prelude names steps {other.name} does not have: {', '.join(missing)}")
+        borrowed = [by_id[step_id] for step_id in self.prelude.steps]
+        actors = dict(self.actors)
+        for step in borrowed:
+            mine = actors.setdefault(step.actor, other.actors[step.actor])
+            if mine != other.actors[step.actor]:
+                raise ValueError(f"actor {step.actor} means something else in {other.name}")
+        return Scenario.model_validate(
+            {**self.model_dump(by_alias=True), "prelude": None, "actors": actors, "steps": [*borrowed, *self.steps]}
+        )
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -122,7 +148,7 @@ class Scenario(Strict):
         if duplicates:
             raise ValueError(f"step ids are used twice: {', '.join(duplicates)}")
         for step in self.steps:
-            if step.actor not in self.actors:
+            if step.actor not in self.actors and self.prelude is None:
                 raise ValueError(f"step {step.id} names actor {step.actor!r}, who is not among the actors")
         return self
 
