@@ -65,9 +65,10 @@ class Expect(Strict):
         default_factory=dict, description="Dotted paths into the JSON response and the values they must hold."
     )
     present: list[str] = Field(default_factory=list, description="Dotted paths that must exist in the response.")
-    contains: dict[str, dict[str, Any]] = Field(
+    contains: dict[str, Any] = Field(
         default_factory=dict,
-        description="Dotted path to a list → the values (by dotted path) that at least one of its items holds.",
+        description="Dotted path to a list → the values (by dotted path) that at least one of its items holds, or "
+        "one value the list holds.",
     )
 
     def statuses(self) -> tuple[int, ...]:

@@ -204,7 +204,10 @@ def _check_body(expect: Expect, body: Any) -> tuple[bool, str]:
         items = lookup(body, path)
         if not isinstance(items, list):
             return False, f"the response has no list at {path}"
-        if not any(all(lookup(item, k) == v for k, v in wanted_item.items()) for item in items):
+        if not isinstance(wanted_item, dict):
+            if wanted_item not in items:
+                return False, f"{path} does not hold {wanted_item!r}"
+        elif not any(all(lookup(item, k) == v for k, v in wanted_item.items()) for item in items):
             shown = ", ".join(f"{k} = {v!r}" for k, v in wanted_item.items())
             return False, f"no item of {path} has {shown}"
     return True, ""
