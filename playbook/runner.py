@@ -342,7 +342,7 @@ class _Session:
 
     def _save(self, step: Step, response: httpx.Response, body: Any, outcome: StepResult) -> None:
         for name, source in step.save.items():
-            path, _, pattern = (part.strip() for part in source.partition(" ~ "))
+            path, _, pattern = (part.strip() for part in str(substitute(source, self.variables)).partition(" ~ "))
             if path.startswith("header:"):
                 value: Any = response.headers.get(path.removeprefix("header:"))
             else:
