@@ -66,6 +66,7 @@ class StepResult:
     audit_event_id: str | None = None
     action: str | None = None
     milliseconds: float = 0.0
+    body: Any = field(default=None, repr=False)  # the JSON answer, for the report's sections
 
 
 @dataclass
@@ -103,6 +104,7 @@ def substitute(value: Any, variables: dict[str, Any]) -> Any:
 
 
 _LATER = re.compile(r"^in_([0-9]+)_(days|hours|minutes)$")
+_BIRTH_DATES_DRAWN: set[date] = set()
 NOW = "_now"  # the variable holding the run's clock (a callable), which `${in_30_days}` counts from
 
 
@@ -124,6 +126,9 @@ def built_in_variables(now: Callable[[], float]) -> dict[str, Any]:
     values: dict[str, Any] = {NOW: now, "run": secrets.token_hex(4)}
     for suffix in ("", "_2", "_3"):
         born = date(1950, 1, 1) + timedelta(days=draw.randrange(50 * 365))
+        while born in _BIRTH_DATES_DRAWN:  # runs in one process never enrol the same name twice on one date
+            born = date(1950, 1, 1) + timedelta(days=draw.randrange(50 * 365))
+        _BIRTH_DATES_DRAWN.add(born)
         values[f"birth_date{suffix}"] = born.isoformat()
         values[f"phone{suffix}"] = f"+000 555 {draw.randrange(10_000, 100_000)}"
     return values
@@ -201,15 +206,20 @@ def _check_body(expect: Expect, body: Any) -> tuple[bool, str]:
         if lookup(body, path) is _MISSING:
             return False, f"the response has no {path}"
     for path, wanted_item in expect.contains.items():
-        items = lookup(body, path)
-        if not isinstance(items, list):
-            return False, f"the response has no list at {path}"
-        if not isinstance(wanted_item, dict):
-            if wanted_item not in items:
-                return False, f"{path} does not hold {wanted_item!r}"
-        elif not any(all(lookup(item, k) == v for k, v in wanted_item.items()) for item in items):
-            shown = ", ".join(f"{k} = {v!r}" for k, v in wanted_item.items())
-            return False, f"no item of {path} has {shown}"
+        ok, reason = _contains(lookup(body, path), path, wanted_item)
+        if not ok:
+            return ok, reason
+    return True, ""
+
+
+def _contains(items: Any, path: str, wanted: Any) -> tuple[bool, str]:
+    if not isinstance(items, list):
+        return False, f"the response has no list at {path}"
+    if not isinstance(wanted, dict):
+        return (True, "") if wanted in items else (False, f"{path} does not hold {wanted!r}")
+    if not any(all(lookup(item, k) == v for k, v in wanted.items()) for item in items):
+        shown = ", ".join(f"{k} = {v!r}" for k, v in wanted.items())
+        return False, f"no item of {path} has {shown}"
     return True, ""
 
 
@@ -335,6 +345,7 @@ class _Session:
             rule_id=problem.get("rule_id"),
             detail=problem.get("detail"),
             audit_event_id=problem.get("audit_event_id"),
+            body=body,
         )
         if ok:
             self._save(step, response, body, outcome)

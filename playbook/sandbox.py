@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,7 +23,7 @@ from gateway.audit.models import AUDIT_TABLES, append_only_ddl
 from playbook.credentials import ClientCredentials
 from playbook.loader import load_all
 from playbook.model import Language, Step
-from playbook.report import Report
+from playbook.report import Report, access_log_section, checkpoint_section
 from playbook.runner import Control, RunResult, StepFailed, run
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -99,6 +100,7 @@ class Embedded:
     client: httpx.AsyncClient
     control: EmbeddedControl
     clock: SandboxClock
+    var_dir: Path
 
 
 @asynccontextmanager
@@ -116,7 +118,7 @@ async def embedded_sandbox(var_dir: Path) -> AsyncIterator[Embedded]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox", timeout=TIMEOUT) as client:
-            yield Embedded(client, EmbeddedControl(app, clock), clock)
+            yield Embedded(client, EmbeddedControl(app, clock), clock, var_dir)
 
 
 @asynccontextmanager
@@ -159,5 +161,13 @@ async def run_scenario(
         scenarios[name], client, console=console, mode=mode, language=language, pause=pause,
         credentials=credentials, control=control, now=now,
     )  # fmt: skip
-    paths = Report(result).write(reports_dir)
+    report = Report(result)
+    log = access_log_section(result)
+    if log is not None:
+        report.sections.append(log)
+    with contextlib.suppress(httpx.HTTPError, ValueError):
+        checkpoint = await client.get("/audit/checkpoint")
+        if checkpoint.status_code == 200:
+            report.sections.append(checkpoint_section(checkpoint.json()))
+    paths = report.write(reports_dir)
     return result, paths
