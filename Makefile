@@ -15,8 +15,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -e .
 	@touch $(STAMP)
 
+# When make started (before the venv is built), so the demo can print the time from a fresh clone to its report.
+DEMO_STARTED_AT := $(shell date +%s.%N)
+
 demo: venv
-	$(BIN)/dpi-sandbox demo $(DEMO_ARGS)
+	DPI_DEMO_STARTED_AT=$(DEMO_STARTED_AT) $(BIN)/dpi-sandbox demo $(DEMO_ARGS)
 
 test: venv lint
 	$(BIN)/python -m pytest

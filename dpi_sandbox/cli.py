@@ -288,20 +288,26 @@ def playbook_run(
     """Run one scenario, narrated; write its report (Markdown, HTML, JSON) under VAR/reports/; exit 1 on a failed
     expectation (the report and the terminal say which)."""
     from playbook.loader import ScenarioError
-    from playbook.sandbox import embedded, remote, run_scenario
+    from playbook.sandbox import embedded_sandbox, remote, run_scenario
 
     if lang not in ("ar", "en", "es", "fr", "ru", "zh"):
         console.print(f"[red]--lang must be one of ar, en, es, fr, ru, zh, not {lang!r}[/]")
         raise typer.Exit(2)
 
     async def go() -> int:
-        opened = remote(url) if url else embedded(var_dir)
-        async with opened as client:
-            result, paths = await run_scenario(
-                name, client, console=console, reports_dir=var_dir / "reports", var_dir=var_dir,
-                mode="remote" if url else "embedded",
-                language=lang, workshop=workshop,  # type: ignore[arg-type]
-            )  # fmt: skip
+        if url:
+            async with remote(url) as client:
+                result, paths = await run_scenario(
+                    name, client, console=console, reports_dir=var_dir / "reports", var_dir=var_dir,
+                    mode="remote", language=lang, workshop=workshop,  # type: ignore[arg-type]
+                )  # fmt: skip
+        else:
+            async with embedded_sandbox(var_dir) as sandbox:
+                result, paths = await run_scenario(
+                    name, sandbox.client, console=console, reports_dir=var_dir / "reports", var_dir=var_dir,
+                    mode="embedded", language=lang, workshop=workshop,  # type: ignore[arg-type]
+                    control=sandbox.control, now=sandbox.clock.timestamp,
+                )  # fmt: skip
         console.print(f"Report: {paths['md']} and {paths['html']}")
         return 0 if result.ok else 1
 

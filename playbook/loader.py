@@ -88,7 +88,7 @@ def _field(path: tuple[str | int, ...]) -> str:
     return text
 
 
-def load(path: Path) -> Scenario:
+def load(path: Path, _borrowing: frozenset[Path] = frozenset()) -> Scenario:
     """One scenario file, validated; raises ScenarioError naming file, line and field."""
     try:
         text = path.read_text("utf-8")
@@ -127,7 +127,26 @@ def load(path: Path) -> Scenario:
         raise ScenarioError(unknown)
     if scenario.name != path.stem:
         raise ScenarioError([Problem(path, _line_of(lines, ("name",)), "name", "the name must match the file name")])
+    if scenario.prelude is not None:
+        scenario = _with_prelude(path, scenario, lines, _borrowing | {path})
     return scenario
+
+
+def _with_prelude(
+    path: Path, scenario: Scenario, lines: dict[tuple[str | int, ...], int], borrowing: frozenset[Path]
+) -> Scenario:
+    assert scenario.prelude is not None
+    source = path.parent / f"{scenario.prelude.scenario}.yaml"
+    where = _line_of(lines, ("prelude",))
+    if not source.is_file() or source == path:
+        raise ScenarioError([Problem(path, where, "prelude.from", f"there is no other scenario {source.stem}")])
+    if source in borrowing:
+        raise ScenarioError([Problem(path, where, "prelude.from", f"{source.stem} borrows back from this scenario")])
+    other = load(source, borrowing)
+    try:
+        return scenario.with_prelude(other)
+    except ValueError as error:
+        raise ScenarioError([Problem(path, where, "prelude", str(error))]) from None
 
 
 def load_all(directory: Path = SCENARIOS_DIR) -> dict[str, Scenario]:

@@ -26,11 +26,18 @@ class Actor(Strict):
     kind: Literal["anonymous", "client", "citizen"] = "anonymous"
     client: str | None = Field(default=None, description="With kind client: the registered client's name.")
     role: str | None = Field(default=None, description="The role the actor plays, for the narration and report.")
+    signs_in_with: str | None = Field(
+        default=None,
+        description="With kind citizen: the VID the person signs in with at identity, usually `${a_saved_value}` from "
+        "the enrolment step.",
+    )
 
     @model_validator(mode="after")
     def _client_named(self) -> Actor:
         if self.kind == "client" and not self.client:
             raise ValueError("an actor of kind client names its registered client")
+        if self.kind == "citizen" and not self.signs_in_with:
+            raise ValueError("an actor of kind citizen names the VID they sign in with (signs_in_with)")
         return self
 
 
@@ -58,6 +65,11 @@ class Expect(Strict):
         default_factory=dict, description="Dotted paths into the JSON response and the values they must hold."
     )
     present: list[str] = Field(default_factory=list, description="Dotted paths that must exist in the response.")
+    contains: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Dotted path to a list → the values (by dotted path) that at least one of its items holds, or "
+        "one value the list holds.",
+    )
 
     def statuses(self) -> tuple[int, ...]:
         return tuple(self.status) if isinstance(self.status, list) else (self.status,)
@@ -72,7 +84,18 @@ class Step(Strict):
     request: Request | None = None
     action: Action | None = None
     expect: Expect | None = None
-    save: dict[str, str] = Field(default_factory=dict, description="Variable name → dotted path in the response.")
+    save: dict[str, str] = Field(
+        default_factory=dict,
+        description="Variable name → dotted path in the response (`header:NAME` for a header); `PATH ~ REGEX` keeps "
+        "the regular expression's first group of the text found there.",
+    )
+    within: float | None = Field(
+        default=None,
+        gt=0,
+        le=60,
+        description="Ask again until the answer is as expected, for at most this many seconds: for work the "
+        "sandbox does in the background (a disbursement batch being paid), as a real client polls.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Step:
@@ -85,13 +108,39 @@ class Step(Strict):
         return self
 
 
+class Prelude(Strict):
+    """Steps borrowed from another scenario to set the stage (the purpose registered, the person enrolled, ...),
+    run first, with the actors they need."""
+
+    scenario: str = Field(alias="from", pattern=r"^[a-z0-9][a-z0-9-]*$", description="The other scenario's name.")
+    steps: list[str] = Field(min_length=1, description="The ids of its steps to run first, in this order.")
+
+
 class Scenario(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str = Field(min_length=1)
     summary: str = Field(min_length=1)
     plays: list[int] = Field(min_length=1)
+    prelude: Prelude | None = None
     actors: dict[str, Actor] = Field(min_length=1)
     steps: list[Step] = Field(min_length=1)
+
+    def with_prelude(self, other: Scenario) -> Scenario:
+        """This scenario with the prelude's steps (from `other`) first, and the actors they need."""
+        assert self.prelude is not None
+        by_id = {step.id: step for step in other.steps}
+        missing = [step_id for step_id in self.prelude.steps if step_id not in by_id]
+        if missing:
+            raise ValueError(f"the prelude names steps {other.name} does not have: {', '.join(missing)}")
+        borrowed = [by_id[step_id] for step_id in self.prelude.steps]
+        actors = dict(self.actors)
+        for step in borrowed:
+            mine = actors.setdefault(step.actor, other.actors[step.actor])
+            if mine != other.actors[step.actor]:
+                raise ValueError(f"actor {step.actor} means something else in {other.name}")
+        return Scenario.model_validate(
+            {**self.model_dump(by_alias=True), "prelude": None, "actors": actors, "steps": [*borrowed, *self.steps]}
+        )
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -100,7 +149,7 @@ class Scenario(Strict):
         if duplicates:
             raise ValueError(f"step ids are used twice: {', '.join(duplicates)}")
         for step in self.steps:
-            if step.actor not in self.actors:
+            if step.actor not in self.actors and self.prelude is None:
                 raise ValueError(f"step {step.id} names actor {step.actor!r}, who is not among the actors")
         return self
 

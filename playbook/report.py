@@ -218,6 +218,48 @@ All data in this sandbox is synthetic.</p>
         return paths
 
 
+ACCESS_LOG = "/me/access-log"
+
+
+def access_log_section(run: RunResult) -> Section | None:
+    """The person's access log as they last read it in the run: each entry with the length of its inclusion proof
+    and the checkpoint it is proved against."""
+    seen = [s for s in run.steps if s.ok and s.request.endswith(" " + ACCESS_LOG) and isinstance(s.body, dict)]
+    if not seen:
+        return None
+    view = seen[-1].body
+    lines = [
+        f"As {seen[-1].actor} saw it (step `{seen[-1].step.id}`): {len(view.get('entries', []))} entries shown, "
+        f"{view.get('withheld', 0)} withheld by a court order until their date (SG-ACCESS-2). Every entry is proved "
+        f"against the signed checkpoint of size {view.get('checkpoint', {}).get('size')}.",
+        "",
+        "| Index | When | Who | What | Decision | Rules | Purpose | Fields | Proof |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in view.get("entries", []):
+        record = entry.get("record", {})
+        cells = [
+            str(entry.get("index")), str(record.get("time", "")), str(record.get("actor", "")),
+            str(record.get("action", "")), str(record.get("decision", "")),
+            ", ".join(map(str, record.get("rule_ids", []))), str(record.get("purpose") or ""),
+            ", ".join(map(str, record.get("fields_returned", []))),
+            f"{len(entry.get('inclusion_proof', []))} hashes to size {entry.get('tree_size')}",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return Section("The person's access log, with its inclusion proofs", "\n".join(lines), data=view)
+
+
+def checkpoint_section(checkpoint: dict[str, Any]) -> Section:
+    """The log's signed checkpoint after the run: whoever keeps it can check every decision of the run later."""
+    text = (
+        f"After the run the audit log holds {checkpoint.get('size')} entries; its root hash is "
+        f"`{checkpoint.get('root_hash')}`, signed by `{checkpoint.get('log_key', '').split('+')[0]}`. Keep this "
+        "checkpoint: every decision of this run is in the tree it signs, and no later history can contradict it "
+        "unnoticed (SG-AUDIT-1).\n\n```\n" + str(checkpoint.get("note", "")).strip() + "\n```"
+    )
+    return Section("The audit checkpoint that anchors this run", text, data=checkpoint)
+
+
 def _expected(step: StepResult) -> str:
     expect = step.step.expect
     if expect is None:

@@ -3,20 +3,23 @@ each outcome is checked against what the step expects, narrated as it happens, a
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
 from rich.console import Console
 
-from playbook.model import Actor, Language, Scenario, Step
+from playbook.model import Actor, Expect, Language, Scenario, Step
 
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SERVICES = ("identity", "payments", "consent", "exchange")
+POLL_SECONDS = 0.2
 
 
 class StepFailed(Exception):
@@ -63,6 +66,7 @@ class StepResult:
     audit_event_id: str | None = None
     action: str | None = None
     milliseconds: float = 0.0
+    body: Any = field(default=None, repr=False)  # the JSON answer, for the report's sections
 
 
 @dataclass
@@ -99,20 +103,61 @@ def substitute(value: Any, variables: dict[str, Any]) -> Any:
     return value
 
 
+_LATER = re.compile(r"^in_([0-9]+)_(days|hours|minutes)$")
+_BIRTH_DATES_DRAWN: set[date] = set()
+NOW = "_now"  # the variable holding the run's clock (a callable), which `${in_30_days}` counts from
+
+
 def _variable(name: str, variables: dict[str, Any]) -> Any:
+    later = _LATER.fullmatch(name)
+    if later and NOW in variables:
+        moment = datetime.fromtimestamp(variables[NOW](), UTC) + timedelta(**{later.group(2): int(later.group(1))})
+        return moment.isoformat(timespec="seconds")
     if name not in variables:
         raise StepFailed(f"${{{name}}} was not saved by an earlier step")
     return variables[name]
 
 
+def built_in_variables(now: Callable[[], float]) -> dict[str, Any]:
+    """What every run starts with: `${run}` (a tag unique to the run, for ids that must not repeat when a scenario
+    runs again on the same sandbox), made-up birth dates and phone numbers for the people it enrols (so a second
+    run is not a suspected duplicate of the first), and `${in_N_days}` (or _hours, _minutes) on the run's clock."""
+    draw = secrets.SystemRandom()
+    values: dict[str, Any] = {NOW: now, "run": secrets.token_hex(4)}
+    for suffix in ("", "_2", "_3"):
+        born = date(1950, 1, 1) + timedelta(days=draw.randrange(50 * 365))
+        while born in _BIRTH_DATES_DRAWN:  # runs in one process never enrol the same name twice on one date
+            born = date(1950, 1, 1) + timedelta(days=draw.randrange(50 * 365))
+        _BIRTH_DATES_DRAWN.add(born)
+        values[f"birth_date{suffix}"] = born.isoformat()
+        values[f"phone{suffix}"] = f"+000 555 {draw.randrange(10_000, 100_000)}"
+    return values
+
+
 _MISSING = object()
 
 
+_PART = re.compile(r"\[([^=\]]+)=([^\]]*)\]|[^.\[]+")
+
+
 def lookup(document: Any, path: str) -> Any:
-    """A dotted path (`items.0.id`) into a JSON document; `_MISSING` where it leads nowhere."""
+    """A dotted path into a JSON document: `items.0.id`; `items[record.decision=deny].index` (the first item whose
+    path holds that value); `.` (the document itself). `_MISSING` where it leads nowhere."""
+    if path == ".":
+        return document
     current = document
-    for part in path.split("."):
-        if isinstance(current, dict) and part in current:
+    for match in _PART.finditer(path):
+        part, key, value = match.group(0), match.group(1), match.group(2)
+        if key is not None:
+            found = (
+                next((i for i in current if str(lookup(i, key)) == value), _MISSING)
+                if isinstance(current, list)
+                else _MISSING
+            )
+            if found is _MISSING:
+                return _MISSING
+            current = found
+        elif isinstance(current, dict) and part in current:
             current = current[part]
         elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
             current = current[int(part)]
@@ -130,10 +175,15 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
-def check(step: Step, response: httpx.Response) -> tuple[bool, str]:
-    """Whether the response is what the step expects, and if not, why not."""
-    expect = step.expect
-    assert expect is not None
+def check(step: Step, response: httpx.Response, variables: dict[str, Any] | None = None) -> tuple[bool, str]:
+    """Whether the response is what the step expects (values may use `${name}`), and if not, why not."""
+    assert step.expect is not None
+    expect = step.expect.model_copy(
+        update={
+            "body": substitute(step.expect.body, variables or {}),
+            "contains": substitute(step.expect.contains, variables or {}),
+        }
+    )
     body = _json(response)
     if response.status_code not in expect.statuses():
         detail = f" ({body.get('detail')})" if isinstance(body, dict) and body.get("detail") else ""
@@ -142,6 +192,10 @@ def check(step: Step, response: httpx.Response) -> tuple[bool, str]:
         got = body.get("rule_id") if isinstance(body, dict) else None
         if got != expect.rule_id:
             return False, f"expected a denial under {expect.rule_id}, got {got or 'no rule id'}"
+    return _check_body(expect, body)
+
+
+def _check_body(expect: Expect, body: Any) -> tuple[bool, str]:
     for path, wanted in expect.body.items():
         found = lookup(body, path)
         if found is _MISSING:
@@ -151,6 +205,21 @@ def check(step: Step, response: httpx.Response) -> tuple[bool, str]:
     for path in expect.present:
         if lookup(body, path) is _MISSING:
             return False, f"the response has no {path}"
+    for path, wanted_item in expect.contains.items():
+        ok, reason = _contains(lookup(body, path), path, wanted_item)
+        if not ok:
+            return ok, reason
+    return True, ""
+
+
+def _contains(items: Any, path: str, wanted: Any) -> tuple[bool, str]:
+    if not isinstance(items, list):
+        return False, f"the response has no list at {path}"
+    if not isinstance(wanted, dict):
+        return (True, "") if wanted in items else (False, f"{path} does not hold {wanted!r}")
+    if not any(all(lookup(item, k) == v for k, v in wanted.items()) for item in items):
+        shown = ", ".join(f"{k} = {v!r}" for k, v in wanted.items())
+        return False, f"no item of {path} has {shown}"
     return True, ""
 
 
@@ -197,10 +266,12 @@ async def run(
     credentials: Credentials | None = None,
     control: Control | None = None,
     pause: Callable[[Step], Awaitable[None]] | None = None,
+    now: Callable[[], float] = time.time,
 ) -> RunResult:
     """Run every step in order; stop at the first step that does not behave as expected."""
     narrator = Narrator(console, language)
     result = RunResult(scenario, str(client.base_url), mode, language, datetime.now(UTC))
+    result.variables.update(built_in_variables(now))
     session = _Session(client, credentials or Anonymous(), control or NoActions(), result.variables)
     narrator.begin(scenario)
     for index, step in enumerate(scenario.steps, start=1):
@@ -244,12 +315,21 @@ class _Session:
             params=substitute(spec.query, self.variables),
             headers=substitute(spec.headers, self.variables),
         )
-        request.headers.update(await self.credentials.headers(step.actor, actor, request))
-        try:
-            response = await self.client.send(request)
-        except httpx.HTTPError as error:
-            raise StepFailed(f"the gateway did not answer {spec.method} {path} ({type(error).__name__})") from error
-        ok, reason = check(step, response)
+        signed_in = actor.model_copy(update={"signs_in_with": substitute(actor.signs_in_with, self.variables)})
+        deadline = time.monotonic() + (step.within or 0)
+        while True:
+            attempt = self.client.build_request(
+                request.method, request.url, headers=request.headers, content=request.content
+            )
+            attempt.headers.update(await self.credentials.headers(step.actor, signed_in, attempt))
+            try:
+                response = await self.client.send(attempt)
+            except httpx.HTTPError as error:
+                raise StepFailed(f"the gateway did not answer {spec.method} {path} ({type(error).__name__})") from error
+            ok, reason = check(step, response, self.variables)
+            if ok or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(POLL_SECONDS)  # the sandbox is working in the background: ask again shortly
         body = _json(response)
         is_problem = "application/problem+json" in response.headers.get("content-type", "")
         problem = body if is_problem and isinstance(body, dict) else {}
@@ -265,6 +345,7 @@ class _Session:
             rule_id=problem.get("rule_id"),
             detail=problem.get("detail"),
             audit_event_id=problem.get("audit_event_id"),
+            body=body,
         )
         if ok:
             self._save(step, response, body, outcome)
@@ -272,10 +353,14 @@ class _Session:
 
     def _save(self, step: Step, response: httpx.Response, body: Any, outcome: StepResult) -> None:
         for name, source in step.save.items():
-            if source.startswith("header:"):
-                value: Any = response.headers.get(source.removeprefix("header:"))
+            path, _, pattern = (part.strip() for part in str(substitute(source, self.variables)).partition(" ~ "))
+            if path.startswith("header:"):
+                value: Any = response.headers.get(path.removeprefix("header:"))
             else:
-                value = lookup(body, source)
+                value = lookup(body, path)
+            if pattern and isinstance(value, str):  # `items.0.body ~ ([0-9]{6})`: the pattern's first group
+                found = re.search(pattern, value)
+                value = found.group(1) if found else None
             if value is _MISSING or value is None:
                 outcome.ok, outcome.reason = False, f"nothing to save as {name}: the response has no {source}"
                 return

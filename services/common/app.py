@@ -134,7 +134,9 @@ def create_service_app(  # noqa: C901, PLR0915
         active_bus = bus
         if active_bus is None:
             if settings.bus is BusKind.nats:
-                owned_bus = active_bus = await NatsJetStreamBus(settings.nats_url).connect()
+                owned_bus = active_bus = await NatsJetStreamBus(
+                    settings.nats_url, stream=settings.nats_stream, prefix=settings.nats_prefix
+                ).connect()
             else:
                 owned_bus = active_bus = InProcessBus()
         relay = OutboxRelay(

@@ -83,6 +83,14 @@ class ServiceSettings(BaseSettings):
         "take over the claim of a request that never finished.",
     )
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = Field(
+        default="DPI", pattern=r"^[A-Za-z0-9_-]{1,32}$", description="The JetStream stream every app shares."
+    )
+    nats_prefix: str = Field(
+        default="dpi",
+        pattern=r"^[a-z0-9_-]{1,32}$",
+        description="The subject prefix of the stream (`<prefix>.>`); one sandbox per stream and prefix on a server.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,

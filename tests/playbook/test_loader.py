@@ -111,3 +111,53 @@ def test_all_problems_of_all_files_are_reported_together(tmp_path):
         load_all(tmp_path)
     files = {p.file.name for p in caught.value.problems}
     assert files == {"broken.yaml", "odd.yaml"}
+
+
+PRELUDED = textwrap.dedent(
+    """\
+    name: later
+    title: Later
+    summary: Starts where the sample leaves off.
+    plays: [1]
+    prelude:
+      from: sample
+      steps: [first]
+    actors:
+      auditor: {label: An auditor}
+    steps:
+      - id: second
+        actor: auditor
+        play: 1
+        say: {en: Looks again.}
+        request: {method: GET, path: /healthz}
+        expect: {status: 200}
+    """
+)
+
+
+def test_a_prelude_runs_the_other_scenario_s_steps_first_with_their_actors(tmp_path):
+    _write(tmp_path, GOOD)
+    scenario = load(_write(tmp_path, PRELUDED, name="later"))
+    assert [step.id for step in scenario.steps] == ["first", "second"]
+    assert set(scenario.actors) == {"visitor", "auditor"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [(("steps: [first]", "steps: [first, missing]"), "missing"), (("from: sample", "from: nowhere"), "nowhere")],
+)
+def test_a_wrong_prelude_names_file_line_and_field(tmp_path, change, message):
+    _write(tmp_path, GOOD)
+    path = _write(tmp_path, PRELUDED.replace(*change), name="later")
+    with pytest.raises(ScenarioError) as caught:
+        load(path)
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line) == (path, 5)
+    assert problem.field.startswith("prelude") and message in problem.message
+
+
+def test_two_scenarios_borrowing_from_each_other_are_refused(tmp_path):
+    _write(tmp_path, GOOD.replace("plays: [1]\n", "plays: [1]\nprelude: {from: later, steps: [second]}\n"))
+    path = _write(tmp_path, PRELUDED, name="later")
+    with pytest.raises(ScenarioError, match="borrows back"):
+        load(path)

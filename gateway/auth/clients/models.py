@@ -26,6 +26,10 @@ class ClientKind(StrEnum):
     oversight = "oversight"
     trainer = "trainer"
     assisted_operator = "assisted_operator"  # a field agent's console acting for people in person
+    registry_office = "registry_office"  # the civil or social registry's own office: keeps its register
+    scheme_operator = "scheme_operator"  # the payment scheme's operator: participants, accounts, funding
+    platform_operator = "platform_operator"  # runs the exchange's directory and the purpose registry's drafts
+    grievance_office = "grievance_office"  # the desk that handles people's complaints
 
 
 class ClientStatus(StrEnum):
@@ -35,10 +39,12 @@ class ClientStatus(StrEnum):
 
 
 # Kinds that move money are sender-constrained (DPoP) whatever their registration says (FAPI 2.0).
-MONEY_MOVING = frozenset({ClientKind.fsp, ClientKind.programme})
+MONEY_MOVING = frozenset({ClientKind.fsp, ClientKind.programme, ClientKind.scheme_operator})
 # Kinds that receive personal data need a DPIA and an HRIA before approval (SG-HRIA-1).
 IMPACT_ASSESSED = frozenset({ClientKind.relying_party, ClientKind.fsp, ClientKind.programme})
-# The roles a kind may hold; the registration picks from these (least privilege).
+# The roles a kind may hold; the registration picks from these (least privilege). Each service's administrative
+# role belongs to the one kind of organisation that does that job, never to the organisations that use the service:
+# a programme disburses but cannot post to the ledger, a registrar enrols but cannot edit the social registry.
 KIND_ROLES: dict[ClientKind, tuple[str, ...]] = {
     ClientKind.relying_party: ("relying_party",),
     ClientKind.fsp: ("fsp", "relying_party"),
@@ -49,6 +55,10 @@ KIND_ROLES: dict[ClientKind, tuple[str, ...]] = {
     ClientKind.oversight: ("oversight", "oidc_admin"),
     ClientKind.trainer: ("trainer",),
     ClientKind.assisted_operator: ("assisted_operator",),
+    ClientKind.registry_office: ("civil_registrar", "social_registry_officer"),
+    ClientKind.scheme_operator: ("payments_operator",),
+    ClientKind.platform_operator: ("exchange_admin", "purpose_admin"),
+    ClientKind.grievance_office: ("grievance_officer",),
 }
 
 

@@ -23,6 +23,8 @@ from services.common.keys import SigningKey, load_or_create_signing_key
 
 log = structlog.get_logger(__name__)
 BOOTSTRAP = "sandbox-bootstrap"
+# XS, a user-assigned ISO 3166 code, is the sandbox's own country, where the consent service lets requesters
+# process data without a transfer basis (consent setting approved_jurisdictions).
 _ASSESSED = {"dpia_ref": "DPIA-DEMO-2026-001", "hria_ref": "HRIA-DEMO-2026-001"}
 
 DEMO_CLIENTS: tuple[ClientCreate, ...] = (
@@ -32,8 +34,8 @@ DEMO_CLIENTS: tuple[ClientCreate, ...] = (
         kind=ClientKind.relying_party,
         scopes=["identity", "consent", "exchange"],
         purposes=["SOCIAL_CASH_TRANSFER", "ELIGIBILITY_CHECK"],
-        jurisdiction="XA",
-        processing_location="XA",
+        jurisdiction="XS",
+        processing_location="XS",
         **_ASSESSED,
     ),
     ClientCreate(
@@ -43,8 +45,8 @@ DEMO_CLIENTS: tuple[ClientCreate, ...] = (
         roles=["fsp", "relying_party"],
         scopes=["identity", "payments", "consent"],
         purposes=["KYC_ACCOUNT_OPENING"],
-        jurisdiction="XA",
-        processing_location="XA",
+        jurisdiction="XS",
+        processing_location="XS",
         **_ASSESSED,
     ),
     ClientCreate(
@@ -54,8 +56,8 @@ DEMO_CLIENTS: tuple[ClientCreate, ...] = (
         roles=["programme", "relying_party"],
         scopes=["payments", "consent", "exchange"],
         purposes=["SOCIAL_CASH_TRANSFER"],
-        jurisdiction="XA",
-        processing_location="XA",
+        jurisdiction="XS",
+        processing_location="XS",
         **_ASSESSED,
     ),
     ClientCreate(
@@ -64,8 +66,8 @@ DEMO_CLIENTS: tuple[ClientCreate, ...] = (
         kind=ClientKind.registrars_office,
         roles=list(KIND_ROLES[ClientKind.registrars_office]),
         scopes=["identity"],
-        jurisdiction="XA",
-        processing_location="XA",
+        jurisdiction="XS",
+        processing_location="XS",
     ),
     ClientCreate(
         client_id="demo-police",
@@ -73,15 +75,15 @@ DEMO_CLIENTS: tuple[ClientCreate, ...] = (
         kind=ClientKind.law_enforcement,
         scopes=["exchange"],
         purposes=["CRIMINAL_INVESTIGATION"],
-        jurisdiction="XA",
-        processing_location="XA",
+        jurisdiction="XS",
+        processing_location="XS",
     ),
     ClientCreate(
         client_id="demo-auditor",
         name="Demo Auditor",
         kind=ClientKind.auditor,
         scopes=["audit", "governance", "clients"],
-        jurisdiction="XA",
+        jurisdiction="XS",
     ),
     ClientCreate(
         client_id="demo-oversight",
@@ -89,22 +91,65 @@ DEMO_CLIENTS: tuple[ClientCreate, ...] = (
         kind=ClientKind.oversight,
         roles=list(KIND_ROLES[ClientKind.oversight]),
         scopes=["audit", "governance", "clients", "identity", "exchange"],
-        jurisdiction="XA",
+        jurisdiction="XS",
     ),
     ClientCreate(
         client_id="demo-trainer",
         name="Demo Workshop Trainer",
         kind=ClientKind.trainer,
         scopes=sorted(SCOPES),
-        jurisdiction="XA",
+        jurisdiction="XS",
+    ),
+    # The organisations that keep the registers and run the platforms; each holds its one administrative role.
+    ClientCreate(
+        client_id="demo-social-registry",
+        name="Demo Social Registry Office (Ministry of Social Welfare)",
+        kind=ClientKind.registry_office,
+        roles=["social_registry_officer"],
+        scopes=["exchange"],
+        jurisdiction="XS",
+        processing_location="XS",
+    ),
+    ClientCreate(
+        client_id="demo-civil-registry",
+        name="Demo Civil Registration Office",
+        kind=ClientKind.registry_office,
+        roles=["civil_registrar"],
+        scopes=["exchange"],
+        jurisdiction="XS",
+        processing_location="XS",
+    ),
+    ClientCreate(
+        client_id="demo-scheme",
+        name="Demo Payment Scheme Operator",
+        kind=ClientKind.scheme_operator,
+        scopes=["payments"],
+        jurisdiction="XS",
+        processing_location="XS",
+    ),
+    ClientCreate(
+        client_id="demo-platform",
+        name="Demo Data-Exchange Platform Operator",
+        kind=ClientKind.platform_operator,
+        roles=list(KIND_ROLES[ClientKind.platform_operator]),
+        scopes=["exchange", "consent"],
+        jurisdiction="XS",
+        processing_location="XS",
+    ),
+    ClientCreate(
+        client_id="demo-grievance-desk",
+        name="Demo Grievance Desk",
+        kind=ClientKind.grievance_office,
+        scopes=["governance"],
+        jurisdiction="XS",
     ),
     ClientCreate(
         client_id="demo-field-agent",
         name="Demo Field Agent Console (assisted channel)",
         kind=ClientKind.assisted_operator,
         scopes=["identity", "consent"],
-        jurisdiction="XA",
-        processing_location="XA",
+        jurisdiction="XS",
+        processing_location="XS",
     ),
 )
 

@@ -20,6 +20,7 @@ from services.identity.persons.errors import (
 )
 from services.identity.persons.schemas import EnrolmentCreate, EnrolmentResult, MyRecord, PersonRead
 from services.identity.persons.service import person as person_service
+from services.identity.vids.service import vid as vid_service
 
 router = APIRouter(prefix="/v1", tags=["persons"])
 
@@ -30,7 +31,9 @@ router = APIRouter(prefix="/v1", tags=["persons"])
     summary="Enrol a person (registrar)",
     description="Runs deduplication (normalised name and date of birth; a biometric hash only with consent). A "
     "suspected duplicate is held for adjudication and answered 409 with the case id (SG-ID-1); otherwise the "
-    "person gets a UIN at once. Nationality and sex are optional and any residency status is accepted.",
+    "person gets a UIN at once. Nationality and sex are optional and any residency status is accepted. With "
+    "`issue_vid` the person also gets a first VID, printed on their enrolment slip: what they sign in and are named "
+    "with instead of the UIN.",
     response_model=EnrolmentResult,
     responses=problem_responses(
         PolicyDenied, DuplicateSuspected, IdempotencyInProgress, IdempotencyKeyReused, InvalidPersonalData
@@ -39,7 +42,11 @@ router = APIRouter(prefix="/v1", tags=["persons"])
 async def enrol(
     body: EnrolmentCreate, *, session: SessionDep, caller: RegistrarDep, rt: RuntimeDep, idempotency: Idempotent
 ) -> Response:
-    return await idempotency.run(session, lambda: person_service.enrol(session, caller, body, rt=rt), status_code=201)
+    async def enrol_person() -> EnrolmentResult:
+        result = await person_service.enrol(session, caller, body, rt=rt)
+        return await vid_service.for_enrolment(session, result, rt=rt) if body.issue_vid else result
+
+    return await idempotency.run(session, enrol_person, status_code=201)
 
 
 @router.get(

@@ -113,6 +113,11 @@ class EnrolmentCreate(Demographics):
         "with biometric consent.",
     )
     consents: EnrolmentConsents = Field(default_factory=EnrolmentConsents)
+    issue_vid: bool = Field(
+        default=False,
+        description="Also issue a first VID for the enrolment slip, so the person can sign in and be named without "
+        "their UIN.",
+    )
 
     @model_validator(mode="after")
     def _has_a_name(self) -> EnrolmentCreate:
@@ -129,6 +134,7 @@ class EnrolmentResult(BaseModel):
     uin: str | None = Field(description="The foundational number; issued once no duplicate is suspected.")
     status: PersonStatus
     biometric_enrolled: bool = Field(description="Whether a biometric hash was stored (needs consent).")
+    vid: str | None = Field(default=None, description="The first VID, when `issue_vid` asked for one.")
 
 
 class PersonRead(Demographics):

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.assertion import Caller
 from services.common.ids import new_id
 from services.identity.deps import Runtime
+from services.identity.persons.models import Person, PersonStatus
 from services.identity.persons.repository import PersonRepository
+from services.identity.persons.schemas import EnrolmentResult
 from services.identity.persons.service import person as person_service
 from services.identity.persons.uin import generate_vid
 from services.identity.vids.errors import VidIssuanceFailed, VidLimitReached, VidNotFound, VidValidityTooLong
@@ -31,9 +33,24 @@ def vid_context(vid_id: str) -> str:
 class VidService:
     async def create(self, session: AsyncSession, caller: Caller, body: VidCreate, *, rt: Runtime) -> VidRead:
         person = await person_service.get_active_by_sub(session, caller.subject_ref)
+        return await self._issue(session, person, body.valid_for_days, rt=rt)
+
+    async def for_enrolment(self, session: AsyncSession, result: EnrolmentResult, *, rt: Runtime) -> EnrolmentResult:
+        """A first VID for a person just enrolled (the registrar asked for one for the enrolment slip): what they
+        sign in and are named with instead of their UIN. A held enrolment (no UIN yet) gets none."""
+        if result.status is not PersonStatus.active:
+            return result
+        person = await PersonRepository.from_session(session).get(result.person_id)
+        assert person is not None  # enrolled in this transaction
+        issued = await self._issue(session, person, None, rt=rt)
+        return result.model_copy(update={"vid": issued.vid})
+
+    async def _issue(
+        self, session: AsyncSession, person: Person, valid_for_days: int | None, *, rt: Runtime
+    ) -> VidRead:
         repository = VidRepository.from_session(session)
         now = rt.clock.now()
-        if body.valid_for_days is not None and body.valid_for_days > rt.settings.vid_max_validity_days:
+        if valid_for_days is not None and valid_for_days > rt.settings.vid_max_validity_days:
             raise VidValidityTooLong(f"A VID may be valid for at most {rt.settings.vid_max_validity_days} days.")
         # Without the lock, concurrent requests each counted below the limit and each issued one (count, then insert).
         await PersonRepository.from_session(session).lock(person.id)
@@ -56,7 +73,7 @@ class VidService:
             ciphertext=ciphertext,
             status=VidStatus.active,
             created_at=now,
-            expires_at=now + timedelta(days=body.valid_for_days) if body.valid_for_days else None,
+            expires_at=now + timedelta(days=valid_for_days) if valid_for_days else None,
         )
         session.add(vid)
         await session.flush()

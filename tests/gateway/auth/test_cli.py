@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from dpi_sandbox.cli import app
 from dpi_sandbox.embedded import all_settings, build_embedded, upgrade_all
+from gateway.auth.clients.models import ClientKind
 
 runner = CliRunner()
 
@@ -79,8 +80,14 @@ def test_demo_clients_for_every_kind_exist_on_first_run_and_get_tokens(tmp_path)
         "demo-oversight",
         "demo-trainer",
         "demo-field-agent",
+        "demo-social-registry",
+        "demo-civil-registry",
+        "demo-scheme",
+        "demo-platform",
+        "demo-grievance-desk",
     ):
         assert client in listing
     response = asyncio.run(_call(tmp_path, "/clients", token.strip()))
-    assert response.status_code == 200 and len(response.json()["items"]) == 9
+    assert response.status_code == 200 and len(response.json()["items"]) == 14
+    assert {item["kind"] for item in response.json()["items"]} == set(ClientKind), "one demo client per kind"
     assert (tmp_path / "keys" / "clients" / "demo-agency.es256.pem").exists(), "keys generated under the var dir"

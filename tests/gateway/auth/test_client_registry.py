@@ -108,3 +108,44 @@ async def test_only_oversight_approves(gw):
     assert created.status_code == 201
     refused = await gw.call(trainer, "POST", "/clients/health-clinic/approve", await gw.access_token(trainer), json={})
     assert refused.status_code == 403 and refused.json()["rule_id"] == "SG-SEC-1"
+
+
+@pytest.mark.rule("SG-SEC-1")
+@pytest.mark.parametrize(
+    ("kind", "role"),
+    [
+        ("programme", "payments_operator"),
+        ("fsp", "payments_operator"),
+        ("registrars_office", "social_registry_officer"),
+        ("relying_party", "exchange_admin"),
+        ("trainer", "purpose_admin"),
+        ("oversight", "civil_registrar"),
+    ],
+)
+async def test_a_service_s_administrative_role_is_refused_to_the_organisations_that_use_it(gw, authority, kind, role):
+    org, token = authority
+    body = registration(f"{kind.replace('_', '-')}-x", kind=kind, roles=[role])
+    response = await gw.call(org, "POST", "/clients", token, json=body)
+    assert response.status_code == 422, response.text
+    assert role in response.json()["detail"]
+
+
+@pytest.mark.rule("SG-SEC-1")
+@pytest.mark.parametrize(
+    ("kind", "role", "dpop"),
+    [
+        ("scheme_operator", "payments_operator", True),
+        ("registry_office", "social_registry_officer", False),
+        ("registry_office", "civil_registrar", False),
+        ("platform_operator", "exchange_admin", False),
+        ("platform_operator", "purpose_admin", False),
+        ("grievance_office", "grievance_officer", False),
+    ],
+)
+async def test_each_administrative_role_belongs_to_the_one_kind_whose_job_it_is(gw, authority, kind, role, dpop):
+    org, token = authority
+    body = registration(f"{kind.replace('_', '-')}-x", kind=kind, roles=[role], dpia_ref=None, hria_ref=None)
+    response = await gw.call(org, "POST", "/clients", token, json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["roles"] == [role]
+    assert response.json()["dpop_required"] is dpop, "the scheme operator moves money: its tokens are DPoP-bound"

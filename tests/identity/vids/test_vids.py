@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from services.identity.persons.uin import generate_vid, is_valid_vid
-from tests.identity.identity_helpers import events, table_rows
+from tests.identity.identity_helpers import another_person, events, table_rows
 
 pytestmark = pytest.mark.rule("SG-TOKEN-1")
 
@@ -139,3 +139,15 @@ async def test_only_the_subject_manages_vids(api):
     response = await api.call("POST", "/v1/me/vids", roles=("registrar",), subject_ref=person["sub"], json={})
     assert response.status_code == 403
     assert response.json()["rule_id"] == "SG-SEC-1"
+
+
+async def test_an_enrolment_slip_can_carry_a_first_vid_that_resolves_to_the_person(api, identity):
+    plain = await api.enrolled()
+    assert plain["vid"] is None, "no VID unless the registrar asks for one"
+    person = await api.enrolled({**another_person(), "issue_vid": True})
+    assert is_valid_vid(person["vid"])
+    resolved = await api.resolve("vid", person["vid"])
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["sub"] == person["sub"]
+    mine = await api.as_subject(person["sub"], "GET", "/v1/me/vids")
+    assert [v["vid"] for v in mine.json()] == [person["vid"]], "the person sees it among their own VIDs"
