@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -138,6 +139,10 @@ class Route(BaseModel):
     @property
     def gateway_path(self) -> str:
         return f"/{self.service}{self.path}"
+
+    def filled(self, params: dict[str, str]) -> str:
+        """The service path with its parameters filled in, each one path segment, percent-encoded."""
+        return _PARAM.sub(lambda found: quote(params[found.group(1)], safe=""), self.path)
 
 
 class RouteFile(BaseModel):
