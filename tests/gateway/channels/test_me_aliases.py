@@ -92,3 +92,20 @@ def test_aliases_do_not_shadow_the_gateways_own_me_routes() -> None:
     aliases = {(r.method, r.alias) for r in load_routes() if r.alias is not None}
     assert not own & aliases
     assert ("GET", "/me/access-log") in own and ("POST", "/me/grievances") in own
+
+
+@pytest.mark.rule("SG-SEC-1")
+async def test_a_person_reaches_their_payment_links_under_me(full_edge: Edge) -> None:
+    person = await full_edge.person()
+    listed = await full_edge.client.get("/me/payment-links", headers=_citizen(person.sub))
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == []
+    # an account that is not the person's cannot be linked as theirs; the service's answer comes back as it is
+    foreign = await full_edge.client.post(
+        "/me/payment-links", json={"fsp_id": "bank-a", "address": "6001"}, headers=_citizen(person.sub)
+    )
+    assert foreign.status_code == 404, foreign.text
+    assert foreign.json()["instance"] == "/me/payment-links"
+    assert full_edge.upstream["payments"].count("POST", "/v1/me/payment-links") == 1
+    actions = [e["action"] for e in await full_edge.audit_events() if e["sub"] == person.sub]
+    assert "GET /payments/v1/me/payment-links" in actions and "POST /payments/v1/me/payment-links" in actions
