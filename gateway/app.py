@@ -18,6 +18,7 @@ from gateway.auth.clients.router import router as clients_router
 from gateway.auth.deps import current_caller
 from gateway.auth.runtime import caller_authentication
 from gateway.auth.tokens.router import router as token_router
+from gateway.channels.wiring import ROUTERS as CHANNEL_ROUTERS
 from gateway.config import GatewaySettings
 from gateway.db import metadata
 from gateway.governance.router import router as governance_router
@@ -89,6 +90,7 @@ SPEC = ServiceSpec(
         governance_router,
         audit_router,
         *OVERSIGHT_ROUTERS,
+        *CHANNEL_ROUTERS,  # assisted desk, text-only menu, /me aliases of the services' subject routes
         proxy_router,
     ),
     caller_echo=False,

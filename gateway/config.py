@@ -95,6 +95,11 @@ class GatewaySettings(ServiceSettings):
     audit_max_batch: int = Field(default=2000, ge=1, description="Most audit events committed in one transaction.")
     audit_witness: bool = Field(default=True, description="Run the in-sandbox witness on every checkpoint.")
 
+    # Channels (gateway/channels): the text-only (USSD) menu.
+    ussd_session_timeout_seconds: int = Field(
+        default=180, ge=10, le=3600, description="A USSD menu session idle longer than this ends (the gateway's clock)."
+    )
+
     # People and oversight (gateway/oversight). The numbers are sandbox configuration: the frameworks ask for
     # published time limits and small-cell protection without fixing values.
     grievance_acknowledge_hours: int = Field(default=48, ge=1, description="A grievance is acknowledged within this.")

@@ -20,6 +20,7 @@ import asyncio
 import copy
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -176,12 +177,35 @@ def merge(
                     ),
                     **merged,
                 }
+    _add_aliases(document, routes.values())
     _secure_own_operations(document)
     document["tags"] = list(tags.values())
     unavailable = sorted(set(settings.upstream_urls()) - set(upstream_docs))
     if unavailable:
         document.setdefault("info", {})["x-dpi-services-unavailable"] = unavailable
     return document
+
+
+def _add_aliases(document: dict[str, Any], routes: Iterable[Route]) -> None:
+    """Each declared /me alias as its own operation: the service operation's schemas, under the person's path."""
+    paths = document["paths"]
+    by_shape = {_shape(path): path for path in paths}
+    for route in routes:
+        source = by_shape.get(_shape(route.gateway_path))
+        method = route.method.lower()
+        if route.alias is None or source is None or method not in paths[source]:
+            continue  # the service is not answering now: its aliases come back with it
+        operation = copy.deepcopy(paths[source][method])
+        operation["operationId"] = "me_" + operation["operationId"]
+        operation["tags"] = ["me"]
+        operation["description"] = (
+            f"The person's own address for `{route.method} {source}`: the same operation, rules and audit event.\n\n"
+            + operation.get("description", "")
+        )
+        item = paths.setdefault(route.alias, {})
+        if "parameters" in paths[source]:
+            item.setdefault("parameters", paths[source]["parameters"])
+        item[method] = operation
 
 
 def _secure_own_operations(document: dict[str, Any]) -> None:

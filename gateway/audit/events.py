@@ -57,6 +57,11 @@ class AuditEvent(BaseModel):
     rule_ids: tuple[Name, ...] = Field(default=(), max_length=100, description="Rules that decided (SG-...).")
     channel: Name | None = None
     assisted_by: Name | None = None
+    confirmation: Name | None = Field(
+        default=None,
+        description="On the assisted and text-only channels: how the person confirmed the action taken for them (the "
+        "factor and the identity service's auth transaction id, e.g. `otp:ath_...`).",
+    )
     disclose_after: AwareDatetime | None = Field(
         default=None, description="Court-ordered deferral (SG-ACCESS-2): withheld from the subject until then."
     )

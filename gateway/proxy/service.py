@@ -75,6 +75,23 @@ class Timings:
         self.count = 0
 
 
+@dataclass(frozen=True)
+class Acted:
+    """The answer to an operation the gateway performed on someone's behalf (`Proxy.act`)."""
+
+    status: int
+    content: bytes
+    decision_id: str
+    evaluation: Evaluation
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        return json.loads(self.content) if self.content else None
+
+
 class Proxy:
     def __init__(
         self,
@@ -136,7 +153,7 @@ class Proxy:
                 )
             finding = Finding("SG-SEC-1", "deny", f"{request.method} /{service}{path} is not a declared operation.")
             await self._deny(
-                request,
+                _request_id(request),
                 f"{request.method} /{service}/(undeclared)",
                 caller=caller,
                 context=context,
@@ -148,15 +165,9 @@ class Proxy:
         body_bytes = await request.body()
         body = _parse_body(body_bytes, request) if _needs_body(route) else None
         with timings.measure("rules"):
-            try:
-                evaluation = await self.engine.evaluate(
-                    route, caller, context, self.facts, body=body, query=dict(request.query_params),
-                    path_params=match.params,
-                )  # fmt: skip
-            except FactUnavailable as error:
-                raise UpstreamUnavailable(
-                    f"The {error.service} service, which this decision depends on, did not answer."
-                ) from None
+            evaluation = await self._evaluate(
+                route, caller, context, body=body, query=dict(request.query_params), path_params=match.params
+            )
         denial = evaluation.denial
         if denial is not None:
             await self._refuse(request, evaluation, decision_id, denial)
@@ -196,9 +207,83 @@ class Proxy:
         )  # fmt: skip
         return response
 
+    async def _evaluate(
+        self,
+        route: Route,
+        caller: AuthenticatedCaller,
+        context: RequestContext,
+        *,
+        body: Any,
+        query: dict[str, str] | None = None,
+        path_params: dict[str, str] | None = None,
+    ) -> Evaluation:
+        try:
+            return await self.engine.evaluate(
+                route, caller, context, self.facts, body=body, query=query, path_params=path_params
+            )
+        except FactUnavailable as error:
+            raise UpstreamUnavailable(
+                f"The {error.service} service, which this decision depends on, did not answer."
+            ) from None
+
+    async def act(
+        self,
+        route_id: str,
+        caller: AuthenticatedCaller,
+        context: RequestContext,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        request_id: str | None = None,
+    ) -> Acted:
+        """One declared operation on behalf of a caller the gateway has established itself (a person confirmed on
+        the assisted or the text-only channel): the same rules, assertion, answer checks and audit event as a
+        forwarded request, without an HTTP request of the caller's to copy. A denial raises PolicyDenied."""
+        route = self.routes.get(route_id)
+        upstream = self.client_for(route.service)
+        path = route.filled(params or {})
+        decision_id = new_decision_id()
+        evaluation = await self._evaluate(route, caller, context, body=body, path_params=params)
+        denial = evaluation.denial
+        if denial is not None:
+            await self._deny(
+                request_id, _action(route), caller=caller, context=context, decision_id=decision_id,
+                finding=denial, evaluation=evaluation,
+            )  # fmt: skip
+        if body is not None:
+            body = forwarded_body(evaluation)
+        headers = {
+            ASSERTION_HEADER: self._minter.mint(route.service, _assertion_context(evaluation, decision_id)),
+            "x-request-id": request_id or "",
+            "content-type": "application/json",
+        }
+        content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
+        try:
+            response = await upstream.request(route.method, path, content=content, headers=headers)
+        except httpx.HTTPError as error:
+            raise UpstreamUnavailable(
+                f"The {route.service} service did not answer ({type(error).__name__})."
+            ) from error
+        if carries_uin(response.content):
+            log.warning("egress.uin_withheld", route=route.id, client_id=caller.client_id, decision_id=decision_id)
+            await self._deny(
+                request_id, _action(route), caller=caller, context=context, decision_id=decision_id,
+                finding=Finding("SG-TOKEN-1", "deny", _WITHHELD, 502), evaluation=evaluation,
+            )  # fmt: skip
+        answer = await self.tokens.rewrite(response.content, caller.client_id)
+        applied = [f.rule_id for f in evaluation.findings if f.outcome == "permit"]
+        await record(
+            self.audit,
+            Decision(
+                decision_id, _action(route), caller, context, "permit", response.status_code, rule_ids=applied,
+                evaluation=evaluation, request_id=request_id,
+            ),
+        )  # fmt: skip
+        return Acted(response.status_code, answer, decision_id, evaluation)
+
     async def _deny(
         self,
-        request: Request,
+        request_id: str | None,
         action: str,
         *,
         caller: AuthenticatedCaller,
@@ -213,14 +298,14 @@ class Proxy:
                 self.audit,
                 Decision(
                     decision_id, action, caller, context, "deny", denial.status, rule_ids=[finding.rule_id],
-                    evaluation=evaluation, request_id=_request_id(request),
+                    evaluation=evaluation, request_id=request_id,
                 ),
             )  # fmt: skip
         raise denial
 
     async def _refuse(self, request: Request, evaluation: Evaluation, decision_id: str, finding: Finding) -> None:
         await self._deny(
-            request,
+            _request_id(request),
             _action(evaluation.route),
             caller=evaluation.caller,
             context=evaluation.context,

@@ -45,6 +45,9 @@ class RequestContext:
     assisted_by: str | None = None
     court_order: str | None = None
     subject: str | None = None
+    # Set by the gateway only (gateway/channels), never from a header: how the person confirmed an action taken for
+    # them on the assisted or the text-only channel (the factor and identity's auth transaction id).
+    confirmation: str | None = None
 
     @classmethod
     def from_values(cls, values: dict[str, str | None]) -> RequestContext:

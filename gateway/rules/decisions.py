@@ -84,6 +84,7 @@ class Decision:
             rule_ids=tuple(self.rule_ids),
             channel=self.context.channel,
             assisted_by=self.context.assisted_by,
+            confirmation=self.context.confirmation,
             disclose_after=self.disclose_after,
             dry_run=self.dry_run,
             status=self.status,

@@ -121,6 +121,22 @@ class Route(BaseModel):
     may_carry_uin: bool = Field(
         default=False, description="A registrar endpoint whose answer may hold a UIN (to registrars only)."
     )
+    alias: str | None = Field(
+        default=None,
+        pattern=r"^/me(/[a-z0-9{}_-]+)+$",
+        description="A path under /me at which the gateway also serves this subject route (the person's own "
+        "address for it); the same operation, rules and audit event.",
+    )
+
+    @model_validator(mode="after")
+    def _alias_of_a_subject_route(self) -> Route:
+        if self.alias is None:
+            return self
+        if self.roles != ("subject",) or self.subject.source != "caller":
+            raise ValueError(f"{self.id}: only a route of the signed-in person's own data has a /me alias")
+        if _PARAM.findall(self.alias) != _PARAM.findall(self.path):
+            raise ValueError(f"{self.id}: the alias {self.alias} takes the same parameters as {self.path}")
+        return self
 
     @model_validator(mode="after")
     def _coherent(self) -> Route:  # noqa: C901
@@ -158,6 +174,10 @@ class Route(BaseModel):
     @property
     def gateway_path(self) -> str:
         return f"/{self.service}{self.path}"
+
+    def filled(self, params: dict[str, str]) -> str:
+        """The service path with its parameters filled in, each one path segment, percent-encoded."""
+        return _PARAM.sub(lambda found: quote(params[found.group(1)], safe=""), self.path)
 
 
 class RouteFile(BaseModel):
@@ -207,6 +227,8 @@ class RouteTable:
             pattern = _compile(route.path)
             self._by_service.setdefault(route.service, []).append((pattern, route))
         duplicates = _duplicate_operations(declared.routes)
+        aliases = [(r.method, _PARAM.sub("{}", r.alias)) for r in declared.routes if r.alias is not None]
+        duplicates += sorted({f"{m} {a}" for m, a in aliases if aliases.count((m, a)) > 1})
         if duplicates:
             raise ValueError(f"operations declared twice: {', '.join(duplicates)}")
 
