@@ -4,7 +4,8 @@ Composition-root code: it may call each service's own loader. The exchange's pop
 and households once; identity's synthetic loader enrols those who hold a foundational ID (under the same `sub`),
 and the exchange's loader fills the civil and social registries (COPY on PostgreSQL). Each batch of households goes
 to identity first and then to the registries together with the load's progress row, so a load that is interrupted
-resumes after its last complete batch, skipping people identity already holds.
+resumes after its last complete batch, skipping people identity already holds. On PostgreSQL every table is written
+with COPY, its foreign keys, unique constraints and secondary indexes built once at the end (services.common.bulk).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dpi_sandbox.embedded import all_settings
 from dpi_sandbox.registry import entry
+from services.common.bulk import defer_constraints, restore_constraints
 from services.common.clock import SystemClock
 from services.common.db import create_engine, create_sessionmaker
 from services.common.migrations import upgrade_service_database
@@ -26,7 +28,17 @@ from services.exchange.population import loader
 from services.exchange.population.generator import Household, Person, households
 from services.identity.app import create_app as create_identity_app
 from services.identity.persons.models import Person as IdentityPerson
-from services.identity.persons.synthetic import SyntheticPerson, load_synthetic_registry
+from services.identity.persons.synthetic import (
+    ATTRIBUTES,
+    PERSONS,
+    SyntheticPerson,
+    SyntheticRows,
+    analyze,
+    registry_keys,
+    write_batch,
+)
+
+IDENTITY_TABLES = (PERSONS, ATTRIBUTES)
 
 
 @dataclass
@@ -96,12 +108,16 @@ async def seed_population(
             return report
         if progress:
             progress(state.people_done)
+        mark = time.perf_counter()
+        enrolment = await _Enrolment.start(identity_sessions, identity_rt, seed)
+        await loader.defer_constraints(exchange_sessions)
+        timings["constraints"] = time.perf_counter() - mark
         source = households(seed, people, start_household=state.households_done)
         mark = time.perf_counter()
         for batch in batches(source, batch_households):
             timings["generate"] += time.perf_counter() - mark
             mark = time.perf_counter()
-            report.enrolled += await _enrol(identity_sessions, identity_rt, batch, seed)
+            report.enrolled += await enrolment.enrol(batch)
             timings["identity"] += time.perf_counter() - mark
             mark = time.perf_counter()
             async with exchange_sessions() as session, session.begin():
@@ -112,9 +128,9 @@ async def seed_population(
                 progress(sum(len(h.members) for h in batch))
             mark = time.perf_counter()
         mark = time.perf_counter()
+        await enrolment.finish()
         await loader.finish(exchange_sessions, seed=seed, now=clock.now())
-        await load_synthetic_registry(identity_sessions, identity_rt, seed=seed, count=0, people=[])  # statistics
-        timings["statistics"] = time.perf_counter() - mark
+        timings["constraints"] += time.perf_counter() - mark
     finally:
         await exchange_engine.dispose()
         await identity_app.state.engine.dispose()
@@ -122,12 +138,47 @@ async def seed_population(
     return report
 
 
-async def _enrol(sessions: Any, rt: Any, batch: Sequence[Household], seed: int) -> int:
-    """Enrol the batch's people who hold a foundational ID, less any a previous, interrupted run already enrolled."""
-    wanted = {f"per_syn_{seed}_{p.number:08d}": (p, h) for h in batch for p in h.members if p.has_foundational_id}
-    async with sessions() as session:
-        present = set(await session.scalars(select(IdentityPerson.id).where(IdentityPerson.id.in_(list(wanted)))))
-    people = [identity_person(p, seed, h.district, h.region) for key, (p, h) in wanted.items() if key not in present]
-    if not people:
-        return 0
-    return await load_synthetic_registry(sessions, rt, seed=seed, count=len(people), people=people, analyze=False)
+class _Enrolment:
+    """Identity's side of the load: the people who hold a foundational ID, built in bulk (`SyntheticRows`) and
+    written with COPY on PostgreSQL, the persons' constraints and secondary indexes deferred to the end."""
+
+    def __init__(self, sessions: Any, rows: SyntheticRows, seed: int, enrolled_until: int) -> None:
+        self._sessions, self._rows, self._seed = sessions, rows, seed
+        # A batch that identity committed and the registries did not (an interruption in between) comes again on
+        # resuming: people up to this number may already be enrolled.
+        self._enrolled_until = enrolled_until
+
+    @classmethod
+    async def start(cls, sessions: Any, rt: Any, seed: int) -> _Enrolment:
+        async with sessions() as session, session.begin():
+            # The registry's UINs and names + dates of birth, read once: the load checks no more as it goes.
+            taken_uins, seen = await registry_keys(session)
+            last = await session.scalar(
+                select(func.max(IdentityPerson.id)).where(
+                    IdentityPerson.id.startswith(f"per_syn_{seed}_", autoescape=True)
+                )
+            )
+            await defer_constraints(session, IDENTITY_TABLES)
+        rows = SyntheticRows(rt, seed=seed, enrolled_by=loader.LOADER, taken_uins=taken_uins, seen=seen)
+        return cls(sessions, rows, seed, int(last.rsplit("_", 1)[1]) if last else -1)
+
+    async def enrol(self, batch: Sequence[Household]) -> int:
+        """Enrol the batch's people who hold a foundational ID, less any an interrupted run already enrolled."""
+        wanted = [(p, h) for h in batch for p in h.members if p.has_foundational_id]
+        if wanted and wanted[0][0].number <= self._enrolled_until:
+            ids = [self._person_id(p) for p, _ in wanted]
+            async with self._sessions() as session:
+                present = set(await session.scalars(select(IdentityPerson.id).where(IdentityPerson.id.in_(ids))))
+            wanted = [(p, h) for p, h in wanted if self._person_id(p) not in present]
+        built = self._rows.build(identity_person(p, self._seed, h.district, h.region) for p, h in wanted)
+        async with self._sessions() as session, session.begin():
+            await write_batch(session, built)
+        return len(built.persons)
+
+    def _person_id(self, person: Person) -> str:
+        return f"per_syn_{self._seed}_{person.number:08d}"
+
+    async def finish(self) -> None:
+        async with self._sessions() as session, session.begin():
+            await restore_constraints(session, IDENTITY_TABLES)
+            await analyze(session)

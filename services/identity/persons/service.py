@@ -54,9 +54,15 @@ def attribute_context(person_id: str, name: str) -> str:
     return f"person:{person_id}:{name}"
 
 
-def _dedup_name(values: Mapping[str, str | None]) -> str:
+def dedup_name(values: Mapping[str, str | None]) -> str:
+    """The person's name in its matching form, as the name and date-of-birth index takes it."""
     full = values.get("full_name") or " ".join(v for n in ("given_name", "family_name") if (v := values.get(n)))
     return matching_name(full)
+
+
+def name_dob_index_of(matching: str, date_of_birth: str, rt: Runtime) -> str:
+    """The name and date-of-birth blind index from the name's matching form (`dedup_name`)."""
+    return rt.keyring.blind.index(f"{matching} {date_of_birth}", kind="name_dob")
 
 
 def encrypted_attribute_rows(
@@ -308,7 +314,7 @@ class PersonService:
 
     @staticmethod
     def name_dob_index(values: Mapping[str, str | None], rt: Runtime) -> str:
-        return rt.keyring.blind.index(f"{_dedup_name(values)} {values['date_of_birth']}", kind="name_dob")
+        return name_dob_index_of(dedup_name(values), str(values["date_of_birth"]), rt)
 
     @staticmethod
     def phone_index(phone: str | None, rt: Runtime) -> str | None:
