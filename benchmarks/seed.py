@@ -19,12 +19,8 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from benchmarks._common import POSTGRES_URL, Result, drop_postgres_schema, postgres_reachable, report
 from dpi_sandbox.seed import seed_population
@@ -33,35 +29,61 @@ SEED = 2026
 
 
 class BackendCpu:
-    """CPU seconds of the PostgreSQL backends this process connects to, and of parallel workers serving them, from
-    /proc (sampled every 0.2 s: a backend that ends between samples loses at most that much)."""
+    """CPU seconds of the PostgreSQL backends serving this process and its worker processes, with their parallel
+    workers, from /proc: a backend's title names its client's port ("postgres: user db 127.0.0.1(port) ..."), and
+    /proc/net/tcp the ports of our sockets. Sampled every 0.2 s: a backend that ends between two samples loses at
+    most that much."""
 
     def __init__(self) -> None:
-        self.pids: set[int] = set()
         self._ticks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
-        event.listen(Engine, "connect", self._connected)
 
-    def _connected(self, dbapi_connection: Any, _record: Any) -> None:
-        driver = getattr(dbapi_connection, "driver_connection", None)
-        if driver is not None and hasattr(driver, "get_server_pid"):
-            self.pids.add(driver.get_server_pid())
+    @staticmethod
+    def _our_ports(proc: Path) -> set[int]:
+        me = os.getpid()
+        inodes: set[str] = set()
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                pid = int(entry.name)
+                if pid != me and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != me:
+                    continue
+                for fd in (entry / "fd").iterdir():
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+        ports = set()
+        for table in ("tcp", "tcp6"):
+            with contextlib.suppress(OSError):
+                for line in (proc / "net" / table).read_text().splitlines()[1:]:
+                    fields = line.split()
+                    if fields[9] in inodes:
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        return ports
 
     def _poll(self) -> None:
         proc = Path("/proc")
+        backends: set[int] = set()
         while not self._stop.wait(0.2):
+            clients = {f"({port})" for port in self._our_ports(proc)}
             for entry in proc.iterdir():
                 if not entry.name.isdigit():
                     continue
                 pid = int(entry.name)
-                with contextlib.suppress(OSError, ValueError):
-                    if pid not in self.pids:
-                        command = (entry / "cmdline").read_bytes().decode(errors="replace")
-                        if not command.startswith("postgres: parallel worker for PID "):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    if pid not in self._ticks:
+                        title = (entry / "cmdline").read_bytes().decode(errors="replace")
+                        if not title.startswith("postgres: "):
                             continue
-                        if int(command.split("PID ")[1].split()[0].strip("\x00")) not in self.pids:
+                        if title.startswith("postgres: parallel worker for PID "):
+                            if int(title.split("PID ")[1].split()[0].strip("\x00")) not in backends:
+                                continue
+                        elif not any(client in title for client in clients):
                             continue
+                        else:
+                            backends.add(pid)
                     fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                     self._ticks[pid] = int(fields[11]) + int(fields[12])
 
@@ -72,7 +94,6 @@ class BackendCpu:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        event.remove(Engine, "connect", self._connected)
 
     @property
     def seconds(self) -> float:

@@ -9,11 +9,11 @@ No enrolment events are written: a bulk load is a migration of synthetic data, n
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,14 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.common.bulk import write_rows
 from services.common.db import table_of
 from services.identity.deps import Runtime
+from services.identity.keyring import Keyring
 from services.identity.persons.models import Person, PersonAttribute, PersonStatus
 from services.identity.persons.service import (
     UIN_ATTRIBUTE,
-    PersonService,
     attribute_context,
     dedup_name,
     name_dob_index_of,
     new_sub,
+    phone_index_of,
 )
 from services.identity.persons.uin import generate_uin
 
@@ -107,80 +108,67 @@ class SyntheticBatch:
     uin_rows: dict[int, int]  # person row -> its UIN's attribute row
 
 
+class KeyedPerson(NamedTuple):
+    """A synthetic person with the keys that make them unique in the registry, before their fields are sealed."""
+
+    person_id: str
+    sub: str
+    uin: str
+    uin_index: str
+    name_dob_index: str
+    values: dict[str, str | None]
+    biometric_template: str
+
+
 class SyntheticRows:
     """Builds the rows of synthetic people as an enrolment would store them (the same keyring, field encryption,
     blind indexes and UIN generator), in bulk: the names' matching forms computed once per name, the fields of a
-    batch sealed in one go. Keeps the load free of duplicates itself (it skips a name and date of birth it already
-    made) and never gives a UIN twice: `taken_uins` holds the blind indexes already given, in the database or in
-    this load."""
+    batch sealed in one go.
+
+    In two steps, so that a load can seal in several processes: `keys` keeps the load free of duplicates (it skips
+    a name and date of birth already made) and never gives a UIN twice (`taken_uins` holds the UIN blind indexes
+    already given, in the database or in this load; `registry_keys` reads both from the database), in one place;
+    `seal` (any process with the keyring) makes the rows."""
 
     def __init__(
-        self,
-        rt: Runtime,
-        *,
-        seed: int,
-        enrolled_by: str,
-        taken_uins: set[str] | None = None,
-        seen: set[str] | None = None,
+        self, keyring: Keyring, *, seed: int, taken_uins: set[str] | None = None, seen: set[str] | None = None
     ) -> None:
-        self._rt, self._seed, self._enrolled_by = rt, seed, enrolled_by
+        self._keyring, self._seed = keyring, seed
         self.taken_uins = taken_uins if taken_uins is not None else set()
         self._seen = seen if seen is not None else set()
         self._matching: dict[str, str] = {}
 
-    def build(self, people: Iterable[SyntheticPerson]) -> SyntheticBatch:
-        rt = self._rt
-        now = rt.clock.now()
-        persons: list[tuple[Any, ...]] = []
-        fields: list[tuple[str, str, str]] = []  # (person id, field, value)
-        uin_rows: dict[int, int] = {}
+    def keys(self, people: Iterable[SyntheticPerson]) -> list[KeyedPerson]:
+        keyed = []
         for synthetic in people:
             values = synthetic.values
             name_key = f"{values.get('full_name')}\x00{values.get('given_name')}\x00{values.get('family_name')}"
             matching = self._matching.get(name_key)
             if matching is None:
                 matching = self._matching[name_key] = dedup_name(values)
-            name_dob_index = name_dob_index_of(matching, str(values["date_of_birth"]), rt)
+            name_dob_index = name_dob_index_of(matching, str(values["date_of_birth"]), self._keyring)
             if name_dob_index in self._seen:
                 continue
             self._seen.add(name_dob_index)
-            person_id = f"per_syn_{self._seed}_{synthetic.number:08d}"
             # 8 x 10^10 possible UINs: a million draws collide a few times, so never reuse one (as enrolment does).
             uin, uin_index = self.fresh_uin()
-            persons.append(
-                (
-                    person_id,
+            keyed.append(
+                KeyedPerson(
+                    f"per_syn_{self._seed}_{synthetic.number:08d}",
                     synthetic.sub or new_sub(),
-                    PersonStatus.active.value,
+                    uin,
                     uin_index,
                     name_dob_index,
-                    PersonService.phone_index(values["phone"], rt),
-                    rt.keyring.fingerprint("biometric", synthetic.biometric_template),
-                    True,
-                    False,
-                    None,
-                    self._enrolled_by,
-                    now,
-                    now,
-                    now,
+                    values,
+                    synthetic.biometric_template,
                 )
             )
-            fields += [(person_id, name, value) for name, value in values.items() if value is not None]
-            uin_rows[len(persons) - 1] = len(fields)
-            fields.append((person_id, UIN_ATTRIBUTE, uin))
-        key_id, sealed = rt.keyring.cipher.encrypt_many(
-            [(value, attribute_context(person_id, name)) for person_id, name, value in fields]
-        )
-        attributes = [
-            (person_id, name, key_id, ciphertext, now)
-            for (person_id, name, _), ciphertext in zip(fields, sealed, strict=True)
-        ]
-        return SyntheticBatch(persons, attributes, uin_rows)
+        return keyed
 
     def fresh_uin(self) -> tuple[str, str]:
         while True:
             uin = generate_uin()
-            uin_index = self._rt.keyring.blind.index(uin, kind="uin")
+            uin_index = self._keyring.blind.index(uin, kind="uin")
             if uin_index not in self.taken_uins:
                 self.taken_uins.add(uin_index)
                 return uin, uin_index
@@ -194,10 +182,47 @@ class SyntheticRows:
                 uin, uin_index = self.fresh_uin()
                 batch.persons[row] = (*person[:_UIN_INDEX], uin_index, *person[_UIN_INDEX + 1 :])
                 person_id, name, _, _, updated_at = batch.attributes[attribute_row]
-                key_id, ciphertext = self._rt.keyring.cipher.encrypt(
+                key_id, ciphertext = self._keyring.cipher.encrypt(
                     uin, context=attribute_context(person_id, UIN_ATTRIBUTE)
                 )
                 batch.attributes[attribute_row] = (person_id, name, key_id, ciphertext, updated_at)
+
+
+def seal(keyring: Keyring, people: Sequence[KeyedPerson], *, now: datetime, enrolled_by: str) -> SyntheticBatch:
+    """The rows of `people`: active, biometric-consenting, every field encrypted under the active key."""
+    persons: list[tuple[Any, ...]] = []
+    fields: list[tuple[str, str, str]] = []  # (person id, field, value)
+    uin_rows: dict[int, int] = {}
+    for person in people:
+        persons.append(
+            (
+                person.person_id,
+                person.sub,
+                PersonStatus.active.value,
+                person.uin_index,
+                person.name_dob_index,
+                phone_index_of(person.values["phone"], keyring),
+                keyring.fingerprint("biometric", person.biometric_template),
+                True,
+                False,
+                None,
+                enrolled_by,
+                now,
+                now,
+                now,
+            )
+        )
+        fields += [(person.person_id, name, value) for name, value in person.values.items() if value is not None]
+        uin_rows[len(persons) - 1] = len(fields)
+        fields.append((person.person_id, UIN_ATTRIBUTE, person.uin))
+    key_id, sealed = keyring.cipher.encrypt_many(
+        [(value, attribute_context(person_id, name)) for person_id, name, value in fields]
+    )
+    attributes = [
+        (person_id, name, key_id, ciphertext, now)
+        for (person_id, name, _), ciphertext in zip(fields, sealed, strict=True)
+    ]
+    return SyntheticBatch(persons, attributes, uin_rows)
 
 
 async def write_batch(session: AsyncSession, batch: SyntheticBatch) -> None:
@@ -228,11 +253,11 @@ async def load_synthetic_registry(
     """Insert `count` active, biometric-consenting people; returns how many were written (duplicates skipped).
 
     `people` replaces this module's own generator (`count` and `start` are then unused)."""
-    rows = SyntheticRows(rt, seed=seed, enrolled_by=enrolled_by)
+    rows = SyntheticRows(rt.keyring, seed=seed)
     written = 0
     source = iter(people) if people is not None else synthetic_people(seed, count, start=start)
     while chunk := list(islice(source, batch_size)):
-        batch = rows.build(chunk)
+        batch = seal(rt.keyring, rows.keys(chunk), now=rt.clock.now(), enrolled_by=enrolled_by)
         async with sessionmaker() as session, session.begin():
             wanted = [person[_UIN_INDEX] for person in batch.persons]
             rows.redraw(batch, set(await session.scalars(select(Person.uin_index).where(Person.uin_index.in_(wanted)))))
