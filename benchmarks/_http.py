@@ -86,6 +86,9 @@ def serve(
             command = [
                 sys.executable, "-m", "uvicorn", "--factory", factory, "--host", host, "--port", str(worker_port),
                 "--no-access-log", "--log-level", "warning",
+                # The warm-up uses one connection at a time: on a loaded machine the others wait longer than
+                # uvicorn's 5 s keep-alive, and a closed connection would end the run.
+                "--timeout-keep-alive", "120",
             ]  # fmt: skip
             with log.open("wb") as output:
                 processes.append(

@@ -60,6 +60,7 @@ async def populate(settings: ExchangeSettings, people: int) -> tuple[int, float]
     try:
         state = await loader.begin(sessions, seed=SEED, people=people, now=clock.now())
         if not state.complete:
+            await loader.defer_constraints(sessions)
             batch: list[Any] = []
             for household in households(SEED, people, start_household=state.households_done):
                 batch.append(household)

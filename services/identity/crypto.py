@@ -8,7 +8,7 @@ import hmac
 import os
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -63,6 +63,18 @@ class FieldCipher:
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._ciphers[self.active_key_id].encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
         return self.active_key_id, nonce + sealed
+
+    def encrypt_many(self, items: Sequence[tuple[str, str]]) -> tuple[str, list[bytes]]:
+        """`encrypt` for many (plaintext, context) pairs: the same sealing, the nonces drawn in one call."""
+        for _, context in items:
+            _require_label(context, "an encryption context")
+        cipher = self._ciphers[self.active_key_id]
+        nonces = os.urandom(NONCE_BYTES * len(items))
+        sealed = []
+        for at, (plaintext, context) in enumerate(items):
+            nonce = nonces[at * NONCE_BYTES : (at + 1) * NONCE_BYTES]
+            sealed.append(nonce + cipher.encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8")))
+        return self.active_key_id, sealed
 
     def decrypt(self, key_id: str, blob: bytes, *, context: str) -> str:
         """Decrypt a blob from `encrypt`; any tampering or a different context raises FieldDecryptionError."""

@@ -18,9 +18,12 @@ from __future__ import annotations
 import hashlib
 import random
 import unicodedata
-from collections.abc import Iterator
+from bisect import bisect
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
+from typing import Any, NamedTuple
 
 from services.exchange.population.names import LOCALES, Locale
 
@@ -35,14 +38,12 @@ FSPS = ("FSP-ALPHA", "FSP-BETA", "MOBILE-MONEY")
 DUPLICATE_SHARE = 0.004
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
     fsp: str
     number: str
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(NamedTuple):  # a tuple: a million of them are made in a load
     number: int
     sub: str
     household_id: str
@@ -86,11 +87,55 @@ def subject_ref(seed: int, number: int) -> str:
     return "sub_" + hashlib.sha256(f"dpi-synthetic-population:{seed}:{number}".encode()).hexdigest()[:26]
 
 
-def _weighted(rng: random.Random, table: tuple[tuple[object, float], ...]) -> object:
-    return rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+class _Draws:
+    """The household's random stream, drawn exactly as `random.Random.choice`, `randrange` and `choices` would draw
+    it (so the population is the one those calls made), without their per-call argument handling: a million people
+    take some 25 million draws."""
+
+    __slots__ = ("_bits", "random")
+
+    def __init__(self, key: str) -> None:
+        rng = random.Random(key)
+        self.random = rng.random
+        self._bits = rng.getrandbits
+
+    def below(self, n: int) -> int:
+        """Uniform in [0, n): CPython's `_randbelow_with_getrandbits`, by rejection on n.bit_length() bits."""
+        k = n.bit_length()
+        r = self._bits(k)
+        while r >= n:
+            r = self._bits(k)
+        return r
+
+    def pick(self, options: tuple[Any, ...]) -> Any:
+        return options[self.below(len(options))]
+
+    def weighted(self, table: _Weighted) -> Any:
+        return table.values[bisect(table.cumulative, self.random() * table.total, 0, table.last)]
 
 
-_LOCALE_WEIGHTS = [locale.weight for locale in LOCALES]
+@dataclass(frozen=True)
+class _Weighted:
+    values: tuple[Any, ...]
+    cumulative: tuple[float, ...]
+    total: float
+    last: int
+
+    @classmethod
+    def of(cls, table: Sequence[tuple[Any, float]]) -> _Weighted:
+        cumulative = tuple(accumulate(weight for _, weight in table))
+        return cls(tuple(value for value, _ in table), cumulative, cumulative[-1] + 0.0, len(table) - 1)
+
+
+_LOCALES = _Weighted.of([(locale, locale.weight) for locale in LOCALES])
+_SIZES = _Weighted.of(HOUSEHOLD_SIZES)
+_RESIDENCY = _Weighted.of(RESIDENCY)
+_INCOME = _Weighted.of(INCOME_BANDS)
+_SEXES = _Weighted.of(
+    (("female", 48), ("male", 48), ("intersex", 0.5), ("other", 0.5), ("undisclosed", 1.5), (None, 1.5))
+)
+_FOREIGN = NATIONALITIES[3:]
+_DAYS = [timedelta(days=n) for n in range(95 * 365 + 365)]  # every age in days a person here can have
 
 
 def households(seed: int, people: int, *, start_household: int = 0) -> Iterator[Household]:
@@ -100,7 +145,7 @@ def households(seed: int, people: int, *, start_household: int = 0) -> Iterator[
     a clash moves the later person's birthday by a day. That makes each household depend on the ones before it, so
     a resumed load generates (without storing) the households it skips."""
     number, index = 0, 0
-    taken: set[tuple[str, str, date]] = set()
+    taken = _Taken()
     while number < people:
         household = _household(seed, index, number, people - number, taken)
         if index >= start_household:
@@ -109,41 +154,55 @@ def households(seed: int, people: int, *, start_household: int = 0) -> Iterator[
         index += 1
 
 
-def _unique_birthday(taken: set[tuple[str, str, date]], given: str, family: str, born: date) -> date:
-    key = (unicodedata.normalize("NFKD", given).casefold(), unicodedata.normalize("NFKD", family).casefold())
-    while (*key, born) in taken:
-        born += timedelta(days=1)
-    taken.add((*key, born))
-    return born
+class _Taken:
+    """Names and dates of birth already given, as the names' matching form and the day's ordinal, in one integer."""
+
+    def __init__(self) -> None:
+        self._written: dict[tuple[str, str], int] = {}  # as written -> the number of its matching form
+        self._forms: dict[tuple[str, str], int] = {}
+        self._taken: set[int] = set()
+
+    def unique_birthday(self, given: str, family: str, born: date) -> date:
+        name = self._written.get((given, family))
+        if name is None:
+            form = (unicodedata.normalize("NFKD", given).casefold(), unicodedata.normalize("NFKD", family).casefold())
+            name = self._written[(given, family)] = self._forms.setdefault(form, len(self._forms))
+        day = born.toordinal()
+        while (name << 20) | day in self._taken:
+            day += 1
+        self._taken.add((name << 20) | day)
+        return born if day == born.toordinal() else date.fromordinal(day)
 
 
 def _household(  # noqa: C901, PLR0912, PLR0915 (one household drawn field by field, in a fixed order for determinism)
-    seed: int, index: int, first: int, room: int, taken: set[tuple[str, str, date]]
+    seed: int, index: int, first: int, room: int, taken: _Taken
 ) -> Household:
-    rng = random.Random(f"{seed}:household:{index}")
-    locale: Locale = rng.choices(LOCALES, weights=_LOCALE_WEIGHTS)[0]
-    size = min(int(_weighted(rng, HOUSEHOLD_SIZES)), room)  # type: ignore[call-overload]
-    residency = str(_weighted(rng, RESIDENCY))
-    district_number = rng.randrange(1, 61)
+    rng = _Draws(f"{seed}:household:{index}")
+    chance, below, pick = rng.random, rng.below, rng.pick
+    locale: Locale = rng.weighted(_LOCALES)
+    size = min(rng.weighted(_SIZES), room)
+    residency: str = rng.weighted(_RESIDENCY)
+    district_number = 1 + below(60)
     district, region = f"District {district_number}", REGIONS[district_number % len(REGIONS)]
-    family = rng.choice(locale.family)
-    ethnicity = rng.choice(ETHNICITIES) if rng.random() < 0.7 else None
-    nationality = (
-        None if residency == "stateless" else ("SBX" if residency == "citizen" else rng.choice(NATIONALITIES[3:]))
-    )
+    family = pick(locale.family)
+    ethnicity = pick(ETHNICITIES) if chance() < 0.7 else None
+    nationality = None if residency == "stateless" else ("SBX" if residency == "citizen" else pick(_FOREIGN))
     household_id = f"hh_{seed}_{index:07d}"
-    head_age = rng.randrange(18, 86)
+    head_age = 18 + below(68)
     plan: list[tuple[str, int]] = [("head", head_age)]
-    married = size >= 2 and head_age < 80 and rng.random() < 0.7
+    married = size >= 2 and head_age < 80 and chance() < 0.7
     if married:
-        plan.append(("spouse", max(18, head_age + rng.randrange(-8, 9))))
+        plan.append(("spouse", max(18, head_age - 8 + below(17))))
     while len(plan) < size:
-        if head_age >= 30 and rng.random() < 0.85:
-            plan.append(("child", rng.randrange(0, min(head_age - 16, 35))))
+        if head_age >= 30 and chance() < 0.85:
+            plan.append(("child", below(min(head_age - 16, 35))))
         else:
-            plan.append(("other", rng.randrange(0, 95)))
-    head_phone = f"+000 {rng.randrange(10**8, 10**9)}" if rng.random() < 0.85 else None
-    head_sex = rng.choice(("female", "male"))
+            plan.append(("other", below(95)))
+    head_phone = f"+000 {10**8 + below(9 * 10**8)}" if chance() < 0.85 else None
+    head_sex = pick(("female", "male"))
+    either = locale.female + locale.male
+    born_of_place = district if residency in ("citizen", "resident") else "Outside the country"
+    without_papers = residency in ("refugee", "stateless")
     members: list[Person] = []
     for offset, (relationship, age) in enumerate(plan):
         number = first + offset
@@ -152,34 +211,32 @@ def _household(  # noqa: C901, PLR0912, PLR0915 (one household drawn field by fi
         elif relationship == "spouse":
             sex = "male" if head_sex == "female" else "female"
         else:
-            sex = rng.choices(
-                ("female", "male", "intersex", "other", "undisclosed", None), weights=(48, 48, 0.5, 0.5, 1.5, 1.5)
-            )[0]
-        names = locale.female if sex == "female" else locale.male if sex == "male" else locale.female + locale.male
-        born = REFERENCE_DAY - timedelta(days=age * 365 + rng.randrange(365))
+            sex = rng.weighted(_SEXES)
+        names = locale.female if sex == "female" else locale.male if sex == "male" else either
+        born = REFERENCE_DAY - _DAYS[age * 365 + below(365)]
         adult = age >= 18
         if relationship == "head":
             phone, shared = head_phone, False
-        elif adult and rng.random() < 0.6:
-            phone, shared = f"+000 {rng.randrange(10**8, 10**9)}", False
-        elif adult and head_phone and rng.random() < 0.6:
+        elif adult and chance() < 0.6:
+            phone, shared = f"+000 {10**8 + below(9 * 10**8)}", False
+        elif adult and head_phone and chance() < 0.6:
             phone, shared = head_phone, True
         else:
             phone, shared = None, False
-        if residency in ("refugee", "stateless"):
-            has_id = rng.random() < 0.35
+        if without_papers:
+            has_id = chance() < 0.35
         elif age < 5:
-            has_id = rng.random() < 0.5
+            has_id = chance() < 0.5
         else:
-            has_id = rng.random() < 0.97
-        banked = adult and rng.random() < 0.75
-        fsp = rng.choice(FSPS) if banked else None
+            has_id = chance() < 0.97
+        banked = adult and chance() < 0.75
+        fsp = pick(FSPS) if banked else None
         if fsp == "MOBILE-MONEY" and phone is None:
-            fsp = rng.choice(FSPS[:2])
+            fsp = pick(FSPS[:2])
         account = Account(fsp, f"{fsp[:3]}{number:09d}") if fsp else None
-        deceased = age >= 60 and rng.random() < 0.03
-        given = rng.choice(names)
-        born = _unique_birthday(taken, given, family, born)
+        deceased = age >= 60 and chance() < 0.03
+        given = pick(names)
+        born = taken.unique_birthday(given, family, born)
         mother = father = None
         if relationship == "child":  # the head and spouse come first, so a child's parents are already made
             for parent in members[:2]:
@@ -188,42 +245,37 @@ def _household(  # noqa: C901, PLR0912, PLR0915 (one household drawn field by fi
                         mother = parent.number
                     elif parent.sex == "male" and father is None:
                         father = parent.number
+        disabled = chance() < 0.06
+        deceased_on = REFERENCE_DAY - _DAYS[1 + below(3649)] if deceased else None
+        duplicate = given.upper() if has_id and chance() < DUPLICATE_SHARE else None
         members.append(
             Person(
-                number=number,
-                sub=subject_ref(seed, number),
-                household_id=household_id,
-                relationship=relationship,
-                given_name=given,
-                family_name=family,
-                sex=sex,
-                date_of_birth=born,
-                place_of_birth=district if residency in ("citizen", "resident") else "Outside the country",
-                ethnicity=ethnicity,
-                residency_status=residency,
-                nationality=nationality,
-                preferred_language=locale.language,
-                phone=phone,
-                phone_shared=shared,
-                has_foundational_id=has_id,
-                disability_flag=rng.random() < 0.06,
-                account=account,
-                deceased_on=REFERENCE_DAY - timedelta(days=rng.randrange(1, 3650)) if deceased else None,
-                duplicate_given_name=given.upper() if has_id and rng.random() < DUPLICATE_SHARE else None,
-                mother_number=mother,
-                father_number=father,
+                number,
+                subject_ref(seed, number),
+                household_id,
+                relationship,
+                given,
+                family,
+                sex,
+                born,
+                born_of_place,
+                ethnicity,
+                residency,
+                nationality,
+                locale.language,
+                phone,
+                shared,
+                has_id,
+                disabled,
+                deceased_on,
+                account,
+                duplicate,
+                mother,
+                father,
             )
         )
     return Household(
-        index,
-        household_id,
-        locale.code,
-        str(_weighted(rng, INCOME_BANDS)),
-        district,
-        region,
-        residency,
-        members,
-        married,
+        index, household_id, locale.code, rng.weighted(_INCOME), district, region, residency, members, married
     )
 
 

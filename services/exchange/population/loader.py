@@ -1,6 +1,7 @@
 """Bulk-loading the synthetic population into the simulated registries: COPY on PostgreSQL, batched INSERTs on
 SQLite, one transaction per batch of households together with the load's progress row, so an interrupted load
-resumes after the last batch it committed and never writes a person twice.
+resumes after the last batch it committed and never writes a person twice. On PostgreSQL the tables' foreign keys,
+unique constraints and secondary indexes are dropped for the load and built once at its end (services.common.bulk).
 """
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common import bulk
 from services.common.db import table_of
 from services.exchange.population.generator import Household
 from services.exchange.population.models import PopulationLoad
@@ -154,23 +157,25 @@ def _marriage_day(younger_born: date) -> date:
     return younger_born + timedelta(days=21 * 365)
 
 
+_COLUMNS = {table.name: tuple(c.name for c in table.columns) for table in TABLES}
+_VALUES = {name: itemgetter(*columns) for name, columns in _COLUMNS.items()}
+
+
+async def defer_constraints(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Before the first batch (PostgreSQL): the registries' foreign keys, unique constraints and secondary indexes
+    wait for `finish`, which builds them once over every row (services.common.bulk)."""
+    async with sessions() as session, session.begin():
+        await bulk.defer_constraints(session, TABLES)
+
+
 async def write_batch(
     session: AsyncSession, batch: Sequence[Household], *, seed: int, now: datetime, progress: Progress
 ) -> Progress:
     """The batch's rows and the advanced progress, in the caller's transaction."""
     rows = registry_rows(batch, seed=seed, now=now)
-    if session.get_bind().dialect.name == "postgresql":
-        raw = await (await session.connection()).get_raw_connection()
-        driver: Any = raw.driver_connection
-        for table in TABLES:
-            if rows[table.name]:
-                columns = [c.name for c in table.columns]
-                records = [tuple(row[c] for c in columns) for row in rows[table.name]]
-                await driver.copy_records_to_table(table.name, records=records, columns=columns)
-    else:
-        for table in TABLES:
-            if rows[table.name]:
-                await session.execute(insert(table), rows[table.name])
+    for table in TABLES:
+        values = _VALUES[table.name]
+        await bulk.write_rows(session, table, _COLUMNS[table.name], [values(row) for row in rows[table.name]])
     done = Progress(
         progress.households_done + len(batch), progress.people_done + sum(len(h.members) for h in batch), False
     )
@@ -181,11 +186,13 @@ async def write_batch(
 
 
 async def finish(sessions: async_sessionmaker[AsyncSession], *, seed: int, now: datetime) -> None:
+    """The constraints and indexes built again over every row, fresh planner statistics, and the load complete."""
     async with sessions() as session, session.begin():
+        await bulk.restore_constraints(session, TABLES)
         load = await session.get(PopulationLoad, seed)
         assert load is not None
         load.status, load.updated_at = "complete", now
-        if session.get_bind().dialect.name == "postgresql":
-            # Fresh planner statistics for the tables just filled (only these: a bare ANALYZE takes the database).
+        if bulk.is_postgresql(session):
+            # Only the tables just filled: a bare ANALYZE takes the whole database.
             for table in TABLES:
                 await session.execute(text(f'ANALYZE "{table.name}"'))

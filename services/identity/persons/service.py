@@ -17,6 +17,7 @@ from services.common.db import table_of
 from services.common.ids import new_id
 from services.identity.adjudication.models import AdjudicationCase, CaseStatus, MatchSignal
 from services.identity.deps import Runtime
+from services.identity.keyring import Keyring
 from services.identity.persons.errors import (
     DuplicateSuspected,
     InvalidPersonalData,
@@ -54,9 +55,19 @@ def attribute_context(person_id: str, name: str) -> str:
     return f"person:{person_id}:{name}"
 
 
-def _dedup_name(values: Mapping[str, str | None]) -> str:
+def dedup_name(values: Mapping[str, str | None]) -> str:
+    """The person's name in its matching form, as the name and date-of-birth index takes it."""
     full = values.get("full_name") or " ".join(v for n in ("given_name", "family_name") if (v := values.get(n)))
     return matching_name(full)
+
+
+def name_dob_index_of(matching: str, date_of_birth: str, keyring: Keyring) -> str:
+    """The name and date-of-birth blind index from the name's matching form (`dedup_name`)."""
+    return keyring.blind.index(f"{matching} {date_of_birth}", kind="name_dob")
+
+
+def phone_index_of(phone: str | None, keyring: Keyring) -> str | None:
+    return keyring.blind.index(_NOT_PHONE_DIGITS.sub("", phone), kind="phone") if phone else None
 
 
 def encrypted_attribute_rows(
@@ -308,11 +319,11 @@ class PersonService:
 
     @staticmethod
     def name_dob_index(values: Mapping[str, str | None], rt: Runtime) -> str:
-        return rt.keyring.blind.index(f"{_dedup_name(values)} {values['date_of_birth']}", kind="name_dob")
+        return name_dob_index_of(dedup_name(values), str(values["date_of_birth"]), rt.keyring)
 
     @staticmethod
     def phone_index(phone: str | None, rt: Runtime) -> str | None:
-        return rt.keyring.blind.index(_NOT_PHONE_DIGITS.sub("", phone), kind="phone") if phone else None
+        return phone_index_of(phone, rt.keyring)
 
     async def _open_case(
         self,

@@ -9,23 +9,27 @@ No enrolment events are written: a bulk load is a migration of synthetic data, n
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from itertools import islice
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.bulk import write_rows
 from services.common.db import table_of
 from services.identity.deps import Runtime
+from services.identity.keyring import Keyring
 from services.identity.persons.models import Person, PersonAttribute, PersonStatus
 from services.identity.persons.service import (
     UIN_ATTRIBUTE,
-    PersonService,
     attribute_context,
-    encrypted_attribute_rows,
+    dedup_name,
+    name_dob_index_of,
     new_sub,
+    phone_index_of,
 )
 from services.identity.persons.uin import generate_uin
 
@@ -85,6 +89,156 @@ def synthetic_people(seed: int, count: int, *, start: int = 0) -> Iterator[Synth
         yield SyntheticPerson(number, values, f"synthetic-template:{seed}:{number}")
 
 
+PERSONS = table_of(Person)
+ATTRIBUTES = table_of(PersonAttribute)
+PERSON_COLUMNS = (
+    "id", "sub", "status", "uin_index", "name_dob_index", "phone_index", "biometric_hash", "consent_biometric",
+    "consent_notices", "duplicate_of", "enrolled_by", "created_at", "updated_at", "uin_issued_at",
+)  # fmt: skip
+ATTRIBUTE_COLUMNS = ("person_id", "name", "key_id", "ciphertext", "updated_at")
+_PERSON_ID, _UIN_INDEX = PERSON_COLUMNS.index("id"), PERSON_COLUMNS.index("uin_index")
+
+
+@dataclass
+class SyntheticBatch:
+    """One batch's rows, values in the order of PERSON_COLUMNS and ATTRIBUTE_COLUMNS."""
+
+    persons: list[tuple[Any, ...]]
+    attributes: list[tuple[Any, ...]]
+    uin_rows: dict[int, int]  # person row -> its UIN's attribute row
+
+
+class KeyedPerson(NamedTuple):
+    """A synthetic person with the keys that make them unique in the registry, before their fields are sealed."""
+
+    person_id: str
+    sub: str
+    uin: str
+    uin_index: str
+    name_dob_index: str
+    values: dict[str, str | None]
+    biometric_template: str
+
+
+class SyntheticRows:
+    """Builds the rows of synthetic people as an enrolment would store them (the same keyring, field encryption,
+    blind indexes and UIN generator), in bulk: the names' matching forms computed once per name, the fields of a
+    batch sealed in one go.
+
+    In two steps, so that a load can seal in several processes: `keys` keeps the load free of duplicates (it skips
+    a name and date of birth already made) and never gives a UIN twice (`taken_uins` holds the UIN blind indexes
+    already given, in the database or in this load; `registry_keys` reads both from the database), in one place;
+    `seal` (any process with the keyring) makes the rows."""
+
+    def __init__(
+        self, keyring: Keyring, *, seed: int, taken_uins: set[str] | None = None, seen: set[str] | None = None
+    ) -> None:
+        self._keyring, self._seed = keyring, seed
+        self.taken_uins = taken_uins if taken_uins is not None else set()
+        self._seen = seen if seen is not None else set()
+        self._matching: dict[str, str] = {}
+
+    def keys(self, people: Iterable[SyntheticPerson]) -> list[KeyedPerson]:
+        keyed = []
+        for synthetic in people:
+            values = synthetic.values
+            name_key = f"{values.get('full_name')}\x00{values.get('given_name')}\x00{values.get('family_name')}"
+            matching = self._matching.get(name_key)
+            if matching is None:
+                matching = self._matching[name_key] = dedup_name(values)
+            name_dob_index = name_dob_index_of(matching, str(values["date_of_birth"]), self._keyring)
+            if name_dob_index in self._seen:
+                continue
+            self._seen.add(name_dob_index)
+            # 8 x 10^10 possible UINs: a million draws collide a few times, so never reuse one (as enrolment does).
+            uin, uin_index = self.fresh_uin()
+            keyed.append(
+                KeyedPerson(
+                    f"per_syn_{self._seed}_{synthetic.number:08d}",
+                    synthetic.sub or new_sub(),
+                    uin,
+                    uin_index,
+                    name_dob_index,
+                    values,
+                    synthetic.biometric_template,
+                )
+            )
+        return keyed
+
+    def fresh_uin(self) -> tuple[str, str]:
+        while True:
+            uin = generate_uin()
+            uin_index = self._keyring.blind.index(uin, kind="uin")
+            if uin_index not in self.taken_uins:
+                self.taken_uins.add(uin_index)
+                return uin, uin_index
+
+    def redraw(self, batch: SyntheticBatch, taken: set[str]) -> None:
+        """Draw again the UINs of `batch` that `taken` (found in the database) holds."""
+        self.taken_uins |= taken
+        for row, attribute_row in batch.uin_rows.items():
+            person = batch.persons[row]
+            if person[_UIN_INDEX] in taken:
+                uin, uin_index = self.fresh_uin()
+                batch.persons[row] = (*person[:_UIN_INDEX], uin_index, *person[_UIN_INDEX + 1 :])
+                person_id, name, _, _, updated_at = batch.attributes[attribute_row]
+                key_id, ciphertext = self._keyring.cipher.encrypt(
+                    uin, context=attribute_context(person_id, UIN_ATTRIBUTE)
+                )
+                batch.attributes[attribute_row] = (person_id, name, key_id, ciphertext, updated_at)
+
+
+def seal(keyring: Keyring, people: Sequence[KeyedPerson], *, now: datetime, enrolled_by: str) -> SyntheticBatch:
+    """The rows of `people`: active, biometric-consenting, every field encrypted under the active key."""
+    persons: list[tuple[Any, ...]] = []
+    fields: list[tuple[str, str, str]] = []  # (person id, field, value)
+    uin_rows: dict[int, int] = {}
+    for person in people:
+        persons.append(
+            (
+                person.person_id,
+                person.sub,
+                PersonStatus.active.value,
+                person.uin_index,
+                person.name_dob_index,
+                phone_index_of(person.values["phone"], keyring),
+                keyring.fingerprint("biometric", person.biometric_template),
+                True,
+                False,
+                None,
+                enrolled_by,
+                now,
+                now,
+                now,
+            )
+        )
+        fields += [(person.person_id, name, value) for name, value in person.values.items() if value is not None]
+        uin_rows[len(persons) - 1] = len(fields)
+        fields.append((person.person_id, UIN_ATTRIBUTE, person.uin))
+    key_id, sealed = keyring.cipher.encrypt_many(
+        [(value, attribute_context(person_id, name)) for person_id, name, value in fields]
+    )
+    attributes = [
+        (person_id, name, key_id, ciphertext, now)
+        for (person_id, name, _), ciphertext in zip(fields, sealed, strict=True)
+    ]
+    return SyntheticBatch(persons, attributes, uin_rows)
+
+
+async def write_batch(session: AsyncSession, batch: SyntheticBatch) -> None:
+    """The batch's rows, in the caller's transaction (COPY on PostgreSQL)."""
+    await write_rows(session, PERSONS, PERSON_COLUMNS, batch.persons)
+    await write_rows(session, ATTRIBUTES, ATTRIBUTE_COLUMNS, batch.attributes)
+
+
+async def analyze(session: AsyncSession) -> None:
+    """Fresh statistics, or the planner keeps its empty-table estimates and scans the status index of a million
+    rows for every deduplication (measured: 65 ms instead of under 1 ms at 1,000,000 people). Only the tables
+    written here: a bare ANALYZE takes every table in the database, and deadlocked with a parallel test's schema."""
+    for table in (PERSONS, ATTRIBUTES):
+        await session.execute(text(f'ANALYZE "{table.name}"'))
+
+
 async def load_synthetic_registry(
     sessionmaker: async_sessionmaker[AsyncSession],
     rt: Runtime,
@@ -95,86 +249,31 @@ async def load_synthetic_registry(
     batch_size: int = 2000,
     enrolled_by: str = "synthetic-loader",
     people: Iterable[SyntheticPerson] | None = None,
-    analyze: bool = True,
 ) -> int:
     """Insert `count` active, biometric-consenting people; returns how many were written (duplicates skipped).
 
-    `people` replaces this module's own generator (`count` and `start` are then unused); `analyze=False` leaves
-    the statistics to a caller that loads in many calls."""
-    seen: set[str] = set()
-    uin_indexes: set[str] = set()
+    `people` replaces this module's own generator (`count` and `start` are then unused)."""
+    rows = SyntheticRows(rt.keyring, seed=seed)
     written = 0
-    people = iter(people) if people is not None else synthetic_people(seed, count, start=start)
-    while True:
-        batch = [p for _, p in zip(range(batch_size), people, strict=False)]
-        if not batch:
-            if not analyze:
-                return written
-            # Fresh statistics, or the planner keeps its empty-table estimates and scans the status index of a
-            # million rows for every deduplication (measured: 65 ms instead of under 1 ms at 1,000,000 people).
-            # Only the tables written here: a bare ANALYZE takes every table in the database, and deadlocked with a
-            # parallel test's schema in CI.
-            async with sessionmaker() as session, session.begin():
-                for model in (Person, PersonAttribute):
-                    await session.execute(text(f'ANALYZE "{table_of(model).name}"'))
-            return written
-        person_rows: list[dict[str, Any]] = []
-        attribute_rows: list[dict[str, Any]] = []
-        now = rt.clock.now()
-        for synthetic in batch:
-            name_dob_index = PersonService.name_dob_index(synthetic.values, rt)
-            if name_dob_index in seen:
-                continue
-            seen.add(name_dob_index)
-            person_id = f"per_syn_{seed}_{synthetic.number:08d}"
-            # 8 x 10^10 possible UINs: a million draws collide a few times, so never reuse one (as enrolment does).
-            uin, uin_index = _fresh_uin(rt, uin_indexes)
-            person_rows.append(
-                {
-                    "id": person_id,
-                    "sub": synthetic.sub or new_sub(),
-                    "status": PersonStatus.active.value,
-                    "uin_index": uin_index,
-                    "name_dob_index": name_dob_index,
-                    "phone_index": PersonService.phone_index(synthetic.values["phone"], rt),
-                    "biometric_hash": rt.keyring.fingerprint("biometric", synthetic.biometric_template),
-                    "consent_biometric": True,
-                    "consent_notices": False,
-                    "duplicate_of": None,
-                    "enrolled_by": enrolled_by,
-                    "created_at": now,
-                    "updated_at": now,
-                    "uin_issued_at": now,
-                }
-            )
-            values = {**synthetic.values, UIN_ATTRIBUTE: uin}
-            attribute_rows += encrypted_attribute_rows(person_id, [(n, v, now) for n, v in values.items()], rt)
+    source = iter(people) if people is not None else synthetic_people(seed, count, start=start)
+    while chunk := list(islice(source, batch_size)):
+        batch = seal(rt.keyring, rows.keys(chunk), now=rt.clock.now(), enrolled_by=enrolled_by)
         async with sessionmaker() as session, session.begin():
-            batch_indexes = [row["uin_index"] for row in person_rows]
-            existing = await session.scalars(select(Person.uin_index).where(Person.uin_index.in_(batch_indexes)))
-            taken: set[str] = {index for index in existing if index is not None}
-            for row in person_rows:  # a UIN some earlier load or enrolment already holds: draw again
-                if row["uin_index"] in taken:
-                    uin, row["uin_index"] = _fresh_uin(rt, uin_indexes | taken)
-                    _replace_uin(attribute_rows, row["id"], uin, rt)
-            if person_rows:
-                await session.execute(insert(Person), person_rows)
-                await session.execute(insert(PersonAttribute), attribute_rows)
-        written += len(person_rows)
+            wanted = [person[_UIN_INDEX] for person in batch.persons]
+            rows.redraw(batch, set(await session.scalars(select(Person.uin_index).where(Person.uin_index.in_(wanted)))))
+            await write_batch(session, batch)
+        written += len(batch.persons)
+    async with sessionmaker() as session, session.begin():
+        await analyze(session)
+    return written
 
 
-def _fresh_uin(rt: Runtime, taken: set[str]) -> tuple[str, str]:
-    while True:
-        uin = generate_uin()
-        uin_index = rt.keyring.blind.index(uin, kind="uin")
-        if uin_index not in taken:
-            taken.add(uin_index)
-            return uin, uin_index
-
-
-def _replace_uin(attribute_rows: list[dict[str, Any]], person_id: str, uin: str, rt: Runtime) -> None:
-    for row in attribute_rows:
-        if row["person_id"] == person_id and row["name"] == UIN_ATTRIBUTE:
-            row["key_id"], row["ciphertext"] = rt.keyring.cipher.encrypt(
-                uin, context=attribute_context(person_id, "uin")
-            )
+async def registry_keys(session: AsyncSession) -> tuple[set[str], set[str]]:
+    """The UIN and the name and date-of-birth blind indexes already in the registry (for `SyntheticRows`)."""
+    uins: set[str] = set()
+    names: set[str] = set()
+    for uin_index, name_dob_index in await session.execute(select(Person.uin_index, Person.name_dob_index)):
+        if uin_index is not None:
+            uins.add(uin_index)
+        names.add(name_dob_index)
+    return uins, names

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import secrets
 from collections.abc import Callable
@@ -47,10 +46,18 @@ def _is_digits(value: str) -> bool:
     return bool(value) and value.isascii() and value.isdigit()
 
 
+# One step of the check for each position (mod 8) and digit character: the next check from the current one,
+# _D[check][_P[position][digit]] looked up as a single row (UINs are made a million at a time in bulk loads).
+_STEPS = tuple(
+    {str(digit): tuple(_D[check][_P[position][digit]] for check in range(10)) for digit in range(10)}
+    for position in range(8)
+)
+
+
 def _checksum(digits: str, offset: int) -> int:
     check = 0
-    for position, digit in enumerate(reversed(digits)):
-        check = _D[check][_P[(position + offset) % 8][int(digit)]]
+    for position, digit in enumerate(reversed(digits), offset):
+        check = _STEPS[position % 8][digit][check]
     return check
 
 
@@ -66,22 +73,28 @@ def verhoeff_validate(number: str) -> bool:
     return _is_digits(number) and len(number) >= 2 and _checksum(number, 0) == 0
 
 
+# A run longer than _MAX_IDENTICAL_RUN of one digit, or longer than _MAX_SEQUENTIAL_RUN of digits counting up or
+# down by one.
+_PATTERN = re.compile(
+    "|".join(
+        [
+            rf"([0-9])\1{{{_MAX_IDENTICAL_RUN}}}",
+            *("0123456789"[i : i + _MAX_SEQUENTIAL_RUN + 1] for i in range(10 - _MAX_SEQUENTIAL_RUN)),
+            *("9876543210"[i : i + _MAX_SEQUENTIAL_RUN + 1] for i in range(10 - _MAX_SEQUENTIAL_RUN)),
+        ]
+    )
+)
+
+
 def _has_pattern(number: str) -> bool:
-    identical = ascending = descending = 1
-    for previous, current in itertools.pairwise(number):
-        step = int(current) - int(previous)
-        identical = identical + 1 if step == 0 else 1
-        ascending = ascending + 1 if step == 1 else 1
-        descending = descending + 1 if step == -1 else 1
-        if identical > _MAX_IDENTICAL_RUN or max(ascending, descending) > _MAX_SEQUENTIAL_RUN:
-            return True
-    return False
+    return _PATTERN.search(number) is not None
 
 
 def _generate(length: int, randbelow: Callable[[int], int]) -> str:
     while True:
         # A leading 0 or 1 is reserved, as in MOSIP: 0 gets lost in spreadsheets and 1 reads like a test number.
-        body = str(2 + randbelow(8)) + "".join(str(randbelow(10)) for _ in range(length - 2))
+        # One draw for the whole body, uniform over its 8 x 10^(length-2) values: as random as a draw per digit.
+        body = str(2 * 10 ** (length - 2) + randbelow(8 * 10 ** (length - 2)))
         number = body + verhoeff_check_digit(body)
         if not _has_pattern(number):
             return number
