@@ -43,11 +43,12 @@ class FloorRequest(BaseModel):
     sub: str
 
 
-async def prepare(url: str, rows: int = ROWS) -> None:
-    """(Re)build the schema: `rows` people (made by the server itself, in seconds) and no events."""
-    await drop_postgres_schema(SCHEMA, url)
-    engine = create_engine(url, schema=SCHEMA)
-    await create_all(engine, _metadata, SCHEMA)
+async def prepare(url: str, rows: int = ROWS, schema: str = SCHEMA) -> None:
+    """(Re)build the schema: `rows` people (made by the server itself, in seconds) and no events. A script that may
+    run beside others on one machine names its own schema (and passes it to the app as DPI_BENCH_FLOOR_SCHEMA)."""
+    await drop_postgres_schema(schema, url)
+    engine = create_engine(url, schema=schema)
+    await create_all(engine, _metadata, schema)
     async with engine.begin() as conn:
         await conn.execute(
             text(f"INSERT INTO people SELECT 'per_' || g, 'sub_' || g FROM generate_series(1, {rows}) AS g")
@@ -57,8 +58,10 @@ async def prepare(url: str, rows: int = ROWS) -> None:
 
 
 def floor_app() -> FastAPI:
-    """The uvicorn factory: reads the database URL from DPI_BENCH_FLOOR_URL."""
-    engine: AsyncEngine = create_engine(os.environ["DPI_BENCH_FLOOR_URL"], schema=SCHEMA)
+    """The uvicorn factory: reads the database URL from DPI_BENCH_FLOOR_URL (and the schema from
+    DPI_BENCH_FLOOR_SCHEMA, by default bench_floor)."""
+    schema = os.environ.get("DPI_BENCH_FLOOR_SCHEMA", SCHEMA)
+    engine: AsyncEngine = create_engine(os.environ["DPI_BENCH_FLOOR_URL"], schema=schema)
     sessionmaker = create_sessionmaker(engine)
 
     @asynccontextmanager

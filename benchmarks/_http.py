@@ -1,7 +1,8 @@
 """Shared by the benchmark scripts: a service under uvicorn over real HTTP, and a load driver in its own process.
 
 The driver sends requests that were built (and their gateway assertions minted) before the clock starts, over
-keep-alive HTTP/1.1 connections, and times each one from the first byte written to the last byte read. It runs as
+keep-alive HTTP/1.1 connections, and times each one from the first byte written to the last byte read (a chain of
+requests, such as a transfer's prepare and its fulfil, goes over one connection in order and is timed whole). It runs as
 a separate process (`python -m benchmarks._http`), so its work is not the server's, though on a small machine the
 two share the cores: the figures say so. It is deliberately minimal (no TLS, no chunked bodies, no redirects): a
 load generator that costs little per request, in the spirit of wrk, which is not part of a fresh machine.
@@ -77,6 +78,9 @@ def serve(
     opening its connections) is usually accepted by one of them, which then serves all the load while the others
     idle (seen here: 17.4 s of CPU against 0.5 s). Separate ports, with the driver spreading its connections over
     them, put each worker under the share of load a load balancer would give it.
+
+    Idle keep-alive connections are kept 60 s (uvicorn's default is 5 s): a row's connections are opened before
+    its warm-up, which on a busy machine can take longer than 5 s before the last of them is used.
     """
     ports = [port + index for index in range(workers)]
     logs = [Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1]) for _ in ports]
@@ -205,16 +209,23 @@ def _cpu_use(
     return {"per_request_ms": per_request, "idle_share": spent[3] / max(1, sum(spent))}
 
 
+Request = bytes | tuple[bytes, ...]  # one request, or a chain sent in order over one connection and timed whole
+
+
 def drive(
     name: str,
     served: Served,
-    requests: Sequence[bytes],
+    requests: Sequence[Request],
     *,
     concurrency: int,
-    warmup: Sequence[bytes] = (),
+    warmup: Sequence[Request] = (),
     max_seconds: float = 40.0,
 ) -> Load:
     """Send `requests` (each once) over `concurrency` connections from a separate process; warm-up ones untimed.
+
+    A chain's parts are sent one after the other on the same connection, each after the answer to the one before;
+    the chain stops at a part answered with 400 or more. Its latency is the whole chain's; every part's status is
+    counted in `statuses`, so a row of chains has more statuses than timed requests.
 
     No new request starts after `max_seconds`: gateway assertions live 60 s from when they were minted, so a slow
     row reports the requests that finished in time (its n says how many) rather than a tail of expired ones.
@@ -238,6 +249,19 @@ def drive(
     return load
 
 
+def checked(load: Load, expected: Sequence[int], results: list[Result], notes: list[str]) -> Result:
+    """Keep the row (and its CPU note); a response outside `expected` is a broken run, not a figure."""
+    if failures := load.failures(expected):
+        raise SystemExit(f"{load.result.name}: {failures} unexpected responses {dict(load.statuses)}; "
+                         f"first: {load.sample_failure}")  # fmt: skip
+    results.append(load.result)
+    if load.cpu is not None:
+        notes.append(f"{load.result.name}: {load.cpu.describe()}.")
+    if set(load.statuses) != {expected[0]}:
+        notes.append(f"{load.result.name}: responses {dict(sorted(load.statuses.items()))}.")
+    return load.result
+
+
 # --- the driver process -------------------------------------------------------------------------------------------
 
 
@@ -257,6 +281,17 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return status, body
 
 
+async def _exchange_all(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: Request
+) -> list[tuple[int, bytes]]:
+    answers = []
+    for part in (request,) if isinstance(request, bytes) else request:
+        answers.append(await _exchange(reader, writer, part))
+        if answers[-1][0] >= 400:
+            break
+    return answers
+
+
 async def _run(
     job: dict[str, Any], host: str, ports: list[int], concurrency: int, server_pids: list[int]
 ) -> dict[str, object]:
@@ -269,7 +304,7 @@ async def _run(
     connections = [await asyncio.open_connection(host, ports[index % len(ports)]) for index in range(concurrency)]
     for index, request in enumerate(warmup):
         reader, writer = connections[index % concurrency]
-        await _exchange(reader, writer, request)
+        await _exchange_all(reader, writer, request)
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal next_index, sample_failure
@@ -277,11 +312,12 @@ async def _run(
             request = requests[next_index]
             next_index += 1
             sent = time.perf_counter()
-            status, body = await _exchange(reader, writer, request)
+            answers = await _exchange_all(reader, writer, request)
             latencies.append(time.perf_counter() - sent)
-            statuses[status] += 1
-            if status >= 400 and not sample_failure:
-                sample_failure = f"{status}: {body[:500].decode(errors='replace')}"
+            for status, body in answers:
+                statuses[status] += 1
+                if status >= 400 and not sample_failure:
+                    sample_failure = f"{status}: {body[:500].decode(errors='replace')}"
 
     cpu_before, driver_before = _cpu_ticks(server_pids), time.process_time()
     run_started = time.perf_counter()

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import delete, func, insert, select
 
 from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, arguments, postgres_reachable, redis_reachable, report
-from benchmarks._http import Load, drive, http_request, json_request, serve
+from benchmarks._http import checked, drive, http_request, json_request, serve
 from services.common.clock import SystemClock
 from services.common.keys import SigningKey
 from services.common.migrations import upgrade_service_database
@@ -153,16 +153,6 @@ class Requests:
         return requests
 
 
-def checked(load: Load, results: list[Result], notes: list[str]) -> Result:
-    if failures := load.failures((200,)):
-        raise SystemExit(f"{load.result.name}: {failures} unexpected responses {dict(load.statuses)}; "
-                         f"first: {load.sample_failure}")  # fmt: skip
-    results.append(load.result)
-    if load.cpu is not None:
-        notes.append(f"{load.result.name}: {load.cpu.describe()}.")
-    return load.result
-
-
 async def main(quick: bool) -> None:
     consents = 10_000 if quick else 100_000
     operations = 1_000 if quick else 10_000
@@ -211,26 +201,26 @@ async def main(quick: bool) -> None:
             noop = checked(
                 drive(f"{where}: GET /v1/caller (protected no-op)", served, build.caller(operations),
                       concurrency=IN_FLIGHT, warmup=build.caller(warmup)),
-                results, notes,
+                (200,), results, notes,
             )  # fmt: skip
             permits = checked(
                 drive(f"{where}: POST /v1/decisions, permit ({loaded:,} active consents)", served,
                       build.decisions(sample[:operations], consented=True), concurrency=IN_FLIGHT,
                       warmup=build.decisions(sample[-warmup:], consented=True)),
-                results, notes,
+                (200,), results, notes,
             )  # fmt: skip
             checked(
                 drive(f"{where}: POST /v1/decisions, deny (no consent)", served,
                       build.decisions(list(range(operations)), consented=False), concurrency=IN_FLIGHT,
                       warmup=build.decisions(list(range(operations, operations + warmup)), consented=False)),
-                results, notes,
+                (200,), results, notes,
             )  # fmt: skip
             single = operations // 10
             checked(
                 drive(f"{where}: POST /v1/decisions, permit, 1 in flight", served,
                       build.decisions(sample[operations : operations + single], consented=True), concurrency=1,
                       warmup=build.decisions(sample[-2 * warmup : -warmup], consented=True)),
-                results, notes,
+                (200,), results, notes,
             )  # fmt: skip
     ratio = permits.per_second / noop.per_second
     notes.append(

@@ -38,7 +38,7 @@ from sqlalchemy import func, select, text
 from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, arguments, postgres_reachable, redis_reachable, report
 from benchmarks._floor import ROWS as FLOOR_ROWS
 from benchmarks._floor import prepare as prepare_floor
-from benchmarks._http import Load, drive, http_request, json_request, serve
+from benchmarks._http import checked, drive, http_request, json_request, serve
 from services.common.assertion import StaticJwks
 from services.common.clock import SystemClock
 from services.common.db import create_engine
@@ -154,18 +154,6 @@ async def signed_in(api: IdentityApi, rp: RelyingParty, person_id: str, sub: str
     assert vid.status_code == 201, vid.text
     code, verifier, _ = await sign_in(api, rp, Enrolled(person_id, sub, "", vid.json()["vid"]))
     return code, verifier
-
-
-def checked(load: Load, expected: Sequence[int], results: list[Result], notes: list[str]) -> None:
-    """Keep the row; a response outside `expected` is a broken run, not a figure."""
-    if failures := load.failures(expected):
-        raise SystemExit(f"{load.result.name}: {failures} unexpected responses {dict(load.statuses)}; "
-                         f"first: {load.sample_failure}")  # fmt: skip
-    results.append(load.result)
-    if load.cpu is not None:
-        notes.append(f"{load.result.name}: {load.cpu.describe()}.")
-    if set(load.statuses) != {expected[0]}:
-        notes.append(f"{load.result.name}: responses {dict(sorted(load.statuses.items()))}.")
 
 
 async def run_backend(label: str, settings: IdentitySettings, env: dict[str, str], *, people: int, workers: int,

@@ -7,6 +7,7 @@ per service (distributed) or one database with a schema per service (tests, smal
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -168,6 +169,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+@contextlib.asynccontextmanager
+async def autocommit_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """For a request that runs one statement: on PostgreSQL autocommit, each statement its own transaction (one
+    round trip, no BEGIN or COMMIT); on SQLite one transaction (its BEGIN IMMEDIATE listener would otherwise open
+    one that nothing commits)."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        async with engine.begin() as connection:
+            yield connection
 
 
 def table_of(model: type[Any]) -> Table:

@@ -102,6 +102,7 @@ def create_app(settings: PaymentsSettings | None = None, **runtime: Any) -> Fast
     app = create_service_app(SPEC, settings, extra_lifespan=payments_lifespan, **runtime)
     app.state.payments = Runtime(
         clock=app.state.clock,
+        engine=app.state.engine,
         outbox=app.state.outbox,
         settings=settings,
         signing_key=app.state.signing_key,

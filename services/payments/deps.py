@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.assertion import Caller
 from services.common.auth import require_roles
@@ -21,6 +22,7 @@ class Runtime:
     """What the domain services need besides the session and the caller."""
 
     clock: Clock
+    engine: AsyncEngine  # for the one-statement reads that need no session (the mapper's resolve)
     outbox: Outbox
     settings: PaymentsSettings
     signing_key: SigningKey

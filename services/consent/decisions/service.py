@@ -19,17 +19,16 @@ one statement cannot match) a permit through the same conditional UPDATE by id.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
 from sqlalchemy import Boolean, Update, and_, bindparam, case, exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import jws
-from services.common.db import table_of
+from services.common.db import autocommit_connection, table_of
 from services.common.ids import new_id
 from services.common.problems import InvalidInput
 from services.consent.consents.models import Consent
@@ -149,18 +148,6 @@ def _take_newest_covering(item_count: int) -> Update:
     return update(consents).where(consents.c.id == newest, *_STILL_USABLE).values(_TAKE).returning(*_RETURNING)
 
 
-@asynccontextmanager
-async def decision_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """PostgreSQL: autocommit, each statement its own transaction (a permit is one statement, so one round trip).
-    SQLite: one transaction (its BEGIN IMMEDIATE listener would otherwise open one that nothing commits)."""
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as connection:
-            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
-    else:
-        async with engine.begin() as connection:
-            yield connection
-
-
 class DecisionTimeRefused(InvalidInput):
     title = "The decision's time is too far from the consent service's clock"
     type_slug = "consent/decision-time"
@@ -200,7 +187,7 @@ class DecisionService:
         }  # fmt: skip
         if body.dry_run:
             return await self._evaluate(engine, body, params, at, rt)
-        async with decision_connection(engine) as connection:
+        async with autocommit_connection(engine) as connection:
             if len(body.items) <= FAST_PATH_MAX_ITEMS:
                 items = {f"item_{n}": f"%,{item},%" for n, item in enumerate(body.items)}
                 statement = _take_newest_covering(len(body.items))

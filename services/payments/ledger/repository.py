@@ -22,6 +22,7 @@ from services.payments.ledger.models import Account, AccountStatus, Participant,
 
 accounts = table_of(Account)
 postings = table_of(Posting)
+participants = table_of(Participant)
 
 _AMOUNT: BindParameter[int] = bindparam("amount")
 _ID: BindParameter[str] = bindparam("account_id")
@@ -60,6 +61,19 @@ _RELEASE = (
     .where(accounts.c.id == _ID)
     .values(pending_debits=accounts.c.pending_debits - _AMOUNT)
     .returning(accounts.c.id)
+)
+
+
+# A transfer's two accounts by (participant, address), each with the gateway client its participant acts as: one
+# statement on the transfer path instead of three (who acts for the payer, the payer, the payee).
+_PARTY = (accounts.c.participant_id == bindparam("payer_fsp")) & (accounts.c.address == bindparam("payer_address"))
+_COUNTERPARTY = (accounts.c.participant_id == bindparam("payee_fsp")) & (
+    accounts.c.address == bindparam("payee_address")
+)
+_TWO_ACCOUNTS = (
+    select(*accounts.c, participants.c.client_id)
+    .join(participants, participants.c.id == accounts.c.participant_id)
+    .where(or_(_PARTY, _COUNTERPARTY))
 )
 
 
@@ -131,6 +145,13 @@ class LedgerRepository:
     async def account_by_address(self, participant_id: str, address: str) -> Account | None:
         statement = select(Account).where(Account.participant_id == participant_id, Account.address == address)
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def two_accounts(self, payer: tuple[str, str], payee: tuple[str, str]) -> dict[tuple[str, str], Any]:
+        """The accounts at (participant, address) `payer` and `payee` that exist, keyed so, each row with the
+        `client_id` of its participant."""
+        params = {"payer_fsp": payer[0], "payer_address": payer[1], "payee_fsp": payee[0], "payee_address": payee[1]}
+        rows = (await self.session.execute(_TWO_ACCOUNTS, params)).all()
+        return {(row.participant_id, row.address): row for row in rows}
 
     async def accounts_of_participant(self, participant_id: str) -> Sequence[Account]:
         statement = select(Account).where(Account.participant_id == participant_id).order_by(Account.id)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.db import insert_unless_conflict, table_of
 from services.payments.ledger.models import Account
@@ -29,6 +29,12 @@ _RESOLVE_ONE = (
     .select_from(links.join(accounts, accounts.c.id == links.c.account_id))
     .where(links.c.ref_type == bindparam("ref_type"), links.c.person_ref == bindparam("ref"), links.c.is_default)
 )
+
+
+async def resolve_one(executor: AsyncSession | AsyncConnection, ref_type: str, person_ref: str) -> Any:
+    """The person's default address (a row of `_RESOLVED`), in a session or, for a request that runs nothing else,
+    on an autocommit connection."""
+    return (await executor.execute(_RESOLVE_ONE, {"ref_type": ref_type, "ref": person_ref})).first()
 
 
 class MapperRepository:
@@ -70,7 +76,7 @@ class MapperRepository:
         return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
 
     async def resolve(self, ref_type: str, person_ref: str) -> Any:
-        return (await self.session.execute(_RESOLVE_ONE, {"ref_type": ref_type, "ref": person_ref})).first()
+        return await resolve_one(self.session, ref_type, person_ref)
 
     async def resolve_many(self, ref_type: str, person_refs: Sequence[str]) -> Sequence[Any]:
         statement = (

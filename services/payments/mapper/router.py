@@ -70,9 +70,9 @@ async def unlink(link_id: str, session: SessionDep, caller: FspDep, rt: RuntimeD
     responses=problem_responses(PolicyDenied, Unresolvable),
 )
 async def resolve(
-    session: SessionDep, caller: ResolverDep, ref: Annotated[SubRef, Query()], ref_type: RefType = RefType.sub
+    caller: ResolverDep, rt: RuntimeDep, ref: Annotated[SubRef, Query()], ref_type: RefType = RefType.sub
 ) -> Resolution:
-    return await mapper_service.resolve(session, ref_type, ref)
+    return await mapper_service.resolve_now(rt.engine, ref_type, ref)
 
 
 @router.post(

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.assertion import Caller
+from services.common.db import autocommit_connection
 from services.common.ids import new_id
 from services.common.problems import PolicyDenied
 from services.payments.deps import Runtime
@@ -18,7 +19,7 @@ from services.payments.ledger.repository import LedgerRepository
 from services.payments.ledger.service import ledger as ledger_service
 from services.payments.mapper.errors import LinkExists, LinkNotFound, NotAccountHolder, Unresolvable
 from services.payments.mapper.models import Link, RefType
-from services.payments.mapper.repository import MapperRepository
+from services.payments.mapper.repository import MapperRepository, resolve_one
 from services.payments.mapper.schemas import (
     LinkCreate,
     LinkRead,
@@ -54,6 +55,14 @@ class MapperService:
 
     async def resolve(self, session: AsyncSession, ref_type: RefType, person_ref: str) -> Resolution:
         row = await MapperRepository.from_session(session).resolve(ref_type.value, person_ref)
+        if row is None:
+            raise Unresolvable("No payment address is linked to this person reference.")
+        return _resolution(row)
+
+    async def resolve_now(self, engine: AsyncEngine, ref_type: RefType, person_ref: str) -> Resolution:
+        """`resolve` as a request of its own: one statement, autocommitted (one round trip on PostgreSQL)."""
+        async with autocommit_connection(engine) as connection:
+            row = await resolve_one(connection, ref_type.value, person_ref)
         if row is None:
             raise Unresolvable("No payment address is linked to this person reference.")
         return _resolution(row)

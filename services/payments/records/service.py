@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from services.payments.records.schemas import (
 )
 
 _records = table_of(SignedRecord)
+_INSERT = _records.insert()
 
 
 class RecordService:
@@ -31,17 +33,25 @@ class RecordService:
         self, session: AsyncSession, *, transaction_id: str, kind: str, step: Step, facts: dict[str, Any], rt: Runtime
     ) -> str:
         """Store `facts` as the signed record of one step; its id. The JWS payload is the canonical record."""
-        record_id = new_id("rec")
+        ids = await self.sign_steps(session, transaction_id=transaction_id, kind=kind, steps=[(step, facts)], rt=rt)
+        return ids[0]
+
+    async def sign_steps(
+        self, session: AsyncSession, *, transaction_id: str, kind: str, steps: Sequence[tuple[Step, dict[str, Any]]],
+        rt: Runtime,
+    ) -> list[str]:  # fmt: skip
+        """Store the signed records of consecutive steps, in order, in one statement; their ids."""
         now = rt.clock.now()
-        record = {"record_id": record_id, "transaction_id": transaction_id, "kind": kind, "step": step.value,
-                  "at": now.isoformat(), "signer": "payments", **facts}  # fmt: skip
-        token = jws.sign_record(rt.signing_key, record, typ=RECORD_TYPE)
-        await session.execute(
-            _records.insert(),
-            {"id": record_id, "transaction_id": transaction_id, "kind": kind, "step": step.value, "record": record,
-             "jws": token, "created_at": now},
-        )  # fmt: skip
-        return record_id
+        rows: list[dict[str, Any]] = []
+        for step, facts in steps:
+            record_id = new_id("rec")
+            record = {"record_id": record_id, "transaction_id": transaction_id, "kind": kind, "step": step.value,
+                      "at": now.isoformat(), "signer": "payments", **facts}  # fmt: skip
+            token = jws.sign_record(rt.signing_key, record, typ=RECORD_TYPE)
+            rows.append({"id": record_id, "transaction_id": transaction_id, "kind": kind, "step": step.value,
+                         "record": record, "jws": token, "created_at": now})  # fmt: skip
+        await session.execute(_INSERT, rows)
+        return [str(row["id"]) for row in rows]
 
     async def of_transaction(self, session: AsyncSession, transaction_id: str) -> TransactionRecords:
         rows = (

@@ -6,14 +6,32 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_unless_conflict, table_of
-from services.payments.ledger.models import Account, AccountKind
+from services.payments.ledger.models import Account, AccountKind, Participant
 from services.payments.transfers.models import Quote, Transfer, TransferState
 
 transfers = table_of(Transfer)
+_payee_account = table_of(Account).alias("payee_account")
+_payer_fsp = table_of(Participant).alias("payer_participant")
+_payee_fsp = table_of(Participant).alias("payee_participant")
+# A transfer with what the fulfil needs to know besides it: whether the payee's account still takes credits, and
+# which gateway clients act for each side. One statement instead of four.
+_WITH_PARTIES = (
+    select(
+        Transfer,
+        _payee_account.c.status.label("payee_status"),
+        _payer_fsp.c.client_id.label("payer_client"),
+        _payee_fsp.c.client_id.label("payee_client"),
+    )
+    .outerjoin(_payee_account, _payee_account.c.id == Transfer.payee_account_id)
+    .outerjoin(_payer_fsp, _payer_fsp.c.id == Transfer.payer_fsp)
+    .outerjoin(_payee_fsp, _payee_fsp.c.id == Transfer.payee_fsp)
+    .where(Transfer.id == bindparam("transfer_id"))
+    .execution_options(populate_existing=True)
+)
 
 
 class TransferRepository:
@@ -36,20 +54,26 @@ class TransferRepository:
     async def get_transfer(self, transfer_id: str) -> Transfer | None:
         return await self.session.get(Transfer, transfer_id, populate_existing=True)
 
+    async def with_parties(self, transfer_id: str) -> Any:
+        """The transfer (`.Transfer`), `payee_status`, `payer_client` and `payee_client`; None if there is none."""
+        return (await self.session.execute(_WITH_PARTIES, {"transfer_id": transfer_id})).first()
+
     async def leave_reserved(
         self, transfer_id: str, to: TransferState, at: datetime, *, unexpired: bool, **values: Any
-    ) -> bool:
-        """Move a reserved transfer on; False if it was not reserved (or, with `unexpired`, had expired by `at`)."""
-        condition = [transfers.c.id == transfer_id, transfers.c.state == TransferState.reserved.value]
+    ) -> Transfer | None:
+        """Move a reserved transfer on and return it as it now is; None if it was not reserved (or, with
+        `unexpired`, had expired by `at`)."""
+        condition = [Transfer.id == transfer_id, Transfer.state == TransferState.reserved.value]
         if unexpired:
-            condition.append(transfers.c.expires_at > at)
+            condition.append(Transfer.expires_at > at)
         statement = (
-            update(transfers)
+            update(Transfer)
             .where(*condition)
             .values(state=to.value, completed_at=at, **values)
-            .returning(transfers.c.id)
+            .returning(Transfer)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        return (await self.session.execute(statement)).first() is not None
+        return (await self.session.scalars(statement)).one_or_none()
 
     async def due_for_expiry(self, at: datetime, limit: int) -> Sequence[str]:
         """Reserved transfers past their expiry, locked; a concurrent timer (another process) takes others."""

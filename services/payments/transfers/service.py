@@ -19,7 +19,7 @@ from services.common.assertion import Caller
 from services.common.problems import PolicyDenied
 from services.payments.deps import Runtime
 from services.payments.ledger.errors import AccountClosed, AccountNotFound, CurrencyMismatch
-from services.payments.ledger.models import Account, AccountKind, AccountStatus
+from services.payments.ledger.models import AccountKind, AccountStatus
 from services.payments.ledger.repository import LedgerRepository
 from services.payments.ledger.service import Leg, account_id_for
 from services.payments.ledger.service import ledger as ledger_service
@@ -94,8 +94,7 @@ class TransferService:
                      address=resolved.address, account_kind=resolved.address_kind)  # fmt: skip
 
     async def quote(self, session: AsyncSession, caller: Caller, body: QuoteRequest, *, rt: Runtime) -> QuoteRead:
-        await ledger_service.ensure_acts_for(session, caller, body.payer.fsp_id)
-        payer, payee = await self._parties(session, body.payer, body.payee, body.amount.currency)
+        payer, payee = await self._parties(session, caller, body.payer, body.payee, body.amount.currency)
         amount = body.amount.minor
         now = rt.clock.now()
         values = {
@@ -127,9 +126,8 @@ class TransferService:
         self, session: AsyncSession, caller: Caller, body: TransferPrepare, *, rt: Runtime
     ) -> tuple[TransferRead, bool]:
         """Reserve the funds; (the transfer, True) when this call created it, (it, False) on a replay."""
-        await ledger_service.ensure_acts_for(session, caller, body.payer.fsp_id)
         currency = body.amount.currency
-        payer, payee = await self._parties(session, body.payer, body.payee, currency)
+        payer, payee = await self._parties(session, caller, body.payer, body.payee, currency)
         amount = body.amount.minor
         now = rt.clock.now()
         expires_at = now + timedelta(seconds=rt.settings.transfer_timeout_seconds)
@@ -160,31 +158,34 @@ class TransferService:
         await ledger_service.post(session, legs, currency=currency, clock=rt.clock, pending=True, credits_checked=True)
         await rt.outbox.add(session, "payments.transfer.reserved", _event(values))
         created = Transfer(**values)
-        await self._sign(session, created, Step.initiation, {"initiated_by": caller.client_id}, rt=rt)
         reserved = {"postings": [leg.id for leg in legs], "reserved": to_text(amount + fee, currency)}
-        await self._sign(session, created, Step.reservation, reserved, rt=rt)
+        await self._sign_steps(session, created, [(Step.initiation, {"initiated_by": caller.client_id}),
+                                                  (Step.reservation, reserved)], rt=rt)  # fmt: skip
         return transfer_read(created), True
 
     async def fulfil(
         self, session: AsyncSession, caller: Caller, transfer_id: str, body: TransferFulfil, *, rt: Runtime
     ) -> TransferRead:
         repository = TransferRepository.from_session(session)
-        transfer = await self._visible(session, caller, transfer_id, payee_only=True)
+        found = await repository.with_parties(transfer_id)
+        if found is None:
+            raise TransferNotFound(f"No transfer {transfer_id}.")
+        transfer: Transfer = found.Transfer
+        if not (caller.has_role("payments_operator") or found.payee_client == caller.client_id):
+            transfer = await self._visible(session, caller, transfer_id, payee_only=True)  # refuses, as everywhere
         if condition_of(body.fulfilment) != transfer.condition:
             raise InvalidFulfilment("SHA-256 of the fulfilment is not the transfer's condition; it stays reserved.")
         now = rt.clock.now()
-        if transfer.state == TransferState.reserved.value and transfer.expires_at > now:
-            payee = await LedgerRepository.from_session(session).get_account(transfer.payee_account_id)
-            if payee is None or payee.status != AccountStatus.active.value:
-                await self._reverse(session, transfer, rt=rt)
-                raise CreditFailed(f"The payee account of {transfer_id} accepts no credits; the payer's funds are "
-                                   "released and the payee is notified.")  # fmt: skip
-        if await repository.leave_reserved(transfer_id, TransferState.committed, now, unexpired=True,
-                                           fulfilment=body.fulfilment):  # fmt: skip
-            await ledger_service.post_pending(session, legs_of(transfer), clock=rt.clock)
-            await rt.outbox.add(session, "payments.transfer.committed", _event(transfer))
-            committed = await self._reread(repository, transfer_id)
-            await self._sign(session, committed, Step.commit, {"postings": legs_of(transfer)}, rt=rt)
+        live = transfer.state == TransferState.reserved.value and transfer.expires_at > now
+        if live and found.payee_status != AccountStatus.active.value:
+            await self._reverse(session, transfer, rt=rt)
+            raise CreditFailed(f"The payee account of {transfer_id} accepts no credits; the payer's funds are "
+                               "released and the payee is notified.")  # fmt: skip
+        if committed := await repository.leave_reserved(transfer_id, TransferState.committed, now, unexpired=True,
+                                                        fulfilment=body.fulfilment):  # fmt: skip
+            await ledger_service.post_pending(session, legs_of(committed), clock=rt.clock)
+            await rt.outbox.add(session, "payments.transfer.committed", _event(committed))
+            await self._sign(session, committed, Step.commit, {"postings": legs_of(committed)}, rt=rt)
             log.info("payments.transfer.committed", transfer_id=transfer_id)
             return transfer_read(committed)
         current = await self._reread(repository, transfer_id)
@@ -200,11 +201,12 @@ class TransferService:
     ) -> TransferRead:
         repository = TransferRepository.from_session(session)
         transfer = await self._visible(session, caller, transfer_id, payee_only=False)
-        if await repository.leave_reserved(transfer_id, TransferState.aborted, rt.clock.now(), unexpired=False,
-                                           abort_reason=AbortReason.rejected.value):  # fmt: skip
+        aborted = await repository.leave_reserved(
+            transfer_id, TransferState.aborted, rt.clock.now(), unexpired=False, abort_reason=AbortReason.rejected.value
+        )
+        if aborted:
             await ledger_service.void_pending(session, legs_of(transfer), clock=rt.clock)
             await rt.outbox.add(session, "payments.transfer.aborted", {**_event(transfer), "reason": "rejected"})
-            aborted = await self._reread(repository, transfer_id)
             await self._sign(session, aborted, Step.abort, {"reason": body.reason, "by": caller.client_id}, rt=rt)
             return transfer_read(aborted)
         current = await self._reread(repository, transfer_id)
@@ -227,23 +229,26 @@ class TransferService:
 
     async def _expire(self, session: AsyncSession, transfer: Transfer, *, rt: Runtime) -> bool:
         repository = TransferRepository.from_session(session)
-        if not await repository.leave_reserved(transfer.id, TransferState.aborted, rt.clock.now(), unexpired=False,
-                                               abort_reason=AbortReason.expired.value):  # fmt: skip
+        expired = await repository.leave_reserved(transfer.id, TransferState.aborted, rt.clock.now(), unexpired=False,
+                                                  abort_reason=AbortReason.expired.value)  # fmt: skip
+        if expired is None:
             return False
         await ledger_service.void_pending(session, legs_of(transfer), clock=rt.clock)
         await rt.outbox.add(session, "payments.transfer.aborted", {**_event(transfer), "reason": "expired"})
-        await self._sign(session, await self._reread(repository, transfer.id), Step.abort, {"reason": "expired"}, rt=rt)
+        await self._sign(session, expired, Step.abort, {"reason": "expired"}, rt=rt)
         log.info("payments.transfer.expired", transfer_id=transfer.id)
         return True
 
     async def _reverse(self, session: AsyncSession, transfer: Transfer, *, rt: Runtime) -> None:
         """A credit that cannot land: release the payer's reservation, record the reversal, tell the payee."""
         repository = TransferRepository.from_session(session)
-        if not await repository.leave_reserved(transfer.id, TransferState.aborted, rt.clock.now(), unexpired=False,
-                                               abort_reason=AbortReason.credit_failed.value):  # fmt: skip
+        reversed_ = await repository.leave_reserved(
+            transfer.id, TransferState.aborted, rt.clock.now(), unexpired=False,
+            abort_reason=AbortReason.credit_failed.value,
+        )  # fmt: skip
+        if reversed_ is None:
             return
         await ledger_service.void_pending(session, legs_of(transfer), clock=rt.clock)
-        reversed_ = await self._reread(repository, transfer.id)
         await self._sign(session, reversed_, Step.reversal, {"reason": "credit_failed"}, rt=rt)
         await rt.outbox.add(session, "payments.transfer.reversed", {
             **_event(transfer), "reason": "credit_failed", "payee_fsp": transfer.payee_fsp,
@@ -253,23 +258,37 @@ class TransferService:
     async def _sign(
         self, session: AsyncSession, transfer: Transfer, step: Step, facts: dict[str, Any], *, rt: Runtime
     ) -> None:
+        await self._sign_steps(session, transfer, [(step, facts)], rt=rt)
+
+    async def _sign_steps(
+        self, session: AsyncSession, transfer: Transfer, steps: list[tuple[Step, dict[str, Any]]], *, rt: Runtime
+    ) -> None:
         currency = transfer.currency
-        await record_service.sign(session, transaction_id=transfer.id, kind="transfer", step=step, rt=rt, facts={
+        common = {
             "state": transfer.state, "payer": {"fsp_id": transfer.payer_fsp, "address": transfer.payer_address},
             "payee": {"fsp_id": transfer.payee_fsp, "address": transfer.payee_address},
             "amount": to_text(transfer.amount, currency), "fee": to_text(transfer.fee, currency), "currency": currency,
             "condition": transfer.condition, "fulfilment": transfer.fulfilment, "quote_id": transfer.quote_id,
-            "expires_at": transfer.expires_at.isoformat(), **facts,
-        })  # fmt: skip
+            "expires_at": transfer.expires_at.isoformat(),
+        }  # fmt: skip
+        await record_service.sign_steps(session, transaction_id=transfer.id, kind="transfer", rt=rt,
+                                        steps=[(step, {**common, **facts}) for step, facts in steps])  # fmt: skip
 
     async def _parties(
-        self, session: AsyncSession, payer_address: PaymentAddress, payee_address: PaymentAddress, currency: str
-    ) -> tuple[Account, Account]:
-        repository = LedgerRepository.from_session(session)
-        payer = await repository.account_by_address(payer_address.fsp_id, payer_address.address)
+        self, session: AsyncSession, caller: Caller, payer_address: PaymentAddress, payee_address: PaymentAddress,
+        currency: str,
+    ) -> tuple[Any, Any]:  # fmt: skip
+        """The payer's and payee's accounts (rows), once the caller is known to act for the payer's FSP."""
+        payer_key = (payer_address.fsp_id, payer_address.address)
+        found = await LedgerRepository.from_session(session).two_accounts(
+            payer_key, (payee_address.fsp_id, payee_address.address)
+        )
+        payer, payee = found.get(payer_key), found.get((payee_address.fsp_id, payee_address.address))
+        if not caller.has_role("payments_operator") and (payer is None or payer.client_id != caller.client_id):
+            # The refusal, or (the payer account is missing) whether the caller may hear that, as everywhere else.
+            await ledger_service.ensure_acts_for(session, caller, payer_address.fsp_id)
         if payer is None:
             raise AccountNotFound(f"No payer account {payer_address.address} at {payer_address.fsp_id}.")
-        payee = await repository.account_by_address(payee_address.fsp_id, payee_address.address)
         if payee is None:
             raise PartyNotFound(f"No payee account {payee_address.address} at {payee_address.fsp_id}.")
         if payer.id == payee.id:
@@ -287,8 +306,8 @@ class TransferService:
         self,
         session: AsyncSession,
         body: TransferPrepare,
-        payer: Account,
-        payee: Account,
+        payer: Any,
+        payee: Any,
         *,
         amount: int,
         now: datetime,

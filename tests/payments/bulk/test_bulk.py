@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from tests.payments.bulk.bulk_helpers import PROGRAMME_CLIENT, as_programme, batch, beneficiary
@@ -109,3 +110,24 @@ async def test_a_programme_pays_only_from_its_own_account_and_sees_only_its_batc
     mine = await as_programme(api, "POST", "/v1/bulk/batches", json=body)
     hidden = await as_programme(api, "GET", f"/v1/bulk/batches/{mine.json()['batch_id']}", client_id="prog-other")
     assert hidden.status_code == 404
+
+
+@pytest.mark.rule("SG-CONSENT-6")
+async def test_an_entitlement_is_paid_to_someone_who_declined_every_optional_use(api, payments, programme):
+    """A disbursement is an essential service: it asks for no consent, so a beneficiary who gave none (declined every
+    optional use) is paid, and a programme cannot make an item conditional on one (the batch has no such field)."""
+    account = await beneficiary(api, "sub-opted-out")
+    conditional = batch("cycle-conditional", [("sub-opted-out", "10.00")])
+    conditional["items"][0]["requires_consent"] = "ANALYTICS"
+    refused = await as_programme(api, "POST", "/v1/bulk/batches", json=conditional)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+
+    submitted = await as_programme(
+        api, "POST", "/v1/bulk/batches", json=batch("cycle-free", [("sub-opted-out", "10.00")])
+    )
+    assert submitted.status_code == 202, submitted.text
+    assert await payments.app.state.bulk_worker.run_once() == 1
+    items = (await as_programme(api, "GET", f"/v1/bulk/batches/{submitted.json()['batch_id']}/items")).json()["items"]
+    assert [(i["person_ref"], i["status"], i["reason"]) for i in items] == [("sub-opted-out", "paid", None)]
+    assert await api.balance(account["id"]) == "10.00"

@@ -1,0 +1,551 @@
+"""Payments at registry scale, over real HTTP: two-phase transfers, the mapper, bulk intake and a 1,000,000-
+beneficiary disbursement, each next to a baseline of the same work in the same run.
+
+PostgreSQL (schema `bench_payments_<beneficiaries>`, kept between runs): 1,000,000 SIMULATED beneficiaries
+(--quick: 10,000), each with an account at one of the simulated FSPs and a default link in the mapper, are loaded
+once by the database itself (INSERT ... SELECT over a number series, 100,000 a transaction, resumable). Every run
+then empties what the previous one wrote (postings, batches, transfers, records, events) and zeroes the balances.
+The payments service runs under uvicorn as it would be deployed (one worker process per core, the assertion replay
+store in Redis) and a load driver in another process sends it requests built, and their gateway assertions minted,
+beforehand. Rows:
+- baselines: a bare FastAPI GET and the durable floor (one select among a million rows and one insert, committed,
+  per request: benchmarks/_floor.py), both served the same way;
+- the protected no-op (`GET /v1/caller`) and a mapper resolve (`GET /v1/mapper/resolve`) among all the links;
+- complete two-phase transfers: the payer FSP's prepare (funds reserved) and the payee FSP's fulfil (committed), both
+  with an Idempotency-Key, sent one after the other on one connection and timed together; 16 transfers in flight;
+- bulk intake: programmes posting JSON batches of 10,000 beneficiaries (the service's default 1 MiB body limit);
+- a disbursement to every beneficiary, paid by the service's background job (BulkWorker, in this process: a chunk a
+  transaction, resolved through the mapper, posted, credited, each item's status set, each chunk signed); next to it
+  the same inserts and updates as plain set-based SQL over the whole batch in one transaction, on another batch to
+  the same people.
+SQLite: the service's job paying a 100,000-item batch (--quick: 5,000) in one process, next to the same SQL baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, arguments, postgres_reachable, redis_reachable, report
+from benchmarks._floor import ROWS as FLOOR_ROWS
+from benchmarks._floor import prepare as prepare_floor
+from benchmarks._http import Request, checked, drive, http_request, json_request, serve
+from benchmarks.consent import free_port_block
+from services.common.clock import SystemClock
+from services.common.db import UTCDateTime, insert_unless_conflict, table_of
+from services.common.keys import SigningKey
+from services.common.migrations import upgrade_service_database
+from services.common.settings import ReplayStore
+from services.payments.app import MIGRATIONS_DIR, create_app
+from services.payments.bulk.synthetic import create_batch, load_beneficiaries
+from services.payments.bulk.worker import BulkWorker
+from services.payments.config import PaymentsSettings
+from services.payments.ledger.models import Account, AccountKind
+from services.payments.ledger.service import SETTLEMENT_BANK, Leg, account_id_for
+from services.payments.ledger.service import ledger as ledger_service
+from services.payments.ledger.simulator import seed_network
+from services.payments.mapper.models import Link
+from services.payments.transfers.simulator import SimulatedPayeeFsp
+from tests.conftest import Gateway
+
+FACTORY = "services.payments.app:create_app"
+IN_FLIGHT = 16
+CURRENCY = "USD"
+PREFIX = "bench"  # beneficiary n is the person bench-<n>, holding account bench<n> (synthetic.py)
+PROGRAMME = "bench-programme"  # the programme's gateway client and its account's address
+DISBURSED = 10_000  # minor units each beneficiary receives per batch (100.00)
+LOAD_CHUNK = 100_000
+INTAKE_ITEMS = 10_000
+# What a run writes; emptied at the start of the next (the people, accounts and links stay).
+RUN_TABLES = (
+    "postings", "batch_items", "batches", "transfers", "quotes", "signed_records", "disputes", "net_positions",
+    "settlement_windows", "outbox", "idempotency_records", "seen_assertions",
+)  # fmt: skip
+TARGETS = {
+    "transfers": "complete two-phase transfers >= 35% of the durable floor's request rate, p99 < 50 ms",
+    "disbursement": "1,000,000-beneficiary disbursement < 60 s and >= 40% of the raw SQL baseline's rate",
+    "resolve": "mapper resolve >= 70% of the protected no-op's rate",
+    "intake": "batch intake >= 6,250 items/s",
+}
+
+
+# --- the baseline of the disbursement: the same inserts and updates, plain set-based SQL -------------------------
+
+_BATCH_PENDING = "batch_items.batch_id = :b AND batch_items.status = 'pending'"
+RAW_DISBURSEMENT = tuple(
+    statement.replace("@PENDING", _BATCH_PENDING)
+    for statement in (
+        # Resolve every item through the mapper (the person's default link) ...
+        """UPDATE batch_items SET account_id = links.account_id FROM links
+           WHERE links.ref_type = 'sub' AND links.person_ref = batch_items.person_ref AND links.is_default
+             AND @PENDING""",
+        # ... fail those with no link, or whose account takes no credit in the currency ...
+        """UPDATE batch_items SET status = 'failed', reason = 'unresolved', completed_at = :now
+           WHERE @PENDING AND batch_items.account_id IS NULL""",
+        """UPDATE batch_items SET status = 'failed', completed_at = :now,
+               reason = CASE WHEN accounts.status <> 'active' THEN 'account_closed' ELSE 'currency_mismatch' END
+           FROM accounts WHERE accounts.id = batch_items.account_id
+             AND (accounts.status <> 'active' OR accounts.currency <> :cur) AND @PENDING""",
+        # ... debit the programme by the total, within its limit ...
+        """UPDATE accounts SET balance = accounts.balance - due.total
+           FROM (SELECT COALESCE(SUM(batch_items.amount), 0) AS total FROM batch_items WHERE @PENDING) AS due
+           WHERE accounts.id = :src
+             AND (accounts.debit_limit IS NULL
+                  OR accounts.balance - accounts.pending_debits - due.total + accounts.debit_limit >= 0)""",
+        # ... one posting per item, every payee credited by its total, every item marked paid ...
+        """INSERT INTO postings (id, debit_account_id, credit_account_id, amount, currency, state, code, reference,
+                                 created_at, resolved_at)
+           SELECT :b || ':' || CAST(batch_items.seq AS VARCHAR(12)), :src, batch_items.account_id,
+                  batch_items.amount, :cur, 'posted', 'disbursement', :b, :now, :now
+           FROM batch_items WHERE @PENDING""",
+        """UPDATE accounts SET balance = accounts.balance + due.total
+           FROM (SELECT batch_items.account_id AS account_id, SUM(batch_items.amount) AS total
+                 FROM batch_items WHERE @PENDING GROUP BY batch_items.account_id) AS due
+           WHERE accounts.id = due.account_id AND accounts.status = 'active'""",
+        "UPDATE batch_items SET status = 'paid', completed_at = :now WHERE @PENDING",
+        # ... and the batch's totals.
+        """UPDATE batches SET state = 'completed', processed_through = batches.item_count, started_at = :now,
+               completed_at = :now,
+               paid_count = (SELECT COUNT(*) FROM batch_items WHERE batch_id = :b AND status = 'paid'),
+               paid_sum = (SELECT COALESCE(SUM(amount), 0) FROM batch_items WHERE batch_id = :b AND status = 'paid'),
+               failed_count = (SELECT COUNT(*) FROM batch_items WHERE batch_id = :b AND status = 'failed')
+           WHERE batches.id = :b""",
+    )
+)
+
+
+async def raw_disbursement(sessionmaker: async_sessionmaker[AsyncSession], batch_id: str, source: str) -> float:
+    """Pay `batch_id` with the plain statements above, in one transaction; the seconds it took, commit included."""
+    params = {"b": batch_id, "src": source, "cur": CURRENCY, "now": SystemClock().now()}
+    started = time.perf_counter()
+    async with sessionmaker() as session, session.begin():
+        for statement in RAW_DISBURSEMENT:
+            clause = text(statement)
+            if ":now" in statement:
+                clause = clause.bindparams(bindparam("now", type_=UTCDateTime()))
+            await session.execute(clause, params)
+    return time.perf_counter() - started
+
+
+# --- set-up -------------------------------------------------------------------------------------------------------
+
+
+def programme_account() -> str:
+    return account_id_for(SETTLEMENT_BANK, AccountKind.programme, CURRENCY, PROGRAMME)
+
+
+async def prepare(sessionmaker: async_sessionmaker[AsyncSession], beneficiaries: int) -> tuple[int, float]:
+    """The simulated network and `beneficiaries` people with accounts and default links, unless a previous run left
+    them complete (an interrupted load goes on from its last committed chunk); (people, load seconds)."""
+    now = SystemClock().now()
+    async with sessionmaker() as session, session.begin():
+        await seed_network(session, CURRENCY, now)
+        await insert_unless_conflict(session, table_of(Account), {
+            "id": programme_account(), "participant_id": SETTLEMENT_BANK, "kind": AccountKind.programme.value,
+            "address": PROGRAMME, "currency": CURRENCY, "owner_ref": PROGRAMME, "status": "active", "balance": 0,
+            "pending_debits": 0, "debit_limit": 0, "created_at": now,
+        })  # fmt: skip
+    async with sessionmaker() as session:
+        present = int(await session.scalar(select(func.count()).where(Link.person_ref.like(f"{PREFIX}-%"))) or 0)
+    if present >= beneficiaries:
+        return present, 0.0
+    started = time.perf_counter()
+    for first in range(present, beneficiaries, LOAD_CHUNK):
+        last = min(first + LOAD_CHUNK, beneficiaries) - 1
+        async with sessionmaker() as session, session.begin():
+            await load_beneficiaries(session, prefix=PREFIX, first=first, last=last, currency=CURRENCY, now=now)
+        print(f"[{sessionmaker.kw['bind'].dialect.name}] {last + 1:,} beneficiaries loaded", flush=True)
+    return beneficiaries, time.perf_counter() - started
+
+
+async def reset(sessionmaker: async_sessionmaker[AsyncSession], *, postgres: bool) -> None:
+    """Empty what an earlier run wrote and zero every balance, so the books start from nothing (and balance)."""
+    async with sessionmaker() as session, session.begin():
+        if postgres:
+            await session.execute(text(f"TRUNCATE {', '.join(RUN_TABLES)}"))
+        else:
+            for table in RUN_TABLES:
+                await session.execute(text(f"DELETE FROM {table}"))
+        await session.execute(
+            text("UPDATE accounts SET balance = 0, pending_debits = 0 WHERE balance <> 0 OR pending_debits <> 0")
+        )
+    await vacuum(sessionmaker, postgres=postgres)
+
+
+async def vacuum(sessionmaker: async_sessionmaker[AsyncSession], *, postgres: bool) -> None:
+    """Where autovacuum is off (as on the machines this project is tested on), do its work between the rows: a
+    million updated accounts leave a million dead rows that the next updates would wade through."""
+    if not postgres:
+        return
+    engine = sessionmaker.kw["bind"]
+    async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        for table in ("accounts", "links", "batch_items", "batches", "postings"):
+            await connection.execute(text(f"VACUUM (ANALYZE) {table}"))
+
+
+async def fund_programme(sessionmaker: async_sessionmaker[AsyncSession], amount: int, posting_id: str) -> None:
+    """Issue `amount` to the programme's account through the ledger (a balanced posting from the issuance account)."""
+    clock = SystemClock()
+    issuance = account_id_for(SETTLEMENT_BANK, AccountKind.issuance, CURRENCY)
+    async with sessionmaker() as session, session.begin():
+        leg = Leg(posting_id, issuance, programme_account(), amount, "funding")
+        await ledger_service.post(session, [leg], currency=CURRENCY, clock=clock)
+
+
+async def new_batch(sessionmaker: async_sessionmaker[AsyncSession], batch_id: str, count: int) -> None:
+    async with sessionmaker() as session, session.begin():
+        await create_batch(session, batch_id=batch_id, programme=PROGRAMME, source_account_id=programme_account(),
+                           prefix=PREFIX, count=count, amount=DISBURSED, currency=CURRENCY,
+                           now=SystemClock().now())  # fmt: skip
+
+
+async def batch_outcome(sessionmaker: async_sessionmaker[AsyncSession], batch_id: str) -> tuple[str, int, int, int]:
+    """(state, paid items, failed items, postings) of a batch, read from the tables."""
+    queries = (
+        "SELECT state FROM batches WHERE id = :b",
+        "SELECT COUNT(*) FROM batch_items WHERE batch_id = :b AND status = 'paid'",
+        "SELECT COUNT(*) FROM batch_items WHERE batch_id = :b AND status = 'failed'",
+        "SELECT COUNT(*) FROM postings WHERE reference = :b",
+    )
+    async with sessionmaker() as session:
+        state, paid, failed, postings = [
+            (await session.execute(text(query), {"b": batch_id})).scalar_one() for query in queries
+        ]
+    return str(state), int(paid), int(failed), int(postings)
+
+
+def paid_in_full(label: str, outcome: tuple[str, int, int, int], count: int) -> None:
+    """A disbursement row counts only if every item was paid once (a posting each) and the batch completed."""
+    if outcome != ("completed", count, 0, count):
+        raise SystemExit(f"{label}: the batch ended as (state, paid, failed, postings) = {outcome}, not all paid")
+
+
+async def job_disbursement(app: Any, batch_id: str) -> float:
+    """Pay `batch_id` with the service's own job (BulkWorker.run_once, as each served worker's timer runs it), in
+    this process: chunks of one batch run one after another whatever the number of processes (each locks the
+    batch), so more workers would only wait on that lock. The seconds until the batch completed."""
+    worker = BulkWorker(app.state.sessionmaker, app.state.payments)
+    started = time.perf_counter()
+    await worker.run_once()
+    return time.perf_counter() - started
+
+
+# --- requests -----------------------------------------------------------------------------------------------------
+
+
+class Requests:
+    """Driver requests with fresh gateway assertions, as the gateway forwards them."""
+
+    def __init__(self, gateway: Gateway, payee_fsps: SimulatedPayeeFsp, run: str) -> None:
+        self.gateway = gateway
+        self.payee_fsps = payee_fsps
+        self.run = run  # in every id and key, so no run replays an earlier one's
+
+    def headers(self, client_id: str, role: str, key: str | None = None) -> dict[str, str]:
+        headers = self.gateway.headers("payments", client_id=client_id, roles=(role,))
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return headers
+
+    def caller(self, count: int) -> list[Request]:
+        return [http_request("GET", "/v1/caller", headers=self.headers(PROGRAMME, "programme")) for _ in range(count)]
+
+    def resolves(self, people: Sequence[int]) -> list[Request]:
+        headers = [self.headers(PROGRAMME, "programme") for _ in people]
+        return [
+            http_request("GET", f"/v1/mapper/resolve?ref={PREFIX}-{n}", headers=h)
+            for n, h in zip(people, headers, strict=True)
+        ]
+
+    def transfers(self, pairs: Sequence[tuple[int, int]], amount: str) -> list[Request]:
+        """Prepare (bank-a's customer pays bank-b's) then fulfil (bank-b reveals the fulfilment), as one chain."""
+        chains: list[Request] = []
+        for payer, payee in pairs:
+            transfer_id = f"{self.run}-{payer}-{payee}"
+            body = {
+                "transfer_id": transfer_id,
+                "payer": {"fsp_id": "bank-a", "address": f"{PREFIX}{payer}"},
+                "payee": {"fsp_id": "bank-b", "address": f"{PREFIX}{payee}"},
+                "amount": {"amount": amount, "currency": CURRENCY},
+                "condition": self.payee_fsps.condition("bank-b", transfer_id),
+            }
+            prepare = json_request(
+                "POST", "/v1/transfers", body, headers=self.headers("sim-bank-a", "fsp", f"prepare-{transfer_id}")
+            )
+            fulfil = json_request(
+                "POST", f"/v1/transfers/{transfer_id}/fulfil",
+                {"fulfilment": self.payee_fsps.fulfilment("bank-b", transfer_id)},
+                headers=self.headers("sim-bank-b", "fsp", f"fulfil-{transfer_id}"),
+            )  # fmt: skip
+            chains.append((prepare, fulfil))
+        return chains
+
+    def batches(self, count: int, people: int, label: str) -> list[Request]:
+        requests: list[Request] = []
+        rng = random.Random(label)
+        for number in range(count):
+            message_id = f"{self.run}-{label}-{number}"
+            chosen = rng.sample(range(people), min(INTAKE_ITEMS, people))
+            body = {
+                "message_id": message_id, "debtor": {"fsp_id": SETTLEMENT_BANK, "address": PROGRAMME},
+                "currency": CURRENCY, "items": [{"person_ref": f"{PREFIX}-{n}", "amount": "1.00"} for n in chosen],
+            }  # fmt: skip
+            requests.append(
+                json_request("POST", "/v1/bulk/batches", body, headers=self.headers(PROGRAMME, "programme", message_id))
+            )
+        return requests
+
+
+def service_env(settings: PaymentsSettings, store: ReplayStore) -> dict[str, str]:
+    return {
+        "DPI_PAYMENTS_VAR_DIR": str(settings.var_dir), "DPI_PAYMENTS_KEYS_DIR": str(settings.resolved_keys_dir),
+        "DPI_PAYMENTS_DATABASE_URL": settings.resolved_database_url,
+        "DPI_PAYMENTS_DATABASE_SCHEMA": str(settings.database_schema), "DPI_PAYMENTS_REPLAY_STORE": store.value,
+        "DPI_PAYMENTS_REDIS_URL": REDIS_URL, "DPI_PAYMENTS_LOG_LEVEL": "WARNING",
+        # The job is timed on its own (job_disbursement): here it would pay the intake row's batches meanwhile.
+        "DPI_PAYMENTS_BULK_INTERVAL_SECONDS": "0",
+    }  # fmt: skip
+
+
+# --- the rows -----------------------------------------------------------------------------------------------------
+
+
+async def durable_floor(workers: int, operations: int, warmup: int, rows: int, notes: list[str]) -> Result:
+    """The durable floor, served like the service (in a schema of its own: other scripts use bench_floor)."""
+    schema = "bench_payments_floor"
+    await prepare_floor(POSTGRES_URL, rows, schema)
+    rng = random.Random(11)
+    env = {"DPI_BENCH_FLOOR_URL": POSTGRES_URL, "DPI_BENCH_FLOOR_SCHEMA": schema}
+    with serve("benchmarks._floor:floor_app", env=env, workers=workers, ready_path="/ping",
+               port=free_port_block(workers)) as served:  # fmt: skip
+        floor: list[Request] = [
+            json_request("POST", "/floor", {"sub": f"sub_{rng.randint(1, rows)}"}) for _ in range(operations + warmup)
+        ]
+        load = drive(f"baseline: durable floor (select + insert + commit, PostgreSQL), {workers} workers", served,
+                     floor[warmup:], concurrency=IN_FLIGHT, warmup=floor[:warmup])  # fmt: skip
+    return checked(load, (200,), [], notes)
+
+
+async def postgres_rows(
+    scratch: Path, store: ReplayStore, *, beneficiaries: int, workers: int, operations: int, transfers: int,
+    intake_batches: int, warmup: int, notes: list[str],
+) -> tuple[list[Result], dict[str, Any]]:  # fmt: skip
+    schema = f"bench_payments_{beneficiaries}"
+    settings = PaymentsSettings(
+        _env_file=None, var_dir=scratch, database_url=POSTGRES_URL, database_schema=schema, replay_store=store,
+        log_level="WARNING", expiry_interval_seconds=0, bulk_interval_seconds=0,
+    )  # fmt: skip
+    await upgrade_service_database(settings, MIGRATIONS_DIR)
+    app = create_app(settings)  # not started: its engine and its payee FSPs' secret (the served workers' key) only
+    sessionmaker = app.state.sessionmaker
+    results: list[Result] = []
+    figures: dict[str, Any] = {}
+    clock = time.perf_counter()
+    try:
+        people, load_seconds = await prepare(sessionmaker, beneficiaries)
+        print(f"[PostgreSQL] {people:,} beneficiaries with accounts and default links"
+              + (f", loaded in {load_seconds:,.0f} s" if load_seconds else " (kept from an earlier run)"),
+              flush=True)  # fmt: skip
+        clock = progress("[PostgreSQL] beneficiaries ready", clock)
+        await reset(sessionmaker, postgres=True)
+        clock = progress("[PostgreSQL] emptied what the last run wrote", clock)
+        await fund_programme(sessionmaker, 2 * beneficiaries * DISBURSED, "bench-funding")
+        gateway = Gateway(SigningKey.generate(), SystemClock())  # type: ignore[arg-type]
+        keys_dir = settings.resolved_keys_dir
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        (keys_dir / "gateway.jwks.json").write_text(json.dumps(gateway.jwks))
+        build = Requests(gateway, app.state.payments.payee_fsps, f"r{int(time.time())}")
+
+        # The disbursement: the plain SQL first, then the service's job on a batch of its own to the same people.
+        await new_batch(sessionmaker, "bat_bench_raw", beneficiaries)
+        await vacuum(sessionmaker, postgres=True)
+        clock = progress("[PostgreSQL] batch for the raw SQL created", clock)
+        raw_seconds = await raw_disbursement(sessionmaker, "bat_bench_raw", programme_account())
+        paid_in_full("raw SQL", await batch_outcome(sessionmaker, "bat_bench_raw"), beneficiaries)
+        await new_batch(sessionmaker, "bat_bench_job", beneficiaries)
+        await vacuum(sessionmaker, postgres=True)
+        clock = progress(f"[PostgreSQL] raw SQL paid {beneficiaries:,} in {raw_seconds:.1f} s", clock)
+        job_seconds = await job_disbursement(app, "bat_bench_job")
+        paid_in_full("the service's job", await batch_outcome(sessionmaker, "bat_bench_job"), beneficiaries)
+        clock = progress(f"[PostgreSQL] the job paid {beneficiaries:,} in {job_seconds:.1f} s", clock)
+        results.append(Result(f"baseline: raw set-based SQL paying {beneficiaries:,} items (one transaction)",
+                              beneficiaries, raw_seconds, [raw_seconds]))  # fmt: skip
+        results.append(Result(f"PostgreSQL, 1 process: disbursement job, {beneficiaries:,} beneficiaries (mapping, "
+                              "per-item status)", beneficiaries, job_seconds, [job_seconds]))  # fmt: skip
+        figures.update(raw_seconds=raw_seconds, job_seconds=job_seconds, beneficiaries=beneficiaries)
+        await vacuum(sessionmaker, postgres=True)
+        where = f"PostgreSQL, {workers} workers"
+
+        rng = random.Random(2026)
+        payers = rng.sample(range(0, beneficiaries, 3), transfers + warmup)  # bank-a customers, paid twice above
+        payees = rng.sample(range(1, beneficiaries, 3), transfers + warmup)  # bank-b customers
+        pairs = list(zip(payers, payees, strict=True))
+        clock = progress("[PostgreSQL] vacuumed", clock)
+        with serve(FACTORY, env=service_env(settings, store), workers=workers,
+                   port=free_port_block(workers)) as served:  # fmt: skip
+            clock = progress("[PostgreSQL] served", clock)
+            noop = checked(
+                drive(f"{where}: GET /v1/caller (protected no-op)", served, build.caller(operations),
+                      concurrency=IN_FLIGHT, warmup=build.caller(warmup)),
+                (200,), results, notes,
+            )  # fmt: skip
+            sample = rng.sample(range(beneficiaries), min(beneficiaries, operations + warmup))
+            resolve = checked(
+                drive(f"{where}: GET /v1/mapper/resolve ({people:,} links)", served, build.resolves(sample[warmup:]),
+                      concurrency=IN_FLIGHT, warmup=build.resolves(sample[:warmup])),
+                (200,), results, notes,
+            )  # fmt: skip
+            clock = progress("[PostgreSQL] no-op and resolve rows", clock)
+            transfer = checked(
+                drive(f"{where}: two-phase transfer (prepare + fulfil, Idempotency-Key), per transfer", served,
+                      build.transfers(pairs[warmup:], "1.00"), concurrency=IN_FLIGHT,
+                      warmup=build.transfers(pairs[:warmup], "1.00")),
+                (201, 200), results, notes,
+            )  # fmt: skip
+            clock = progress("[PostgreSQL] transfer row", clock)
+            in_flight = 2 * workers
+            intake = checked(
+                drive(f"{where}: POST /v1/bulk/batches ({INTAKE_ITEMS:,} items each), {in_flight} in flight", served,
+                      build.batches(intake_batches, beneficiaries, "intake"), concurrency=in_flight),
+                (202,), results, notes,
+            )  # fmt: skip
+        clock = progress("[PostgreSQL] intake row", clock)
+        items = intake.count * INTAKE_ITEMS
+        results.append(Result(f"{where}: bulk intake, items", items, intake.seconds, intake.latencies))
+        figures.update(noop=noop, resolve=resolve, transfer=transfer, intake_items_per_second=items / intake.seconds)
+        committed_sql = text("SELECT COUNT(*) FROM transfers WHERE state = 'committed' AND id LIKE :run")
+        async with sessionmaker() as session:
+            committed = (await session.execute(committed_sql, {"run": f"{build.run}-%"})).scalar_one()
+        if committed != transfer.count + warmup:
+            raise SystemExit(f"{committed} transfers committed, not {transfer.count + warmup}")
+    finally:
+        await app.state.engine.dispose()
+    return results, figures
+
+
+async def sqlite_rows(scratch: Path, items: int) -> tuple[list[Result], float]:
+    """The 100,000-item batch on SQLite: the service's job (one process, the single writer) and the plain SQL."""
+    settings = PaymentsSettings(_env_file=None, var_dir=scratch, log_level="WARNING", expiry_interval_seconds=0,
+                                bulk_interval_seconds=0)  # fmt: skip
+    await upgrade_service_database(settings, MIGRATIONS_DIR)
+    app = create_app(settings)
+    sessionmaker = app.state.sessionmaker
+    try:
+        await prepare(sessionmaker, items)
+        await fund_programme(sessionmaker, 2 * items * DISBURSED, "bench-funding")
+        await new_batch(sessionmaker, "bat_bench_raw", items)
+        raw_seconds = await raw_disbursement(sessionmaker, "bat_bench_raw", programme_account())
+        paid_in_full("raw SQL (SQLite)", await batch_outcome(sessionmaker, "bat_bench_raw"), items)
+        await new_batch(sessionmaker, "bat_bench_job", items)
+        worker = BulkWorker(sessionmaker, app.state.payments)
+        started = time.perf_counter()
+        await worker.run_once()
+        job_seconds = time.perf_counter() - started
+        paid_in_full("the service's job (SQLite)", await batch_outcome(sessionmaker, "bat_bench_job"), items)
+    finally:
+        await app.state.engine.dispose()
+    return [
+        Result(f"SQLite baseline: raw set-based SQL paying {items:,} items", items, raw_seconds, [raw_seconds]),
+        Result(f"SQLite, 1 process: disbursement job, {items:,} items", items, job_seconds, [job_seconds]),
+    ], job_seconds
+
+
+def progress(what: str, since: float) -> float:
+    now = time.perf_counter()
+    print(f"[{now - since:6.1f} s] {what}", flush=True)
+    return now
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+async def main(quick: bool) -> None:
+    beneficiaries = 10_000 if quick else 1_000_000
+    operations = 500 if quick else 10_000
+    transfers = 300 if quick else 5_000
+    intake_batches = 4 if quick else 30
+    warmup = 20 if quick else 200
+    sqlite_items = 5_000 if quick else 100_000
+    workers = os.cpu_count() or 1
+    started_at = datetime.now().astimezone()
+    notes = [
+        f"uvicorn (httptools, uvloop), {workers} worker processes (one per core), each on its own port; the load "
+        f"driver is another process on the same cores, keeping {IN_FLIGHT} requests (or transfers) in flight unless "
+        "a row says otherwise. Gateway assertions were signed before each timed run, as the gateway would have.",
+        "A transfer is the payer FSP's prepare (201) and then the payee FSP's fulfil (200) on one connection, each "
+        "with its own Idempotency-Key: its n and per second count transfers (twice as many requests), its latency "
+        "is both. Each prepares and commits 1.00 USD between two customers (bank-a to bank-b, no two alike).",
+        "The disbursement rows time a stored batch being paid; their per second is items per second. The job is "
+        "the service's own (BulkWorker.run_once, what each served worker's timer runs) in this process: it pays "
+        "chunks of 5,000 items a transaction, each chunk locked, resolved through the mapper, posted, credited, its "
+        "items' statuses set and the chunk signed (SG-AUDIT-2); a batch's chunks run one at a time whatever the "
+        "number of workers (each locks the batch). The baseline runs the same inserts and updates as plain SQL over "
+        "the whole batch in one transaction, unsigned. Both batches were checked afterwards: every item paid, one "
+        "posting each.",
+        "Bulk intake posts JSON batches of 10,000 items (the service's default 1 MiB body limit); each is validated, "
+        "stored with its items and its signed initiation record, and answered 202; the job is off meanwhile.",
+    ]
+    results: list[Result] = []
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        clock = time.perf_counter()
+        sqlite_results, sqlite_seconds = await sqlite_rows(Path(scratch) / "sqlite", sqlite_items)
+        results += sqlite_results
+        clock = progress("[SQLite] rows", clock)
+        if await postgres_reachable():
+            store = ReplayStore.redis if await redis_reachable() else ReplayStore.database
+            if store is ReplayStore.database:
+                notes.append(f"Redis at {REDIS_URL} was not reachable: the workers share the database replay store.")
+            floor = await durable_floor(workers, operations, warmup, 100_000 if quick else FLOOR_ROWS, notes)
+            results.append(floor)
+            progress("baseline rows", clock)
+            pg_results, figures = await postgres_rows(
+                Path(scratch) / "pg", store, beneficiaries=beneficiaries, workers=workers, operations=operations,
+                transfers=transfers, intake_batches=intake_batches, warmup=warmup, notes=notes,
+            )  # fmt: skip
+            results += pg_results
+            figures["floor"] = floor
+        else:
+            notes.append(f"PostgreSQL at {POSTGRES_URL} was not reachable: its rows are missing from this run.")
+    notes.append(f"SQLite: the job paid {sqlite_items:,} items in {sqlite_seconds:.1f} s.")
+    if figures:
+        floor, transfer = figures["floor"], figures["transfer"]
+        transfer_share = transfer.per_second / floor.per_second
+        p99 = transfer.percentile(0.99)
+        raw_share = figures["raw_seconds"] / figures["job_seconds"]
+        job_seconds = figures["job_seconds"]
+        resolve_share = figures["resolve"].per_second / figures["noop"].per_second
+        intake_rate = figures["intake_items_per_second"]
+        size = "" if figures["beneficiaries"] == 1_000_000 else f" (at {figures['beneficiaries']:,}: --quick)"
+        notes += [
+            f"Target {TARGETS['transfers']}: {transfer.per_second:,.0f} transfers/s = {transfer_share:.0%} of the "
+            f"floor's {floor.per_second:,.0f} requests/s, p99 {p99:.1f} ms: "
+            f"{verdict(transfer_share >= 0.35 and p99 < 50)}.",
+            f"Target {TARGETS['disbursement']}{size}: {job_seconds:.1f} s, {raw_share:.0%} of the raw SQL's rate "
+            f"({figures['raw_seconds']:.1f} s): {verdict(job_seconds < 60 and raw_share >= 0.40)}.",
+            f"Target {TARGETS['resolve']}: {resolve_share:.0%}: {verdict(resolve_share >= 0.70)}.",
+            f"Target {TARGETS['intake']}: {intake_rate:,.0f} items/s: {verdict(intake_rate >= 6_250)}.",
+        ]
+    load = os.getloadavg()
+    notes.append(f"Started {started_at:%Y-%m-%d %H:%M %Z}; load average at the end {load[0]:.2f} {load[1]:.2f} "
+                 f"{load[2]:.2f} on {workers} cores.")  # fmt: skip
+    report("Payments over HTTP" + (" (--quick)" if quick else ""), results, notes)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(arguments(__doc__ or "").quick))
