@@ -99,16 +99,16 @@ def test_no_published_number_reveals_a_count_under_k(counts, k):
 
 
 @pytest.mark.rule("SG-TRANSP-1")
-async def test_grievance_statistics_are_public_and_withhold_small_cells(gateway):
+async def test_grievance_statistics_are_public_and_withhold_small_cells(desk):
     for _ in range(12):
-        await gateway.client.post(
+        await desk.client.post(
             "/me/grievances", json={"category": "identity", "description": "wrong birth date"}, headers=as_("amina")
         )
     for _ in range(3):
-        await gateway.client.post(
+        await desk.client.post(
             "/me/grievances", json={"category": "payment", "description": "late transfer"}, headers=as_("bilal")
         )
-    response = await gateway.client.get("/governance/stats/grievances")
+    response = await desk.client.get("/governance/stats/grievances")
     assert response.status_code == 200
     stats = response.json()["by_category"]
     assert stats["k"] == 10
