@@ -18,6 +18,7 @@ from gateway.oversight.grievances.schemas import ServiceStandard
 from gateway.oversight.grievances.service import GrievanceRuntime
 from gateway.oversight.notices.schedule import NoticeTimer, WakingAudit
 from gateway.oversight.notices.service import NoticeRuntime
+from gateway.oversight.tally import AuditTally
 from services.common.clock import Clock
 from services.identity.client import IdentityClient
 
@@ -41,6 +42,7 @@ async def start_oversight(app: FastAPI, settings: GatewaySettings, clock: Clock,
             payment_disputes_resolve_within_days=settings.grievance_payment_resolve_days,
         ),
     )
+    app.state.tally = AuditTally(app.state.engine)  # the audit log's counts for the public statistics
     escalation = GrievanceEscalation(
         app.state.sessionmaker,
         app.state.grievances,

@@ -154,3 +154,17 @@ async def test_bad_incidents_are_refused_with_problem_details(edge: Edge) -> Non
         assert response.headers["content-type"] == "application/problem+json"
     missing = await edge.client.get(f"/oversight/breaches/brc_{'0' * 32}", headers=as_caller("oversight"))
     assert missing.status_code == 404
+
+
+@pytest.mark.rule("SG-BREACH-1")
+@pytest.mark.rule("SG-TRANSP-1")
+async def test_incidents_are_in_the_public_statistics_with_their_people_withheld_under_k(edge: Edge) -> None:
+    people = [await enrolled(edge.identity) for _ in range(3)]
+    incident = await _record(edge, _incident(edge, [{"type": "sub", "value": p.sub} for p in people]))
+    await edge.app.state.notices.run_once()
+    stats = (await edge.client.get("/governance/stats/breaches")).json()
+    month = incident["found_at"][:7]
+    assert stats["incidents_by_month"] == {month: 1}
+    table = stats["people_by_month"]
+    assert table["rows"][month]["told_in_time"] is None, "three people is a count under k"
+    assert table["total"] is None and table["column_totals"]["told_in_time"] is None
