@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 import regex
 
@@ -108,3 +109,36 @@ async def test_what_is_not_a_release_to_someone_else_is_not_notified(edge: Edge)
     assert refused.status_code == 403, "no consent, no release"
     assert (await edge.app.state.notices.run_once()).written == 0
     assert await inbox(edge, person.sub, "data_access") == []
+
+
+@pytest.mark.rule("SG-NOTIFY-1")
+async def test_a_notice_identity_could_not_take_is_sent_on_a_later_round(edge: Edge, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from services.identity.client import IdentityClient
+
+    person = await enrolled(edge.identity)
+    await _kyc(edge, person)
+    delivered = IdentityClient.send_notice
+
+    async def identity_down(self, sub, notice, *, assertion):  # type: ignore[no-untyped-def]
+        raise httpx.ConnectError("identity is restarting")
+
+    monkeypatch.setattr(IdentityClient, "send_notice", identity_down)
+    first = await edge.app.state.notices.run_once()
+    assert (first.sent, first.retrying) == (0, 1)
+    monkeypatch.setattr(IdentityClient, "send_notice", delivered)
+    assert (await edge.app.state.notices.run_once()).sent == 1
+    assert len(await inbox(edge, person.sub, "data_access")) == 1
+
+
+@pytest.mark.rule("SG-BREACH-1")
+async def test_a_notice_identity_refuses_for_good_is_marked_undeliverable(edge: Edge) -> None:
+    unknown = "sub_" + "a" * 26
+    body = {
+        "organisation": "Bank A", "description": "Leak.", "data_categories": ["phone"],
+        "found_at": edge.app.state.clock.now().isoformat(), "affected": [{"type": "sub", "value": unknown}],
+    }  # fmt: skip
+    incident = (await edge.client.post("/oversight/breaches", json=body, headers=as_caller("oversight"))).json()
+    assert (await edge.app.state.notices.run_once()).failed == 1
+    read = (await edge.client.get(f"/oversight/breaches/{incident['id']}", headers=as_caller("auditor"))).json()
+    assert read["affected"][0]["notice"] == "failed"
+    assert (await edge.app.state.notices.run_once()).failed == 0, "not tried again"
