@@ -24,7 +24,7 @@ from gateway.db import metadata
 from gateway.governance.router import router as governance_router
 from gateway.openapi import install_aggregated_openapi
 from gateway.oversight.wiring import ROUTERS as OVERSIGHT_ROUTERS
-from gateway.oversight.wiring import start_oversight
+from gateway.oversight.wiring import start_notices, start_oversight
 from gateway.proxy.auth import CallerAuthenticator
 from gateway.proxy.facts import UpstreamFacts
 from gateway.proxy.router import router as proxy_router
@@ -150,8 +150,12 @@ def create_app(
                 identity=clients.get("identity"), consent=clients.get("consent"), minter=minter,
                 purpose_ttl_seconds=settings.purpose_cache_seconds,
             )  # fmt: skip
+            # Notices and breaches (gateway/oversight): the proxy's audit sink wakes the notice timer on a release.
+            audit = await start_notices(
+                app, settings, clock, stack, identity=facts.identity, assertion=lambda: facts.assertion("identity")
+            )
             app.state.proxy = Proxy(
-                clients, minter, routes=load_routes(), catalogue=catalogue(), facts=facts, audit=app.state.audit
+                clients, minter, routes=load_routes(), catalogue=catalogue(), facts=facts, audit=audit
             )
             yield
 

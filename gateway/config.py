@@ -109,6 +109,15 @@ class GatewaySettings(ServiceSettings):
         default=300, ge=0, description="How often overdue grievances escalate to oversight; 0 turns the timer off."
     )
     statistics_min_cell: int = Field(default=10, ge=2, description="k: public statistics withhold counts under k.")
+    breach_notice_hours: int = Field(
+        default=72, ge=1, description="Every person a breach touched is told within this many hours of its discovery."
+    )
+    notice_interval_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the notice timer reads the audit log and sends due notices (it is also woken by each "
+        "release and breach); 0 turns the timer off (tests call run_once).",
+    )
 
     purpose_cache_seconds: float = Field(
         default=5.0,

@@ -72,12 +72,13 @@ async def checkpoint_of_size(size: Annotated[int, Path(ge=0, le=2**62)], _: Read
 
 @router.post(
     "/checkpoint",
-    summary="Sign a checkpoint of the current tree now",
-    description="Checkpoints are also published at a steady cadence; this publishes one on demand.",
+    summary="Sign a checkpoint of the current tree now (oversight)",
+    description="Checkpoints are also published at a steady cadence; this publishes one on demand. Oversight only: "
+    "the auditor role changes nothing (SG-OVERSIGHT-1), and reads the latest checkpoint instead.",
     response_model=CheckpointView,
     responses=ACCESS,
 )
-async def publish_checkpoint(_: Reader, log: Log) -> CheckpointView:
+async def publish_checkpoint(_: Overseer, log: Log) -> CheckpointView:
     return await log.publish_checkpoint()
 
 

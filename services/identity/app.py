@@ -30,6 +30,7 @@ from services.identity.oidc.router import router as oidc_router
 from services.identity.persons.errors import IdempotencyInProgress, IdempotencyKeyReused
 from services.identity.persons.router import router as persons_router
 from services.identity.tokens.router import router as tokens_router
+from services.identity.vids.router import internal_router as vids_internal_router
 from services.identity.vids.router import router as vids_router
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -48,6 +49,7 @@ SPEC = ServiceSpec(
         adjudication_router,
         tokens_router,
         vids_router,
+        vids_internal_router,
         corrections_router,
         identity_exceptions_router,
         authn_router,

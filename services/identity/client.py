@@ -10,6 +10,7 @@ from urllib.parse import quote
 from services.common.assertion import ASSERTION_HEADER
 from services.common.http import ServiceClient, endpoint, raise_for_problem
 from services.identity.authn.schemas import AuthnRequest, AuthnResult
+from services.identity.notifications.schemas import NoticeDelivery, NoticeRequest
 from services.identity.persons.uin import UIN_LENGTH, VID_LENGTH, find_uins, is_valid_uin, is_valid_vid
 from services.identity.tokens.schemas import (
     PairwiseTokenRead,
@@ -18,6 +19,7 @@ from services.identity.tokens.schemas import (
     SubjectReference,
     SubjectResolution,
 )
+from services.identity.vids.schemas import ReissueResult
 
 # `sub_` and 26 base32 characters (persons.service.new_sub); `tok_` and 26 base32 characters (crypto.pairwise_token).
 SUB_PATTERN = re.compile(r"sub_[a-z2-7]{26}")
@@ -31,8 +33,11 @@ __all__ = [
     "AuthnRequest",
     "AuthnResult",
     "IdentityClient",
+    "NoticeDelivery",
+    "NoticeRequest",
     "PairwiseTokenRead",
     "ReferenceType",
+    "ReissueResult",
     "SubjectReference",
     "SubjectResolution",
     "find_uins",
@@ -91,3 +96,23 @@ class IdentityClient(ServiceClient):
         )
         raise_for_problem(response)
         return AuthnResult.model_validate_json(response.content)
+
+    @endpoint("POST", "/v1/subjects/{sub}/notices", body=NoticeRequest, response=NoticeDelivery)
+    async def send_notice(self, sub: str, notice: NoticeRequest, *, assertion: str) -> NoticeDelivery:
+        """Tell the person `sub` about an access to their data or a breach, in their language (gateway only)."""
+        response = await self._http.post(
+            f"/v1/subjects/{quote(sub, safe='')}/notices",
+            json=notice.model_dump(mode="json"),
+            headers={ASSERTION_HEADER: assertion},
+        )
+        raise_for_problem(response)
+        return NoticeDelivery.model_validate_json(response.content)
+
+    @endpoint("POST", "/v1/subjects/{sub}/reissue", response=ReissueResult)
+    async def reissue(self, sub: str, *, assertion: str) -> ReissueResult:
+        """Withdraw the person's VIDs and offline credentials after a breach and issue new VIDs (gateway only)."""
+        response = await self._http.post(
+            f"/v1/subjects/{quote(sub, safe='')}/reissue", headers={ASSERTION_HEADER: assertion}
+        )
+        raise_for_problem(response)
+        return ReissueResult.model_validate_json(response.content)

@@ -81,6 +81,7 @@ async def _edge(
         var_dir=var_dir,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
         replay_store=ReplayStore.memory,
+        notice_interval_seconds=0,  # notices go out when a test calls app.state.notices.run_once()
     )
     engine = create_engine(settings.resolved_database_url)
     await create_all(engine, metadata)

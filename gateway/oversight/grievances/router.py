@@ -33,6 +33,8 @@ GrievanceId = Annotated[str, Path(pattern=r"^grv_[0-9a-f]{32}$", description="Th
 Officer = Annotated[AuthenticatedCaller, Depends(require_roles("grievance_officer", "oversight"))]
 Reader = Annotated[AuthenticatedCaller, Depends(require_roles("grievance_officer", "oversight", "auditor"))]
 Overseer = Annotated[AuthenticatedCaller, Depends(require_roles("oversight"))]
+# A person, signed in (alone or helped by an operator): refused before the body is read.
+Person = Annotated[AuthenticatedCaller, Depends(require_roles("subject"))]
 
 
 def runtime(request: Request) -> GrievanceRuntime:
@@ -55,9 +57,9 @@ RuntimeDep = Annotated[GrievanceRuntime, Depends(runtime)]
     responses=problem_responses(Unauthenticated, PolicyDenied),
 )
 async def file_grievance(
+    caller: Person,
     body: GrievanceCreate,
     session: SessionDep,
-    caller: CurrentCaller,
     rt: RuntimeDep,
     assisted_by: Annotated[str | None, Header(alias="X-Assisted-By", max_length=128)] = None,
 ) -> GrievanceRead:

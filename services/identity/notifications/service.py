@@ -75,14 +75,15 @@ class NotificationService:
         at: datetime,
         rt: Runtime,
     ) -> Delivery | None:
-        """Tell the person their identity was used (SG-NOTIFY-1), if they agreed to notices by phone or e-mail."""
-        if not person.consent_notices:
-            return None
+        """Tell the person their identity was used (SG-NOTIFY-1): by SMS or e-mail if they agreed to notices there,
+        and in their app inbox in any case."""
         return await self._send(
             session,
             person,
             MessageKind.access_notice,
             rt=rt,
+            external=person.consent_notices,
+            inbox=True,
             requester=requester,
             operation=operation,
             factor=factor,

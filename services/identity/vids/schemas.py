@@ -24,3 +24,13 @@ class VidRead(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+
+
+class ReissueResult(BaseModel):
+    """What a reissue after a breach changed (SG-BREACH-1): counts only, never a number. The person reads the new
+    VIDs in their app (`GET /v1/me/vids`) and signs a new offline credential there
+    (`POST /v1/me/offline-credential`)."""
+
+    vids_revoked: int = Field(ge=0)
+    vids_issued: int = Field(ge=0)
+    offline_credentials_revoked: int = Field(ge=0)

@@ -56,6 +56,15 @@ class VidService:
         await PersonRepository.from_session(session).lock(person.id)
         if await repository.count_active(person.id, now) >= rt.settings.vid_max_active:
             raise VidLimitReached(f"At most {rt.settings.vid_max_active} VIDs may be active at once; revoke one first.")
+        vid, number = await self.issue(session, person, valid_for_days=body.valid_for_days, rt=rt)
+        return self._read(vid, number, rt=rt)
+
+    async def issue(
+        self, session: AsyncSession, person: Person, *, valid_for_days: int | None, rt: Runtime
+    ) -> tuple[Vid, str]:
+        """A new active VID for the person (the caller has locked the person and checked the limit)."""
+        repository = VidRepository.from_session(session)
+        now = rt.clock.now()
         for _ in range(VID_ATTEMPTS):
             number = generate_vid()
             vid_index = rt.keyring.blind.index(number, kind="vid")
@@ -79,7 +88,7 @@ class VidService:
         await session.flush()
         await rt.outbox.add(session, "identity.vid.created", {"vid_id": vid.id, "person_id": person.id})
         log.info("identity.vid.created", vid_id=vid.id, person_id=person.id)
-        return self._read(vid, number, rt=rt)
+        return vid, number
 
     async def list(self, session: AsyncSession, caller: Caller, *, rt: Runtime) -> Sequence[VidRead]:
         person = await person_service.get_active_by_sub(session, caller.subject_ref)
@@ -92,12 +101,18 @@ class VidService:
         vid = await VidRepository.from_session(session).get_for_person(vid_id, person.id)
         if vid is None:
             raise VidNotFound(f"You have no VID {vid_id}.")
-        if vid.status != VidStatus.revoked:
-            vid.status = VidStatus.revoked
-            vid.revoked_at = rt.clock.now()
-            await rt.outbox.add(session, "identity.vid.revoked", {"vid_id": vid.id, "person_id": person.id})
-            log.info("identity.vid.revoked", vid_id=vid.id, person_id=person.id)
+        await self.withdraw(session, vid, rt=rt)
         return self._read(vid, self._number(vid, rt=rt), rt=rt)
+
+    async def withdraw(self, session: AsyncSession, vid: Vid, *, rt: Runtime) -> bool:
+        """Revoke the VID unless it already is; True if this call revoked it."""
+        if vid.status == VidStatus.revoked:
+            return False
+        vid.status = VidStatus.revoked
+        vid.revoked_at = rt.clock.now()
+        await rt.outbox.add(session, "identity.vid.revoked", {"vid_id": vid.id, "person_id": vid.person_id})
+        log.info("identity.vid.revoked", vid_id=vid.id, person_id=vid.person_id)
+        return True
 
     @staticmethod
     def _number(vid: Vid, *, rt: Runtime) -> str:

@@ -119,7 +119,7 @@ async def test_the_public_checkpoint_and_the_proofs_verify_with_the_published_ke
 
     assert verify_inclusion(7, 30, leaf_hash(leaf), path, checkpoint.root)
     await gateway_app.app.state.audit.append_many([make_event() for _ in range(11)])
-    later = (await client.post("/audit/checkpoint", headers=as_caller("auditor"))).json()
+    later = (await client.post("/audit/checkpoint", headers=as_caller("oversight"))).json()
     newer = open_checkpoint(later["note"], key)
     consistency = (
         await client.get("/audit/proofs/consistency", params={"old": 30, "new": 41}, headers=as_caller("auditor"))

@@ -33,7 +33,7 @@ def as_(name: str, **headers: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def gateway(service_factory: Any) -> Any:
-    service = await service_factory("gateway", grievance_escalation_interval_seconds=0)
+async def desk(service_factory: Any) -> Any:
+    service = await service_factory("gateway", grievance_escalation_interval_seconds=0, notice_interval_seconds=0)
     service.app.state.authenticator = HeaderAuthenticator()
     return service

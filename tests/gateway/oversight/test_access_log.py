@@ -52,10 +52,10 @@ def _root_from_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes])
 
 
 @pytest.mark.rule("SG-ACCESS-1")
-async def test_a_person_sees_who_accessed_their_data_with_proofs(gateway, clock):
-    audit = gateway.app.state.audit
+async def test_a_person_sees_who_accessed_their_data_with_proofs(desk, clock):
+    audit = desk.app.state.audit
     await audit.append_many([_event(clock, sub="sub-bilal"), _event(clock), _event(clock, actor="bank-1")])
-    response = await gateway.client.get("/me/access-log", headers=as_("amina"))
+    response = await desk.client.get("/me/access-log", headers=as_("amina"))
     assert response.status_code == 200, response.text
     view = response.json()
     assert {e["record"]["actor"] for e in view["entries"]} == {"social-registry-agency", "bank-1"}
@@ -72,8 +72,8 @@ async def test_a_person_sees_who_accessed_their_data_with_proofs(gateway, clock)
 
 
 @pytest.mark.rule("SG-ACCESS-2")
-async def test_a_court_deferred_access_is_withheld_until_its_time_and_counted(gateway, clock):
-    audit = gateway.app.state.audit
+async def test_a_court_deferred_access_is_withheld_until_its_time_and_counted(desk, clock):
+    audit = desk.app.state.audit
     later = clock.now() + timedelta(days=90)
     await audit.append_many(
         [
@@ -83,17 +83,17 @@ async def test_a_court_deferred_access_is_withheld_until_its_time_and_counted(ga
             ),
         ]
     )
-    before = (await gateway.client.get("/me/access-log", headers=as_("amina"))).json()
+    before = (await desk.client.get("/me/access-log", headers=as_("amina"))).json()
     assert [e["record"]["actor"] for e in before["entries"]] == ["social-registry-agency"]
     assert before["withheld"] == 1
     clock.advance(timedelta(days=91))
-    after = (await gateway.client.get("/me/access-log", headers=as_("amina"))).json()
+    after = (await desk.client.get("/me/access-log", headers=as_("amina"))).json()
     assert after["withheld"] == 0
     assert {e["record"]["actor"] for e in after["entries"]} == {"social-registry-agency", "police-unit-4"}
 
 
-async def test_only_a_signed_in_person_reads_an_access_log(gateway):
-    assert (await gateway.client.get("/me/access-log")).status_code == 401
-    organisation = await gateway.client.get("/me/access-log", headers=as_("bank"))
+async def test_only_a_signed_in_person_reads_an_access_log(desk):
+    assert (await desk.client.get("/me/access-log")).status_code == 401
+    organisation = await desk.client.get("/me/access-log", headers=as_("bank"))
     assert organisation.status_code == 403
     assert organisation.json()["rule_id"] == "SG-SEC-1"

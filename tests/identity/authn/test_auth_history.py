@@ -90,10 +90,11 @@ async def test_a_language_without_templates_falls_back_and_says_so(api) -> None:
     assert notice["language_fallback"] is True
 
 
-async def test_no_access_notice_without_consent_to_notices(api) -> None:
+async def test_without_consent_to_notices_the_access_notice_goes_to_the_app_inbox_only(api) -> None:
     person = await enrolled(api, consents={"biometric": False, "notices": False})
     await authn(api, person, {"type": "pin", "pin": "2468"})
-    assert await messages(api, person.sub, kind="access_notice") == []
+    [notice] = await messages(api, person.sub, kind="access_notice")
+    assert notice["channel"] == "app", "no SMS or e-mail for someone who declined notices, but the inbox has it"
 
 
 async def test_the_message_simulator_is_for_trainers_only(api) -> None:
