@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import jws
 from services.common.assertion import Caller
 from services.common.keys import SigningKey
 from services.common.problems import PolicyDenied
@@ -85,7 +86,8 @@ class KycService:
             )
         except ValidationError:
             subject_token = None
-        signed = signing_key.sign_jwt(
+        signed = jws.sign_claims(
+            signing_key,
             {
                 "iss": rt.settings.oidc_issuer,
                 "aud": caller.client_id,

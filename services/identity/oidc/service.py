@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import jws
 from services.common.assertion import Caller
 from services.common.ids import new_id
 from services.common.keys import SigningKey, b64url
@@ -501,7 +502,7 @@ class OidcService:
             "auth_time": int(grant.auth_time.timestamp()),
             "acr": grant.acr,
             "amr": list(grant.amr),
-            "at_hash": b64url(hashlib.sha256(access_token.encode("ascii")).digest()[:16]),
+            "at_hash": jws.at_hash(access_token),
         }
         if grant.nonce is not None:
             claims["nonce"] = grant.nonce
@@ -510,7 +511,7 @@ class OidcService:
         return TokenResponse(
             access_token=access_token,
             expires_in=ttl,
-            id_token=signing_key.sign_jwt(claims),
+            id_token=jws.sign_claims(signing_key, claims),
             scope=" ".join(grant.scopes),
         )
 
