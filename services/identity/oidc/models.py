@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 PortableJSON = JSON().with_variant(JSONB(), "postgresql")
 
