@@ -15,6 +15,7 @@ from services.identity.authn.service import authn as authn_service
 from services.identity.config import KycAttribute
 from services.identity.deps import Runtime
 from services.identity.kyc.schemas import KycRequest, KycResponse
+from services.identity.persons.service import display_name
 from services.identity.persons.service import person as person_service
 
 KYC_TOKEN_TYPE = "dpi-kyc+jwt"  # noqa: S105 (a JWT media type)
@@ -26,7 +27,7 @@ def _deny(detail: str) -> PolicyDenied:
 
 def _value(values: dict[str, str], name: KycAttribute) -> str | None:
     if name == "full_name" and not values.get("full_name"):
-        return " ".join(v for n in ("given_name", "family_name") if (v := values.get(n))) or None
+        return display_name(values) or None
     return values.get(name)
 
 

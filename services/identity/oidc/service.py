@@ -71,8 +71,8 @@ from services.identity.oidc.schemas import (
     TokenResponse,
     UserInfo,
 )
-from services.identity.persons.models import Person, PersonStatus
-from services.identity.persons.repository import PersonRepository
+from services.identity.persons.models import Person
+from services.identity.persons.service import display_name
 from services.identity.persons.service import person as person_service
 
 log = structlog.get_logger(__name__)
@@ -407,14 +407,13 @@ class OidcService:
         row = await OidcRepository.from_session(session).access_token(_hash(value.strip()))
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             raise InvalidAccessToken("The access token is unknown, revoked or expired.")
-        person = await PersonRepository.from_session(session).get(row.person_id)
-        if person is None or person.status != PersonStatus.active:
+        person = await person_service.get_active(session, row.person_id)
+        if person is None:
             raise InvalidAccessToken("The access token's person is no longer enrolled.")
         values = await person_service.read_attributes(session, person.id, rt=rt)
         released: dict[str, Any] = {}
         if Scope.profile.value in row.scopes:
-            name = values.get("full_name") or " ".join(v for n in ("given_name", "family_name") if (v := values.get(n)))
-            released["name"] = name or None
+            released["name"] = display_name(values) or None
         if Scope.birthdate.value in row.scopes:
             released["birthdate"] = values.get("date_of_birth")
         if Scope.address.value in row.scopes and values.get("address"):
@@ -474,8 +473,8 @@ class OidcService:
         if not _CODE_VERIFIER.fullmatch(verifier) or not hmac.compare_digest(s256(verifier), grant.code_challenge):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
         grant.used_at = now
-        person = await PersonRepository.from_session(session).get(grant.person_id)
-        if person is None or person.status != PersonStatus.active:
+        person = await person_service.get_active(session, grant.person_id)
+        if person is None:
             raise OAuthError("invalid_grant", "the person is no longer enrolled")
 
         ttl = rt.settings.oidc_token_ttl_seconds
@@ -580,8 +579,8 @@ class OidcService:
         if transaction.person_id is not None:
             if hinted is not None and hinted.id != transaction.person_id:
                 raise IndividualMismatch("The login_hint is not the person the one-time code was sent to.")
-            person = await PersonRepository.from_session(session).get(transaction.person_id)
-            if person is None or person.status != PersonStatus.active:
+            person = await person_service.get_active(session, transaction.person_id)
+            if person is None:
                 raise TransactionClosed("The person of this sign-in is no longer enrolled.")
             return person
         if hinted is None:

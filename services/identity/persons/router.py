@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from services.common.auth import SessionDep
 from services.common.idempotency import Idempotent
 from services.common.problems import PolicyDenied, problem_responses
+from services.identity import enrolment
 from services.identity.deps import RegistrarDep, RuntimeDep, SubjectDep
 from services.identity.persons.errors import (
     DuplicateSuspected,
@@ -39,7 +40,7 @@ router = APIRouter(prefix="/v1", tags=["persons"])
 async def enrol(
     body: EnrolmentCreate, *, session: SessionDep, caller: RegistrarDep, rt: RuntimeDep, idempotency: Idempotent
 ) -> Response:
-    return await idempotency.run(session, lambda: person_service.enrol(session, caller, body, rt=rt), status_code=201)
+    return await idempotency.run(session, lambda: enrolment.enrol(session, caller, body, rt=rt), status_code=201)
 
 
 @router.get(
