@@ -26,10 +26,11 @@ from services.common import jws
 from services.common.assertion import Caller
 from services.common.ids import new_id
 from services.common.keys import SigningKey, b64url
+from services.identity.authn import attempts, otp
 from services.identity.authn.errors import IndividualMismatch, IndividualRequired
+from services.identity.authn.factors import Check, factors
 from services.identity.authn.models import Factor, Operation
 from services.identity.authn.schemas import Individual, IndividualType, OtpFactor, OtpRequested, PinFactor
-from services.identity.authn.service import Check
 from services.identity.authn.service import authn as authn_service
 from services.identity.deps import Runtime
 from services.identity.oidc.client_auth import check_public_jwk, unverified_issuer, verify_client_assertion
@@ -284,7 +285,7 @@ class OidcService:
         )
         transaction.person_id = person.id
         client = await self._client_of(session, transaction)
-        return await authn_service.send_otp(
+        return await otp.send_otp(
             session,
             person,
             client_id=client.client_id,
@@ -309,7 +310,7 @@ class OidcService:
         factor = (
             OtpFactor(type="otp", otp=body.otp) if body.otp is not None else PinFactor(type="pin", pin=body.pin or "")
         )
-        check = await authn_service.check_factor(
+        check = await factors.check_factor(
             session,
             person,
             factor,
@@ -318,7 +319,7 @@ class OidcService:
             rt=rt,
             signing_key=signing_key,
         )
-        event = await authn_service.record(
+        event = await attempts.record(
             session,
             caller,
             person,
@@ -419,7 +420,7 @@ class OidcService:
         if Scope.address.value in row.scopes and values.get("address"):
             released["address"] = Address(formatted=values["address"])
         released = {k: v for k, v in released.items() if v is not None}
-        await authn_service.record(
+        await attempts.record(
             session,
             caller,
             person,
