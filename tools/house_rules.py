@@ -1,4 +1,4 @@
-"""House rules that ruff cannot express (STYLE.md section 10): each is a grep over the application code.
+"""House rules that ruff cannot express (CONTRIBUTING.md, "Test"): each is a grep over the application code.
 
 - Only services/common/db.py commits: services, repositories and routers never call `.commit(`.
 - `HTTPException` appears only in router.py files: deeper layers raise ProblemError subclasses.
