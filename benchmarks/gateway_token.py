@@ -42,6 +42,7 @@ from gateway.auth.clients.models import ClientKind
 from gateway.auth.clients.schemas import ClientCreate, Jwks
 from gateway.auth.clients.service import registry
 from gateway.config import GatewaySettings
+from services.common import jws
 from services.common.clock import SystemClock
 from services.common.db import create_engine, create_sessionmaker
 from services.common.keys import SigningKey
@@ -105,7 +106,8 @@ def token_requests(clients: list[tuple[str, SigningKey]], count: int, *, dpop: b
     requests = []
     for index in range(count):
         client_id, key = clients[index % len(clients)]
-        assertion = key.sign_jwt(
+        assertion = jws.sign_claims(
+            key,
             {
                 "iss": client_id,
                 "sub": client_id,
@@ -113,14 +115,14 @@ def token_requests(clients: list[tuple[str, SigningKey]], count: int, *, dpop: b
                 "iat": now,
                 "exp": now + 300,
                 "jti": uuid.uuid4().hex,
-            }
+            },
         )
         form = {"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER, "client_assertion": assertion}
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if dpop:
             public = {k: v for k, v in key.public_jwk().items() if k in ("kty", "crv", "x", "y")}
             claims = {"htm": "POST", "htu": TOKEN_URL, "iat": now, "jti": uuid.uuid4().hex}
-            headers["DPoP"] = key.sign_jwt(claims, typ="dpop+jwt", extra_headers={"jwk": public})
+            headers["DPoP"] = jws.sign_claims(key, claims, typ="dpop+jwt", headers={"jwk": public})
         requests.append(http_request("POST", "/oauth2/token", headers=headers, body=urlencode(form).encode()))
     return requests
 

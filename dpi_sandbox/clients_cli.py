@@ -25,6 +25,7 @@ from gateway.auth.clients.schemas import ClientCreate, Jwks
 from gateway.auth.clients.service import registry
 from gateway.auth.tokens.schemas import JWT_BEARER
 from gateway.config import GatewaySettings
+from services.common import jws
 
 clients_app = typer.Typer(
     help="The gateway's client registry: organisations, their keys, roles and approval.", no_args_is_help=True
@@ -205,7 +206,7 @@ def client_assertion(settings: GatewaySettings, client_id: str, now: int) -> str
         "exp": now + 60,
         "jti": uuid.uuid4().hex,
     }
-    return key.sign_jwt(claims)
+    return jws.sign_claims(key, claims)
 
 
 async def fetch_token(

@@ -27,6 +27,7 @@ from gateway.auth.clients.provision import client_key
 from gateway.config import GatewaySettings
 from playbook.model import Actor
 from playbook.runner import Anonymous, StepFailed
+from services.common import jws
 from services.common.keys import SigningKey
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -175,8 +176,9 @@ class ClientCredentials(Anonymous):
     async def _fetch(self, client_id: str, key: SigningKey) -> _Token:
         endpoint = self._issuer + "/oauth2/token"
         now = int(self._now())
-        assertion = key.sign_jwt(
-            {"iss": client_id, "sub": client_id, "aud": endpoint, "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}
+        assertion = jws.sign_claims(
+            key,
+            {"iss": client_id, "sub": client_id, "aud": endpoint, "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex},
         )
         form = {"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER, "client_assertion": assertion}
         # A DPoP proof on the token request binds the token to the key if the client moves money; others ignore it.
@@ -192,10 +194,9 @@ class ClientCredentials(Anonymous):
     def _proof(self, key: SigningKey, method: str, url: str, access_token: str | None) -> str:
         claims: dict[str, str | int] = {"htm": method, "htu": url, "iat": int(self._now()), "jti": uuid.uuid4().hex}
         if access_token is not None:
-            digest = hashlib.sha256(access_token.encode("ascii")).digest()
-            claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+            claims["ath"] = jws.access_token_hash(access_token)
         jwk = {k: v for k, v in key.public_jwk().items() if k in ("kty", "crv", "x", "y")}
-        return key.sign_jwt(claims, typ="dpop+jwt", extra_headers={"jwk": jwk})
+        return jws.sign_claims(key, claims, typ="dpop+jwt", headers={"jwk": jwk})
 
 
 def _path(url: str) -> str:

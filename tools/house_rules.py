@@ -1,8 +1,10 @@
-"""House rules that ruff cannot express (STYLE.md section 10): each is a grep over the application code.
+"""House rules that ruff cannot express (CONTRIBUTING.md, "Test"): each is a grep over the application code.
 
 - Only services/common/db.py commits: services, repositories and routers never call `.commit(`.
 - `HTTPException` appears only in router.py files: deeper layers raise ProblemError subclasses.
 - No module-level `Settings()` instances: settings are built by app factories and passed down.
+- JOSE in one place: only services/common/jws.py (and the key material in keys.py) imports the JOSE library;
+  everything else signs and verifies through `services.common.jws`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ RULES: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = [
     ("only services/common/db.py commits", re.compile(r"\.commit\("), ("services/common/db.py",)),
     ("HTTPException only in routers", re.compile(r"\bHTTPException\b"), ("router.py", "services/common/problems.py")),
     ("no module-level settings instance", re.compile(r"^\w+\s*=\s*\w*Settings\(\)", re.MULTILINE), ()),
+    (
+        "JOSE only through services.common.jws",
+        re.compile(r"^\s*(?:from\s+jose\b|import\s+jose\b)", re.MULTILINE),
+        ("services/common/jws.py", "services/common/keys.py"),
+    ),
 ]
 
 

@@ -1,19 +1,27 @@
-"""The shape every service app shares: factory, lifespan, health, JWKS, problem handlers, deny-by-default routers."""
+"""The shape every service app shares: factory, lifespan, health, JWKS, problem handlers, deny-by-default routers.
+
+`create_service_app` is a few small builders: the typed state (`ServiceState`: database, key, outbox, idempotency),
+the replay guard, the gateway-assertion verifier, the lifespan (bus, outbox relay, the service's own work, and the
+closing of every handle) and the routes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.datastructures import State
 
 from services.common.assertion import (
     AssertionVerifier,
@@ -34,7 +42,7 @@ from services.common.edge import ContentLengthGuard, install_edge
 from services.common.http import build_http_client
 from services.common.idempotency import TABLE_NAME as IDEMPOTENCY_TABLE
 from services.common.idempotency import IdempotencyStore, idempotency_table
-from services.common.keys import load_or_create_signing_key
+from services.common.keys import SigningKey, load_or_create_signing_key
 from services.common.logging import RequestIdMiddleware, configure_logging
 from services.common.outbox import Outbox, OutboxRelay, outbox_table
 from services.common.problems import Problem, ServiceUnavailable, Unauthenticated, install_problem_handlers
@@ -85,7 +93,33 @@ class CallerView(BaseModel):
     decision_id: str | None
 
 
-def create_service_app(  # noqa: C901, PLR0915
+class ServiceState(State):
+    """What `create_service_app` puts on `app.state`, typed: read it with `service_state(app)`. Services add their
+    own runtime beside it (identity's `app.state.identity`, ...)."""
+
+    settings: ServiceSettings
+    service_name: str
+    clock: Clock
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    signing_key: SigningKey
+    verifier: AssertionVerifier
+    replay_guard: ReplayGuard  # single-use ids; the gateway also keeps its own there (client assertions)
+    outbox: Outbox
+    idempotency: IdempotencyStore
+    bus: Bus  # from the lifespan on
+    relay: OutboxRelay  # from the lifespan on
+
+
+def service_state(app: FastAPI) -> ServiceState:
+    """The app's typed state (an app built by `create_service_app`)."""
+    state = app.state
+    if not isinstance(state, ServiceState):
+        raise TypeError("this app was not built by create_service_app")
+    return state
+
+
+def create_service_app(
     spec: ServiceSpec,
     settings: ServiceSettings,
     *,
@@ -94,99 +128,142 @@ def create_service_app(  # noqa: C901, PLR0915
     gateway_jwks: JwksSource | None = None,
     extra_lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
+    """The app for `spec`: its state, routes, edge rules and problem handlers. Handles to the database, Redis and
+    the gateway's JWKS are built here but connect only when first used; the bus, the outbox relay and the service's
+    own background work start in the lifespan, which closes every handle again on the way out."""
     clock = clock or SystemClock()
     configure_logging(json_output=settings.log_format == "json", level=settings.log_level)
-    pool: dict[str, int] = {} if settings.database_pool_size is None else {"pool_size": settings.database_pool_size}
-    engine = create_engine(
-        settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin, **pool
-    )
-    sessionmaker = create_sessionmaker(engine)
-    # The app's clock decides which retired keys are still published (tests run on a frozen one).
-    signing_key = load_or_create_signing_key(settings.resolved_keys_dir, spec.name, now=clock.now())
-    outbox_tbl = spec.metadata.tables["outbox"]
-    replay_tbl = spec.metadata.tables["seen_assertions"]
-    redis_client = aioredis.Redis.from_url(settings.redis_url) if settings.replay_store is ReplayStore.redis else None
-    replay_guard: ReplayGuard
-    if redis_client is not None:
-        replay_guard = RedisReplayGuard(redis_client, clock, namespace=spec.name)
-    elif settings.replay_store is ReplayStore.database:
-        replay_guard = DatabaseReplayGuard(engine, replay_tbl, clock)
-    else:
-        replay_guard = MemoryReplayGuard(clock)
+    state = _service_state(spec, settings, clock)
+    redis_client = _redis_client(settings)
+    state.replay_guard = _replay_guard(spec, settings, state, redis_client)
     jwks_http = build_http_client("http://jwks") if settings.gateway_jwks_url and gateway_jwks is None else None
-    if gateway_jwks is None:
-        gateway_jwks = (
-            RemoteJwks(settings.gateway_jwks_url, jwks_http)  # type: ignore[arg-type]
-            if settings.gateway_jwks_url
-            else FileJwks(settings.resolved_keys_dir / "gateway.jwks.json")
-        )
-    verifier = AssertionVerifier(
-        audience=spec.name,
-        jwks=gateway_jwks,
-        clock=clock,
-        replay_guard=replay_guard,
-        leeway=timedelta(seconds=settings.assertion_leeway_seconds),
-    )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned_bus: Bus | None = None
-        active_bus = bus
-        if active_bus is None:
-            if settings.bus is BusKind.nats:
-                owned_bus = active_bus = await NatsJetStreamBus(
-                    settings.nats_url, stream=settings.nats_stream, prefix=settings.nats_prefix
-                ).connect()
-            else:
-                owned_bus = active_bus = InProcessBus()
-        relay = OutboxRelay(
-            sessionmaker, outbox_tbl, active_bus, clock, retention=timedelta(seconds=settings.outbox_retention_seconds)
-        )
-        app.state.bus = active_bus
-        app.state.relay = relay
-        relay.start()
-        try:
-            if extra_lifespan is None:
-                yield
-            else:
-                async with extra_lifespan(app):
-                    yield
-        finally:
-            await relay.stop()
-            if owned_bus is not None:
-                await owned_bus.close()
-            if jwks_http is not None:
-                await jwks_http.aclose()
-            if redis_client is not None:
-                await redis_client.aclose()
-            await engine.dispose()
-
-    # Swagger UI and ReDoc from the installed fastapi-offline package: a workshop room without internet still gets
-    # working docs pages (FastAPI's defaults load them from a CDN).
+    state.verifier = _assertion_verifier(spec, settings, state, gateway_jwks, jwks_http)
+    closers = [client.aclose for client in (jwks_http, redis_client) if client is not None]
     app = FastAPIOffline(
         title=spec.title,
         version=spec.version,
         description=spec.description,
-        lifespan=lifespan,
+        lifespan=_lifespan(spec, settings, bus=bus, extra_lifespan=extra_lifespan, closers=closers),
         openapi_tags=[*spec.openapi_tags, {"name": "operations", "description": "Health, readiness and keys."}],
     )
-    app.state.settings = settings
-    app.state.service_name = spec.name
-    app.state.clock = clock
-    app.state.engine = engine
-    app.state.sessionmaker = sessionmaker
-    app.state.signing_key = signing_key
-    app.state.verifier = verifier
-    app.state.replay_guard = replay_guard  # single-use ids; the gateway also keeps its own there (client assertions)
-    app.state.outbox = Outbox(outbox_tbl, clock)
-    app.state.idempotency = IdempotencyStore(
+    # Swagger UI and ReDoc come from the installed fastapi-offline package: a workshop room without internet still
+    # gets working docs pages (FastAPI's defaults load them from a CDN).
+    app.state = state
+    install_problem_handlers(app)
+    _install_routes(app, spec)
+    app.add_middleware(ContentLengthGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware, service=spec.name)  # outermost: every answer carries the request id
+    _document_problem_schema(app)
+    return app
+
+
+def _service_state(spec: ServiceSpec, settings: ServiceSettings, clock: Clock) -> ServiceState:
+    """The database handles, the signing key, the outbox and the idempotency store; the verifier comes next."""
+    pool: dict[str, int] = {} if settings.database_pool_size is None else {"pool_size": settings.database_pool_size}
+    engine = create_engine(
+        settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin, **pool
+    )
+    state = ServiceState()
+    state.settings, state.service_name, state.clock = settings, spec.name, clock
+    state.engine, state.sessionmaker = engine, create_sessionmaker(engine)
+    # The app's clock decides which retired keys are still published (tests run on a frozen one).
+    state.signing_key = load_or_create_signing_key(settings.resolved_keys_dir, spec.name, now=clock.now())
+    state.outbox = Outbox(spec.metadata.tables["outbox"], clock)
+    state.idempotency = IdempotencyStore(
         engine,
         spec.metadata.tables[IDEMPOTENCY_TABLE],
         clock,
         retention=timedelta(seconds=settings.idempotency_retention_seconds),
         in_flight_timeout=timedelta(seconds=settings.idempotency_in_flight_seconds),
     )
-    install_problem_handlers(app)
+    return state
+
+
+def _redis_client(settings: ServiceSettings) -> aioredis.Redis | None:
+    return aioredis.Redis.from_url(settings.redis_url) if settings.replay_store is ReplayStore.redis else None
+
+
+def _replay_guard(
+    spec: ServiceSpec, settings: ServiceSettings, state: ServiceState, redis_client: aioredis.Redis | None
+) -> ReplayGuard:
+    """Where single-use ids are remembered: Redis, the service's own database, or (one process) memory."""
+    if redis_client is not None:
+        return RedisReplayGuard(redis_client, state.clock, namespace=spec.name)
+    if settings.replay_store is ReplayStore.database:
+        return DatabaseReplayGuard(state.engine, spec.metadata.tables["seen_assertions"], state.clock)
+    return MemoryReplayGuard(state.clock)
+
+
+def _assertion_verifier(
+    spec: ServiceSpec,
+    settings: ServiceSettings,
+    state: ServiceState,
+    gateway_jwks: JwksSource | None,
+    jwks_http: httpx.AsyncClient | None,
+) -> AssertionVerifier:
+    """The gateway-assertion verifier, with the gateway's keys given, fetched over HTTP, or read from its file."""
+    if gateway_jwks is None:
+        gateway_jwks = (
+            RemoteJwks(settings.gateway_jwks_url, jwks_http)
+            if settings.gateway_jwks_url and jwks_http is not None
+            else FileJwks(settings.resolved_keys_dir / "gateway.jwks.json")
+        )
+    return AssertionVerifier(
+        audience=spec.name,
+        jwks=gateway_jwks,
+        clock=state.clock,
+        replay_guard=state.replay_guard,
+        leeway=timedelta(seconds=settings.assertion_leeway_seconds),
+    )
+
+
+def _lifespan(
+    spec: ServiceSpec,
+    settings: ServiceSettings,
+    *,
+    bus: Bus | None,
+    extra_lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
+    closers: Sequence[Callable[[], Awaitable[None]]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the bus (unless one is given) and start the outbox relay, then the service's own lifespan; on the way
+    out stop them and close every handle the app holds."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = service_state(app)
+        owned_bus: Bus | None = None
+        if bus is not None:
+            state.bus = bus
+        elif settings.bus is BusKind.nats:
+            state.bus = owned_bus = await NatsJetStreamBus(
+                settings.nats_url, stream=settings.nats_stream, prefix=settings.nats_prefix
+            ).connect()
+        else:
+            state.bus = owned_bus = InProcessBus()
+        state.relay = OutboxRelay(
+            state.sessionmaker,
+            spec.metadata.tables["outbox"],
+            state.bus,
+            state.clock,
+            retention=timedelta(seconds=settings.outbox_retention_seconds),
+        )
+        state.relay.start()
+        try:
+            async with extra_lifespan(app) if extra_lifespan is not None else nullcontext():
+                yield
+        finally:
+            await state.relay.stop()
+            if owned_bus is not None:
+                await owned_bus.close()
+            for close in closers:
+                await close()
+            await state.engine.dispose()
+
+    return lifespan
+
+
+def _install_routes(app: FastAPI, spec: ServiceSpec) -> None:
+    """Operations, public and authenticated routers, with the edge rules on every operation (deny by default)."""
     operations = operations_router(spec)
     install_edge(
         [operations, *spec.public_routers, *spec.routers],
@@ -199,10 +276,6 @@ def create_service_app(  # noqa: C901, PLR0915
         app.include_router(router)
     for router in spec.routers:
         app.include_router(router, dependencies=[Depends(verified_caller)], responses={401: Unauthenticated.openapi()})
-    app.add_middleware(ContentLengthGuard, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestIdMiddleware, service=spec.name)  # outermost: every answer carries the request id
-    _document_problem_schema(app)
-    return app
 
 
 def operations_router(spec: ServiceSpec) -> APIRouter:

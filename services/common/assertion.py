@@ -105,7 +105,7 @@ class AssertionMinter:
         }
         if context.subject_ref:
             claims["sub"] = claims.pop("subject_ref")
-        return self._key.sign_jwt(claims, typ=ASSERTION_TYPE)
+        return jws.sign_claims(self._key, claims, typ=ASSERTION_TYPE)
 
 
 # The protocols live in services.common.jws; these names stay for existing importers.

@@ -1,8 +1,8 @@
 """JOSE in one place: RFC 8785 canonical JSON, signing a record as a compact JWS, and verifying a compact JWS/JWT.
 
-Everything that signs or verifies in the sandbox goes through here: the gateway assertion, identity's offline
-credentials and status lists, OIDC and gateway `private_key_jwt` client assertions, payments' signed steps, consent
-receipts and the exchange's message log.
+Everything that signs or verifies in the sandbox goes through here: the gateway assertion and access tokens,
+identity's ID tokens, offline credentials and status lists, OIDC and gateway `private_key_jwt` client assertions,
+DPoP proofs (RFC 9449), payments' signed steps, consent receipts and the exchange's message log.
 
 Verification is strict and the same for every caller. The compact form must be three canonical base64url segments
 (so a flipped padding bit cannot ride along with a valid signature); the algorithm is pinned by the policy and
@@ -16,6 +16,8 @@ than the policy's maximum. Anything wrong raises `InvalidToken(reason)`, which e
 
     token = jws.sign_record(signing_key, {"payment_id": "pay_1", "amount": "10.00"}, typ="dpi-payment-step+jws")
     jws.canonical_json({"b": 1, "a": [1.0, "x"]})          # b'{"a":[1,"x"],"b":1}'
+    record = jws.verify_record(token, signing_key.jwks(), typ="dpi-payment-step+jws").claims   # no clock: records
+    id_token = jws.sign_claims(signing_key, {"iss": issuer, "sub": sub, "exp": exp}, typ="JWT")
 
     policy = jws.TokenPolicy(typ="dpi-payment-step+jws", issuer="payments", leeway=timedelta(seconds=5))
     verified = jws.verify(token, signing_key.jwks(), policy, now=clock.now())      # keys as a JWKS (sync)
@@ -27,22 +29,31 @@ than the policy's maximum. Anything wrong raises `InvalidToken(reason)`, which e
         assertion, client_id=client_id, keys=registered_jwks["keys"], audiences=[token_endpoint_url],
         now=clock.now(), max_lifetime=timedelta(minutes=5), replay_guard=guard_for(client_id),
     )
+
+    # DPoP (RFC 9449): signed by the key in its own jwk header, for this method and URL, fresh, with ath
+    proof = jws.verify_dpop_proof(dpop, method="GET", urls=[url], now=clock.now(), max_age=timedelta(seconds=60),
+                                  access_token=token, expected_jkt=bound_jkt)
+    proof.jkt, proof.jti, proof.claims.get("nonce")     # the caller checks its nonce and spends the jti
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import rfc8785
 from jose import jwk, jws
+from jose import jwt as jose_jwt
 from jose.exceptions import JOSEError
 
-from services.common.keys import SigningKey, b64url, b64url_decode, verification_key
+from services.common.keys import SigningKey, b64url, b64url_decode, jwk_thumbprint, verification_key
 
 # What each accepted algorithm needs of its key: key type and, for EC, the curve.
 ALGORITHM_KEYS: dict[str, tuple[str, str | None]] = {"ES256": ("EC", "P-256"), "RS256": ("RSA", None)}
@@ -50,6 +61,8 @@ PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MIN_RSA_BITS = 2048
 MAX_JTI_LENGTH = 200
 CLIENT_ASSERTION_LEEWAY = timedelta(seconds=30)
+DPOP_TYPE = "dpop+jwt"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -104,6 +117,16 @@ class Verified:
     issued_at: datetime | None
 
 
+@dataclass(frozen=True)
+class DpopProof:
+    """A DPoP proof that passed: the thumbprint of the key it proves (`jkt`), its single-use `jti` and its claims."""
+
+    jkt: str
+    jti: str
+    issued_at: datetime
+    claims: dict[str, Any]
+
+
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) canonical JSON: sorted keys, no whitespace, ECMAScript number forms, UTF-8."""
     return rfc8785.dumps(value)
@@ -118,6 +141,33 @@ def sign_record(
     """
     header = {"kid": key.kid, "typ": typ, **(headers or {})}
     return str(jws.sign(canonical_json(dict(record)), key.jose_key, headers=header, algorithm=key.algorithm))
+
+
+def sign_claims(
+    key: SigningKey, claims: Mapping[str, Any], *, typ: str = "JWT", headers: Mapping[str, Any] | None = None
+) -> str:
+    """A compact ES256 JWT over `claims` with `kid` and `typ` (and any further `headers`) in its header."""
+    header = {"kid": key.kid, "typ": typ, **(headers or {})}
+    return str(jose_jwt.encode(dict(claims), key.jose_key, algorithm=key.algorithm, headers=header))
+
+
+def access_token_hash(token: str) -> str:
+    """DPoP's `ath` (RFC 9449 §4.2): base64url of the SHA-256 of the access token."""
+    return b64url(hashlib.sha256(token.encode("ascii")).digest())
+
+
+def at_hash(token: str) -> str:
+    """OIDC's `at_hash` for an ES256 ID token (OIDC Core §3.1.3.6): base64url of the left half of its SHA-256."""
+    return b64url(hashlib.sha256(token.encode("ascii")).digest()[:16])
+
+
+def normalise_url(url: str) -> str:
+    """Scheme and host lower-cased, default port dropped, no query or fragment (RFC 9449 §4.3, for `htu`)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    netloc = host if parts.port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{parts.port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
 
 
 def unverified_header(token: str) -> dict[str, Any]:
@@ -151,6 +201,103 @@ async def verify_with(token: str, source: KeySource, policy: TokenPolicy, *, now
     if key is None:
         raise InvalidToken("the token is signed by an unknown key", code="key")
     return _verify_with_keys(token, header, _candidates([key], header, policy), policy, now)
+
+
+def verify_record(
+    token: str,
+    keys: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    typ: str,
+    algorithms: tuple[str, ...] = ("ES256",),
+) -> Verified:
+    """A record signed by `sign_record`, if it verifies with the key its `kid` names in `keys`, has type `typ`, and
+    its payload is exactly the RFC 8785 canonical form of the record it carries; raises InvalidToken.
+
+    Records are evidence, not tokens: they do not expire, so no time claim is judged and no clock is needed.
+    """
+    policy = TokenPolicy(typ=typ, algorithms=algorithms, required=frozenset())
+    header = _checked_header(token, policy)
+    payload = _verified_payload(token, header, _candidates(_key_list(keys), header, policy))
+    record = _payload_object(payload)
+    if canonical_json(record) != payload:
+        raise InvalidToken("the signed record is not in RFC 8785 canonical form", code="malformed")
+    return Verified(header=header, claims=record, expires_at=None, issued_at=None)
+
+
+def verify_dpop_proof(
+    proof: str,
+    *,
+    method: str,
+    urls: Collection[str],
+    now: datetime,
+    max_age: timedelta,
+    access_token: str | None = None,
+    expected_jkt: str | None = None,
+) -> DpopProof:
+    """A DPoP proof (RFC 9449 §4.3) for a request of `method` to one of `urls` at `now`; raises InvalidToken.
+
+    Of type `dpop+jwt`, ES256 or RS256, signed by the public key in its own `jwk` header (and, with `expected_jkt`,
+    that key must be the one the token is bound to); `htm` and `htu` name the request; `iat` within `max_age` of
+    `now` either way; a `jti`; with `access_token`, `ath` is its hash. The nonce and the jti's single use are the
+    caller's to check (they need its state).
+    """
+    try:
+        header = unverified_header(proof)
+    except InvalidToken:
+        raise InvalidToken("the DPoP proof is not a JWT", code="malformed") from None
+    algorithm = header.get("alg")
+    key = header.get("jwk")
+    if (
+        not isinstance(key, dict)
+        or algorithm not in ALGORITHM_KEYS
+        or key.get("kty") != ALGORITHM_KEYS[algorithm][0]
+        or PRIVATE_MEMBERS & key.keys()
+    ):
+        raise InvalidToken("the DPoP proof must carry the public key of its algorithm in its jwk header", code="key")
+    # The proof names its own key: check the signature with it (under the proof's kid, if it gives one).
+    candidate = {**key, **({"kid": header["kid"]} if isinstance(header.get("kid"), str) else {})}
+    policy = TokenPolicy(
+        typ=DPOP_TYPE,
+        algorithms=tuple(ALGORITHM_KEYS),
+        required=frozenset({"jti", "iat"}),
+        require_kid=False,
+        future_leeway=max_age,  # iat may be ahead by as much as it may lag (clock skew); the lag is checked below
+    )
+    try:
+        jkt = jwk_thumbprint(key)
+        verified = verify(proof, [candidate], policy, now=now)
+    except InvalidToken as error:
+        raise InvalidToken(f"the DPoP proof is not valid: {error.reason}", code=error.code) from None
+    except (KeyError, ValueError, TypeError):
+        raise InvalidToken("the DPoP proof's jwk is not a usable public key", code="key") from None
+    _check_dpop_claims(verified, jkt, method=method, urls=urls, access_token=access_token, expected_jkt=expected_jkt)
+    assert verified.issued_at is not None  # required above
+    if now - verified.issued_at > max_age:
+        raise InvalidToken(f"the DPoP proof's iat is more than {max_age.total_seconds():g} s from now", code="expired")
+    return DpopProof(jkt=jkt, jti=str(verified.claims["jti"]), issued_at=verified.issued_at, claims=verified.claims)
+
+
+def _check_dpop_claims(
+    verified: Verified,
+    jkt: str,
+    *,
+    method: str,
+    urls: Collection[str],
+    access_token: str | None,
+    expected_jkt: str | None,
+) -> None:
+    claims = verified.claims
+    if expected_jkt is not None and not hmac.compare_digest(jkt, expected_jkt):
+        raise InvalidToken("the DPoP proof is signed with another key than the token is bound to", code="key")
+    if claims.get("htm") != method:
+        raise InvalidToken(f"the DPoP proof is for another method (htm must be {method})", code="claims")
+    htu = claims.get("htu")
+    if not isinstance(htu, str) or normalise_url(htu) not in {normalise_url(url) for url in urls}:
+        raise InvalidToken("the DPoP proof is for another URL (htu)", code="claims")
+    if access_token is not None:
+        ath = claims.get("ath")
+        if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
+            raise InvalidToken("the DPoP proof's ath is not the hash of the access token presented", code="claims")
 
 
 def check_public_jwk(key: Mapping[str, Any]) -> str | None:
@@ -300,25 +447,31 @@ def _fits(key: Mapping[str, Any], algorithm: str) -> bool:
 def _verify_with_keys(
     token: str, header: dict[str, Any], keys: Sequence[dict[str, Any]], policy: TokenPolicy, now: datetime
 ) -> Verified:
+    claims = _payload_object(_verified_payload(token, header, keys))
+    return _check_claims(header, claims, policy, now)
+
+
+def _verified_payload(token: str, header: Mapping[str, Any], keys: Sequence[dict[str, Any]]) -> bytes:
+    """The payload bytes, if the signature verifies with one of `keys` under the header's (pinned) algorithm."""
     algorithm = str(header["alg"])
     if not _is_canonical_b64url(token.rsplit(".", 1)[-1]):
         raise InvalidToken("not a compact JWS in canonical base64url", code="malformed")
-    payload: bytes | None = None
     for key in keys:
         try:
-            payload = jws.verify(token, verification_key(key, algorithm), algorithms=[algorithm])
-            break
+            return bytes(jws.verify(token, verification_key(key, algorithm), algorithms=[algorithm]))
         except (JOSEError, ValueError, TypeError):
             continue
-    if payload is None:
-        raise InvalidToken("the signature does not verify with the expected key", code="signature")
+    raise InvalidToken("the signature does not verify with the expected key", code="signature")
+
+
+def _payload_object(payload: bytes) -> dict[str, Any]:
     try:
         claims = json.loads(payload)
     except ValueError:
         raise InvalidToken("the token payload is not JSON", code="malformed") from None
     if not isinstance(claims, dict):
         raise InvalidToken("the token payload is not a JSON object", code="malformed")
-    return _check_claims(header, claims, policy, now)
+    return claims
 
 
 def _check_claims(header: dict[str, Any], claims: dict[str, Any], policy: TokenPolicy, now: datetime) -> Verified:

@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jose import jwk, jwt
+from jose import jwk
 from jose.backends import ECKey
 from jose.backends.base import Key
 
@@ -98,10 +98,6 @@ class SigningKey:
         """The private key as a jose key object (for services.common.jws)."""
         # Wrapped once: handing jose the PEM made it serialise and re-parse the private key on every signature.
         return ECKey(self.private_key, "ES256")
-
-    def sign_jwt(self, claims: dict[str, Any], *, typ: str = "JWT", extra_headers: dict[str, Any] | None = None) -> str:
-        headers = {"kid": self.kid, "typ": typ, **(extra_headers or {})}
-        return jwt.encode(claims, self.jose_key, algorithm="ES256", headers=headers)
 
     @classmethod
     def from_private_key(cls, private_key: ec.EllipticCurvePrivateKey) -> SigningKey:

@@ -1,4 +1,4 @@
-"""Repository base: every domain's repository.py starts from it (STYLE: all `select()`s live in repositories).
+"""Repository base: every domain's repository.py starts from it (CONTRIBUTING.md: all `select()`s live in repositories).
 
     class ConsentRepository(Repository[Consent]):
         model = Consent

@@ -1,30 +1,21 @@
-"""The identity service's tables: its own metadata, its own database."""
+"""The identity service's tables: its own metadata, its own database.
+
+Importing this module makes `metadata` complete (every domain's tables joined) for migrations, the app and tests;
+domains import `Base` from `services.identity.base`, never from here.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import services.identity.adjudication.models
+import services.identity.authn.models
+import services.identity.corrections.models
+import services.identity.credentials.models
+import services.identity.exceptions.models
+import services.identity.notifications.models
+import services.identity.oidc.models
+import services.identity.persons.models
+import services.identity.tokens.models
+import services.identity.vids.models  # noqa: F401
+from services.identity.base import Base, idempotency_records, metadata, outbox, seen_assertions
 
-from services.common.app import infrastructure_tables
-from services.common.db import new_metadata
-
-metadata = new_metadata()
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
-
-
-outbox, seen_assertions, idempotency_records = infrastructure_tables(metadata)
-
-# Each domain's tables join `metadata` on import; importing them here makes `metadata` complete for migrations and
-# tests whichever module is imported first (they import Base from this module, hence the bottom of the file).
-import services.identity.adjudication.models  # noqa: E402
-import services.identity.authn.models  # noqa: E402
-import services.identity.corrections.models  # noqa: E402
-import services.identity.credentials.models  # noqa: E402
-import services.identity.exceptions.models  # noqa: E402
-import services.identity.notifications.models  # noqa: E402
-import services.identity.oidc.models  # noqa: E402
-import services.identity.persons.models  # noqa: E402
-import services.identity.tokens.models  # noqa: E402
-import services.identity.vids.models  # noqa: E402, F401
+__all__ = ["Base", "idempotency_records", "metadata", "outbox", "seen_assertions"]

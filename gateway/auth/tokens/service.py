@@ -20,6 +20,7 @@ from gateway.auth.ratelimit import RateLimits
 from gateway.auth.replay import SingleUse
 from gateway.auth.tokens.schemas import JWT_BEARER, TokenResponse
 from gateway.config import GatewaySettings
+from services.common import jws
 from services.common.clock import Clock
 from services.common.ids import new_id
 from services.common.keys import SigningKey
@@ -120,7 +121,7 @@ class TokenIssuer:
         }
         if jkt is not None:
             token_claims["cnf"] = {"jkt": jkt}
-        token = self._key.sign_jwt(token_claims, typ=ACCESS_TOKEN_TYPE)
+        token = jws.sign_claims(self._key, token_claims, typ=ACCESS_TOKEN_TYPE)
         log.info("gateway.token_issued", client_id=client_id, dpop=jkt is not None)
         return TokenResponse(
             access_token=token, token_type="DPoP" if jkt else "Bearer", expires_in=ttl, scope=" ".join(scopes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from services.common import jws
@@ -13,9 +12,6 @@ from services.common.keys import SigningKey
 
 ENTRY_TYPE = "dpi-exchange-log-entry+jws"
 HEAD_TYPE = "dpi-exchange-log-head+jws"
-# Entries and heads are records, not tokens: no expiry, and the verifier's clock plays no part.
-_POLICIES = {typ: jws.TokenPolicy(typ=typ, required=frozenset()) for typ in (ENTRY_TYPE, HEAD_TYPE)}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BadSignature(Exception):
@@ -37,7 +33,7 @@ def sign(key: SigningKey, record: Mapping[str, Any], *, typ: str) -> str:
 def verify(token: str, jwks: Mapping[str, Any], *, typ: str) -> bytes:
     """The signed record's canonical bytes, if `token` verifies with a key of `jwks` (ES256, typ pinned)."""
     try:
-        verified = jws.verify(token, jwks, _POLICIES[typ], now=_EPOCH)
+        verified = jws.verify_record(token, jwks, typ=typ)
     except jws.InvalidToken as error:
         raise BadSignature(str(error)) from error
     return canonical(verified.claims)

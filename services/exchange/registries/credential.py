@@ -45,7 +45,7 @@ def mint(key: SigningKey, clock: Clock, request: ExchangeRequest) -> str:
         "jti": new_id(),
         **request.model_dump(exclude_none=True),
     }
-    return key.sign_jwt(claims, typ=CREDENTIAL_TYPE)
+    return jws.sign_claims(key, claims, typ=CREDENTIAL_TYPE)
 
 
 POLICY = jws.TokenPolicy(

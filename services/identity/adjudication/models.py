@@ -9,8 +9,9 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.columns import EnumColumn, Id
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 
 class CaseStatus(StrEnum):
@@ -31,12 +32,12 @@ class MatchSignal(StrEnum):
 class AdjudicationCase(Base):
     __tablename__ = "adjudication_cases"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
     candidate_person_ids: Mapped[list[str]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     match_signals: Mapped[list[str]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    decision: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[CaseStatus] = mapped_column(EnumColumn(CaseStatus), index=True)
+    decision: Mapped[Decision | None] = mapped_column(EnumColumn(Decision))
     decided_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
+from services.common.ids import new_id
 from services.common.paging import PageRequest
 from services.identity.adjudication.errors import CaseAlreadyDecided, CaseNotFound
-from services.identity.adjudication.models import AdjudicationCase, CaseStatus, Decision
+from services.identity.adjudication.models import AdjudicationCase, CaseStatus, Decision, MatchSignal
 from services.identity.adjudication.repository import AdjudicationRepository
 from services.identity.adjudication.schemas import AdjudicationCasePage, AdjudicationCaseRead, AdjudicationDecision
 from services.identity.deps import Runtime
@@ -53,6 +56,37 @@ class AdjudicationService:
         await rt.outbox.add(session, "identity.adjudication.decided", payload)
         log.info("identity.adjudication.decided", adjudication_case_id=case.id, decision=body.decision.value)
         return self._read(case, person)
+
+    async def open_case(
+        self,
+        session: AsyncSession,
+        person: Person,
+        candidates: Sequence[Person],
+        biometric_hash: str | None,
+        *,
+        rt: Runtime,
+    ) -> str:
+        """Open the case for a held enrolment (persons' `HoldForAdjudication`); returns its id."""
+        signals = []
+        if any(c.name_dob_index == person.name_dob_index for c in candidates):
+            signals.append(MatchSignal.demographic)
+        if biometric_hash is not None and any(c.biometric_hash == biometric_hash for c in candidates):
+            signals.append(MatchSignal.biometric)
+        case = AdjudicationCase(
+            id=new_id("adj"),
+            person_id=person.id,
+            candidate_person_ids=[c.id for c in candidates],
+            match_signals=[s.value for s in signals],
+            status=CaseStatus.open,
+            created_at=rt.clock.now(),
+        )
+        session.add(case)
+        await session.flush()
+        await rt.outbox.add(
+            session, "identity.enrolment.held", {"person_id": person.id, "adjudication_case_id": case.id}
+        )
+        log.info("identity.enrolment.held", person_id=person.id, adjudication_case_id=case.id)
+        return case.id
 
     async def _case(self, session: AsyncSession, case_id: str, *, for_update: bool = False) -> AdjudicationCase:
         case = await AdjudicationRepository.from_session(session).get(case_id, for_update=for_update)

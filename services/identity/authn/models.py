@@ -9,8 +9,9 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.columns import EnumColumn, Id
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 
 class Factor(StrEnum):
@@ -71,13 +72,13 @@ class OtpChallenge(Base):
     __tablename__ = "otp_challenges"
     __table_args__ = (Index("ix_otp_challenges_lookup", "person_id", "client_id", "scope", "status"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
     client_id: Mapped[str] = mapped_column(String(200))
     scope: Mapped[str] = mapped_column(String(100))  # "authn", or "oidc:<transaction id>"
     code_hash: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[ChallengeStatus] = mapped_column(EnumColumn(ChallengeStatus))
     attempts: Mapped[int] = mapped_column(Integer)
     max_attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -108,12 +109,12 @@ class AuthEvent(Base):
         Index("ix_auth_history_person_factor", "person_id", "factor", "id"),
     )
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    operation: Mapped[str] = mapped_column(String(32))
-    factor: Mapped[str] = mapped_column(String(32))
-    result: Mapped[str] = mapped_column(String(16))
+    operation: Mapped[Operation] = mapped_column(EnumColumn(Operation, 32))
+    factor: Mapped[Factor] = mapped_column(EnumColumn(Factor, 32))
+    result: Mapped[Result] = mapped_column(EnumColumn(Result))
     reason: Mapped[str | None] = mapped_column(String(64))
     client_id: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(16))

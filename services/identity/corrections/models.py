@@ -8,8 +8,9 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.columns import EnumColumn, Id
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 
 class CorrectionStatus(StrEnum):
@@ -25,7 +26,7 @@ UNDECIDED = (CorrectionStatus.open, CorrectionStatus.escalated)
 class CorrectionCase(Base):
     __tablename__ = "correction_cases"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
     field: Mapped[str] = mapped_column(String(40))
     # The requested value and the reason are personal data: encrypted like the record (no ciphertext = clear it).
@@ -33,7 +34,7 @@ class CorrectionCase(Base):
     value_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     reason_key_id: Mapped[str] = mapped_column(String(32))
     reason_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[CorrectionStatus] = mapped_column(EnumColumn(CorrectionStatus), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

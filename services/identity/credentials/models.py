@@ -10,15 +10,16 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.columns import Id
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 
 class OfflineCredential(Base):
     __tablename__ = "offline_credentials"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    person_id: Mapped[str] = mapped_column(String(64), ForeignKey("persons.id"), index=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
     # Drawn at random, so that an index says nothing about its holder or when it was issued.
     status_index: Mapped[int] = mapped_column(Integer, unique=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())

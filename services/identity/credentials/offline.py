@@ -76,7 +76,7 @@ def issue_offline_credential(
     payload = {**claims, "iss": issuer, "iat": int(issued_at.timestamp()), "exp": int(expires_at.timestamp())}
     if status is not None:
         payload["status"] = status_claim(*status)
-    return signing_key.sign_jwt(payload, typ=CREDENTIAL_TYP)
+    return jws.sign_claims(signing_key, payload, typ=CREDENTIAL_TYP)
 
 
 def _verified(token: str, jwks: Mapping[str, Any], policy: jws.TokenPolicy, *, now: datetime) -> dict[str, Any]:

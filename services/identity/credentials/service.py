@@ -30,6 +30,7 @@ from services.identity.credentials.schemas import (
 from services.identity.credentials.status_list import sign_status_list
 from services.identity.deps import Runtime
 from services.identity.persons.models import Person
+from services.identity.persons.service import display_name
 from services.identity.persons.service import person as person_service
 
 log = structlog.get_logger(__name__)
@@ -38,10 +39,6 @@ STATUS_LIST_ID = "1"
 STATUS_LIST_PATH = f"/v1/credentials/status-lists/{STATUS_LIST_ID}"
 # Random draws before giving up: one in eight of a list already taken still fails once in 10^27 issuances.
 INDEX_DRAWS = 30
-
-
-def display_name(values: dict[str, str]) -> str:
-    return values.get("full_name") or " ".join(v for n in ("given_name", "family_name") if (v := values.get(n)))
 
 
 class OfflineCredentialService:

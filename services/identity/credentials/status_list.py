@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from services.common import jws
 from services.common.keys import SigningKey, b64url, b64url_decode
 
 STATUS_LIST_TYP = "statuslist+jwt"
@@ -80,4 +81,4 @@ def sign_status_list(
         "ttl": ttl_seconds,
         "status_list": {"bits": 1, "lst": encode_list(revoked, size)},
     }
-    return signing_key.sign_jwt(payload, typ=STATUS_LIST_TYP)
+    return jws.sign_claims(signing_key, payload, typ=STATUS_LIST_TYP)

@@ -9,8 +9,9 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.columns import EnumColumn, Id
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 
 class ExceptionStatus(StrEnum):
@@ -22,8 +23,8 @@ class ExceptionStatus(StrEnum):
 class IdentityExceptionCase(Base):
     __tablename__ = "identity_exception_cases"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
+    status: Mapped[ExceptionStatus] = mapped_column(EnumColumn(ExceptionStatus), index=True)
     purpose: Mapped[str] = mapped_column(String(100))
     evidence_type: Mapped[str] = mapped_column(String(32))
     evidence_key_id: Mapped[str] = mapped_column(String(32))

@@ -27,8 +27,8 @@ from services.identity.exceptions.schemas import (
 )
 from services.identity.notifications.service import notification as notification_service
 from services.identity.persons.errors import InvalidPersonalData
-from services.identity.persons.models import Person, PersonStatus
-from services.identity.persons.repository import PersonRepository
+from services.identity.persons.models import Person
+from services.identity.persons.service import person as person_service
 from services.identity.tokens.schemas import PairwiseTokenRequest
 from services.identity.tokens.service import token as token_service
 
@@ -191,8 +191,8 @@ class IdentityExceptionService:
         return rt.keyring.cipher.encrypt(value, context=_context(case_id, part))
 
     async def _active_person(self, session: AsyncSession, person_id: str) -> Person:
-        person = await PersonRepository.from_session(session).get(person_id)
-        if person is None or person.status != PersonStatus.active:
+        person = await person_service.get_active(session, person_id)
+        if person is None:
             raise InvalidPersonalData("person_id", "no enrolled person with a UIN has this id")
         return person
 

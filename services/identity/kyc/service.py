@@ -5,15 +5,19 @@ from __future__ import annotations
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import jws
 from services.common.assertion import Caller
 from services.common.keys import SigningKey
 from services.common.problems import PolicyDenied
+from services.identity.authn import attempts
+from services.identity.authn.factors import factors
 from services.identity.authn.models import Factor, Operation
-from services.identity.authn.service import AUTHN_SCOPE
+from services.identity.authn.otp import AUTHN_SCOPE
 from services.identity.authn.service import authn as authn_service
 from services.identity.config import KycAttribute
 from services.identity.deps import Runtime
 from services.identity.kyc.schemas import KycRequest, KycResponse
+from services.identity.persons.service import display_name
 from services.identity.persons.service import person as person_service
 
 KYC_TOKEN_TYPE = "dpi-kyc+jwt"  # noqa: S105 (a JWT media type)
@@ -25,7 +29,7 @@ def _deny(detail: str) -> PolicyDenied:
 
 def _value(values: dict[str, str], name: KycAttribute) -> str | None:
     if name == "full_name" and not values.get("full_name"):
-        return " ".join(v for n in ("given_name", "family_name") if (v := values.get(n))) or None
+        return display_name(values) or None
     return values.get(name)
 
 
@@ -59,17 +63,15 @@ class KycService:
         authn_service.admit(caller, body.factor)
         person = await authn_service.identify(session, caller, body.individual, rt=rt)
         factor = Factor(body.factor.type)
-        check = await authn_service.check_factor(
+        check = await factors.check_factor(
             session, person, body.factor, client_id=caller.client_id, scope=AUTHN_SCOPE, rt=rt, signing_key=signing_key
         )
         if not check.ok:
-            await authn_service.record(
-                session, caller, person, operation=Operation.kyc, factor=factor, check=check, rt=rt
-            )
+            await attempts.record(session, caller, person, operation=Operation.kyc, factor=factor, check=check, rt=rt)
             raise check.refusal(factor)
         values = await person_service.read_attributes(session, person.id, rt=rt)
         attributes = {name: value for name in releasable if (value := _value(values, name)) is not None}
-        event = await authn_service.record(
+        event = await attempts.record(
             session,
             caller,
             person,
@@ -85,7 +87,8 @@ class KycService:
             )
         except ValidationError:
             subject_token = None
-        signed = signing_key.sign_jwt(
+        signed = jws.sign_claims(
+            signing_key,
             {
                 "iss": rt.settings.oidc_issuer,
                 "aud": caller.client_id,

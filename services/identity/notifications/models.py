@@ -8,8 +8,9 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.columns import EnumColumn, Id
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 
 class MessageChannel(StrEnum):
@@ -32,11 +33,11 @@ class SimulatedMessage(Base):
     __tablename__ = "notification_outbox"
     __table_args__ = (Index("ix_notification_outbox_person", "person_id", "id"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
-    channel: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[MessageChannel] = mapped_column(EnumColumn(MessageChannel))
     destination_masked: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[MessageKind] = mapped_column(EnumColumn(MessageKind, 32))
     language: Mapped[str] = mapped_column(String(16))
     language_fallback: Mapped[bool]
     key_id: Mapped[str] = mapped_column(String(32))

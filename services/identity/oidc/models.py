@@ -14,8 +14,9 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.columns import EnumColumn, Id
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 PortableJSON = JSON().with_variant(JSONB(), "postgresql")
 
@@ -43,7 +44,7 @@ class OidcTransaction(Base):
 
     __tablename__ = "oidc_transactions"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oidc_clients.client_id"), index=True)
     # The gateway client (the person's app, a relying party) that opened it: the only one that may continue it.
     opened_by: Mapped[str | None] = mapped_column(String(200))
@@ -52,7 +53,7 @@ class OidcTransaction(Base):
     state: Mapped[str | None] = mapped_column(String(1000))
     nonce: Mapped[str | None] = mapped_column(String(1000))
     code_challenge: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[TransactionStatus] = mapped_column(EnumColumn(TransactionStatus))
     person_id: Mapped[str | None] = mapped_column(ForeignKey("persons.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

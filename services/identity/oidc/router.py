@@ -27,6 +27,7 @@ from services.identity.authn.errors import (
 )
 from services.identity.authn.schemas import OtpRequested
 from services.identity.deps import OidcAdminDep, RuntimeDep, SigningKeyDep
+from services.identity.oidc.clients import clients as oidc_clients
 from services.identity.oidc.errors import (
     NO_STORE,
     ClientAlreadyRegistered,
@@ -54,6 +55,8 @@ from services.identity.oidc.schemas import (
 )
 from services.identity.oidc.service import ErrorRedirect
 from services.identity.oidc.service import oidc as oidc_service
+from services.identity.oidc.signin import signin as signin_service
+from services.identity.oidc.tokens import tokens as token_service
 from services.identity.tokens.errors import ReferenceNotResolved, VidExpired, VidRevoked
 
 router = APIRouter(prefix="/v1/oidc", tags=["oidc"])
@@ -90,7 +93,7 @@ async def openid_configuration(rt: RuntimeDep) -> OpenIdConfiguration:
     responses=problem_responses(PolicyDenied, ClientAlreadyRegistered, InvalidClientRegistration),
 )
 async def register_client(body: ClientCreate, session: SessionDep, caller: OidcAdminDep, rt: RuntimeDep) -> ClientRead:
-    return await oidc_service.register_client(session, caller, body, rt=rt)
+    return await oidc_clients.register(session, caller, body, rt=rt)
 
 
 @router.get(
@@ -100,7 +103,7 @@ async def register_client(body: ClientCreate, session: SessionDep, caller: OidcA
     responses=problem_responses(PolicyDenied, ClientNotFound),
 )
 async def get_client(client_id: str, session: SessionDep, caller: OidcAdminDep) -> ClientRead:
-    return await oidc_service.get_client(session, caller, client_id)
+    return await oidc_clients.get(session, caller, client_id)
 
 
 @router.get(
@@ -119,7 +122,7 @@ async def get_client(client_id: str, session: SessionDep, caller: OidcAdminDep) 
 async def authorize(
     query: Annotated[AuthorizeQuery, Query()], session: SessionDep, caller: CallerDep, rt: RuntimeDep
 ) -> LoginTransaction | RedirectResponse:
-    outcome = await oidc_service.authorize(session, caller, query, rt=rt)
+    outcome = await signin_service.authorize(session, caller, query, rt=rt)
     if isinstance(outcome, ErrorRedirect):
         return RedirectResponse(outcome.location, status_code=302, headers=NO_STORE)
     return outcome
@@ -143,7 +146,7 @@ async def authorize(
 async def send_login_otp(
     transaction_id: TransactionId, body: LoginHint, session: SessionDep, caller: CallerDep, rt: RuntimeDep
 ) -> OtpRequested:
-    return await oidc_service.send_login_otp(session, caller, transaction_id, body, rt=rt)
+    return await signin_service.send_login_otp(session, caller, transaction_id, body, rt=rt)
 
 
 @router.post(
@@ -175,7 +178,7 @@ async def complete_login(
     rt: RuntimeDep,
     signing_key: SigningKeyDep,
 ) -> JSONResponse:
-    redirect = await oidc_service.complete(session, caller, transaction_id, body, rt=rt, signing_key=signing_key)
+    redirect = await signin_service.complete(session, caller, transaction_id, body, rt=rt, signing_key=signing_key)
     return _see_other(redirect)
 
 
@@ -190,7 +193,7 @@ async def complete_login(
 async def cancel_login(
     transaction_id: TransactionId, session: SessionDep, caller: CallerDep, rt: RuntimeDep
 ) -> JSONResponse:
-    return _see_other(await oidc_service.cancel(session, caller, transaction_id, rt=rt))
+    return _see_other(await signin_service.cancel(session, caller, transaction_id, rt=rt))
 
 
 @router.post(
@@ -231,7 +234,7 @@ async def token(
     # Parsed here rather than with Form(): python-multipart is not a dependency of the sandbox.
     form = await _read_form(request)
     response.headers.update(NO_STORE)  # errors (OAuthError) carry their own
-    return await oidc_service.token(session, caller, form, rt=rt, signing_key=signing_key)
+    return await token_service.token(session, caller, form, rt=rt, signing_key=signing_key)
 
 
 @router.get(
@@ -250,7 +253,7 @@ async def userinfo(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(access_token_scheme)],
 ) -> UserInfo:
     authorization = f"Bearer {credentials.credentials}" if credentials is not None else None
-    return await oidc_service.userinfo(session, caller, authorization, rt=rt)
+    return await token_service.userinfo(session, caller, authorization, rt=rt)
 
 
 def _see_other(redirect: LoginRedirect) -> JSONResponse:

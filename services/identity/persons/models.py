@@ -9,8 +9,9 @@ from sqlalchemy import JSON, Boolean, ForeignKey, LargeBinary, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.columns import EnumColumn, Id
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 
 class PersonStatus(StrEnum):
@@ -22,9 +23,9 @@ class PersonStatus(StrEnum):
 class Person(Base):
     __tablename__ = "persons"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
     sub: Mapped[str] = mapped_column(String(40), unique=True)
-    status: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[PersonStatus] = mapped_column(EnumColumn(PersonStatus, 32), index=True)
     uin_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     name_dob_index: Mapped[str] = mapped_column(String(64), index=True)
     phone_index: Mapped[str | None] = mapped_column(String(64), index=True)

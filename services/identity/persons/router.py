@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from services.common.auth import SessionDep
 from services.common.idempotency import Idempotent
 from services.common.problems import PolicyDenied, problem_responses
+from services.identity import enrolment
 from services.identity.deps import RegistrarDep, RuntimeDep, SubjectDep
 from services.identity.persons.errors import (
     DuplicateSuspected,
@@ -43,7 +44,7 @@ async def enrol(
     body: EnrolmentCreate, *, session: SessionDep, caller: RegistrarDep, rt: RuntimeDep, idempotency: Idempotent
 ) -> Response:
     async def enrol_person() -> EnrolmentResult:
-        result = await person_service.enrol(session, caller, body, rt=rt)
+        result = await enrolment.enrol(session, caller, body, rt=rt)
         return await vid_service.for_enrolment(session, result, rt=rt) if body.issue_vid else result
 
     return await idempotency.run(session, enrol_person, status_code=201)

@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.assertion import Caller
 from services.common.db import table_of
 from services.common.ids import new_id
-from services.identity.adjudication.models import AdjudicationCase, CaseStatus, MatchSignal
 from services.identity.deps import Runtime
 from services.identity.keyring import Keyring
 from services.identity.persons.errors import (
@@ -46,6 +45,21 @@ UIN_ATTEMPTS = 20
 _NOT_PHONE_DIGITS = re.compile(r"[^0-9+]")
 
 
+class HoldForAdjudication(Protocol):
+    """Opens an adjudication case for a held enrolment and its `candidates`; returns the case id. Adjudication
+    provides it (`adjudication_service.open_case`): it knows persons, persons never know it."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        person: Person,
+        candidates: Sequence[Person],
+        biometric_hash: str | None,
+        *,
+        rt: Runtime,
+    ) -> str: ...
+
+
 def new_sub() -> str:
     """An opaque internal subject reference: `sub_` and 26 base32 characters (128 random bits)."""
     return "sub_" + base64.b32encode(secrets.token_bytes(16)).decode("ascii").lower()[:26]
@@ -55,10 +69,14 @@ def attribute_context(person_id: str, name: str) -> str:
     return f"person:{person_id}:{name}"
 
 
+def display_name(values: Mapping[str, str | None]) -> str:
+    """How a person is named wherever a name is shown or released: the full name, else given and family names."""
+    return values.get("full_name") or " ".join(v for n in ("given_name", "family_name") if (v := values.get(n)))
+
+
 def dedup_name(values: Mapping[str, str | None]) -> str:
     """The person's name in its matching form, as the name and date-of-birth index takes it."""
-    full = values.get("full_name") or " ".join(v for n in ("given_name", "family_name") if (v := values.get(n)))
-    return matching_name(full)
+    return matching_name(display_name(values))
 
 
 def name_dob_index_of(matching: str, date_of_birth: str, keyring: Keyring) -> str:
@@ -101,9 +119,10 @@ class PersonService:
         body: EnrolmentCreate,
         *,
         rt: Runtime,
+        hold: HoldForAdjudication,
     ) -> EnrolmentResult:
-        """Enrol a person: a UIN at once, or a held record and an adjudication case if a duplicate is suspected
-        (raised as DuplicateSuspected, which commits them first)."""
+        """Enrol a person: a UIN at once, or a held record and an adjudication case (opened by `hold`) if a
+        duplicate is suspected (raised as DuplicateSuspected, which commits them first)."""
         repository = PersonRepository.from_session(session)
         now = rt.clock.now()
         if body.date_of_birth > now.date():
@@ -139,8 +158,8 @@ class PersonService:
             session.add(person)
             await session.flush()
             await self._insert_attributes(session, person.id, values, rt=rt, written_at=now)
-            case = await self._open_case(session, person, candidates, biometric_hash, rt=rt)
-            raise DuplicateSuspected(person_id=person.id, adjudication_case_id=case.id)
+            case_id = await hold(session, person, candidates, biometric_hash, rt=rt)
+            raise DuplicateSuspected(person_id=person.id, adjudication_case_id=case_id)
         # The row is written once, already with its UIN, rather than inserted and then updated by issue_uin.
         uin, issued_at = await self._insert_with_fresh_uin(repository, person, rt=rt)
         await self._insert_attributes(
@@ -222,6 +241,11 @@ class PersonService:
             "created_at": person.created_at,
             "updated_at": person.updated_at,
         }
+
+    async def get_active(self, session: AsyncSession, person_id: str) -> Person | None:
+        """The person `person_id` if enrolled with an issued UIN (active), else None; callers word the refusal."""
+        person = await PersonRepository.from_session(session).get(person_id)
+        return person if person is not None and person.status == PersonStatus.active else None
 
     async def get_active_by_sub(self, session: AsyncSession, sub: str | None) -> Person:
         """The person with an issued UIN behind an internal subject reference."""
@@ -324,36 +348,6 @@ class PersonService:
     @staticmethod
     def phone_index(phone: str | None, rt: Runtime) -> str | None:
         return phone_index_of(phone, rt.keyring)
-
-    async def _open_case(
-        self,
-        session: AsyncSession,
-        person: Person,
-        candidates: Sequence[Person],
-        biometric_hash: str | None,
-        *,
-        rt: Runtime,
-    ) -> AdjudicationCase:
-        signals = []
-        if any(c.name_dob_index == person.name_dob_index for c in candidates):
-            signals.append(MatchSignal.demographic)
-        if biometric_hash is not None and any(c.biometric_hash == biometric_hash for c in candidates):
-            signals.append(MatchSignal.biometric)
-        case = AdjudicationCase(
-            id=new_id("adj"),
-            person_id=person.id,
-            candidate_person_ids=[c.id for c in candidates],
-            match_signals=[s.value for s in signals],
-            status=CaseStatus.open,
-            created_at=rt.clock.now(),
-        )
-        session.add(case)
-        await session.flush()
-        await rt.outbox.add(
-            session, "identity.enrolment.held", {"person_id": person.id, "adjudication_case_id": case.id}
-        )
-        log.info("identity.enrolment.held", person_id=person.id, adjudication_case_id=case.id)
-        return case
 
     @staticmethod
     def _result(person: Person, uin: str) -> EnrolmentResult:

@@ -8,8 +8,9 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.columns import EnumColumn, Id
 from services.common.db import UTCDateTime
-from services.identity.models import Base
+from services.identity.base import Base
 
 
 class VidStatus(StrEnum):
@@ -21,12 +22,12 @@ class VidStatus(StrEnum):
 class Vid(Base):
     __tablename__ = "vids"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[Id] = mapped_column(primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
     vid_index: Mapped[str] = mapped_column(String(64), unique=True)
     key_id: Mapped[str] = mapped_column(String(32))
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[VidStatus] = mapped_column(EnumColumn(VidStatus))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -56,7 +56,7 @@ class VidService:
         await PersonRepository.from_session(session).lock(person.id)
         if await repository.count_active(person.id, now) >= rt.settings.vid_max_active:
             raise VidLimitReached(f"At most {rt.settings.vid_max_active} VIDs may be active at once; revoke one first.")
-        vid, number = await self.issue(session, person, valid_for_days=body.valid_for_days, rt=rt)
+        vid, number = await self.issue(session, person, valid_for_days=valid_for_days, rt=rt)
         return self._read(vid, number, rt=rt)
 
     async def issue(

@@ -7,13 +7,10 @@ RFC 8785 canonical form of the record shown beside it, so a flipped amount in ei
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from services.common import jws
 from services.payments.records.schemas import RECORD_TYPE
-
-POLICY = jws.TokenPolicy(typ=RECORD_TYPE, algorithms=("ES256",), required=frozenset())
 
 
 @dataclass(frozen=True)
@@ -27,7 +24,7 @@ class StepCheck:
 def verify_step(step: dict[str, Any], jwks: dict[str, Any]) -> StepCheck:
     record_id, name = str(step.get("record_id", "?")), str(step.get("step", "?"))
     try:
-        verified = jws.verify(str(step.get("jws", "")), jwks, POLICY, now=datetime.now(UTC))
+        verified = jws.verify_record(str(step.get("jws", "")), jwks, typ=RECORD_TYPE)
     except jws.InvalidToken as error:
         return StepCheck(record_id, name, False, f"signature: {error.reason}")
     if verified.claims != step.get("record"):

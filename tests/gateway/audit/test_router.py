@@ -94,9 +94,8 @@ async def test_no_route_updates_or_deletes_an_entry(gateway_app, clock, method):
 async def test_an_auditor_cannot_submit_witness_verdicts(gateway_app, clock):
     await _seed(gateway_app, clock)
     body = {"witness": "w", "size": 1, "note": "x", "refusal": "no"}
-    assert (
-        await gateway_app.client.post("/audit/witness/verdicts", json=body, headers=as_caller("auditor"))
-    ).status_code == 403
+    refused = await gateway_app.client.post("/audit/witness/verdicts", json=body, headers=as_caller("auditor"))
+    assert refused.status_code == 403 and refused.json()["rule_id"] == "SG-SEC-1"
     ok = await gateway_app.client.post("/audit/witness/verdicts", json=body, headers=as_caller("oversight"))
     assert ok.status_code == 204
     refusals = (await gateway_app.client.get("/audit/witness/refusals", headers=as_caller("auditor"))).json()
@@ -173,7 +172,7 @@ async def test_a_witness_report_is_authenticated_before_its_body_is_read(gateway
     auditor = await gateway_app.client.post(
         "/audit/witness/verdicts", content=body, headers={**headers, **as_caller("auditor")}
     )
-    assert auditor.status_code == 403
+    assert auditor.status_code == 403 and auditor.json()["rule_id"] == "SG-SEC-1"
     oversight = await gateway_app.client.post(
         "/audit/witness/verdicts", content=body, headers={**headers, **as_caller("oversight")}
     )

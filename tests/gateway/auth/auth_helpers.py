@@ -14,6 +14,7 @@ from gateway.auth.clients.models import ClientKind
 from gateway.auth.clients.provision import add_client
 from gateway.auth.clients.schemas import ClientCreate, Jwks
 from gateway.config import GatewaySettings
+from services.common import jws
 from services.common.clock import FrozenClock
 from services.common.keys import SigningKey, b64url
 
@@ -43,7 +44,7 @@ class Organisation:
             "jti": uuid.uuid4().hex,
         }
         claims.update(overrides)
-        return self.key.sign_jwt({k: v for k, v in claims.items() if v is not None})
+        return jws.sign_claims(self.key, {k: v for k, v in claims.items() if v is not None})
 
     def token_form(self, assertion: str | None = None, **fields: str) -> dict[str, str]:
         return {
@@ -67,8 +68,8 @@ class Organisation:
             claims["ath"] = b64url(hashlib.sha256(access_token.encode()).digest())
         claims.update(overrides)
         public = {k: v for k, v in signer.public_jwk().items() if k in ("kty", "crv", "x", "y")}
-        return signer.sign_jwt(
-            {k: v for k, v in claims.items() if v is not None}, typ="dpop+jwt", extra_headers={"jwk": public}
+        return jws.sign_claims(
+            signer, {k: v for k, v in claims.items() if v is not None}, typ="dpop+jwt", headers={"jwk": public}
         )
 
 

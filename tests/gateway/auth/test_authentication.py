@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from gateway.auth.clients.models import ClientKind
+from services.common import jws
 from services.common.keys import SigningKey
 from tests.gateway.auth.auth_helpers import PUBLIC_URL
 
@@ -69,7 +70,8 @@ async def test_an_expired_token_is_401_invalid_token(gw, oversight, clock):
 
 @pytest.mark.rule("SG-SEC-1")
 async def test_a_token_for_another_audience_is_401(gw, oversight):
-    forged = gw.app.state.signing_key.sign_jwt(
+    forged = jws.sign_claims(
+        gw.app.state.signing_key,
         {"iss": PUBLIC_URL, "aud": "http://elsewhere", "client_id": oversight.client_id, "sub": oversight.client_id,
          "iat": int(gw.clock.now().timestamp()), "exp": int(gw.clock.now().timestamp()) + 60, "scope": "clients"},
         typ="at+jwt",
@@ -84,7 +86,7 @@ async def test_a_token_signed_by_another_key_or_with_another_algorithm_is_401(gw
 
     claims = jwt.get_unverified_claims(token)
     for forged in (
-        SigningKey.generate().sign_jwt(claims, typ="at+jwt"),
+        jws.sign_claims(SigningKey.generate(), claims, typ="at+jwt"),
         jwt.encode(claims, "secret", algorithm="HS256", headers={"typ": "at+jwt"}),
         "not-a-jwt",
     ):

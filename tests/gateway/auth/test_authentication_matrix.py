@@ -14,6 +14,7 @@ import pytest
 
 from gateway.auth.clients.models import ClientKind
 from gateway.auth.matrix import AUTH_CASES, DOCS_PAGE, AuthCase, render
+from services.common import jws
 from services.common.keys import SigningKey
 from tests.gateway.auth.auth_helpers import PUBLIC_URL, GatewayUnderTest
 
@@ -60,7 +61,7 @@ async def other_audience(gw: GatewayUnderTest) -> httpx.Response:
         "jti": "x",
         "scope": "clients",
     }
-    return await gw.call(org, "GET", GATEWAY_ROUTE, gw.app.state.signing_key.sign_jwt(claims, typ="at+jwt"))
+    return await gw.call(org, "GET", GATEWAY_ROUTE, jws.sign_claims(gw.app.state.signing_key, claims, typ="at+jwt"))
 
 
 async def other_key(gw: GatewayUnderTest) -> httpx.Response:
@@ -68,7 +69,7 @@ async def other_key(gw: GatewayUnderTest) -> httpx.Response:
     from jose import jwt
 
     claims = jwt.get_unverified_claims(await gw.access_token(org))
-    return await gw.call(org, "GET", GATEWAY_ROUTE, SigningKey.generate().sign_jwt(claims, typ="at+jwt"))
+    return await gw.call(org, "GET", GATEWAY_ROUTE, jws.sign_claims(SigningKey.generate(), claims, typ="at+jwt"))
 
 
 async def replayed_assertion(gw: GatewayUnderTest) -> httpx.Response:

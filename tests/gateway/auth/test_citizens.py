@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.audit.models import AUDIT_TABLES
+from services.common import jws
 from services.common.keys import SigningKey
 from tests.conftest import Gateway
 from tests.gateway.auth.auth_helpers import PUBLIC_URL
@@ -44,7 +45,7 @@ async def citizen(make_gateway, clock):  # type: ignore[no-untyped-def]
 def id_token(key: SigningKey, sub: str, now: int, **overrides: object) -> str:
     claims: dict[str, object] = {"iss": ISSUER, "aud": APP, "sub": sub, "iat": now, "exp": now + 600, "acr": "otp"}
     claims.update(overrides)
-    return key.sign_jwt(claims)
+    return jws.sign_claims(key, claims)
 
 
 @pytest.mark.rule("SG-SEC-1")

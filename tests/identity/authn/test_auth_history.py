@@ -104,7 +104,7 @@ async def test_the_message_simulator_is_for_trainers_only(api) -> None:
             api, "GET", "/v1/simulated-messages", roles=roles, subject_ref=person.sub,
             params={"recipient_sub": person.sub},
         )  # fmt: skip
-        assert response.status_code == 403, roles
+        assert response.status_code == 403 and response.json()["rule_id"] == "SG-SEC-1", roles
     unknown = await call(api, "GET", "/v1/simulated-messages", roles=TRAINER, params={"recipient_sub": "sub_x"})
     assert unknown.status_code == 404
 

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from jose import jwt
 
+from services.common import jws
 from services.common.assertion import ASSERTION_HEADER, ASSERTION_TYPE, StaticJwks
 from services.identity.app import create_app
 
@@ -147,7 +148,8 @@ async def test_long_lived_assertion_is_refused(service_factory, gateway):
     """A token signed by the gateway key but living longer than 60 s is not a gateway assertion."""
     svc = await service_factory("identity")
     now = int(gateway.clock.now().timestamp())
-    token = gateway.key.sign_jwt(
+    token = jws.sign_claims(
+        gateway.key,
         {"iss": "dpi-gateway", "aud": "identity", "iat": now, "exp": now + 3600, "jti": "long", "client_id": "x"},
         typ=ASSERTION_TYPE,
     )

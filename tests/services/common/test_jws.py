@@ -32,7 +32,7 @@ def _segment(value: dict[str, Any]) -> str:
 
 
 def _jwt(key: SigningKey, claims: dict[str, Any], typ: str = "test+jwt", **headers: Any) -> str:
-    return key.sign_jwt(claims, typ=typ, extra_headers=headers or None)
+    return jws.sign_claims(key, claims, typ=typ, headers=headers or None)
 
 
 class TestCanonicalJson:
@@ -60,6 +60,88 @@ class TestSignRecord:
         forged = f"{header}.{b64url(jws.canonical_json({'amount': '99.00'}))}.{signature}"
         with pytest.raises(jws.InvalidToken, match="signature"):
             jws.verify(forged, key.jwks(), jws.TokenPolicy(required=frozenset()), now=NOW)
+
+
+class TestSignClaims:
+    def test_a_jwt_names_its_key_and_type_and_carries_the_claims(self, key: SigningKey) -> None:
+        token = jws.sign_claims(key, {"sub": "s", "exp": T + 60}, typ="at+jwt", headers={"x5": "extra"})
+        assert jws.unverified_header(token) == {"alg": "ES256", "kid": key.kid, "typ": "at+jwt", "x5": "extra"}
+        verified = jws.verify(token, key.jwks(), jws.TokenPolicy(typ="at+jwt"), now=NOW)
+        assert verified.claims == {"sub": "s", "exp": T + 60}
+
+
+class TestVerifyRecord:
+    def test_a_signed_record_verifies_without_a_clock_however_old_its_dates(self, key: SigningKey) -> None:
+        record = {"entry": 1, "exp": 0, "iat": 4_000_000_000, "amount": "10.00"}  # dates in a record are data
+        token = jws.sign_record(key, record, typ="dpi-log+jws")
+        assert jws.verify_record(token, key.jwks(), typ="dpi-log+jws").claims == record
+
+    def test_another_type_a_stranger_s_key_or_a_changed_record_is_refused(self, key: SigningKey) -> None:
+        token = jws.sign_record(key, {"amount": "10.00"}, typ="dpi-log+jws")
+        with pytest.raises(jws.InvalidToken, match="type"):
+            jws.verify_record(token, key.jwks(), typ="dpi-other+jws")
+        with pytest.raises(jws.InvalidToken, match="key"):
+            jws.verify_record(token, SigningKey.generate().jwks(), typ="dpi-log+jws")
+        header, _, signature = token.split(".")
+        forged = f"{header}.{b64url(jws.canonical_json({'amount': '99.00'}))}.{signature}"
+        with pytest.raises(jws.InvalidToken, match="signature"):
+            jws.verify_record(forged, key.jwks(), typ="dpi-log+jws")
+
+    def test_a_validly_signed_payload_that_is_not_canonical_json_is_refused(self, key: SigningKey) -> None:
+        from jose import jws as jose_jws
+
+        loose = json.dumps({"b": 1, "a": 2}).encode()  # spaces and unsorted keys: not RFC 8785
+        token = jose_jws.sign(loose, key.jose_key, headers={"kid": key.kid, "typ": "dpi-log+jws"}, algorithm="ES256")
+        with pytest.raises(jws.InvalidToken, match="canonical"):
+            jws.verify_record(token, key.jwks(), typ="dpi-log+jws")
+
+
+class TestDpopProof:
+    URL = "https://gw.example/v1/payments"
+    MAX_AGE = timedelta(seconds=60)
+
+    def proof(self, key: SigningKey, *, jwk: dict[str, Any] | None = None, **claims: Any) -> str:
+        body = {"htm": "POST", "htu": self.URL, "iat": T, "jti": "p1", **claims}
+        public = (
+            jwk if jwk is not None else {k: v for k, v in key.public_jwk().items() if k in ("kty", "crv", "x", "y")}
+        )
+        return jws.sign_claims(
+            key, {k: v for k, v in body.items() if v is not None}, typ="dpop+jwt", headers={"jwk": public}
+        )
+
+    def verify(self, proof: str, **options: Any) -> jws.DpopProof:
+        return jws.verify_dpop_proof(proof, method="POST", urls=[self.URL], now=NOW, max_age=self.MAX_AGE, **options)
+
+    def test_a_good_proof_names_its_key_thumbprint_and_jti(self, key: SigningKey) -> None:
+        token = "an-access-token"
+        proof = self.verify(self.proof(key, ath=jws.access_token_hash(token)), access_token=token, expected_jkt=key.kid)
+        assert (proof.jkt, proof.jti, proof.issued_at) == (key.kid, "p1", NOW)  # the kid is the RFC 7638 thumbprint
+
+    def test_htu_is_compared_without_query_fragment_default_port_or_case(self, key: SigningKey) -> None:
+        assert self.verify(self.proof(key, htu="HTTPS://GW.example:443/v1/payments?x=1#f")).jti == "p1"
+
+    def test_every_broken_promise_is_refused_with_its_reason(self, key: SigningKey) -> None:
+        other = SigningKey.generate()
+        for proof, options, reason in (
+            ("not-a-jwt", {}, "not a JWT"),
+            (self.proof(key, jwk={**key.public_jwk(), "d": "secret"}), {}, "public key of its algorithm"),
+            (self.proof(key, jwk={k: v for k, v in other.public_jwk().items() if k != "kid"}), {}, "signature"),
+            (self.proof(key), {"expected_jkt": other.kid}, "another key than the token is bound to"),
+            (self.proof(key, htm="GET"), {}, "another method"),
+            (self.proof(key, htu="https://gw.example/v1/other"), {}, "another URL"),
+            (self.proof(key), {"access_token": "t"}, "ath"),
+            (self.proof(key, ath=jws.access_token_hash("other")), {"access_token": "t"}, "ath"),
+            (self.proof(key, iat=T - 61), {}, "iat is more than 60 s"),
+            (self.proof(key, iat=T + 61), {}, "future"),
+            (self.proof(key, jti=None), {}, "jti"),
+            (jws.sign_claims(key, {"htm": "POST", "htu": self.URL, "iat": T, "jti": "p"}, typ="JWT"), {}, "jwk"),
+        ):
+            with pytest.raises(jws.InvalidToken, match=reason):
+                self.verify(proof, **options)
+
+    def test_at_hash_is_the_left_half_of_the_sha_256(self) -> None:
+        digest = hashlib.sha256(b"token").digest()
+        assert jws.at_hash("token") == b64url(digest[:16]) and jws.access_token_hash("token") == b64url(digest)
 
 
 class TestVerify:

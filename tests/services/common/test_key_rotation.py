@@ -9,6 +9,7 @@ from jose import jwt
 from typer.testing import CliRunner
 
 from dpi_sandbox.cli import app as cli
+from services.common import jws
 from services.common.keys import load_or_create_signing_key, rotate_signing_key
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -20,7 +21,7 @@ def _kids(jwks: dict) -> list[str]:
 
 def test_the_old_key_stays_published_and_trusted_for_its_grace_period(tmp_path) -> None:
     old = load_or_create_signing_key(tmp_path, "identity", now=NOW)
-    token = old.sign_jwt({"sub": "someone", "exp": int((NOW + timedelta(days=30)).timestamp())})
+    token = jws.sign_claims(old, {"sub": "someone", "exp": int((NOW + timedelta(days=30)).timestamp())})
 
     new = rotate_signing_key(tmp_path, "identity", publish_for=timedelta(days=10), now=NOW)
 
