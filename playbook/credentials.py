@@ -125,7 +125,7 @@ class ClientCredentials(Anonymous):
         if query.get("state") != [state] or "code" not in query:
             raise StepFailed(f"the sign-in came back without its code: {done.headers['location']}")
         now = int(self._now())
-        assertion = app_key.sign_jwt({
+        assertion = jws.sign_claims(app_key, {
             "iss": CITIZEN_APP, "sub": CITIZEN_APP, "aud": config["token_endpoint"], "iat": now, "exp": now + 60,
             "jti": uuid.uuid4().hex,
         })  # fmt: skip
