@@ -75,6 +75,22 @@ def _lines(node: yaml.Node, path: tuple[str | int, ...] = ()) -> dict[tuple[str 
     return lines
 
 
+def _duplicate_keys(node: yaml.Node, path: tuple[str | int, ...] = ()) -> list[tuple[int, str, str]]:
+    """Keys given twice in one mapping (YAML loaders keep the last silently: an actor or a step would vanish)."""
+    found: list[tuple[int, str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                found.append((key.start_mark.line + 1, _field((*path, key.value)), f"{key.value!r} is given twice"))
+            seen.add(key.value)
+            found.extend(_duplicate_keys(value, (*path, key.value)))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found.extend(_duplicate_keys(item, (*path, index)))
+    return found
+
+
 def _line_of(lines: dict[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int:
     while path and path not in lines:
         path = path[:-1]
@@ -102,6 +118,9 @@ def load(path: Path, _borrowing: frozenset[Path] = frozenset()) -> Scenario:
     if node is None or not isinstance(data, dict):
         raise ScenarioError([Problem(path, 1, "", "a scenario file holds a mapping (name, title, actors, steps, ...)")])
     lines = _lines(node)
+    twice = _duplicate_keys(node)
+    if twice:
+        raise ScenarioError([Problem(path, line, field, message) for line, field, message in twice])
     problems = [
         Problem(path, _line_of(lines, tuple(e.instance_path)), _field(tuple(e.instance_path)), e.message)
         for e in _validator().iter_errors(data)

@@ -90,6 +90,16 @@ def test_a_rule_that_is_not_in_the_catalogue_is_refused_with_its_line(tmp_path):
     assert "SG-MADE-UP-1" in problem.message or "SG-MADE-UP-1" in str(caught.value)
 
 
+def test_an_actor_given_twice_is_refused_at_its_second_line(tmp_path):
+    """A YAML loader keeps the last of two equal keys without a word: the first actor would silently vanish."""
+    path = _write(tmp_path, GOOD.replace("  visitor: {label: A visitor}\n", "  visitor: {label: A visitor}\n" * 2))
+    with pytest.raises(ScenarioError) as caught:
+        load(path)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (7, "actors.visitor")
+    assert "given twice" in problem.message
+
+
 def test_broken_yaml_names_the_line(tmp_path):
     path = _write(tmp_path, GOOD.replace("plays: [1]", "plays: [1"))
     with pytest.raises(ScenarioError) as caught:
