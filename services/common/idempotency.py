@@ -5,7 +5,7 @@ Records are keyed by (client, route, Idempotency-Key) and hold a fingerprint of 
 and body, the body in RFC 8785 canonical form when it is JSON), a state, and the stored response (status, the
 headers that matter, the body bytes). For a request with a key:
 
-- first time: the key is claimed (committed at once, in its own short transaction, so that others see it), the
+- first time: the key is claimed (committed at once, on its own, so that others see it), the
   work runs in the request's transaction, and the response is stored *in that same transaction*: the work and its
   stored answer commit together or not at all;
 - same key, same request, done: the stored response, byte for byte, with `Idempotent-Replayed: true`, whatever
@@ -65,7 +65,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.auth import CallerDep
 from services.common.clock import Clock
-from services.common.db import UTCDateTime, insert_unless_conflict
+from services.common.db import UTCDateTime, autocommit_connection, insert_unless_conflict
 from services.common.ids import new_id
 from services.common.problems import Conflict, InvalidInput, ProblemError, problem_response
 
@@ -194,7 +194,10 @@ class IdempotencyStore:
         now = self.clock.now()
         claim_id = new_id()
         c = self.table.c
-        async with self.engine.begin() as conn:
+        # Autocommitted on PostgreSQL: each statement below is atomic on its own (the takeover re-checks its
+        # condition under the row lock) and no lock is held between them, so a transaction added nothing but a
+        # BEGIN and a COMMIT round trip to every idempotent request.
+        async with autocommit_connection(self.engine) as conn:
             self._claims += 1
             if self._claims % PURGE_EVERY == 0:
                 await conn.execute(delete(self.table).where(c.expires_at <= now, c.state == State.done.value))
