@@ -26,6 +26,7 @@ class ClientKind(StrEnum):
     oversight = "oversight"
     trainer = "trainer"
     assisted_operator = "assisted_operator"  # a field agent's console acting for people in person
+    text_channel = "text_channel"  # a USSD/SMS aggregator relaying people's menu sessions (gateway/channels)
 
 
 class ClientStatus(StrEnum):
@@ -49,6 +50,7 @@ KIND_ROLES: dict[ClientKind, tuple[str, ...]] = {
     ClientKind.oversight: ("oversight", "oidc_admin"),
     ClientKind.trainer: ("trainer",),
     ClientKind.assisted_operator: ("assisted_operator",),
+    ClientKind.text_channel: ("text_channel",),
 }
 
 

@@ -106,6 +106,14 @@ DEMO_CLIENTS: tuple[ClientCreate, ...] = (
         jurisdiction="XA",
         processing_location="XA",
     ),
+    ClientCreate(
+        client_id="demo-ussd-aggregator",
+        name="Demo USSD Aggregator (text-only channel)",
+        kind=ClientKind.text_channel,
+        scopes=["identity", "consent"],
+        jurisdiction="XA",
+        processing_location="XA",
+    ),
 )
 
 

@@ -79,8 +79,9 @@ def test_demo_clients_for_every_kind_exist_on_first_run_and_get_tokens(tmp_path)
         "demo-oversight",
         "demo-trainer",
         "demo-field-agent",
+        "demo-ussd-aggregator",
     ):
         assert client in listing
     response = asyncio.run(_call(tmp_path, "/clients", token.strip()))
-    assert response.status_code == 200 and len(response.json()["items"]) == 9
+    assert response.status_code == 200 and len(response.json()["items"]) == 10
     assert (tmp_path / "keys" / "clients" / "demo-agency.es256.pem").exists(), "keys generated under the var dir"
