@@ -30,6 +30,7 @@ class ClientKind(StrEnum):
     scheme_operator = "scheme_operator"  # the payment scheme's operator: participants, accounts, funding
     platform_operator = "platform_operator"  # runs the exchange's directory and the purpose registry's drafts
     grievance_office = "grievance_office"  # the desk that handles people's complaints
+    text_channel = "text_channel"  # a USSD/SMS aggregator relaying people's menu sessions (gateway/channels)
 
 
 class ClientStatus(StrEnum):
@@ -59,6 +60,7 @@ KIND_ROLES: dict[ClientKind, tuple[str, ...]] = {
     ClientKind.scheme_operator: ("payments_operator",),
     ClientKind.platform_operator: ("exchange_admin", "purpose_admin"),
     ClientKind.grievance_office: ("grievance_officer",),
+    ClientKind.text_channel: ("text_channel",),
 }
 
 

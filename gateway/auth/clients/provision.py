@@ -151,6 +151,14 @@ DEMO_CLIENTS: tuple[ClientCreate, ...] = (
         jurisdiction="XS",
         processing_location="XS",
     ),
+    ClientCreate(
+        client_id="demo-ussd-aggregator",
+        name="Demo USSD Aggregator (text-only channel)",
+        kind=ClientKind.text_channel,
+        scopes=["identity", "consent"],
+        jurisdiction="XA",
+        processing_location="XA",
+    ),
 )
 
 

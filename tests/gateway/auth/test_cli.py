@@ -85,9 +85,10 @@ def test_demo_clients_for_every_kind_exist_on_first_run_and_get_tokens(tmp_path)
         "demo-scheme",
         "demo-platform",
         "demo-grievance-desk",
+        "demo-ussd-aggregator",
     ):
         assert client in listing
     response = asyncio.run(_call(tmp_path, "/clients", token.strip()))
-    assert response.status_code == 200 and len(response.json()["items"]) == 14
+    assert response.status_code == 200 and len(response.json()["items"]) == 15
     assert {item["kind"] for item in response.json()["items"]} == set(ClientKind), "one demo client per kind"
     assert (tmp_path / "keys" / "clients" / "demo-agency.es256.pem").exists(), "keys generated under the var dir"
