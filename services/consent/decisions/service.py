@@ -39,7 +39,9 @@ from services.consent.purposes.models import Purpose
 from services.consent.purposes.schemas import PurposeStatus
 
 CANDIDATES = 20  # the newest artefacts of one requester from one subject for one purpose that a decision weighs
-WINDOW_FORMATS = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+# The calendar period of a use for each frequency unit: that many characters of the time's ISO 8601 form, in the
+# time's own offset ("2026-03-14T09" for an hourly limit, "2026-03-14", "2026-03", "2026").
+WINDOW_LENGTHS = {"hour": 13, "day": 10, "month": 7, "year": 4}
 
 Candidate: TypeAlias = Any  # a row of _CANDIDATES: the purpose's columns and one artefact's (or NULLs)
 
@@ -216,11 +218,12 @@ class Refusal:
 
 def window_key(unit: str | None, at: datetime) -> str | None:
     """The calendar period a frequency-limited use falls in ("2026-03-14" for a daily limit)."""
-    return at.strftime(WINDOW_FORMATS[unit]) if unit else None
+    return at.isoformat()[: WINDOW_LENGTHS[unit]] if unit else None
 
 
 def windows(at: datetime) -> dict[str, str]:
-    return {f"window_{unit}": at.strftime(pattern) for unit, pattern in WINDOW_FORMATS.items()}
+    text = at.isoformat()  # one formatting for the four periods (decisions are within minutes of now: 4-digit years)
+    return {f"window_{unit}": text[:length] for unit, length in WINDOW_LENGTHS.items()}
 
 
 class DecisionService:
