@@ -63,7 +63,7 @@ async def latest_checkpoint(log: Log) -> CheckpointView:
     response_model=CheckpointView,
     responses=problem_responses(Unauthenticated, PolicyDenied, CheckpointNotFound),
 )
-async def checkpoint_of_size(size: int, _: Reader, log: Log) -> CheckpointView:
+async def checkpoint_of_size(size: Annotated[int, Path(ge=0, le=2**62)], _: Reader, log: Log) -> CheckpointView:
     try:
         return await log.checkpoint(size)
     except LookupError as error:
