@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -146,9 +147,10 @@ class Load:
 
 @dataclass(frozen=True)
 class CpuUse:
-    """CPU milliseconds per timed request of the server's processes, PostgreSQL's, Redis's and the driver's, and
-    the share of the machine's CPU time that stayed idle meanwhile, from Linux's /proc accounting (clock ticks of
-    10 ms: meaningful over thousands of requests, rough over a --quick row)."""
+    """CPU milliseconds per timed request of the server's processes, of the PostgreSQL backends serving them (not the
+    machine's other PostgreSQL work), Redis's and the driver's, and the share of the machine's CPU time that stayed
+    idle meanwhile, from Linux's /proc accounting (clock ticks of 10 ms: meaningful over thousands of requests,
+    rough over a --quick row)."""
 
     per_request_ms: dict[str, float]
     idle_share: float
@@ -182,15 +184,49 @@ def _cpu_ticks(server_pids: Sequence[int]) -> tuple[dict[int, tuple[str, int]], 
             pid = parents.get(pid, 1)
         return False
 
+    server = [pid for pid in usage if in_server(pid)]
+    backends = _backends_of(server, [pid for pid, (command, _) in usage.items() if command.startswith("postgres")])
     ticks: dict[int, tuple[str, int]] = {}
     for pid, (command, used) in usage.items():
-        group = "server" if in_server(pid) else "PostgreSQL" if command.startswith("postgres") else (
+        group = "server" if pid in server else "PostgreSQL" if pid in backends else (
             "Redis" if command.startswith("redis-server") else None
         )  # fmt: skip
         if group:
             ticks[pid] = (group, used)
     machine = [int(v) for v in (proc / "stat").read_text().splitlines()[0].split()[1:9]]
     return ticks, machine
+
+
+def _backends_of(server: list[int], postgres: list[int]) -> set[int]:
+    """The PostgreSQL backends serving the server's own connections: a backend's process title names its client's
+    port (`postgres: user db 127.0.0.1(54321) idle`), matched against the ports of the server's sockets. On a
+    shared machine the other PostgreSQL processes are other people's work. Where no title names a port (titles
+    turned off), every PostgreSQL process, as an upper bound."""
+    inodes: set[str] = set()
+    for pid in server:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:["):
+                        inodes.add(link[8:-1])
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 9 and fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    found: set[int] = set()
+    titled = False
+    for pid in postgres:
+        with contextlib.suppress(OSError):
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().decode("latin-1")
+            if match := re.search(r"\((\d+)\)", title):
+                titled = True
+                if int(match.group(1)) in ports:
+                    found.add(pid)
+    return found if titled else set(postgres)
 
 
 def _cpu_use(

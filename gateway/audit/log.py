@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,20 +66,10 @@ class TreeHead:
     root: bytes
 
 
-@dataclass
-class _Prepared:
-    """An event encoded before it joins a batch (outside the head lock, while the previous batch commits)."""
-
-    event: AuditEvent
-    event_id: str
-    record: bytes
-    time: datetime
-
-
-@dataclass
-class _Pending:
-    prepared: _Prepared
-    future: asyncio.Future[AppendedEvent]
+# An event encoded before it joins a batch (outside the head lock, while the previous batch commits): the event, its
+# id, its canonical record bytes, its time and its distinct rule ids. A tuple: one is built per append.
+_Prepared = tuple[AuditEvent, str, bytes, datetime, tuple[str, ...]]
+_Pending = tuple[_Prepared, asyncio.Future[AppendedEvent]]
 
 
 def b64(data: bytes) -> str:
@@ -93,6 +83,8 @@ def entry_view(entry: StoredEntry) -> AuditEntry:
 
 class AuditLog:
     """Append-only Merkle log. `append` is safe to call from any number of concurrent tasks and processes."""
+
+    _loop: asyncio.AbstractEventLoop  # the loop `start` ran in, whose futures the batched appends answer
 
     def __init__(
         self,
@@ -116,6 +108,8 @@ class AuditLog:
         self.max_batch = max_batch
         self.checkpoint_interval = checkpoint_interval
         self._pending: list[_Pending] = []
+        self._lock_head = select(tables.head.c.size, tables.head.c.frontier).where(tables.head.c.id == HEAD_ID)
+        self._lock_head = self._lock_head.with_for_update()
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
@@ -128,6 +122,7 @@ class AuditLog:
     # ---- lifecycle --------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         await self._ensure_head()
         if self.batched:
             self._writer = asyncio.create_task(self._write_loop(), name="audit-writer")
@@ -147,18 +142,24 @@ class AuditLog:
 
     # ---- appending -------------------------------------------------------------------------------------------
 
-    async def append(self, event: AuditEvent) -> AppendedEvent:
-        """Record `event`; returns once it is committed, with its id and leaf index."""
+    def append(self, event: AuditEvent) -> Awaitable[AppendedEvent]:
+        """Record `event`: await the result, which comes once the event is committed, with its id and leaf index.
+
+        A plain method returning the caller's future (no coroutine of its own around it: this runs for every
+        request the gateway decides). Cancelling that future abandons the answer, not the append."""
         if self._closed:
             raise RuntimeError("the audit log is stopped")
         prepared = self._prepare(event)
         if self._writer is None:
-            (appended,) = await self._write_batch([prepared])
-            return appended
-        future: asyncio.Future[AppendedEvent] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(prepared, future))
+            return self._append_one(prepared)
+        future: asyncio.Future[AppendedEvent] = self._loop.create_future()
+        self._pending.append((prepared, future))
         self._wake.set()
-        return await future
+        return future
+
+    async def _append_one(self, prepared: _Prepared) -> AppendedEvent:
+        (appended,) = await self._write_batch([prepared])
+        return appended
 
     async def append_many(self, events: Sequence[AuditEvent]) -> list[AppendedEvent]:
         """Record several events in one transaction (imports, tests, benchmarks)."""
@@ -167,7 +168,9 @@ class AuditLog:
     def _prepare(self, event: AuditEvent) -> _Prepared:
         event_id = event.event_id or new_id("evt")
         time = event.time or self.clock.now()
-        return _Prepared(event, event_id, encode_record(event.record(event_id, time)), time)
+        rules = event.rule_ids
+        distinct = rules if len(rules) < 2 else tuple(dict.fromkeys(rules))
+        return event, event_id, encode_record(event.record(event_id, time)), time, distinct
 
     async def _write_loop(self) -> None:
         while True:
@@ -176,59 +179,58 @@ class AuditLog:
             while self._pending:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                 try:
-                    results = await self._write_batch([p.prepared for p in batch])
+                    results = await self._write_batch([prepared for prepared, _ in batch])
                 except IntegrityError:  # one event's id was taken (ids can come from callers): retry one by one
                     await self._write_singly(batch)
                     continue
                 except Exception as error:  # every caller of the batch learns that its event was not recorded
                     log.error("audit batch failed", size=len(batch), error=type(error).__name__)
-                    for pending in batch:
-                        if not pending.future.done():
-                            pending.future.set_exception(error)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
                     continue
-                for pending, result in zip(batch, results, strict=True):
-                    if not pending.future.done():
-                        pending.future.set_result(result)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():  # a caller that gave up (cancelled) is not answered
+                        future.set_result(result)
                 # Let the callers just answered run (and, under load, append again) before taking the next batch.
                 await asyncio.sleep(0)
             if self._closed and not self._pending:
                 return
 
     async def _write_singly(self, batch: list[_Pending]) -> None:
-        for pending in batch:
+        for prepared, future in batch:
             try:
-                (result,) = await self._write_batch([pending.prepared])
+                (result,) = await self._write_batch([prepared])
             except Exception as error:
-                if not pending.future.done():
-                    pending.future.set_exception(error)
+                if not future.done():
+                    future.set_exception(error)
             else:
-                if not pending.future.done():
-                    pending.future.set_result(result)
+                if not future.done():
+                    future.set_result(result)
 
     async def _write_batch(self, batch: list[_Prepared]) -> list[AppendedEvent]:
         t = self.tables
         async with self.engine.begin() as conn:
-            head = (
-                await conn.execute(
-                    select(t.head.c.size, t.head.c.frontier).where(t.head.c.id == HEAD_ID).with_for_update()
-                )
-            ).one()
+            head = (await conn.execute(self._lock_head)).one()
             frontier = Frontier.from_bytes(head.size, head.frontier)
+            append = frontier.append
             rows: list[tuple[Any, ...]] = []  # in EVENT_COLUMNS order
-            rule_rows: list[tuple[Any, ...]] = []
+            rule_rows: list[tuple[str, int]] = []
             results: list[AppendedEvent] = []
-            for prepared in batch:
-                event = prepared.event
-                index = frontier.size
-                leaf = leaf_from_record(index, prepared.record)
+            index = head.size
+            # The hot loop of every batch (run under the head lock): the leaf, its hash, the interior nodes it
+            # completes, its row.
+            for event, event_id, record, time, rules in batch:
+                leaf = leaf_from_record(index, record)
                 hashed = leaf_hash(leaf)
-                nodes = frontier.append(hashed)
                 rows.append(
-                    (index, prepared.event_id, leaf, hashed, b"".join(nodes), prepared.time, event.sub,
-                     event.actor, event.action, event.decision, event.disclose_after)
+                    (index, event_id, leaf, hashed, b"".join(append(hashed)), time, event.sub, event.actor,
+                     event.action, event.decision, event.disclose_after)
                 )  # fmt: skip
-                rule_rows.extend((rule, index) for rule in dict.fromkeys(event.rule_ids))
-                results.append(AppendedEvent(prepared.event_id, index))
+                for rule in rules:
+                    rule_rows.append((rule, index))
+                results.append(AppendedEvent(event_id, index))
+                index += 1
             await bulk_insert(conn, t.events, rows)
             if rule_rows:
                 await bulk_insert(conn, t.rules, rule_rows)

@@ -8,7 +8,7 @@ and time. Never a payload, a VID, a token or a path parameter that could carry o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -21,7 +21,7 @@ from services.common.ids import new_id
 
 
 class AuditSink(Protocol):
-    async def append(self, event: AuditEvent) -> AppendedEvent: ...
+    def append(self, event: AuditEvent) -> Awaitable[AppendedEvent]: ...
 
 
 def new_decision_id() -> str:

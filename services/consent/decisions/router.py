@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from services.common.problems import PolicyDenied, problem_responses
 from services.consent.decisions.schemas import Decision, DecisionRequest
@@ -24,5 +24,8 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
     response_model=Decision,
     responses=problem_responses(PolicyDenied, DecisionTimeRefused),
 )
-async def decide(body: DecisionRequest, caller: GatewayDep, rt: RuntimeDep) -> Decision:
-    return await decision_service.decide(rt.engine, body, rt=rt)
+async def decide(body: DecisionRequest, caller: GatewayDep, rt: RuntimeDep) -> Response:
+    decision = await decision_service.decide(rt.engine, body, rt=rt)
+    # Serialised once, by the model's own serializer: the gateway asks this for every call it forwards, and the
+    # response_model path would validate the finished Decision again and encode it twice. Same JSON either way.
+    return Response(decision.model_dump_json(), media_type="application/json")
