@@ -9,14 +9,12 @@ every screen in every language to see none needs cutting).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
+
+from services.common.i18n import po_catalogue
 
 MAX_CHARACTERS = 160
 DEFAULT_LANGUAGE = "en"
@@ -63,13 +61,8 @@ MESSAGES = (
 )  # fmt: skip
 
 
-@cache
 def catalogue(language: str) -> Translations:
-    with (LOCALE_DIR / language / "LC_MESSAGES" / "ussd.po").open("rb") as po:
-        compiled = io.BytesIO()
-        write_mo(compiled, read_po(po, locale=language))
-    compiled.seek(0)
-    return Translations(fp=compiled, domain="ussd")
+    return po_catalogue(LOCALE_DIR, language, "ussd")
 
 
 def text(language: str | None, message: str, **values: str) -> str:

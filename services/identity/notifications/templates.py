@@ -9,16 +9,13 @@ Add a language by adding a catalogue (`pybabel init` from the English one) and i
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from services.common.i18n import po_catalogue
 from services.identity.notifications.models import MessageKind
 
 DEFAULT_LANGUAGE = "en"
@@ -61,13 +58,8 @@ class Rendered:
     direction: str  # "rtl" or "ltr"
 
 
-@cache
 def catalogue(language: str) -> Translations:
-    with (LOCALE_DIR / language / "LC_MESSAGES" / "notices.po").open("rb") as po:
-        compiled = io.BytesIO()
-        write_mo(compiled, read_po(po, locale=language))
-    compiled.seek(0)
-    return Translations(fp=compiled, domain="notices")
+    return po_catalogue(LOCALE_DIR, language, "notices")
 
 
 def direction(language: str) -> str:
