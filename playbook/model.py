@@ -70,6 +70,10 @@ class Expect(Strict):
         description="Dotted path to a list → the values (by dotted path) that at least one of its items holds, or "
         "one value the list holds.",
     )
+    text: list[str] = Field(
+        default_factory=list,
+        description="Pieces of text a plain-text answer must hold, in any order (a USSD screen: `CON ...`, `END ...`).",
+    )
 
     def statuses(self) -> tuple[int, ...]:
         return tuple(self.status) if isinstance(self.status, list) else (self.status,)

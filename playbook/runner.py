@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import httpx
 from rich.console import Console
+from rich.padding import Padding
+from rich.text import Text
 
 from playbook.model import Actor, Expect, Language, Scenario, Step
 
@@ -167,7 +169,11 @@ def lookup(document: Any, path: str) -> Any:
 
 
 def _json(response: httpx.Response) -> Any:
-    if "json" not in response.headers.get("content-type", ""):
+    """The answer as JSON; a plain-text answer (a USSD screen) as its text; else None."""
+    content_type = response.headers.get("content-type", "")
+    if content_type.startswith("text/plain"):
+        return response.text
+    if "json" not in content_type:
         return None
     try:
         return response.json()
@@ -182,6 +188,7 @@ def check(step: Step, response: httpx.Response, variables: dict[str, Any] | None
         update={
             "body": substitute(step.expect.body, variables or {}),
             "contains": substitute(step.expect.contains, variables or {}),
+            "text": substitute(step.expect.text, variables or {}),
         }
     )
     body = _json(response)
@@ -209,6 +216,16 @@ def _check_body(expect: Expect, body: Any) -> tuple[bool, str]:
         ok, reason = _contains(lookup(body, path), path, wanted_item)
         if not ok:
             return ok, reason
+    return _check_text(expect.text, body)
+
+
+def _check_text(pieces: list[str], body: Any) -> tuple[bool, str]:
+    """Every piece is in the plain-text answer (a USSD screen)."""
+    for piece in pieces:
+        if not isinstance(body, str):
+            return False, f"expected a plain-text answer holding {piece!r}"
+        if piece not in body:
+            return False, f"the answer {body!r} does not hold {piece!r}"
     return True, ""
 
 
@@ -246,6 +263,8 @@ class Narrator:
         what = result.action or f"{result.request} → {result.status}"
         decided = f"  [yellow]{result.rule_id}[/] {result.detail or ''}" if result.rule_id else ""
         self.console.print(f"  {mark} {what}{decided}")
+        if isinstance(result.body, str) and result.body:  # a text screen (USSD): show what the phone shows
+            self.console.print(Padding(Text(result.body), (0, 0, 0, 6)), style="dim")
         if not result.ok:
             self.console.print(f"  [red]{result.reason}[/]")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from rich.console import Console
@@ -14,9 +15,9 @@ from typer.testing import CliRunner
 from dpi_sandbox.cli import app as cli
 from playbook.credentials import ClientCredentials
 from playbook.loader import load_all
-from playbook.model import Scenario
+from playbook.model import Scenario, Step
 from playbook.report import Report
-from playbook.runner import RunResult, run
+from playbook.runner import RunResult, check, run
 from playbook.sandbox import Embedded, embedded, embedded_sandbox
 from services.common.rules import load_catalogue
 
@@ -94,6 +95,25 @@ async def test_an_unexpected_outcome_stops_the_run_and_names_the_step(tmp_path, 
     assert result.failed.reason == "expected status 418, got 200"
     assert f"Step {scenario.steps[1].id} did not behave as expected" in console.export_text()
     assert "FAILED" in Report(result).markdown()
+
+
+def test_a_text_answer_is_checked_for_every_piece_it_must_hold():
+    step = Step.model_validate(
+        {
+            "id": "screen", "actor": "phone", "play": 1, "say": {"en": "A USSD screen."},
+            "request": {"method": "POST", "path": "/channels/ussd"},
+            "expect": {"status": 200, "text": ["CON Enter your VID", "${n} digits"]},
+        }
+    )  # fmt: skip
+    screen = "CON Enter your VID (16 digits)"
+    plain = httpx.Response(200, text=screen, headers={"content-type": "text/plain; charset=utf-8"})
+    assert check(step, plain, {"n": 16}) == (True, "")
+    other = httpx.Response(200, text="END Invalid choice.", headers={"content-type": "text/plain"})
+    assert check(step, other, {"n": 16}) == (
+        False, "the answer 'END Invalid choice.' does not hold 'CON Enter your VID'"
+    )  # fmt: skip
+    as_json = httpx.Response(200, json={"screen": screen})
+    assert check(step, as_json, {"n": 16}) == (False, "expected a plain-text answer holding 'CON Enter your VID'")
 
 
 def test_the_command_exits_non_zero_on_a_malformed_scenario(tmp_path, monkeypatch):
