@@ -19,6 +19,7 @@ from services.payments.ledger.simulator import seed_network
 from services.payments.mapper.router import me_router as my_links_router
 from services.payments.mapper.router import router as mapper_router
 from services.payments.models import metadata
+from services.payments.received.router import router as received_router
 from services.payments.records.router import router as records_router
 from services.payments.settlement.router import router as settlement_router
 from services.payments.transfers.expiry import ExpiryTimer
@@ -39,6 +40,7 @@ SPEC = ServiceSpec(
         ledger_router,
         mapper_router,
         my_links_router,
+        received_router,
         transfers_router,
         bulk_router,
         records_router,

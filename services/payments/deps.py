@@ -13,6 +13,7 @@ from services.common.auth import require_roles
 from services.common.clock import Clock
 from services.common.keys import SigningKey
 from services.common.outbox import Outbox
+from services.common.problems import PolicyDenied
 from services.payments.config import PaymentsSettings
 from services.payments.transfers.simulator import SimulatedPayeeFsp
 
@@ -52,3 +53,10 @@ BatchReaderDep = Annotated[Caller, Depends(require_roles("programme", "payments_
 RecordReaderDep = Annotated[Caller, Depends(require_roles("payments_operator", "auditor", "fsp", "programme"))]
 DisputantDep = Annotated[Caller, Depends(require_roles("subject", "fsp", "programme", "payments_operator", "auditor"))]
 SubjectDep = Annotated[Caller, Depends(require_roles("subject"))]
+
+
+def subject_sub(caller: Caller) -> str:
+    """The signed-in person a subject route acts for (the `sub` in the gateway's assertion)."""
+    if not caller.subject_ref:
+        raise PolicyDenied("SG-SEC-1", "This route acts for a signed-in person; the assertion names none.")
+    return caller.subject_ref

@@ -120,3 +120,13 @@ async def transfer_body(api: PaymentsApi, transfer_id: str, payer: dict[str, Any
 
 def fulfilment_for(api: PaymentsApi, payee: dict[str, Any], key: str) -> dict[str, str]:
     return {"fulfilment": payee_fsps(api.svc).fulfilment(payee["participant_id"], key)}
+
+
+async def pay(api: PaymentsApi, transfer_id: str, payer: dict[str, Any], payee: dict[str, Any], amount: str) -> None:
+    """A transfer from payer to payee, prepared by the payer's FSP and fulfilled by the payee's: committed."""
+    body = await transfer_body(api, transfer_id, payer, payee, amount)
+    prepared = await api.fsp(payer["participant_id"], "POST", "/v1/transfers", json=body)
+    assert prepared.status_code == 201, prepared.text
+    fulfil = fulfilment_for(api, payee, transfer_id)
+    fulfilled = await api.fsp(payee["participant_id"], "POST", f"/v1/transfers/{transfer_id}/fulfil", json=fulfil)
+    assert fulfilled.status_code == 200, fulfilled.text

@@ -58,6 +58,7 @@ class BatchItem(Base):
     __table_args__ = (
         UniqueConstraint("batch_id", "end_to_end_id"),
         Index("ix_batch_items_batch_id_status", "batch_id", "status"),
+        Index("ix_batch_items_person_ref", "person_ref"),  # a person's received payments (/me/payments)
     )
 
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), primary_key=True)

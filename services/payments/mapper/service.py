@@ -12,7 +12,7 @@ from services.common.assertion import Caller
 from services.common.db import autocommit_connection
 from services.common.ids import new_id
 from services.common.problems import PolicyDenied
-from services.payments.deps import Runtime
+from services.payments.deps import Runtime, subject_sub
 from services.payments.ledger.errors import AccountNotFound
 from services.payments.ledger.models import Account, AccountKind
 from services.payments.ledger.repository import LedgerRepository
@@ -77,11 +77,11 @@ class MapperService:
 
     # --- by the person themselves --------------------------------------------------------------------------------
     async def my_links(self, session: AsyncSession, caller: Caller) -> list[LinkRead]:
-        pairs = await MapperRepository.from_session(session).list_for(RefType.sub.value, _sub(caller))
+        pairs = await MapperRepository.from_session(session).list_for(RefType.sub.value, subject_sub(caller))
         return [_read(link, account) for link, account in pairs]
 
     async def link_mine(self, session: AsyncSession, caller: Caller, body: MyLinkCreate, *, rt: Runtime) -> LinkRead:
-        sub = _sub(caller)
+        sub = subject_sub(caller)
         account = await LedgerRepository.from_session(session).account_by_address(body.fsp_id, body.address)
         if account is None or account.owner_ref != sub:
             # The same answer for "no such account" and "not yours": a person cannot probe others' accounts.
@@ -190,15 +190,9 @@ class MapperService:
 
     async def _my_link(self, session: AsyncSession, caller: Caller, link_id: str) -> Link:
         link = await MapperRepository.from_session(session).get(link_id)
-        if link is None or link.ref_type != RefType.sub.value or link.person_ref != _sub(caller):
+        if link is None or link.ref_type != RefType.sub.value or link.person_ref != subject_sub(caller):
             raise LinkNotFound(f"You have no link {link_id}.")
         return link
-
-
-def _sub(caller: Caller) -> str:
-    if not caller.subject_ref:
-        raise PolicyDenied("SG-SEC-1", "This route acts for a signed-in person; the assertion names none.")
-    return caller.subject_ref
 
 
 def _read(link: Link, account: Account) -> LinkRead:

@@ -50,6 +50,8 @@ class Transfer(Base):
         # The expiry timer's scan: reserved transfers by expiry.
         Index("ix_transfers_state_expires_at", "state", "expires_at"),
         Index("ix_transfers_window", "window_id", "state"),
+        # A person's received payments (/me/payments): transfers into an account, newest first.
+        Index("ix_transfers_payee_account_id_created_at", "payee_account_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -4,11 +4,14 @@ service's subject route under the same rules and audit event, and is listed in t
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.rules.routes import load_routes
 from tests.gateway.conftest import Edge
 from tests.gateway.edge import as_caller
+from tests.payments.payments_helpers import PaymentsApi, pay
 
 
 def _citizen(sub: str) -> dict[str, str]:
@@ -109,3 +112,35 @@ async def test_a_person_reaches_their_payment_links_under_me(full_edge: Edge) ->
     assert full_edge.upstream["payments"].count("POST", "/v1/me/payment-links") == 1
     actions = [e["action"] for e in await full_edge.audit_events() if e["sub"] == person.sub]
     assert "GET /payments/v1/me/payment-links" in actions and "POST /payments/v1/me/payment-links" in actions
+
+
+@pytest.mark.rule("SG-SEC-1")
+async def test_a_person_reads_the_payments_they_received_under_me(full_edge: Edge, gateway: Any) -> None:
+    person = await full_edge.person()
+    api = PaymentsApi(full_edge.services["payments"], gateway)
+    mine = await api.open_account("bank-b", owner=person.sub)
+    payer = await api.open_account("bank-a", owner="sub-someone-else")
+    await api.fund(payer["id"], "50.00")
+    await pay(api, "t-gw-1", payer, mine, "20.00")
+    response = await full_edge.client.get("/me/payments", headers=_citizen(person.sub))
+    assert response.status_code == 200, response.text
+    [payment] = response.json()["items"]
+    assert (payment["payment_id"], payment["amount"], payment["state"]) == (
+        "t-gw-1",
+        {"amount": "20.00", "currency": "USD"},
+        "paid",
+    )
+    assert payment["record_id"]
+    for organisation in ("bank", "programme"):
+        denied = await full_edge.client.get("/me/payments", headers=as_caller(organisation))
+        assert denied.status_code == 403, (organisation, denied.text)
+        assert denied.json()["rule_id"] == "SG-SEC-1"
+    assert full_edge.upstream["payments"].count("GET", "/v1/me/payments") == 1
+    events = [e for e in await full_edge.audit_events() if e["action"] == "GET /payments/v1/me/payments"]
+    assert [(e["decision"], e["sub"], e["actor_type"]) for e in events] == [
+        ("permit", person.sub, "subject"),
+        ("deny", None, "organisation"),
+        ("deny", None, "organisation"),
+    ]
+    paths = (await full_edge.client.get("/openapi.json")).json()["paths"]
+    assert paths["/me/payments"]["get"]["operationId"].startswith("me_")
