@@ -15,6 +15,7 @@ CORE_OPERATIONS = {
     ("post", "/v1/me/vids"),
     ("get", "/v1/me/vids"),
     ("delete", "/v1/me/vids/{vid_id}"),
+    ("post", "/v1/subjects/{sub}/reissue"),
     ("post", "/v1/me/corrections"),
     ("get", "/v1/me/corrections"),
     ("get", "/v1/corrections"),
