@@ -66,7 +66,12 @@ async def defer_constraints(session: AsyncSession, tables: Sequence[Table]) -> N
 
 
 async def restore_constraints(session: AsyncSession, tables: Sequence[Table]) -> None:
-    """Build again whatever `defer_constraints` dropped and is missing: unique constraints, indexes, foreign keys."""
+    """Build again whatever `defer_constraints` dropped and is missing: unique constraints, indexes, foreign keys.
+
+    `isolate_from_table=False`: by default SQLAlchemy's AddConstraint marks the model's constraint as added apart
+    from its table, and every CREATE TABLE the process emits afterwards leaves it out. A seed followed by a new
+    database in the same process (the embedded sandbox, the test suite) then got tables without their unique keys:
+    a UIN could be issued twice."""
     if not is_postgresql(session):
         return
     await session.execute(text(f"SET LOCAL maintenance_work_mem = '{RESTORE_WORK_MEM}'"))
@@ -80,11 +85,11 @@ async def restore_constraints(session: AsyncSession, tables: Sequence[Table]) ->
     )
     for unique in _uniques(tables):
         if unique.name not in present:
-            await session.execute(AddConstraint(unique))
+            await session.execute(AddConstraint(unique, isolate_from_table=False))
     for table in tables:
         for index in sorted(table.indexes, key=lambda i: str(i.name)):
             if index.name not in present:
                 await session.execute(CreateIndex(index))
     for fk in _foreign_keys(tables):
         if fk.name not in present:
-            await session.execute(AddConstraint(fk))
+            await session.execute(AddConstraint(fk, isolate_from_table=False))
