@@ -74,25 +74,35 @@ def _free_port_block(size: int) -> range:
     pytest.fail("found no block of free ports")
 
 
-def test_up_processes_serves_five_processes_and_stops_them_all_on_sigint(tmp_path):
+def start_processes(var_dir: Path) -> tuple[subprocess.Popen[str], range]:
+    """`dpi-sandbox up --processes` on a free block of five ports; the supervisor and its ports."""
     ports = _free_port_block(5)
-    gateway_url = f"http://127.0.0.1:{ports[0]}"
     supervisor = subprocess.Popen(
-        [*CLI, "up", "--processes", "--port", str(ports[0]), "--var-dir", str(tmp_path)],
+        [*CLI, "up", "--processes", "--port", str(ports[0]), "--var-dir", str(var_dir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+    return supervisor, ports
+
+
+def wait_healthy(supervisor: subprocess.Popen[str], gateway_url: str, seconds: int) -> None:
+    """Until the gateway reports every service healthy; fails with the supervisor's output if it exits first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{gateway_url}/services", timeout=2).json().get("healthy"):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        assert supervisor.poll() is None, supervisor.stdout.read() if supervisor.stdout else ""
+        time.sleep(0.3)
+    pytest.fail(f"the multi-process sandbox did not become healthy in {seconds} s")
+
+
+def test_up_processes_serves_five_processes_and_stops_them_all_on_sigint(tmp_path):
+    supervisor, ports = start_processes(tmp_path)
+    gateway_url = f"http://127.0.0.1:{ports[0]}"
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{gateway_url}/services", timeout=2).json().get("healthy"):
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            assert supervisor.poll() is None, supervisor.stdout.read() if supervisor.stdout else ""
-            time.sleep(0.3)
-        else:
-            pytest.fail("the multi-process sandbox did not become healthy in 300 s")
+        wait_healthy(supervisor, gateway_url, 300)
         children = psutil.Process(supervisor.pid).children(recursive=True)
         assert len(children) == 5, [c.cmdline() for c in children]
         for port, name in zip(ports, ("gateway", "identity", "payments", "consent", "exchange"), strict=True):

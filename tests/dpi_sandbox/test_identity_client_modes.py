@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallCon
 from services.common.clock import SystemClock
 from services.common.keys import load_or_create_signing_key
 from services.identity.client import IdentityClient, ReferenceType, SubjectReference
-from tests.dpi_sandbox.test_commands import CLI, ROOT, _free_port_block
+from tests.dpi_sandbox.test_commands import start_processes, wait_healthy
 from tests.identity.identity_helpers import another_person
 
 
@@ -58,23 +57,9 @@ async def _over_http(identity_url: str, minter: AssertionMinter) -> None:
 
 @pytest.mark.slow
 def test_multi_process_identity_client_over_http_to_the_identity_process(tmp_path: Path) -> None:
-    ports = _free_port_block(5)
-    supervisor = subprocess.Popen(
-        [*CLI, "up", "--processes", "--port", str(ports[0]), "--var-dir", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    supervisor, ports = start_processes(tmp_path)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{ports[0]}/services", timeout=2).json().get("healthy"):
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            assert supervisor.poll() is None, supervisor.stdout.read() if supervisor.stdout else ""
-            time.sleep(0.3)
-        else:
-            pytest.fail("the multi-process sandbox did not become healthy in 90 s")
+        wait_healthy(supervisor, f"http://127.0.0.1:{ports[0]}", 90)
         # The gateway process's key, as written under the var dir: the identity process trusts exactly it.
         minter = AssertionMinter(load_or_create_signing_key(tmp_path / "keys", "gateway"), SystemClock())
         asyncio.run(_over_http(f"http://127.0.0.1:{ports[1]}", minter))
