@@ -259,16 +259,21 @@ def _cosignature_line(line: str, witness: str) -> bool:
         return False
 
 
-@router.api_route(
-    "/{path:path}",
-    methods=["PUT", "PATCH", "DELETE"],
-    summary="Refused: nothing in the audit log can be changed or deleted",
-    description="Every write method under /audit answers 405 (SG-AUDIT-1); the database refuses UPDATE and DELETE.",
-    responses={405: AppendOnly.openapi()},
-)
 async def refuse_change(path: str, request: Request) -> None:
     allowed = "GET, POST" if path in ("checkpoint", "witness/verdicts") else "GET"
     raise AppendOnly(
         f"{request.method} /audit/{path[:100]}: stored audit entries are never updated or deleted.",
         headers={"Allow": allowed},
+    )
+
+
+for _method in ("PUT", "PATCH", "DELETE"):  # one operation id per method (OpenAPI wants them unique)
+    router.add_api_route(
+        "/{path:path}",
+        refuse_change,
+        methods=[_method],
+        operation_id=f"refuse_audit_{_method.lower()}",
+        summary="Refused: nothing in the audit log can be changed or deleted",
+        description="Every write method under /audit answers 405 (SG-AUDIT-1); the database refuses UPDATE and DELETE.",
+        responses={405: AppendOnly.openapi()},
     )

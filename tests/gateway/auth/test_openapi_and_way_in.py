@@ -52,6 +52,22 @@ async def test_the_aggregated_openapi_offers_every_declared_operation_under_its_
         assert ref.removeprefix("#/components/schemas/") in schemas, ref
 
 
+async def test_every_operation_id_in_the_aggregated_openapi_is_unique(gw):
+    """OpenAPI requires unique operation ids; client generators name methods after them."""
+    document = (await gw.http.get("/openapi.json")).json()
+    ids = [
+        (op["operationId"], f"{method.upper()} {path}")
+        for path, ops in document["paths"].items()
+        for method, op in ops.items()
+        if method != "parameters"
+    ]
+    seen: dict[str, str] = {}
+    for operation_id, where in ids:
+        assert operation_id not in seen, f"{operation_id} names both {seen[operation_id]} and {where}"
+        seen[operation_id] = where
+    assert len(seen) > 100
+
+
 async def test_operations_name_the_gateways_security_schemes_and_problem_answers(gw):
     document = (await gw.http.get("/openapi.json")).json()
     schemes = document["components"]["securitySchemes"]
