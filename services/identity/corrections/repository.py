@@ -15,9 +15,9 @@ from services.identity.corrections.models import UNDECIDED, CorrectionCase, Corr
 class CorrectionRepository(Repository[CorrectionCase]):
     model = CorrectionCase
 
-    async def list_for_person(self, person_id: str) -> Sequence[CorrectionCase]:
-        statement = select(CorrectionCase).where(CorrectionCase.person_id == person_id).order_by(CorrectionCase.id)
-        return (await self.session.scalars(statement)).all()
+    async def page_for_person(self, person_id: str, paging: PageRequest) -> Sequence[CorrectionCase]:
+        """A page of one person's cases in id (= creation) order."""
+        return await self.page(select(CorrectionCase).where(CorrectionCase.person_id == person_id), paging)
 
     async def cases_page(
         self, paging: PageRequest, *, overdue_at: datetime | None, status: CorrectionStatus | None

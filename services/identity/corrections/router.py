@@ -23,6 +23,7 @@ from services.identity.corrections.schemas import (
     CorrectionPage,
     CorrectionRead,
     EscalationResult,
+    MyCorrectionPage,
 )
 from services.identity.corrections.service import correction as correction_service
 from services.identity.deps import RegistrarDep, RuntimeDep, SubjectDep
@@ -50,11 +51,14 @@ async def request_correction(
 @router.get(
     "/me/corrections",
     summary="My correction cases (subject)",
-    response_model=list[CorrectionRead],
+    description="Cursor-paginated, oldest first, like every list a person reads about themselves.",
+    response_model=MyCorrectionPage,
     responses=problem_responses(PolicyDenied, SubjectNotFound),
 )
-async def list_my_corrections(session: SessionDep, caller: SubjectDep, rt: RuntimeDep) -> list[CorrectionRead]:
-    return await correction_service.list_mine(session, caller, rt=rt)
+async def list_my_corrections(
+    session: SessionDep, caller: SubjectDep, rt: RuntimeDep, paging: PageParams
+) -> MyCorrectionPage:
+    return await correction_service.list_mine(session, caller, paging=paging, rt=rt)
 
 
 @router.get(

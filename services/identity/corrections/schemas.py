@@ -80,6 +80,10 @@ class CorrectionPage(Page[CorrectionCaseRead]):
     """A page of correction cases, oldest first."""
 
 
+class MyCorrectionPage(Page[CorrectionRead]):
+    """A page of my own correction cases, oldest first."""
+
+
 class CorrectionDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -24,6 +24,7 @@ from services.identity.corrections.schemas import (
     CorrectionPage,
     CorrectionRead,
     EscalationResult,
+    MyCorrectionPage,
 )
 from services.identity.deps import Runtime
 from services.identity.persons.errors import InvalidPersonalData
@@ -74,10 +75,17 @@ class CorrectionService:
         log.info("identity.correction.requested", correction_id=case.id, person_id=person.id)
         return CorrectionRead.model_validate(self._view(case, rt=rt))
 
-    async def list_mine(self, session: AsyncSession, caller: Caller, *, rt: Runtime) -> list[CorrectionRead]:
+    async def list_mine(
+        self, session: AsyncSession, caller: Caller, *, paging: PageRequest, rt: Runtime
+    ) -> MyCorrectionPage:
         person = await person_service.get_active_by_sub(session, caller.subject_ref)
-        cases = await CorrectionRepository.from_session(session).list_for_person(person.id)
-        return [CorrectionRead.model_validate(self._view(case, rt=rt)) for case in cases]
+        cases = await CorrectionRepository.from_session(session).page_for_person(person.id, paging)
+        return MyCorrectionPage.of(
+            cases,
+            paging,
+            position=lambda case: case.id,
+            item=lambda c: CorrectionRead.model_validate(self._view(c, rt=rt)),
+        )
 
     async def get(self, session: AsyncSession, caller: Caller, case_id: str, *, rt: Runtime) -> CorrectionCaseRead:
         return self._case_read(await self._case(session, case_id), rt=rt)

@@ -29,7 +29,7 @@ async def test_a_correction_asked_at_me_is_a_tracked_case_decided_through_the_ga
 
     mine = await edge.client.get("/me/corrections", headers=citizen)
     assert mine.status_code == 200, mine.text
-    assert [c["id"] for c in mine.json()] == [case["id"]]
+    assert [c["id"] for c in mine.json()["items"]] == [case["id"]]
 
     refused = await edge.client.post(
         f"/identity/v1/corrections/{case['id']}/decision", json={"decision": "approve"}, headers=citizen

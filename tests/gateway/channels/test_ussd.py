@@ -159,7 +159,7 @@ async def test_a_person_asks_for_a_correction_by_ussd_in_chinese(edge: Edge) -> 
     assert (await phone.press("3")) == "CON 请输入正确的内容"
     done = await phone.press("12 Market Road, Eastgate")
     assert done.startswith("END 申请 cor_") or done.startswith("END 申请 "), done
-    cases = (await edge.identity.as_subject(person.sub, "GET", "/v1/me/corrections")).json()
+    cases = (await edge.identity.as_subject(person.sub, "GET", "/v1/me/corrections")).json()["items"]
     assert [(c["field"], c["value"], c["channel"]) for c in cases] == [("address", "12 Market Road, Eastgate", "ussd")]
     assert cases[0]["id"] in done
     asked = [e for e in _ussd_events(await edge.audit_events(), person.sub) if "corrections" in e["action"]]

@@ -135,9 +135,23 @@ async def test_a_subject_sees_their_own_cases(api):
 
     response = await api.as_subject(alice["sub"], "GET", "/v1/me/corrections")
 
-    assert [case["id"] for case in response.json()] == [mine["id"]]
-    assert response.json()[0]["value"] == "3 New Road"
-    assert "person_id" not in response.json()[0]
+    page = response.json()
+    assert [case["id"] for case in page["items"]] == [mine["id"]] and page["next_cursor"] is None
+    assert page["items"][0]["value"] == "3 New Road"
+    assert "person_id" not in page["items"][0]
+
+
+async def test_a_subjects_cases_come_in_pages_oldest_first(api):
+    alice = await api.enrolled()
+    asked = [(await _request(api, alice["sub"], "address", f"{n} New Road"))["id"] for n in range(3)]
+
+    first = (await api.as_subject(alice["sub"], "GET", "/v1/me/corrections?limit=2")).json()
+    rest = (
+        await api.as_subject(alice["sub"], "GET", f"/v1/me/corrections?limit=2&cursor={first['next_cursor']}")
+    ).json()
+
+    assert [c["id"] for c in first["items"]] == asked[:2] and first["next_cursor"]
+    assert [c["id"] for c in rest["items"]] == asked[2:] and rest["next_cursor"] is None
 
 
 class TestOverdue:
