@@ -7,7 +7,7 @@ each new input in turn. The session row remembers how many inputs were handled, 
 they chose; never a PIN, a code, a VID or a phone number (the VID is read back from `text` by its position). A session
 idle longer than the timeout, by the gateway's clock, ends.
 
-    language → main → vid → method → secret → (revoke: pick → confirm) | (access log: end) |
+    language → main → vid → method → secret → (revoke: pick → confirm) | (access log: log → 9 more …) |
                                               (complaint: topic → describe) | (correction: field → value)
 """
 
@@ -33,6 +33,7 @@ FIELDS = dict(
     zip("123456", ("given_name", "family_name", "address", "phone", "email", "preferred_language"), strict=True)
 )
 MAX_CONSENTS = 5
+MORE = "9"
 CORRECTION_REASON = "Asked by the person on the USSD channel."
 ACTION = "POST /channels/ussd"
 
@@ -90,6 +91,8 @@ class UssdMenu:
             return ask(texts.LANGUAGE_MENU)
         if state == "pick":
             return ask(self._consent_menu(step))
+        if state == "log":
+            return ask(step.data["log_page"])
         static = {
             "main": texts.MAIN, "vid": texts.ASK_VID, "method": texts.ASK_METHOD, "pin": texts.ASK_PIN,
             "topic": texts.TOPICS, "describe": texts.DESCRIBE, "field": texts.FIELDS, "value": texts.ASK_VALUE,
@@ -107,7 +110,7 @@ class UssdMenu:
         """One input in the current state: the next screen."""
         handlers = {
             "language": self._language, "main": self._main, "vid": self._vid, "method": self._method,
-            "pin": self._secret, "code": self._secret, "pick": self._pick, "revoke": self._revoke,
+            "pin": self._secret, "code": self._secret, "pick": self._pick, "revoke": self._revoke, "log": self._more,
             "topic": self._topic, "describe": self._complain, "field": self._field, "value": self._correct,
         }  # fmt: skip
         handler = handlers.get(step.row.state)
@@ -226,16 +229,39 @@ class UssdMenu:
         lines = [f"{n} {c['purpose'][:24]} {c['requester'][:16]}" for n, c in enumerate(step.data["consents"], 1)]
         return lines_within(step.say(texts.CONSENTS), lines)
 
-    async def _access_log(self, step: Step, person: Confirmed) -> Screen:
+    async def _access_log(self, step: Step, person: Confirmed, before: int | None = None) -> Screen:
+        """Newest first, as many entries as a screen holds; `9 More` pages on to older ones (the session keeps the
+        log index of the last entry shown, so entries recorded meanwhile, this reading among them, neither repeat
+        nor push anything off; each page is read afresh and its reading recorded). The last page says how many
+        entries a court order keeps back for now (SG-ACCESS-2)."""
         view = await self.channel.access_log(person, ACTION)
+        older = [e for e in view.entries if before is None or e.index < before]
         lines = []
-        for entry in view.entries:
+        for entry in older:
             record = entry.record
             service = str(record["action"]).split(" ", 1)[-1].split("/")[1]
             lines.append(f"{str(record['time'])[5:10]} {str(record['actor'])[:16]} {service}")
-        if not lines:
+        if not lines and before is None:
+            if view.withheld:
+                return end(step.say(texts.WITHHELD, count=str(view.withheld)))
             return end(step.say(texts.NO_ACCESS))
-        return end(lines_within(step.say(texts.ACCESS_LOG), lines))
+        tail = [step.say(texts.WITHHELD, count=str(view.withheld))] if view.withheld else []
+        whole = lines_within(step.say(texts.ACCESS_LOG), lines + tail)
+        if whole.count("\n") == len(lines + tail):
+            return end(whole)
+        more = step.say(texts.MORE)
+        page = lines_within(step.say(texts.ACCESS_LOG), lines, room=texts.MAX_CHARACTERS - 4 - len(more) - 1)
+        shown = page.count("\n")
+        if shown == 0:  # a line too long for a screen of its own: never loop on an empty page
+            return end(whole)
+        step.data["log_before"] = older[shown - 1].index
+        step.data["log_page"] = f"{page}\n{more}"
+        return self._to(step, "log")
+
+    async def _more(self, step: Step, index: int, value: str) -> Screen:
+        if value != MORE:
+            return end(step.say(texts.NOTHING_CHANGED))
+        return await self._access_log(step, self._person(step), before=int(step.data["log_before"]))
 
     async def _complain(self, step: Step, index: int, description: str) -> Screen:
         if not description:

@@ -43,6 +43,8 @@ REVOKED = "Done: {requester} may no longer use your data for {purpose}."
 NOTHING_CHANGED = "Nothing was changed."
 ACCESS_LOG = "Last uses of your data:"
 NO_ACCESS = "Nobody has used your data yet."
+MORE = "9 More"
+WITHHELD = "{count} more kept from you for now by a court order"
 TOPICS = "Complaint about:\n1 My identity\n2 A consent\n3 Use of my data\n4 A payment\n5 Refused a service\n6 Other"
 DESCRIBE = "Say in a few words what went wrong"
 FILED = "Complaint {ticket} received. Answer by {date}."
@@ -56,8 +58,8 @@ UNAVAILABLE = "The service is not available. Try again later."
 
 MESSAGES = (
     MAIN, ASK_VID, ASK_METHOD, ASK_PIN, ASK_CODE, NOT_CONFIRMED, CONSENTS, NO_CONSENTS, CONFIRM_REVOKE, REVOKED,
-    NOTHING_CHANGED, ACCESS_LOG, NO_ACCESS, TOPICS, DESCRIBE, FILED, FIELDS, ASK_VALUE, CORRECTION_FILED, INVALID,
-    EXPIRED, REFUSED, UNAVAILABLE,
+    NOTHING_CHANGED, ACCESS_LOG, NO_ACCESS, MORE, WITHHELD, TOPICS, DESCRIBE, FILED, FIELDS, ASK_VALUE,
+    CORRECTION_FILED, INVALID, EXPIRED, REFUSED, UNAVAILABLE,
 )  # fmt: skip
 
 

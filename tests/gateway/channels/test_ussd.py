@@ -130,6 +130,41 @@ async def test_a_person_reads_who_used_their_data_by_ussd_in_french_with_a_code_
 
 
 @pytest.mark.rule("SG-INCL-3")
+@pytest.mark.rule("SG-ACCESS-1")
+async def _accessed_seven_times(edge: Edge, person: Enrolled, clock: Any) -> None:
+    for n in range(7):
+        if n == 4:
+            clock.advance(minutes=61)  # past identity's limit of five codes an hour through one client
+        await bank_authenticates(edge, person)
+
+
+async def test_a_long_access_log_pages_on_with_9_and_shows_every_entry_once(edge: Edge, clock: Any) -> None:
+    person = await _person_with_pin(edge)
+    await _accessed_seven_times(edge, person, clock)
+    phone = Phone(edge)
+    screen = await _confirmed_with_pin(phone, person, ENGLISH, "2")
+    pages = [screen]
+    while screen.startswith("CON "):
+        assert screen.endswith("\n9 More"), screen
+        screen = await phone.press("9")
+        pages.append(screen)
+    assert len(pages) >= 2, "seven accesses and more do not fit on one 160-character screen"
+    shown = [line for page in pages for line in page.split("\n")[1:] if line != "9 More"]
+    assert all(page.split("\n")[0].endswith("Last uses of your data:") for page in pages)
+    assert sum("rp-bank identity" in line for line in shown) == 7, "each of the bank's accesses once, none repeated"
+    readings = [e for e in _ussd_events(await edge.audit_events(), person.sub) if e["action"] == "POST /channels/ussd"]
+    assert len(readings) == len(pages), "each page is read afresh, and each reading recorded"
+
+
+async def test_anything_but_9_on_an_access_log_page_ends_the_session(edge: Edge, clock: Any) -> None:
+    person = await _person_with_pin(edge)
+    await _accessed_seven_times(edge, person, clock)
+    phone = Phone(edge)
+    assert (await _confirmed_with_pin(phone, person, ENGLISH, "2")).endswith("\n9 More")
+    assert (await phone.press("1")) == "END Nothing was changed."
+
+
+@pytest.mark.rule("SG-INCL-3")
 @pytest.mark.rule("SG-GRIEV-1")
 async def test_a_person_files_a_complaint_by_ussd_in_arabic(edge: Edge) -> None:
     person = await _person_with_pin(edge)
