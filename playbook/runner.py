@@ -17,11 +17,25 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
 
+from gateway.rules.routes import load_routes
 from playbook.model import Actor, Expect, Language, Scenario, Step
 
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SERVICES = ("identity", "payments", "consent", "exchange")
 POLL_SECONDS = 0.2
+
+
+def service_of(method: str, path: str) -> str | None:
+    """The service a request through the gateway reaches: its prefix (`/consent/...`), or for a `/me/...` alias the
+    service of the route it stands for; None for what the gateway answers itself (governance, oversight, ...)."""
+    path = path.split("?", 1)[0]
+    segment = path.split("/")[1] if path.count("/") > 1 else ""
+    if segment in SERVICES:
+        return segment
+    for route in load_routes():
+        if route.alias and route.method == method and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", route.alias), path):
+            return route.service
+    return None
 
 
 class StepFailed(Exception):
@@ -352,14 +366,13 @@ class _Session:
         body = _json(response)
         is_problem = "application/problem+json" in response.headers.get("content-type", "")
         problem = body if is_problem and isinstance(body, dict) else {}
-        segment = path.split("/")[1] if path.count("/") > 1 else ""
         outcome = StepResult(
             step,
             actor.label,
             ok=ok,
             reason=reason,
             request=f"{spec.method} {path}",
-            service=segment if segment in SERVICES else None,
+            service=service_of(spec.method, path),
             status=response.status_code,
             rule_id=problem.get("rule_id"),
             detail=problem.get("detail"),

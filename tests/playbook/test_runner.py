@@ -17,7 +17,7 @@ from playbook.credentials import ClientCredentials
 from playbook.loader import load_all
 from playbook.model import Scenario, Step
 from playbook.report import Report
-from playbook.runner import RunResult, check, run
+from playbook.runner import RunResult, check, run, service_of
 from playbook.sandbox import Embedded, embedded, embedded_sandbox
 from services.common.rules import load_catalogue
 
@@ -95,6 +95,16 @@ async def test_an_unexpected_outcome_stops_the_run_and_names_the_step(tmp_path, 
     assert result.failed.reason == "expected status 418, got 200"
     assert f"Step {scenario.steps[1].id} did not behave as expected" in console.export_text()
     assert "FAILED" in Report(result).markdown()
+
+
+def test_the_sequence_diagram_follows_a_me_alias_to_the_service_behind_it():
+    assert service_of("GET", "/consent/v1/me/consents?limit=5") == "consent"
+    assert service_of("GET", "/me/consents") == "consent"
+    assert service_of("POST", "/me/consents/con_1/revoke") == "consent"
+    assert service_of("GET", "/me/corrections") == "identity"
+    assert service_of("GET", "/me/payments") == "payments"
+    assert service_of("GET", "/me/access-log") is None, "the gateway answers the access log itself"
+    assert service_of("GET", "/governance/rules") is None
 
 
 def test_a_text_answer_is_checked_for_every_piece_it_must_hold():
