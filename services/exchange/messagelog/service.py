@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, bindparam, column, insert, select, update, values
+from sqlalchemy import Case, Update, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_unless_conflict, table_of
@@ -39,27 +39,40 @@ _UPDATE_HEAD = (
 
 _ENTRIES = table_of(LogEntry)
 _ENTRY_COLUMNS = ("chain", "seq", "message_id", "logged_at", "record", "entry_hash", "signature")
-_HEAD_COLUMNS = (("chain", String()), ("seq", Integer()), ("entry_hash", String()), ("signature", Text()))
-# PostgreSQL, both chains at once (every fetch): the two entries and the two heads in one statement, one round trip
-# fewer while the heads are locked, which is what every concurrent fetch queues for.
-_NEW_HEADS = values(*(column(name, type_) for name, type_ in _HEAD_COLUMNS), name="new_heads").data(
-    [tuple(bindparam(f"h{n}_{name}", type_=type_) for name, type_ in _HEAD_COLUMNS) for n in range(len(CHAINS))]
-)
-_APPEND_BOTH = (
-    update(_HEADS)
-    .where(_HEADS.c.chain == _NEW_HEADS.c.chain)
-    .values(seq=_NEW_HEADS.c.seq, entry_hash=_NEW_HEADS.c.entry_hash, signature=_NEW_HEADS.c.signature)
-    .add_cte(
-        insert(_ENTRIES)
-        .values(
-            [
-                {name: bindparam(f"e{n}_{name}", type_=_ENTRIES.c[name].type) for name in _ENTRY_COLUMNS}
+_HEAD_COLUMNS = ("seq", "entry_hash", "signature")
+
+
+def _append_both() -> Update:
+    """PostgreSQL, both chains at once (every fetch): the two entries and the two heads in one statement, one round
+    trip fewer while the heads are locked, which is what every concurrent fetch queues for.
+
+    Built from single-row INSERTs and CASE expressions only, so that SQLAlchemy caches its compiled form: a multi-row
+    VALUES (as `insert().values([...])` or `values()`) has no cache key and was compiled anew for every fetch."""
+    chain = _HEADS.c.chain
+
+    def moved(name: str) -> Case[Any]:
+        return case(
+            *(
+                (
+                    chain == bindparam(f"h{n}_chain", type_=chain.type),
+                    bindparam(f"h{n}_{name}", type_=_HEADS.c[name].type),
+                )
                 for n in range(len(CHAINS))
-            ]
+            )
         )
-        .cte("appended")
+
+    statement = (
+        update(_HEADS)
+        .where(chain.in_([bindparam(f"h{n}_chain", type_=chain.type) for n in range(len(CHAINS))]))
+        .values({name: moved(name) for name in _HEAD_COLUMNS})
     )
-)
+    for n in range(len(CHAINS)):
+        entry = {name: bindparam(f"e{n}_{name}", type_=_ENTRIES.c[name].type) for name in _ENTRY_COLUMNS}
+        statement = statement.add_cte(insert(_ENTRIES).values(entry).cte(f"appended_{n}"))
+    return statement
+
+
+_APPEND_BOTH = _append_both()
 
 
 def body_hash(content: bytes) -> str:
