@@ -90,6 +90,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
                 await holder["registries"].dispose()
 
     app = create_service_app(SPEC, settings, extra_lifespan=lifespan, **runtime)
+    in_process = None
     if settings.registries_url:
         http = build_http_client(settings.registries_url)
     else:
@@ -97,13 +98,14 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
         holder["registries"] = registries
         http = build_http_client("http://registries", transport=httpx.ASGITransport(app=registries.app))
         app.state.registries_app = registries.app
+        in_process = registries.reads
     http.timeout = httpx.Timeout(settings.provider_timeout_seconds, connect=2.0)
     rt = Runtime(
         clock=app.state.clock,
         outbox=app.state.outbox,
         settings=settings,
         signing_key=app.state.signing_key,
-        providers=RegistriesClient(http, app.state.signing_key, app.state.clock),
+        providers=RegistriesClient(http, app.state.signing_key, app.state.clock, in_process=in_process),
     )
     app.state.exchange = rt
     return app

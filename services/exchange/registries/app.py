@@ -1,6 +1,8 @@
 """The simulated registries as one provider information system: the civil and the social registry, each with its
 own tables and endpoints. The exchange reaches it over HTTP, in-process through an ASGI transport by default or at
-`DPI_EXCHANGE_REGISTRIES_URL`, and every request must carry the exchange's signature.
+`DPI_EXCHANGE_REGISTRIES_URL`, and every request must carry the exchange's signature. In-process, the record reads
+of each fetch skip the HTTP layer (`inprocess.py`) and keep everything else: the signature check, the tables, the
+service code.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from services.exchange.models import metadata
 from services.exchange.registries.civil.router import router as civil_router
 from services.exchange.registries.credential import CredentialVerifier
 from services.exchange.registries.deps import RegistryRuntime
+from services.exchange.registries.inprocess import InProcessReads
 from services.exchange.registries.social.router import router as social_router
 
 
@@ -31,6 +34,7 @@ from services.exchange.registries.social.router import router as social_router
 class Registries:
     app: FastAPI
     engines: tuple[AsyncEngine, ...]
+    reads: InProcessReads  # the record reads, for a caller in the same process
 
     async def dispose(self) -> None:
         for engine in self.engines:
@@ -51,19 +55,20 @@ def build_registries(settings: ExchangeSettings, *, clock: Clock, exchange_jwks:
     )
     write_sessions = create_sessionmaker(write_engine)
     app.state.sessionmaker = write_sessions
-    app.state.registries = RegistryRuntime(
+    runtime = RegistryRuntime(
         clock=clock,
         outbox=Outbox(metadata.tables["outbox"], clock),
         verifier=CredentialVerifier(exchange_jwks, clock),
         read_sessions=create_sessionmaker(read_engine),
         write_sessions=write_sessions,
     )
+    app.state.registries = runtime
     app.add_middleware(RequestIdMiddleware, service="registries")
     install_problem_handlers(app)
     app.include_router(civil_router)
     app.include_router(social_router)
     engines = (write_engine,) if read_engine is write_engine else (write_engine, read_engine)
-    return Registries(app, engines)
+    return Registries(app, engines, InProcessReads(runtime))
 
 
 def create_app() -> FastAPI:
