@@ -45,8 +45,15 @@ def build_registries(settings: ExchangeSettings, *, clock: Clock, exchange_jwks:
     url, schema = settings.resolved_database_url, settings.resolved_schema
     write_engine = create_engine(url, schema=schema)
     # SQLite: a deferred BEGIN for reads, so that a read never waits for the write lock the exchange holds while it
-    # waits for this very answer (WAL readers and the writer do not block each other).
-    read_engine = create_engine(url, schema=schema, sqlite_begin="BEGIN") if is_sqlite(url) else write_engine
+    # waits for this very answer (WAL readers and the writer do not block each other). PostgreSQL: reads in
+    # autocommit, no BEGIN and no ROLLBACK around them (two round trips fewer a read); under READ COMMITTED each
+    # statement saw its own snapshot inside a transaction too, so a read sees what it saw before.
+    if is_sqlite(url):
+        read_engine = create_engine(url, schema=schema, sqlite_begin="BEGIN")
+        read_sessions = create_sessionmaker(read_engine)
+    else:
+        read_engine = write_engine
+        read_sessions = create_sessionmaker(write_engine.execution_options(isolation_level="AUTOCOMMIT"))
     app = FastAPI(
         title="Simulated registries (providers behind the exchange)",
         version="0.1.0",
@@ -59,7 +66,7 @@ def build_registries(settings: ExchangeSettings, *, clock: Clock, exchange_jwks:
         clock=clock,
         outbox=Outbox(metadata.tables["outbox"], clock),
         verifier=CredentialVerifier(exchange_jwks, clock),
-        read_sessions=create_sessionmaker(read_engine),
+        read_sessions=read_sessions,
         write_sessions=write_sessions,
     )
     app.state.registries = runtime
