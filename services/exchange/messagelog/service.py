@@ -180,10 +180,13 @@ class GroupAppender:
         self._writer: asyncio.Task[None] | None = None
 
     async def append(self, entries: Entries) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
+            # A writer of another event loop (an app reused after its loop ended) serves nobody here.
+            self._waiting = [(waiting, f) for waiting, f in self._waiting if f.get_loop() is loop]
+            self._writer = loop.create_task(self._write_batches())
         self._waiting.append((entries, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_batches())
         # Shielded: a fetch cancelled while it waits does not cancel the batch the others are in.
         await asyncio.shield(future)
 
