@@ -9,8 +9,9 @@ runs in a schema named after the size. Then:
 - through the exchange: the exchange served as deployed (uvicorn, the registries in-process behind it, one worker per
   core sharing the replay store in Redis), `POST /v1/fetch` for the same people and fields under a consent context
   the gateway signed beforehand: the gateway assertion and its replay check, the access right and legal-basis checks,
-  the provider call, the field filter, the message log on both sides (four ES256 signatures, two chained entries)
-  and the commit.
+  the provider call (in-process without the HTTP layer, the provider verifying the exchange's signature), the field
+  filter, the message log on both sides (two signed, chained entries; on PostgreSQL written by group commit, each
+  chain's head signed once per batch) and the commit.
 Targets (docs/benchmarks.md): through the exchange at least 50% of the direct rate; p50 overhead under 2 ms.
 """
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.app import ServiceSpec, create_service_app
+from services.common.db import create_engine, create_sessionmaker, is_sqlite
 from services.common.http import build_http_client
 from services.exchange.config import ExchangeSettings
 from services.exchange.deps import Runtime
@@ -19,7 +21,7 @@ from services.exchange.members.builtin import ensure_builtin_directory
 from services.exchange.members.router import public_router as directory_public_router
 from services.exchange.members.router import router as directory_router
 from services.exchange.messagelog.router import router as messagelog_router
-from services.exchange.messagelog.service import ensure_heads
+from services.exchange.messagelog.service import GroupAppender, ensure_heads
 from services.exchange.models import metadata
 from services.exchange.orders.router import router as orders_router
 from services.exchange.pubsub.bus import pubsub_lifespan
@@ -75,6 +77,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or ExchangeSettings()
     holder: dict[str, Registries] = {}
+    engines: list[AsyncEngine] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,11 +88,16 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
             async with retention_lifespan(app), pubsub_lifespan(app):
                 yield
         finally:
+            if appender is not None:
+                await appender.drain()
+            for engine in engines:
+                await engine.dispose()
             await rt.providers.http.aclose()
             if "registries" in holder:
                 await holder["registries"].dispose()
 
     app = create_service_app(SPEC, settings, extra_lifespan=lifespan, **runtime)
+    in_process = None
     if settings.registries_url:
         http = build_http_client(settings.registries_url)
     else:
@@ -97,13 +105,25 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
         holder["registries"] = registries
         http = build_http_client("http://registries", transport=httpx.ASGITransport(app=registries.app))
         app.state.registries_app = registries.app
+        in_process = registries.reads
     http.timeout = httpx.Timeout(settings.provider_timeout_seconds, connect=2.0)
+    # SQLite has one connection and one writer: there the message log moves in each fetch's own transaction. On
+    # PostgreSQL the group commit writes on a connection of its own: fetches waiting for it hold pool connections,
+    # and a writer queueing behind them for one would wait for itself.
+    appender = None
+    if not is_sqlite(settings.resolved_database_url):
+        log_engine = create_engine(
+            settings.resolved_database_url, schema=settings.resolved_schema, pool_size=1, max_overflow=0
+        )
+        appender = GroupAppender(create_sessionmaker(log_engine), app.state.signing_key, app.state.clock)
+        engines.append(log_engine)
     rt = Runtime(
         clock=app.state.clock,
         outbox=app.state.outbox,
         settings=settings,
         signing_key=app.state.signing_key,
-        providers=RegistriesClient(http, app.state.signing_key, app.state.clock),
+        providers=RegistriesClient(http, app.state.signing_key, app.state.clock, in_process=in_process),
+        log_appender=appender,
     )
     app.state.exchange = rt
     return app

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
@@ -16,6 +17,12 @@ from services.exchange.config import ExchangeSettings
 from services.exchange.registries.client import RegistriesClient
 
 
+class LogAppender(Protocol):
+    """Group commit for the message log (messagelog/service.py GroupAppender)."""
+
+    async def append(self, entries: Mapping[str, Mapping[str, Any]]) -> None: ...
+
+
 @dataclass
 class Runtime:
     """What the domain services need besides the session and the caller."""
@@ -26,6 +33,8 @@ class Runtime:
     signing_key: SigningKey
     # The providers' information systems (the simulated registries), reached over HTTP.
     providers: RegistriesClient
+    # PostgreSQL: fetches that write nothing else append to the message log together; None: in their transaction.
+    log_appender: LogAppender | None = None
 
 
 async def get_runtime(request: Request) -> Runtime:

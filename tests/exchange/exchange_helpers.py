@@ -41,6 +41,25 @@ class CountingTransport(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
+class CountingReads:
+    """Wraps the in-process record reads (the registries in the exchange's process) and counts, in the same
+    counter, every read that reaches the provider without HTTP."""
+
+    def __init__(self, inner: Any, counter: CountingTransport) -> None:
+        self.inner = inner
+        self.counter = counter
+
+    async def get(self, path: str, credential: str, fields: Any) -> Any:
+        try:
+            answer = await self.inner.get(path, credential, fields)
+        except Exception:
+            self.counter.calls[f"GET {path}"] += 1
+            raise
+        if answer is not None:  # None: not one of its reads, and the client sends it over HTTP (counted there)
+            self.counter.calls[f"GET {path}"] += 1
+        return answer
+
+
 class ExchangeApi:
     def __init__(self, svc: Any, gateway: Any) -> None:
         self.svc = svc
@@ -48,6 +67,8 @@ class ExchangeApi:
         providers = svc.app.state.exchange.providers
         self.provider_calls = CountingTransport(providers.http._transport)
         providers.http._transport = self.provider_calls
+        if providers.in_process is not None:
+            providers.in_process = CountingReads(providers.in_process, self.provider_calls)
 
     async def call(
         self,

@@ -7,6 +7,7 @@ when the basis is one, the provider call, then the message log append and (if as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -131,33 +132,33 @@ class FetchService:
             )
         )
         common = {"message_id": message_id, "client": subsystem.id, "service": service.id}
-        await message_log.append(
-            session,
-            {
-                "consumer": {
-                    **common,
-                    "client_id": caller.client_id,
-                    "subject": caller.subject_ref,
-                    "purpose": caller.purpose,
-                    "legal_basis": caller.legal_basis,
-                    "consent_id": caller.consent_id,
-                    "court_order_id": caller.court_order_id,
-                    "decision_id": caller.decision_id,
-                    "request_hash": request_hash,
-                    "response_hash": body_hash(content),
-                    "status": 200,
-                    "fields_returned": returned,
-                },
-                "provider": {
-                    **common,
-                    "provider": service.provider_subsystem_id,
-                    "request_hash": body_hash(canonical({"path": answer.request_path, "fields": release.fields})),
-                    "response_hash": body_hash(answer.content),
-                    "status": answer.status,
-                },
+        entries: dict[str, dict[str, Any]] = {
+            "consumer": {
+                **common,
+                "client_id": caller.client_id,
+                "subject": caller.subject_ref,
+                "purpose": caller.purpose,
+                "legal_basis": caller.legal_basis,
+                "consent_id": caller.consent_id,
+                "court_order_id": caller.court_order_id,
+                "decision_id": caller.decision_id,
+                "request_hash": request_hash,
+                "response_hash": body_hash(content),
+                "status": 200,
+                "fields_returned": returned,
             },
-            rt=rt,
-        )
+            "provider": {
+                **common,
+                "provider": service.provider_subsystem_id,
+                "request_hash": body_hash(canonical({"path": answer.request_path, "fields": release.fields})),
+                "response_hash": body_hash(answer.content),
+                "status": answer.status,
+            },
+        }
+        if rt.log_appender is not None and stored is None:
+            await rt.log_appender.append(entries)  # committed before the answer leaves
+        else:
+            await message_log.append(session, entries, rt=rt)  # with the stored payload, in one transaction
         headers = {
             FIELDS_HEADER: ",".join(returned),
             MESSAGE_ID_HEADER: message_id,

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Sub = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+SUBJECT_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"  # a subject reference, in a path or a body
+MAX_FIELDS = 40  # fields a record read may name
+Sub = Annotated[str, StringConstraints(pattern=SUBJECT_PATTERN)]
 Place = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Sex = Literal["female", "male", "intersex", "other", "undisclosed"]

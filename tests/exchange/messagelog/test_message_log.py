@@ -137,3 +137,49 @@ async def test_concurrent_fetches_form_one_unbroken_chain_per_side(logged: Excha
     async with logged.svc.app.state.sessionmaker() as session:
         seqs = (await session.scalars(select(LogEntry.seq).where(LogEntry.chain == "consumer"))).all()
     assert sorted(seqs) == list(range(1, 37))
+
+
+async def test_concurrent_fetches_share_a_batch_and_each_entry_is_still_signed_and_chained(
+    logged: ExchangeApi, monkeypatch
+):
+    from services.exchange.messagelog import service as log_service
+
+    if logged.svc.app.state.exchange.log_appender is None:
+        pytest.skip("SQLite: each fetch moves the log in its own transaction")
+    batches: list[int] = []
+    write = log_service._write
+
+    async def counted(session, batch, key, now):  # type: ignore[no-untyped-def]
+        batches.append(len(batch))
+        await write(session, batch, key, now)
+
+    monkeypatch.setattr(log_service, "_write", counted)
+    responses = await asyncio.gather(
+        *(logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a") for _ in range(16))
+    )
+    assert [r.status_code for r in responses] == [200] * 16
+    assert sum(batches) == 16 and len(batches) < 16  # every fetch written once, some of them together
+    async with logged.svc.app.state.sessionmaker() as session:
+        seqs = (await session.scalars(select(LogEntry.seq).where(LogEntry.chain == "consumer"))).all()
+    assert sorted(seqs) == list(range(1, 21))
+    assert await findings(logged) == []
+
+
+async def test_a_fetch_whose_entries_cannot_be_committed_fails_and_leaves_none(logged: ExchangeApi):
+    from services.common.db import create_engine, create_sessionmaker
+
+    appender = logged.svc.app.state.exchange.log_appender
+    if appender is None:
+        pytest.skip("SQLite: each fetch moves the log in its own transaction")
+    unreachable = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    working, appender._sessions = appender._sessions, create_sessionmaker(unreachable)
+    try:
+        response = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
+    finally:
+        appender._sessions = working
+        await unreachable.dispose()
+    assert response.status_code == 503, response.text
+    report = await logged.ok("GET", "/v1/message-log/verify", roles=AUDITOR)
+    assert report == {"ok": True, "entries": 2 * 4, "findings": []}
+    again = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
+    assert again.status_code == 200, again.text

@@ -11,6 +11,8 @@ from services.exchange.registries.civil.service import civil as civil_service
 from services.exchange.registries.deps import ExchangeRequestDep, ReadSessionDep, RegistryRuntimeDep, WriteSessionDep
 from services.exchange.registries.errors import InvalidRegistration, RecordNotFound, RegistrationConflict
 from services.exchange.registries.schemas import (
+    MAX_FIELDS,
+    SUBJECT_PATTERN,
     BirthCreate,
     BirthRead,
     DeathCreate,
@@ -21,8 +23,8 @@ from services.exchange.registries.schemas import (
 )
 
 router = APIRouter(prefix="/civil/v1", tags=["civil registry"])
-SubjectPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
-FieldsQuery = Annotated[list[str], Query(max_length=40, description="The fields wanted; none means all.")]
+SubjectPath = Annotated[str, Path(pattern=SUBJECT_PATTERN)]
+FieldsQuery = Annotated[list[str], Query(max_length=MAX_FIELDS, description="The fields wanted; none means all.")]
 
 
 @router.get(

@@ -9,13 +9,19 @@ from fastapi import APIRouter, Path, Query
 from services.common.problems import Unauthenticated, problem_responses
 from services.exchange.registries.deps import ExchangeRequestDep, ReadSessionDep, RegistryRuntimeDep, WriteSessionDep
 from services.exchange.registries.errors import RecordNotFound, RegistrationConflict
-from services.exchange.registries.schemas import HouseholdPut, HouseholdRead, ProviderRecord
+from services.exchange.registries.schemas import (
+    MAX_FIELDS,
+    SUBJECT_PATTERN,
+    HouseholdPut,
+    HouseholdRead,
+    ProviderRecord,
+)
 from services.exchange.registries.social.service import social as social_service
 
 router = APIRouter(prefix="/social/v1", tags=["social registry"])
-SubjectPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+SubjectPath = Annotated[str, Path(pattern=SUBJECT_PATTERN)]
 HouseholdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-FieldsQuery = Annotated[list[str], Query(max_length=40, description="The fields wanted; none means all.")]
+FieldsQuery = Annotated[list[str], Query(max_length=MAX_FIELDS, description="The fields wanted; none means all.")]
 
 
 @router.get(
