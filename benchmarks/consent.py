@@ -1,15 +1,17 @@
 """Consent decisions at registry scale, over real HTTP, next to the protected no-op in the same run.
 
 100,000 granted consents are loaded into PostgreSQL first (--quick: 10,000), straight into the consent service's
-tables (one active purpose, one artefact per subject, 50 requesters). Then the consent service runs under uvicorn as
-it would be deployed (one worker process per core, sharing the assertion replay store in Redis, or in the database
-where Redis does not answer) and a load driver in another process sends it requests whose gateway assertions were
-minted beforehand, as the gateway would have:
+tables (one active purpose, one artefact per subject, 50 requesters), and the table is rewritten (VACUUM FULL) so that
+every run starts from the same state. Then the consent service runs under uvicorn as it would be deployed (one worker
+process per core, sharing the assertion replay store in Redis, or in the database where Redis does not answer) and a
+load driver in another process sends it requests whose gateway assertions were minted beforehand, as the gateway
+would have:
 - the protected no-op (`GET /v1/caller`): the framework, the assertion check and the replay store, the floor of
   every call the gateway makes;
-- `POST /v1/decisions` for consented subjects (permits: the candidate SELECT and the conditional UPDATE that takes a
-  use, committed), 16 in flight and 1 in flight;
-- `POST /v1/decisions` for subjects without a consent (denies: the SELECT only).
+- `POST /v1/decisions` for consented subjects (permits: the one conditional UPDATE that finds the newest covering
+  artefact and takes a use of it, autocommitted), 16 in flight and 1 in flight;
+- `POST /v1/decisions` for subjects without a consent (denies: that statement finding nothing, then the SELECT that
+  explains why).
 Targets (docs/benchmarks.md): decisions at >= 60% of the protected no-op's rate, p99 under 10 ms at 16 in flight.
 """
 
@@ -28,7 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, arguments, postgres_reachable, redis_reachable, report
 from benchmarks._http import checked, drive, http_request, json_request, serve
@@ -80,18 +83,20 @@ async def prepare(settings: ConsentSettings, consents: int) -> tuple[int, bool]:
     app = create_app(settings)
     now = SystemClock().now()
     purpose_table, consent_table = Purpose.__table__, Consent.__table__
-    async with app.state.engine.begin() as connection:
+    async with app.state.engine.connect() as connection:
         present = int(await connection.scalar(select(func.count()).select_from(consent_table)) or 0)
         soonest = await connection.scalar(select(func.min(Consent.expires_at)))
         keyless = await connection.scalar(select(func.count()).where(Consent.items_key == ""))
-        if (
-            present == consents
-            and not keyless
-            and soonest is not None
-            and soonest.replace(tzinfo=UTC) > now + timedelta(days=2)
-        ):
-            await app.state.engine.dispose()
-            return present, False
+    if (
+        present == consents
+        and not keyless
+        and soonest is not None
+        and soonest.replace(tzinfo=UTC) > now + timedelta(days=2)
+    ):
+        await _vacuum(app.state.engine)  # after the look above has ended its transaction, whose lock VACUUM awaits
+        await app.state.engine.dispose()
+        return present, False
+    async with app.state.engine.begin() as connection:
         for table in ("receipts", "consent_events", "consents", "purpose_changes", "purposes", "outbox"):
             await connection.execute(delete(Consent.metadata.tables[table]))
         await connection.execute(
@@ -129,8 +134,20 @@ async def prepare(settings: ConsentSettings, consents: int) -> tuple[int, bool]:
                 batch = []
         if batch:
             await connection.execute(insert(consent_table), batch)
+    await _vacuum(app.state.engine)
     await app.state.engine.dispose()
     return consents, True
+
+
+async def _vacuum(engine: AsyncEngine) -> None:
+    """Start every run from the same state, whether the rows were loaded now or kept: every permit's UPDATE leaves a
+    dead row version behind, and a kept table would carry those of every earlier run (test servers, this machine's
+    among them, may run with autovacuum off). VACUUM FULL rewrites the table as a fresh load would lay it out, with
+    the room its fill factor keeps in each page for the next row version (services/consent/consents/models.py)."""
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("consents", "purposes"):
+            await autocommit.execute(text(f"VACUUM (FULL, ANALYZE) {table}"))
 
 
 class Requests:

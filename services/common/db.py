@@ -172,14 +172,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 @contextlib.asynccontextmanager
-async def autocommit_connection(engine: AsyncEngine, *, autocommit: bool = True) -> AsyncIterator[AsyncConnection]:
+async def autocommit_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """For a request that runs one statement: on PostgreSQL autocommit, each statement its own transaction (one
     round trip, no BEGIN or COMMIT); on SQLite one transaction (its BEGIN IMMEDIATE listener would otherwise open
-    one that nothing commits). `autocommit=False` hands over the PostgreSQL connection as it comes, for a statement
-    run on the driver's connection underneath, outside SQLAlchemy's transactions (consent's prepared permit)."""
+    one that nothing commits)."""
     if engine.dialect.name == "postgresql":
         async with engine.connect() as connection:
-            yield await connection.execution_options(isolation_level="AUTOCOMMIT") if autocommit else connection
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
     else:
         async with engine.begin() as connection:
             yield connection

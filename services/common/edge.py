@@ -161,7 +161,7 @@ class EdgeRoute(APIRoute):
     edge_body_types: frozenset[str] = frozenset()  # the media types it accepts; empty if it parses its own body
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
+        handle = self.endpoint_handler()
 
         async def edge_handler(request: Request) -> Response:
             if self.edge_authenticated:
@@ -177,6 +177,11 @@ class EdgeRoute(APIRoute):
             return await handle(request)
 
         return edge_handler
+
+    def endpoint_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """What answers a request once the edge rules passed: FastAPI's handler (dependencies, body, endpoint). A
+        hot path may wrap it in a subclass (consent's decisions), falling back to it for anything unusual."""
+        return super().get_route_handler()
 
     async def _check_body(self, request: Request) -> None:
         limit: int = request.app.state.settings.max_body_bytes

@@ -33,8 +33,9 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+GATEWAY_ROLE = "gateway"
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-GatewayDep = Annotated[Caller, Depends(require_roles("gateway"))]
+GatewayDep = Annotated[Caller, Depends(require_roles(GATEWAY_ROLE))]
 SubjectDep = Annotated[Caller, Depends(require_roles("subject"))]
 RequesterDep = Annotated[Caller, Depends(require_roles("relying_party"))]
 PurposeAdminDep = Annotated[Caller, Depends(require_roles("purpose_admin"))]

@@ -27,7 +27,8 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Boolean, Update, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from services.common import jws
 from services.common.db import autocommit_connection, table_of
@@ -171,24 +172,30 @@ def _prepared_take(dialect: Dialect, item_count: int) -> _Prepared:
     return _Prepared(compiled.string, tuple(compiled.positiontup or ()), constants, namedtuple("Taken", columns))
 
 
-async def take_newest_covering(connection: AsyncConnection, values: dict[str, Any], item_count: int) -> Any:
+async def take_newest_covering(engine: AsyncEngine, values: dict[str, Any], item_count: int) -> Any:
     """Run the permit's one statement; the row it took a use of, or None.
 
-    On PostgreSQL it runs on the asyncpg connection under the pooled SQLAlchemy one, outside any transaction (so
-    autocommitted: one round trip), as a prepared statement asyncpg keeps per connection, from SQL compiled once per
-    item count. SQLAlchemy would otherwise rebuild the statement's cache key and bind its parameters anew for every
-    decision: half the service's own CPU for a permit. The values are plain text, booleans and an aware `at`, which
-    asyncpg encodes as SQLAlchemy's types would; the returned row has the same named fields."""
-    if connection.dialect.name != "postgresql":
-        return (await connection.execute(_take_newest_covering(item_count), values)).first()
-    prepared = _prepared_take(connection.dialect, item_count)
+    On PostgreSQL it runs on an asyncpg connection taken straight from the engine's pool, outside any transaction
+    (so autocommitted: one round trip), as a prepared statement asyncpg keeps per connection, from SQL compiled once
+    per item count. SQLAlchemy would otherwise rebuild the statement's cache key and bind its parameters anew for
+    every decision, and wrap the pooled connection in a Connection of its own (half as much again as the pool's
+    check-out and check-in, measured). The values are plain text, booleans and an aware `at`, which asyncpg encodes
+    as SQLAlchemy's types would; the returned row has the same named fields. SQLite runs the Core statement in one
+    transaction."""
+    if engine.dialect.name != "postgresql":
+        async with engine.begin() as connection:
+            return (await connection.execute(_take_newest_covering(item_count), values)).first()
+    prepared = _prepared_take(engine.dialect, item_count)
     arguments = [values[name] if name in values else prepared.constants[name] for name in prepared.names]
-    driver: Any = (await connection.get_raw_connection()).driver_connection
+    pooled = await engine.raw_connection()
     try:
+        driver: Any = pooled.driver_connection
         record = await driver.fetchrow(prepared.sql, *arguments)
     except BaseException:
-        await connection.invalidate()  # never hand a connection in an unknown state back to the pool
+        await greenlet_spawn(pooled.invalidate)  # never hand a connection in an unknown state back to the pool
         raise
+    finally:
+        await greenlet_spawn(pooled.close)  # back to the pool (a fresh connection replaces an invalidated one)
     return None if record is None else prepared.row(*record)
 
 
@@ -234,8 +241,7 @@ class DecisionService:
             return await self._evaluate(engine, body, params, at, rt)
         if len(body.items) <= FAST_PATH_MAX_ITEMS:
             items = {f"item_{n}": f"%,{item},%" for n, item in enumerate(body.items)}
-            async with autocommit_connection(engine, autocommit=False) as connection:
-                taken = await take_newest_covering(connection, params | items, len(body.items))
+            taken = await take_newest_covering(engine, params | items, len(body.items))
             if taken is not None:
                 return self._receipted(self._permit(body, taken, at), body, at, rt)
         async with autocommit_connection(engine) as connection:
