@@ -138,6 +138,8 @@ class BulkRepository:
         statement = select(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.seq > after)
         if status is not None:
             statement = statement.where(BatchItem.status == status.value)
+            if status is ItemStatus.failed:  # the same items (a failed item has a reason), by their partial index
+                statement = statement.where(BatchItem.reason.is_not(None))
         return (await self.session.scalars(statement.order_by(BatchItem.seq).limit(limit))).all()
 
     async def all_items(self, batch_id: str) -> Sequence[Any]:
@@ -149,6 +151,11 @@ class BulkRepository:
         return (await self.session.execute(statement)).all()
 
     # --- one chunk, set-based ------------------------------------------------------------------------------------
+    def default_chunk_size(self) -> int:
+        """Items per chunk when the settings name none: fewer, shorter transactions on PostgreSQL (each chunk costs
+        about fifteen round trips whatever its size), short ones on SQLite, where a chunk blocks every other write."""
+        return 20_000 if self.session.get_bind().dialect.name == "postgresql" else 5_000
+
     async def plan_for_chunk(self) -> None:
         if self.session.get_bind().dialect.name == "postgresql":
             await self.session.execute(PG_CHUNK_PLANNER)

@@ -139,7 +139,7 @@ class BulkService:
             return False
         now = rt.clock.now()
         low = batch.processed_through
-        high = min(low + rt.settings.bulk_chunk_size, batch.item_count)
+        high = min(low + (rt.settings.bulk_chunk_size or repository.default_chunk_size()), batch.item_count)
         p = {"b": batch.id, "lo": low, "hi": high, "now": now, "cur": batch.currency, "src": batch.source_account_id}
         await repository.plan_for_chunk()
         paid = await repository.mark_payable(p)
