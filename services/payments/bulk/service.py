@@ -17,7 +17,7 @@ from services.common.problems import PolicyDenied
 from services.payments.bulk.errors import BatchNotFound, BatchTooLarge, DuplicateBatch, InvalidBatch
 from services.payments.bulk.iso20022 import Pain001, pain002, parse_pain001
 from services.payments.bulk.models import Batch, BatchState, FailureReason, ItemStatus
-from services.payments.bulk.repository import BulkRepository
+from services.payments.bulk.repository import DIGESTED, BulkRepository
 from services.payments.bulk.schemas import BatchCreate, BatchRead, ItemPage, ItemRead
 from services.payments.deps import Runtime
 from services.payments.ledger.errors import AccountNotFound, CurrencyMismatch
@@ -82,7 +82,7 @@ class BulkService:
         facts = {
             "programme": caller.client_id, "message_id": message_id, "format": fmt, "source_account_id": source.id,
             "currency": currency, "item_count": len(rows), "control_sum": to_text(total, currency),
-            "items_sha256": _digest(rows),
+            "items_sha256": _digest([{k: row[k] for k in DIGESTED} for row in rows]),
         }  # fmt: skip
         await record_service.sign(
             session, transaction_id=batch_id, kind="disbursement", step=Step.initiation, facts=facts, rt=rt
@@ -139,18 +139,19 @@ class BulkService:
             return False
         now = rt.clock.now()
         low = batch.processed_through
-        high = min(low + rt.settings.bulk_chunk_size, batch.item_count)
+        high = min(low + (rt.settings.bulk_chunk_size or repository.default_chunk_size()), batch.item_count)
         p = {"b": batch.id, "lo": low, "hi": high, "now": now, "cur": batch.currency, "src": batch.source_account_id}
-        await repository.resolve(p)
-        count, total = await repository.pending_total(p)
-        if count:
-            if not await LedgerRepository.from_session(session).debit(batch.source_account_id, total):
-                await repository.fail_pending(p, FailureReason.insufficient_funds.value)
-            elif not await repository.pay_pending(p):
+        await repository.plan_for_chunk()
+        paid = await repository.mark_payable(p)
+        failed = await repository.fail_rest(p) if paid < high - low else 0
+        paid_sum = 0
+        if paid:
+            paid, paid_sum, payees = await repository.paid_total(p)
+            if not await LedgerRepository.from_session(session).debit(batch.source_account_id, paid_sum):
+                failed += await repository.unfund(p, FailureReason.insufficient_funds.value)
+                paid = paid_sum = 0
+            elif not await repository.post_and_credit(p, payees):
                 raise CreditRefused(batch.id)
-        counts = await repository.counts(p)
-        paid, paid_sum = counts.get(ItemStatus.paid.value, (0, 0))
-        failed = counts.get(ItemStatus.failed.value, (0, 0))[0]
         done = high >= batch.item_count
         await repository.advance(batch.id, {
             "processed_through": high, "paid_count": batch.paid_count + paid, "paid_sum": batch.paid_sum + paid_sum,
@@ -158,11 +159,11 @@ class BulkService:
             "state": (BatchState.completed if done else BatchState.running).value,
             "started_at": batch.started_at or now, "completed_at": now if done else None,
         }, now)  # fmt: skip
-        chunk = await repository.chunk_items(p)
+        chunk = [dict(zip(DIGESTED, row, strict=True)) for row in await repository.chunk_items(p)]
         facts = {
             "first_seq": low, "last_seq": high - 1, "paid": paid, "failed": failed,
             "paid_sum": to_text(paid_sum, batch.currency), "currency": batch.currency,
-            "source_account_id": batch.source_account_id, "items_sha256": _digest([dict(r._mapping) for r in chunk]),
+            "source_account_id": batch.source_account_id, "items_sha256": _digest(chunk),
         }  # fmt: skip
         await record_service.sign(
             session, transaction_id=batch.id, kind="disbursement", step=Step.commit, facts=facts, rt=rt
@@ -217,14 +218,14 @@ def _rows(batch_id: str, items: list[tuple[str, str, str]], currency: str) -> tu
     return rows, total
 
 
-_DIGESTED = ("seq", "end_to_end_id", "person_ref", "amount", "status", "reason", "account_id")
 _SAFE_INTEGER = 2**53 - 1  # beyond it RFC 8785 writes ECMAScript number forms, not digits
 
 
-def _digest(rows: list[dict[str, Any]]) -> str:
-    """SHA-256 of the items' canonical JSON (seq, end-to-end id, person, amount and, once paid, status, reason and
-    account): a verifier recomputes it from the items endpoint and compares it with the signed record."""
-    return hashlib.sha256(canonical_items([{k: row.get(k) for k in _DIGESTED} for row in rows])).hexdigest()
+def _digest(items: list[dict[str, Any]]) -> str:
+    """SHA-256 of the items' canonical JSON, each item with the keys of `DIGESTED` (seq, end-to-end id, person,
+    amount and, once paid, status, reason and account): a verifier recomputes it from the items endpoint and
+    compares it with the signed record."""
+    return hashlib.sha256(canonical_items(items)).hexdigest()
 
 
 def canonical_items(items: list[dict[str, Any]]) -> bytes:
