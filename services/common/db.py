@@ -233,7 +233,8 @@ async def fetch_prepared(
     `prepared_transaction`, with the others of the block. Values go through the column types' bind processors, as
     SQLAlchemy's would; the rows have the same named fields. A driver error comes back as SQLAlchemy's DBAPIError
     (so a data exception is still a 422), and the connection is invalidated: it never goes back to the pool in an
-    unknown state. On SQLite the statement simply runs through SQLAlchemy."""
+    unknown state. On SQLite the statement simply runs through SQLAlchemy. `values` names every parameter of the
+    compiled statement: for an INSERT built without `.values()`, every column (None for NULL)."""
     if connection.dialect.name != "postgresql":
         return (await connection.execute(statement, dict(values))).all()
     compiled = prepared(statement, connection.dialect)
@@ -300,14 +301,15 @@ async def insert_unless_conflict(
     waited for, exactly as a plain INSERT would be, and then counts as a conflict if it commits.
     """
     dialect = session.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect
-    statement = _insert_unless_conflict(dialect.name, table)
+    statement = unless_conflict(dialect.name, table)
     result = await session.execute(statement, dict(values))
     return result.first() is not None
 
 
 @functools.cache
-def _insert_unless_conflict(dialect: str, table: Table) -> ReturningInsert[Any]:
-    """Built once per table and dialect: hot paths insert this way per request (see Outbox.add on why)."""
+def unless_conflict(dialect: str, table: Table) -> ReturningInsert[Any]:
+    """The statement of `insert_unless_conflict`, built once per table and dialect: hot paths insert this way per
+    request (see Outbox.add on why), some of them as a prepared statement (`fetch_prepared`)."""
     statement: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         statement = postgresql.insert(table).on_conflict_do_nothing()

@@ -56,6 +56,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     or_,
     select,
@@ -65,7 +66,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.auth import CallerDep
 from services.common.clock import Clock
-from services.common.db import UTCDateTime, autocommit_connection, insert_unless_conflict
+from services.common.db import (
+    PreparedTransaction,
+    UTCDateTime,
+    autocommit_connection,
+    fetch_prepared,
+    unless_conflict,
+)
 from services.common.ids import new_id
 from services.common.problems import Conflict, InvalidInput, ProblemError, problem_response
 
@@ -184,6 +191,26 @@ class IdempotencyStore:
         self.reused = reused
         self.in_progress = in_progress
         self._claims = 0
+        c = table.c
+        self._claim_insert = unless_conflict(engine.dialect.name, table)
+        # The stored answer, in a prepared transaction (`PreparedWork`): the same UPDATE as `finish`, built once.
+        self._finish = (
+            update(table)
+            .where(
+                c.client_id == bindparam("s_client"),
+                c.route == bindparam("s_route"),
+                c.idempotency_key == bindparam("s_key"),
+                c.claim_id == bindparam("s_claim"),
+                c.state == State.in_flight.value,
+            )
+            .values(
+                state=State.done.value,
+                status_code=bindparam("s_status"),
+                headers=bindparam("s_headers"),
+                body=bindparam("s_body"),
+            )
+            .returning(c.claim_id)
+        )
 
     def _pk(self, scope: Scope) -> Any:
         c = self.table.c
@@ -196,24 +223,29 @@ class IdempotencyStore:
         c = self.table.c
         # Autocommitted on PostgreSQL: each statement below is atomic on its own (the takeover re-checks its
         # condition under the row lock) and no lock is held between them, so a transaction added nothing but a
-        # BEGIN and a COMMIT round trip to every idempotent request.
-        async with autocommit_connection(self.engine) as conn:
-            self._claims += 1
-            if self._claims % PURGE_EVERY == 0:
+        # BEGIN and a COMMIT round trip to every idempotent request. The first claim of a key, by far the most
+        # common, is one prepared INSERT (services.common.db.fetch_prepared).
+        self._claims += 1
+        values = {
+            "client_id": scope.client_id,
+            "route": scope.route,
+            "idempotency_key": scope.key,
+            "fingerprint": fingerprint,
+            "claim_id": claim_id,
+            "state": State.in_flight.value,
+            "created_at": now,
+            "locked_until": now + self.in_flight_timeout,
+            "expires_at": now + self.retention,
+        }
+        unanswered = {"status_code": None, "headers": None, "body": None}  # a prepared INSERT names every column
+        async with autocommit_connection(self.engine, autocommit=False) as conn:
+            claimed = bool(await fetch_prepared(conn, self._claim_insert, values | unanswered))
+        if self._claims % PURGE_EVERY == 0:
+            async with autocommit_connection(self.engine) as conn:
                 await conn.execute(delete(self.table).where(c.expires_at <= now, c.state == State.done.value))
-            values = {
-                "client_id": scope.client_id,
-                "route": scope.route,
-                "idempotency_key": scope.key,
-                "fingerprint": fingerprint,
-                "claim_id": claim_id,
-                "state": State.in_flight.value,
-                "created_at": now,
-                "locked_until": now + self.in_flight_timeout,
-                "expires_at": now + self.retention,
-            }
-            if await insert_unless_conflict(conn, self.table, values):
-                return claim_id
+        if claimed:
+            return claim_id
+        async with autocommit_connection(self.engine) as conn:
             row = (await conn.execute(select(self.table).where(self._pk(scope)))).one_or_none()
             if row is not None and row.expires_at > now and row.fingerprint != fingerprint:
                 raise self.reused(f"This {KEY_HEADER} was used with a different request.")
@@ -234,7 +266,7 @@ class IdempotencyStore:
 
     async def finish(self, session: AsyncSession, scope: Scope, claim_id: str, response: Response) -> None:
         """Store `response` under the claim, in the request's transaction (so it commits with the work)."""
-        headers = {name: value for name, value in response.headers.items() if name in STORED_HEADERS}
+        headers = _stored_headers(response)
         stored = await session.execute(
             update(self.table)
             .where(self._pk(scope), self.table.c.claim_id == claim_id, self.table.c.state == State.in_flight.value)
@@ -247,6 +279,18 @@ class IdempotencyStore:
         )
         if stored.rowcount != 1:  # type: ignore[attr-defined]
             # Our claim timed out and another request took the key over: roll back rather than do the work twice.
+            raise self.in_progress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
+
+    async def finish_prepared(
+        self, transaction: PreparedTransaction, scope: Scope, claim_id: str, response: Response
+    ) -> None:
+        """`finish` in a prepared transaction (services.common.db.prepared_transaction) instead of a session."""
+        stored = await transaction.fetch(self._finish, {
+            "s_client": scope.client_id, "s_route": scope.route, "s_key": scope.key, "s_claim": claim_id,
+            "s_status": response.status_code, "s_headers": _stored_headers(response),
+            "s_body": self.protector.seal(bytes(response.body), context=scope.context),
+        })  # fmt: skip
+        if not stored:
             raise self.in_progress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
 
     async def release(self, scope: Scope, claim_id: str) -> None:
@@ -263,6 +307,10 @@ class IdempotencyStore:
         return Response(content=body, status_code=row.status_code, headers=headers)
 
 
+def _stored_headers(response: Response) -> dict[str, str]:
+    return {name: value for name, value in response.headers.items() if name in STORED_HEADERS}
+
+
 def request_fingerprint(method: str, path: str, query: str, body: bytes) -> bytes:
     """What makes two requests "the same": method, path, query and the body (canonical if it is JSON)."""
     try:
@@ -273,6 +321,11 @@ def request_fingerprint(method: str, path: str, query: str, body: bytes) -> byte
 
 
 Work = Callable[[], Awaitable[BaseModel | Response]]
+# Stores the answer in the prepared work's own transaction, so that the two commit together.
+Finish = Callable[[PreparedTransaction, Response], Awaitable[None]]
+# The work done on its own, in a prepared transaction, where it can be (a hot path on PostgreSQL): its answer, after
+# `finish` stored it in that transaction; or None, having written nothing, and the general `work` then runs.
+PreparedWork = Callable[[Finish], Awaitable[Response | None]]
 Headers = Mapping[str, str] | Callable[[Any], Mapping[str, str]]
 
 
@@ -286,12 +339,21 @@ class Idempotency:
         self._material = material
 
     async def run(
-        self, session: AsyncSession, work: Work, *, status_code: int = 200, headers: Headers | None = None
+        self,
+        session: AsyncSession,
+        work: Work,
+        *,
+        status_code: int = 200,
+        headers: Headers | None = None,
+        prepared: PreparedWork | None = None,
     ) -> Response:
         """The work's result as a response (stored under the key), or the stored response of an earlier run.
 
-        `headers` are added to a success: a mapping, or a function of the result (e.g. its Location)."""
+        `headers` are added to a success: a mapping, or a function of the result (e.g. its Location). `prepared`,
+        if given, is tried first once the key is claimed (see `PreparedWork`)."""
         if self.scope is None:
+            if prepared is not None and (response := await prepared(_nothing_to_store)) is not None:
+                return response
             return _render(await work(), status_code, headers)
         if session.in_transaction():
             raise RuntimeError("claim the Idempotency-Key before the session is used: the claim commits on its own")
@@ -299,8 +361,12 @@ class Idempotency:
         if isinstance(claim, Response):
             return claim
         try:
+            if prepared is not None and (response := await self._prepared(prepared, claim)) is not None:
+                return response
             response = _render(await work(), status_code, headers)
         except ProblemError as refusal:
+            if isinstance(refusal, self._store.in_progress):
+                raise  # our claim was taken over (finish_prepared): the key is not ours to release
             if not refusal.commit_before_raise:
                 await self._abandon(session, claim)
                 raise
@@ -316,11 +382,24 @@ class Idempotency:
         await self._store.finish(session, self.scope, claim, response)
         return response
 
+    async def _prepared(self, prepared: PreparedWork, claim_id: str) -> Response | None:
+        scope = self.scope
+        assert scope is not None
+
+        async def finish(transaction: PreparedTransaction, response: Response) -> None:
+            await self._store.finish_prepared(transaction, scope, claim_id, response)
+
+        return await prepared(finish)
+
     async def _abandon(self, session: AsyncSession, claim_id: str) -> None:
         assert self.scope is not None
         # Rolled back first: on SQLite the session holds the one connection the release needs.
         await session.rollback()
         await self._store.release(self.scope, claim_id)
+
+
+async def _nothing_to_store(transaction: PreparedTransaction, response: Response) -> None:
+    """The `finish` of a request without an Idempotency-Key."""
 
 
 def _render(result: BaseModel | Response, status_code: int, headers: Headers | None) -> Response:
