@@ -74,6 +74,7 @@ from services.common.db import (
     unless_conflict,
 )
 from services.common.ids import new_id
+from services.common.jws import canonical_json
 from services.common.problems import Conflict, InvalidInput, ProblemError, problem_response
 
 TABLE_NAME = "idempotency_records"
@@ -314,7 +315,7 @@ def _stored_headers(response: Response) -> dict[str, str]:
 def request_fingerprint(method: str, path: str, query: str, body: bytes) -> bytes:
     """What makes two requests "the same": method, path, query and the body (canonical if it is JSON)."""
     try:
-        canonical = rfc8785.dumps(json.loads(body)) if body else b""
+        canonical = canonical_json(json.loads(body)) if body else b""
     except (ValueError, rfc8785.CanonicalizationError):
         canonical = body
     return b"\n".join((method.encode(), path.encode(), query.encode(), canonical))

@@ -11,10 +11,10 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-import rfc8785
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import jws
 from services.common.assertion import Caller
 from services.common.problems import PolicyDenied
 from services.payments.deps import Runtime
@@ -62,7 +62,7 @@ log = structlog.get_logger(__name__)
 
 def body_hash(body: Any) -> str:
     """SHA-256 over the RFC 8785 canonical JSON of a request body: what a replay is compared by."""
-    return hashlib.sha256(rfc8785.dumps(body.model_dump(mode="json"))).hexdigest()
+    return hashlib.sha256(jws.canonical_json(body.model_dump(mode="json"))).hexdigest()
 
 
 def fee_for(amount: int, rt: Runtime) -> int:
