@@ -102,7 +102,7 @@ _NOW = bindparam("now", type_=UTCDateTime())
 # Reserve on the payer's account and record the transfer and its pending posting. The reservation comes first and
 # the transfer's INSERT takes its row from it, so a transfer is only written with its funds held; an id already
 # taken (a replay, or a concurrent duplicate, which waits for the first to commit) inserts nothing, and the caller
-# rolls the reservation back.
+# rolls the reservation back; so does a posting id already taken (the general path then names the conflict).
 PREPARE = (
     text(
         """
@@ -137,6 +137,7 @@ WITH payer AS (
     SELECT transfer.id, transfer.payer_account_id, transfer.payee_account_id, CAST(:amount AS BIGINT), :currency,
            'pending', 'transfer', transfer.id, :now, NULL
     FROM transfer
+    ON CONFLICT (id) DO NOTHING
     RETURNING id
 )
 SELECT (SELECT count(*) FROM reserved) AS reserved, (SELECT count(*) FROM transfer) AS created,

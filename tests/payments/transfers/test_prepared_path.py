@@ -123,3 +123,14 @@ async def test_what_the_hot_path_does_not_cover_the_general_path_answers(api, db
     assert by_payer.status_code == 403 and by_payer.json()["rule_id"] == "SG-SEC-1"
     assert +taken == (Counter(prepare=1) if db_backend == "postgresql" else Counter())
     assert (await api.account(payer["id"]))["available"]["amount"] == "4.00"
+
+
+async def test_a_transfer_id_that_another_posting_holds_is_a_conflict_not_an_error(api) -> None:  # type: ignore[no-untyped-def]
+    payer = await api.open_account("bank-a", address="5007")
+    payee = await api.open_account("bank-b", address="6008")
+    funding = await api.fund(payer["id"], "5.00")
+    body = await transfer_body(api, funding["id"], payer, payee, "1.00")
+    refused = await api.fsp("bank-a", "POST", "/v1/transfers", json=body, headers={"Idempotency-Key": "k-1"})
+    assert refused.status_code == 409 and refused.json()["code"] == "payments.posting_conflict"
+    assert not await table_rows(api.svc, "transfers")
+    assert (await api.account(payer["id"]))["available"]["amount"] == "5.00"
