@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -16,6 +17,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from jose import jwt
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dpi_sandbox.registry import entry
 from services.common import rules
@@ -77,6 +80,25 @@ class Gateway:
 
     def headers(self, audience: str, **context: Any) -> dict[str, str]:
         return {"X-Gateway-Assertion": self.assertion(audience, **context)}
+
+
+@contextlib.asynccontextmanager
+async def engine_on(database_url: str, tmp_path: Path, metadata: MetaData, name: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh database holding `metadata`'s tables (a SQLite file, or a PostgreSQL schema of its own
+    that is dropped afterwards), for tests of the kit below the service apps."""
+    if database_url == "sqlite":
+        engine, schema = create_engine(f"sqlite+aiosqlite:///{tmp_path / (name + '.db')}"), None
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}_{name}"
+        engine = create_engine(database_url, schema=schema)
+    await create_all(engine, metadata, schema)
+    try:
+        yield engine
+    finally:
+        if schema:
+            async with engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
 
 
 @pytest.fixture

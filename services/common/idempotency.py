@@ -56,17 +56,26 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
+    func,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.auth import CallerDep
 from services.common.clock import Clock
-from services.common.db import UTCDateTime, autocommit_connection, insert_unless_conflict
+from services.common.db import (
+    PreparedTransaction,
+    UTCDateTime,
+    autocommit_connection,
+    fetch_prepared,
+)
 from services.common.ids import new_id
+from services.common.jws import canonical_json
 from services.common.problems import Conflict, InvalidInput, ProblemError, problem_response
 
 TABLE_NAME = "idempotency_records"
@@ -123,6 +132,26 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("locked_until", UTCDateTime(), nullable=False),
         Column("expires_at", UTCDateTime(), nullable=False, index=True),
     )
+
+
+def _claim_statement(dialect: str, table: Table) -> Any:
+    """The first claim of a key: INSERT ... ON CONFLICT DO NOTHING, its values named `v_<column>`.
+
+    On PostgreSQL the claim commits without waiting for its WAL to reach the disk (`synchronous_commit` off for this
+    one statement's transaction): it is a marker that other requests must see at once, and they do, as a commit's
+    visibility does not wait for the flush; its durability adds nothing, since the work it guards commits later,
+    synchronously, and that flush takes the claim's earlier WAL with it. Should the server crash before, no work
+    was committed under the lost claim, and a retry claims the key again. Measured on this project's machine, a
+    synchronous commit cost about 130 us of PostgreSQL CPU and 4 ms of waiting, an asynchronous one 20 us."""
+    columns = list(table.c)
+    if dialect != "postgresql":
+        unanswered = ("status_code", "headers", "body")  # left NULL (through SQLAlchemy, None in JSON is 'null')
+        named = {c.key: bindparam(f"v_{c.key}", type_=c.type) for c in columns if c.key not in unanswered}
+        return sqlite.insert(table).values(named).on_conflict_do_nothing().returning(table.c.claim_id)
+    row = select(*(bindparam(f"v_{column.key}", type_=column.type) for column in columns)).where(
+        func.set_config("synchronous_commit", "off", True).is_not(None)
+    )
+    return postgresql.insert(table).from_select(columns, row).on_conflict_do_nothing().returning(table.c.claim_id)
 
 
 class Protector(Protocol):
@@ -184,6 +213,26 @@ class IdempotencyStore:
         self.reused = reused
         self.in_progress = in_progress
         self._claims = 0
+        c = table.c
+        self._claim_insert = _claim_statement(engine.dialect.name, table)
+        # The stored answer, in a prepared transaction (`PreparedWork`): the same UPDATE as `finish`, built once.
+        self._finish = (
+            update(table)
+            .where(
+                c.client_id == bindparam("s_client"),
+                c.route == bindparam("s_route"),
+                c.idempotency_key == bindparam("s_key"),
+                c.claim_id == bindparam("s_claim"),
+                c.state == State.in_flight.value,
+            )
+            .values(
+                state=State.done.value,
+                status_code=bindparam("s_status"),
+                headers=bindparam("s_headers"),
+                body=bindparam("s_body"),
+            )
+            .returning(c.claim_id)
+        )
 
     def _pk(self, scope: Scope) -> Any:
         c = self.table.c
@@ -196,24 +245,30 @@ class IdempotencyStore:
         c = self.table.c
         # Autocommitted on PostgreSQL: each statement below is atomic on its own (the takeover re-checks its
         # condition under the row lock) and no lock is held between them, so a transaction added nothing but a
-        # BEGIN and a COMMIT round trip to every idempotent request.
-        async with autocommit_connection(self.engine) as conn:
-            self._claims += 1
-            if self._claims % PURGE_EVERY == 0:
+        # BEGIN and a COMMIT round trip to every idempotent request. The first claim of a key, by far the most
+        # common, is one prepared INSERT (services.common.db.fetch_prepared).
+        self._claims += 1
+        values = {
+            "client_id": scope.client_id,
+            "route": scope.route,
+            "idempotency_key": scope.key,
+            "fingerprint": fingerprint,
+            "claim_id": claim_id,
+            "state": State.in_flight.value,
+            "created_at": now,
+            "locked_until": now + self.in_flight_timeout,
+            "expires_at": now + self.retention,
+        }
+        unanswered = {"status_code": None, "headers": None, "body": None}  # a prepared INSERT names every column
+        async with autocommit_connection(self.engine, autocommit=False) as conn:
+            claim = {f"v_{name}": value for name, value in (values | unanswered).items()}
+            claimed = bool(await fetch_prepared(conn, self._claim_insert, claim))
+        if self._claims % PURGE_EVERY == 0:
+            async with autocommit_connection(self.engine) as conn:
                 await conn.execute(delete(self.table).where(c.expires_at <= now, c.state == State.done.value))
-            values = {
-                "client_id": scope.client_id,
-                "route": scope.route,
-                "idempotency_key": scope.key,
-                "fingerprint": fingerprint,
-                "claim_id": claim_id,
-                "state": State.in_flight.value,
-                "created_at": now,
-                "locked_until": now + self.in_flight_timeout,
-                "expires_at": now + self.retention,
-            }
-            if await insert_unless_conflict(conn, self.table, values):
-                return claim_id
+        if claimed:
+            return claim_id
+        async with autocommit_connection(self.engine) as conn:
             row = (await conn.execute(select(self.table).where(self._pk(scope)))).one_or_none()
             if row is not None and row.expires_at > now and row.fingerprint != fingerprint:
                 raise self.reused(f"This {KEY_HEADER} was used with a different request.")
@@ -234,7 +289,7 @@ class IdempotencyStore:
 
     async def finish(self, session: AsyncSession, scope: Scope, claim_id: str, response: Response) -> None:
         """Store `response` under the claim, in the request's transaction (so it commits with the work)."""
-        headers = {name: value for name, value in response.headers.items() if name in STORED_HEADERS}
+        headers = _stored_headers(response)
         stored = await session.execute(
             update(self.table)
             .where(self._pk(scope), self.table.c.claim_id == claim_id, self.table.c.state == State.in_flight.value)
@@ -247,6 +302,18 @@ class IdempotencyStore:
         )
         if stored.rowcount != 1:  # type: ignore[attr-defined]
             # Our claim timed out and another request took the key over: roll back rather than do the work twice.
+            raise self.in_progress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
+
+    async def finish_prepared(
+        self, transaction: PreparedTransaction, scope: Scope, claim_id: str, response: Response
+    ) -> None:
+        """`finish` in a prepared transaction (services.common.db.prepared_transaction) instead of a session."""
+        stored = await transaction.fetch(self._finish, {
+            "s_client": scope.client_id, "s_route": scope.route, "s_key": scope.key, "s_claim": claim_id,
+            "s_status": response.status_code, "s_headers": _stored_headers(response),
+            "s_body": self.protector.seal(bytes(response.body), context=scope.context),
+        })  # fmt: skip
+        if not stored:
             raise self.in_progress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
 
     async def release(self, scope: Scope, claim_id: str) -> None:
@@ -263,16 +330,25 @@ class IdempotencyStore:
         return Response(content=body, status_code=row.status_code, headers=headers)
 
 
+def _stored_headers(response: Response) -> dict[str, str]:
+    return {name: value for name, value in response.headers.items() if name in STORED_HEADERS}
+
+
 def request_fingerprint(method: str, path: str, query: str, body: bytes) -> bytes:
     """What makes two requests "the same": method, path, query and the body (canonical if it is JSON)."""
     try:
-        canonical = rfc8785.dumps(json.loads(body)) if body else b""
+        canonical = canonical_json(json.loads(body)) if body else b""
     except (ValueError, rfc8785.CanonicalizationError):
         canonical = body
     return b"\n".join((method.encode(), path.encode(), query.encode(), canonical))
 
 
 Work = Callable[[], Awaitable[BaseModel | Response]]
+# Stores the answer in the prepared work's own transaction, so that the two commit together.
+Finish = Callable[[PreparedTransaction, Response], Awaitable[None]]
+# The work done on its own, in a prepared transaction, where it can be (a hot path on PostgreSQL): its answer, after
+# `finish` stored it in that transaction; or None, having written nothing, and the general `work` then runs.
+PreparedWork = Callable[[Finish], Awaitable[Response | None]]
 Headers = Mapping[str, str] | Callable[[Any], Mapping[str, str]]
 
 
@@ -286,12 +362,21 @@ class Idempotency:
         self._material = material
 
     async def run(
-        self, session: AsyncSession, work: Work, *, status_code: int = 200, headers: Headers | None = None
+        self,
+        session: AsyncSession,
+        work: Work,
+        *,
+        status_code: int = 200,
+        headers: Headers | None = None,
+        prepared: PreparedWork | None = None,
     ) -> Response:
         """The work's result as a response (stored under the key), or the stored response of an earlier run.
 
-        `headers` are added to a success: a mapping, or a function of the result (e.g. its Location)."""
+        `headers` are added to a success: a mapping, or a function of the result (e.g. its Location). `prepared`,
+        if given, is tried first once the key is claimed (see `PreparedWork`)."""
         if self.scope is None:
+            if prepared is not None and (response := await prepared(_nothing_to_store)) is not None:
+                return response
             return _render(await work(), status_code, headers)
         if session.in_transaction():
             raise RuntimeError("claim the Idempotency-Key before the session is used: the claim commits on its own")
@@ -299,8 +384,12 @@ class Idempotency:
         if isinstance(claim, Response):
             return claim
         try:
+            if prepared is not None and (response := await self._prepared(prepared, claim)) is not None:
+                return response
             response = _render(await work(), status_code, headers)
         except ProblemError as refusal:
+            if isinstance(refusal, self._store.in_progress):
+                raise  # our claim was taken over (finish_prepared): the key is not ours to release
             if not refusal.commit_before_raise:
                 await self._abandon(session, claim)
                 raise
@@ -316,11 +405,24 @@ class Idempotency:
         await self._store.finish(session, self.scope, claim, response)
         return response
 
+    async def _prepared(self, prepared: PreparedWork, claim_id: str) -> Response | None:
+        scope = self.scope
+        assert scope is not None
+
+        async def finish(transaction: PreparedTransaction, response: Response) -> None:
+            await self._store.finish_prepared(transaction, scope, claim_id, response)
+
+        return await prepared(finish)
+
     async def _abandon(self, session: AsyncSession, claim_id: str) -> None:
         assert self.scope is not None
         # Rolled back first: on SQLite the session holds the one connection the release needs.
         await session.rollback()
         await self._store.release(self.scope, claim_id)
+
+
+async def _nothing_to_store(transaction: PreparedTransaction, response: Response) -> None:
+    """The `finish` of a request without an Idempotency-Key."""
 
 
 def _render(result: BaseModel | Response, status_code: int, headers: Headers | None) -> Response:

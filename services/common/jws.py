@@ -127,9 +127,35 @@ class DpopProof:
     claims: dict[str, Any]
 
 
+_SAFE_INTEGER = 2**53 - 1  # beyond it RFC 8785 writes ECMAScript number forms, not digits
+
+
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 (JCS) canonical JSON: sorted keys, no whitespace, ECMAScript number forms, UTF-8."""
+    """RFC 8785 (JCS) canonical JSON: sorted keys, no whitespace, ECMAScript number forms, UTF-8.
+
+    For values made of strings, None, booleans, safe integers, lists and objects with ASCII keys (every signed
+    record and request body of the sandbox so far), JCS is Python's compact JSON with sorted keys and non-ASCII left
+    as it is (the same short escapes, other control characters as lowercase \\u00xx), byte for byte; that is some
+    twenty times cheaper than the library's pure-Python walk, which answers everything else (floats, other keys)."""
+    if _plain(value):
+        try:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate: the library's answer (or refusal) stands
+            pass
     return rfc8785.dumps(value)
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-_SAFE_INTEGER <= value <= _SAFE_INTEGER)
+    if kind is dict:
+        return all(type(key) is str and key.isascii() and _plain(item) for key, item in value.items())
+    if kind is list:
+        return all(_plain(item) for item in value)
+    return False
 
 
 def sign_record(

@@ -19,19 +19,16 @@ one statement cannot match) a permit through the same conditional UPDATE by id.
 from __future__ import annotations
 
 import functools
-from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
 from sqlalchemy import Boolean, Update, and_, bindparam, case, exists, or_, select, update
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util.concurrency import greenlet_spawn
 
 from services.common import jws
-from services.common.db import autocommit_connection, table_of
+from services.common.db import autocommit_connection, fetch_prepared_pooled, table_of
 from services.common.ids import new_id
 from services.common.problems import InvalidInput
 from services.consent.consents.models import Consent
@@ -153,50 +150,15 @@ def _take_newest_covering(item_count: int) -> Update:
     return update(consents).where(consents.c.id == newest, *_STILL_USABLE).values(_TAKE).returning(*_RETURNING)
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """The permit's statement as asyncpg runs it: the SQL text, the parameter names in `$n` order, the values SQLAlchemy
-    bound as literals (statuses, increments, the limit), and the row shape of what it returns."""
-
-    sql: str
-    names: tuple[str, ...]
-    constants: dict[str, Any]
-    row: Any
-
-
-@functools.cache
-def _prepared_take(dialect: Dialect, item_count: int) -> _Prepared:
-    compiled = _take_newest_covering(item_count).compile(dialect=dialect)
-    constants = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
-    columns = [column.key for column in _RETURNING]
-    return _Prepared(compiled.string, tuple(compiled.positiontup or ()), constants, namedtuple("Taken", columns))
-
-
 async def take_newest_covering(engine: AsyncEngine, values: dict[str, Any], item_count: int) -> Any:
     """Run the permit's one statement; the row it took a use of, or None.
 
-    On PostgreSQL it runs on an asyncpg connection taken straight from the engine's pool, outside any transaction
-    (so autocommitted: one round trip), as a prepared statement asyncpg keeps per connection, from SQL compiled once
-    per item count. SQLAlchemy would otherwise rebuild the statement's cache key and bind its parameters anew for
-    every decision, and wrap the pooled connection in a Connection of its own (half as much again as the pool's
-    check-out and check-in, measured). The values are plain text, booleans and an aware `at`, which asyncpg encodes
-    as SQLAlchemy's types would; the returned row has the same named fields. SQLite runs the Core statement in one
-    transaction."""
-    if engine.dialect.name != "postgresql":
-        async with engine.begin() as connection:
-            return (await connection.execute(_take_newest_covering(item_count), values)).first()
-    prepared = _prepared_take(engine.dialect, item_count)
-    arguments = [values[name] if name in values else prepared.constants[name] for name in prepared.names]
-    pooled = await engine.raw_connection()
-    try:
-        driver: Any = pooled.driver_connection
-        record = await driver.fetchrow(prepared.sql, *arguments)
-    except BaseException:
-        await greenlet_spawn(pooled.invalidate)  # never hand a connection in an unknown state back to the pool
-        raise
-    finally:
-        await greenlet_spawn(pooled.close)  # back to the pool (a fresh connection replaces an invalidated one)
-    return None if record is None else prepared.row(*record)
+    On PostgreSQL it runs as a prepared statement on an asyncpg connection taken straight from the pool
+    (`fetch_prepared_pooled`), outside any transaction (so autocommitted: one round trip), from SQL compiled once per
+    item count. SQLAlchemy would otherwise rebuild the statement's cache key and bind its parameters anew for every
+    decision: half the service's own CPU for a permit."""
+    rows = await fetch_prepared_pooled(engine, _take_newest_covering(item_count), values)
+    return rows[0] if rows else None
 
 
 class DecisionTimeRefused(InvalidInput):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.common.db import insert_unless_conflict, table_of
+from services.common.db import fetch_prepared, insert_unless_conflict, table_of
 from services.payments.ledger.models import Account
 from services.payments.mapper.models import Link
 
@@ -32,9 +32,13 @@ _RESOLVE_ONE = (
 
 
 async def resolve_one(executor: AsyncSession | AsyncConnection, ref_type: str, person_ref: str) -> Any:
-    """The person's default address (a row of `_RESOLVED`), in a session or, for a request that runs nothing else,
-    on an autocommit connection."""
-    return (await executor.execute(_RESOLVE_ONE, {"ref_type": ref_type, "ref": person_ref})).first()
+    """The person's default address (a row of `_RESOLVED`), in a session, or on a connection of its own for a
+    request that runs nothing else (there as a prepared statement, autocommitted: one round trip on PostgreSQL)."""
+    values = {"ref_type": ref_type, "ref": person_ref}
+    if isinstance(executor, AsyncConnection):
+        rows = await fetch_prepared(executor, _RESOLVE_ONE, values)
+        return rows[0] if rows else None
+    return (await executor.execute(_RESOLVE_ONE, values)).first()
 
 
 class MapperRepository:

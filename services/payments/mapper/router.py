@@ -71,8 +71,11 @@ async def unlink(link_id: str, session: SessionDep, caller: FspDep, rt: RuntimeD
 )
 async def resolve(
     caller: ResolverDep, rt: RuntimeDep, ref: Annotated[SubRef, Query()], ref_type: RefType = RefType.sub
-) -> Resolution:
-    return await mapper_service.resolve_now(rt.engine, ref_type, ref)
+) -> Response:
+    resolution = await mapper_service.resolve_now(rt.engine, ref_type, ref)
+    # Serialised once, by the model's own serializer: the response_model path would validate the finished
+    # Resolution again and encode it twice, on a request every payment makes. The same JSON either way.
+    return Response(resolution.model_dump_json(), media_type="application/json")
 
 
 @router.post(

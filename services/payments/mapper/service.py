@@ -60,8 +60,8 @@ class MapperService:
         return _resolution(row)
 
     async def resolve_now(self, engine: AsyncEngine, ref_type: RefType, person_ref: str) -> Resolution:
-        """`resolve` as a request of its own: one statement, autocommitted (one round trip on PostgreSQL)."""
-        async with autocommit_connection(engine) as connection:
+        """`resolve` as a request of its own: one prepared statement, autocommitted (one round trip on PostgreSQL)."""
+        async with autocommit_connection(engine, autocommit=False) as connection:
             row = await resolve_one(connection, ref_type.value, person_ref)
         if row is None:
             raise Unresolvable("No payment address is linked to this person reference.")

@@ -41,6 +41,15 @@ class RecordService:
         rt: Runtime,
     ) -> list[str]:  # fmt: skip
         """Store the signed records of consecutive steps, in order, in one statement; their ids."""
+        rows = self.signed_rows(transaction_id=transaction_id, kind=kind, steps=steps, rt=rt)
+        await session.execute(_INSERT, rows)
+        return [str(row["id"]) for row in rows]
+
+    def signed_rows(
+        self, *, transaction_id: str, kind: str, steps: Sequence[tuple[Step, dict[str, Any]]], rt: Runtime
+    ) -> list[dict[str, Any]]:
+        """The rows of `signed_records` for consecutive steps, each record signed (for a caller that inserts them
+        itself, in a statement of its own)."""
         now = rt.clock.now()
         rows: list[dict[str, Any]] = []
         for step, facts in steps:
@@ -50,8 +59,7 @@ class RecordService:
             token = jws.sign_record(rt.signing_key, record, typ=RECORD_TYPE)
             rows.append({"id": record_id, "transaction_id": transaction_id, "kind": kind, "step": step.value,
                          "record": record, "jws": token, "created_at": now})  # fmt: skip
-        await session.execute(_INSERT, rows)
-        return [str(row["id"]) for row in rows]
+        return rows
 
     async def of_transaction(self, session: AsyncSession, transaction_id: str) -> TransactionRecords:
         rows = (

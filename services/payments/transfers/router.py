@@ -11,6 +11,7 @@ from services.common.problems import PolicyDenied, problem_responses
 from services.payments.deps import FspDep, ResolverDep, RuntimeDep
 from services.payments.ledger.errors import AccountClosed, AccountNotFound, CurrencyMismatch, InsufficientFunds
 from services.payments.money import InvalidAmount
+from services.payments.transfers import prepared as prepared_path
 from services.payments.transfers.errors import (
     DuplicateWithOtherValues,
     InvalidFulfilment,
@@ -116,7 +117,9 @@ async def prepare_transfer(
         transfer, created = await transfer_service.prepare(session, caller, body, rt=rt)
         return JSONResponse(transfer.model_dump(mode="json"), status_code=201 if created else 200)
 
-    return await idempotency.run(session, work)
+    return await idempotency.run(
+        session, work, prepared=lambda finish: prepared_path.prepare(caller, body, rt=rt, finish=finish)
+    )
 
 
 @router.get(
@@ -154,7 +157,11 @@ async def fulfil_transfer(
     rt: RuntimeDep,
     idempotency: Idempotent,
 ) -> Response:
-    return await idempotency.run(session, lambda: transfer_service.fulfil(session, caller, transfer_id, body, rt=rt))
+    return await idempotency.run(
+        session,
+        lambda: transfer_service.fulfil(session, caller, transfer_id, body, rt=rt),
+        prepared=lambda finish: prepared_path.fulfil(caller, transfer_id, body, rt=rt, finish=finish),
+    )
 
 
 @router.post(

@@ -11,10 +11,10 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-import rfc8785
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import jws
 from services.common.assertion import Caller
 from services.common.problems import PolicyDenied
 from services.payments.deps import Runtime
@@ -62,7 +62,7 @@ log = structlog.get_logger(__name__)
 
 def body_hash(body: Any) -> str:
     """SHA-256 over the RFC 8785 canonical JSON of a request body: what a replay is compared by."""
-    return hashlib.sha256(rfc8785.dumps(body.model_dump(mode="json"))).hexdigest()
+    return hashlib.sha256(jws.canonical_json(body.model_dump(mode="json"))).hexdigest()
 
 
 def fee_for(amount: int, rt: Runtime) -> int:
@@ -156,7 +156,7 @@ class TransferService:
             fees_account = account_id_for(payer.participant_id, AccountKind.fees, currency)
             legs.append(Leg(f"{body.transfer_id}:fee", payer.id, fees_account, fee, "fee", body.transfer_id))
         await ledger_service.post(session, legs, currency=currency, clock=rt.clock, pending=True, credits_checked=True)
-        await rt.outbox.add(session, "payments.transfer.reserved", _event(values))
+        await rt.outbox.add(session, "payments.transfer.reserved", event_of(values))
         created = Transfer(**values)
         reserved = {"postings": [leg.id for leg in legs], "reserved": to_text(amount + fee, currency)}
         await self._sign_steps(session, created, [(Step.initiation, {"initiated_by": caller.client_id}),
@@ -184,7 +184,7 @@ class TransferService:
         if committed := await repository.leave_reserved(transfer_id, TransferState.committed, now, unexpired=True,
                                                         fulfilment=body.fulfilment):  # fmt: skip
             await ledger_service.post_pending(session, legs_of(committed), clock=rt.clock)
-            await rt.outbox.add(session, "payments.transfer.committed", _event(committed))
+            await rt.outbox.add(session, "payments.transfer.committed", event_of(committed))
             await self._sign(session, committed, Step.commit, {"postings": legs_of(committed)}, rt=rt)
             log.info("payments.transfer.committed", transfer_id=transfer_id)
             return transfer_read(committed)
@@ -206,7 +206,7 @@ class TransferService:
         )
         if aborted:
             await ledger_service.void_pending(session, legs_of(transfer), clock=rt.clock)
-            await rt.outbox.add(session, "payments.transfer.aborted", {**_event(transfer), "reason": "rejected"})
+            await rt.outbox.add(session, "payments.transfer.aborted", {**event_of(transfer), "reason": "rejected"})
             await self._sign(session, aborted, Step.abort, {"reason": body.reason, "by": caller.client_id}, rt=rt)
             return transfer_read(aborted)
         current = await self._reread(repository, transfer_id)
@@ -234,7 +234,7 @@ class TransferService:
         if expired is None:
             return False
         await ledger_service.void_pending(session, legs_of(transfer), clock=rt.clock)
-        await rt.outbox.add(session, "payments.transfer.aborted", {**_event(transfer), "reason": "expired"})
+        await rt.outbox.add(session, "payments.transfer.aborted", {**event_of(transfer), "reason": "expired"})
         await self._sign(session, expired, Step.abort, {"reason": "expired"}, rt=rt)
         log.info("payments.transfer.expired", transfer_id=transfer.id)
         return True
@@ -251,7 +251,7 @@ class TransferService:
         await ledger_service.void_pending(session, legs_of(transfer), clock=rt.clock)
         await self._sign(session, reversed_, Step.reversal, {"reason": "credit_failed"}, rt=rt)
         await rt.outbox.add(session, "payments.transfer.reversed", {
-            **_event(transfer), "reason": "credit_failed", "payee_fsp": transfer.payee_fsp,
+            **event_of(transfer), "reason": "credit_failed", "payee_fsp": transfer.payee_fsp,
             "payee_address": transfer.payee_address, "notify": "payee",
         })  # fmt: skip
 
@@ -263,16 +263,8 @@ class TransferService:
     async def _sign_steps(
         self, session: AsyncSession, transfer: Transfer, steps: list[tuple[Step, dict[str, Any]]], *, rt: Runtime
     ) -> None:
-        currency = transfer.currency
-        common = {
-            "state": transfer.state, "payer": {"fsp_id": transfer.payer_fsp, "address": transfer.payer_address},
-            "payee": {"fsp_id": transfer.payee_fsp, "address": transfer.payee_address},
-            "amount": to_text(transfer.amount, currency), "fee": to_text(transfer.fee, currency), "currency": currency,
-            "condition": transfer.condition, "fulfilment": transfer.fulfilment, "quote_id": transfer.quote_id,
-            "expires_at": transfer.expires_at.isoformat(),
-        }  # fmt: skip
         await record_service.sign_steps(session, transaction_id=transfer.id, kind="transfer", rt=rt,
-                                        steps=[(step, {**common, **facts}) for step, facts in steps])  # fmt: skip
+                                        steps=step_records(transfer, steps))  # fmt: skip
 
     async def _parties(
         self, session: AsyncSession, caller: Caller, payer_address: PaymentAddress, payee_address: PaymentAddress,
@@ -350,7 +342,21 @@ class TransferService:
         return transfer
 
 
-def _event(transfer: Transfer | dict[str, Any]) -> dict[str, Any]:
+def step_records(transfer: Any, steps: list[tuple[Step, dict[str, Any]]]) -> list[tuple[Step, dict[str, Any]]]:
+    """What the signed record of each step of `transfer` (a Transfer, or a row with its columns) says."""
+    currency = transfer.currency
+    common = {
+        "state": transfer.state, "payer": {"fsp_id": transfer.payer_fsp, "address": transfer.payer_address},
+        "payee": {"fsp_id": transfer.payee_fsp, "address": transfer.payee_address},
+        "amount": to_text(transfer.amount, currency), "fee": to_text(transfer.fee, currency), "currency": currency,
+        "condition": transfer.condition, "fulfilment": transfer.fulfilment, "quote_id": transfer.quote_id,
+        "expires_at": transfer.expires_at.isoformat(),
+    }  # fmt: skip
+    return [(step, {**common, **facts}) for step, facts in steps]
+
+
+def event_of(transfer: Any) -> dict[str, Any]:
+    """The payload of a transfer's events (a Transfer, a row with its columns, or the values of one)."""
     get = transfer.get if isinstance(transfer, dict) else lambda key: getattr(transfer, key)
     return {"transfer_id": get("id"), "payer_fsp": get("payer_fsp"), "payee_fsp": get("payee_fsp"),
             "amount": get("amount"), "currency": get("currency")}  # fmt: skip
@@ -370,7 +376,8 @@ def quote_read(quote: Quote) -> QuoteRead:
     )
 
 
-def transfer_read(transfer: Transfer) -> TransferRead:
+def transfer_read(transfer: Any) -> TransferRead:
+    """The wire shape of a transfer (a Transfer, or a row with its columns)."""
     currency = transfer.currency
     return TransferRead(
         transfer_id=transfer.id,

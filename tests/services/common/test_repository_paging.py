@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.columns import EnumColumn, Id, Timestamped
-from services.common.db import create_all, create_engine, create_sessionmaker, new_metadata
+from services.common.db import create_sessionmaker, new_metadata
 from services.common.ids import new_id
 from services.common.paging import (
     DEFAULT_LIMIT,
@@ -31,6 +30,7 @@ from services.common.paging import (
 )
 from services.common.problems import install_problem_handlers
 from services.common.repository import Repository
+from tests.conftest import engine_on
 
 metadata = new_metadata()
 
@@ -63,17 +63,8 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 @pytest.fixture
 async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if database_url == "sqlite":
-        engine, schema = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"), None
-    else:
-        schema = f"r_{uuid.uuid4().hex[:12]}"
-        engine = create_engine(database_url, schema=schema)
-    await create_all(engine, metadata, schema)
-    yield engine
-    if schema:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    await engine.dispose()
+    async with engine_on(database_url, tmp_path, metadata, "paging") as engine:
+        yield engine
 
 
 async def _add(session: AsyncSession, n: int, *, colour: Colour = Colour.red) -> list[Widget]:

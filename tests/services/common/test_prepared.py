@@ -1,0 +1,87 @@
+"""Statements run as asyncpg prepared statements (services.common.db.fetch_prepared, prepared_transaction): the same
+rows and conversions as SQLAlchemy's, driver errors as SQLAlchemy's, and a transaction of their own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import JSON, Column, Integer, String, Table, bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.db import UTCDateTime, autocommit_connection, fetch_prepared, new_metadata, prepared_transaction
+from tests.conftest import engine_on
+
+metadata = new_metadata()
+things = Table(
+    "things",
+    metadata,
+    Column("id", String(8), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("facts", JSON, nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+)
+_INSERT = insert(things).returning(things.c.id, things.c.at)
+_GET = select(things.c.id, things.c.count, things.c.facts, things.c.at).where(things.c.id == bindparam("id"))
+_BUMP = (
+    update(things).where(things.c.id == bindparam("thing")).values(count=things.c.count + 1).returning(things.c.count)
+)
+
+
+@pytest.fixture
+async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    async with engine_on(database_url, tmp_path, metadata, "prepared") as engine:
+        yield engine
+
+
+async def test_rows_and_conversions_are_sqlalchemys(engine: AsyncEngine) -> None:
+    at = datetime(2026, 12, 1, 14, 0, tzinfo=timezone(timedelta(hours=3)))
+    async with autocommit_connection(engine, autocommit=False) as connection:
+        values = {"id": "a", "count": 1, "facts": {"k": [1, "x"]}, "at": at}
+        inserted = await fetch_prepared(connection, _INSERT, values)
+        assert inserted[0].id == "a" and inserted[0].at == at and inserted[0].at.tzinfo == UTC
+        assert (await fetch_prepared(connection, _BUMP, {"thing": "a"}))[0].count == 2
+        assert await fetch_prepared(connection, _GET, {"id": "none"}) == []
+    async with engine.connect() as connection:
+        by_sqlalchemy = (await connection.execute(_GET, {"id": "a"})).one()
+    async with autocommit_connection(engine, autocommit=False) as connection:
+        row = (await fetch_prepared(connection, _GET, {"id": "a"}))[0]
+    assert (row.id, row.count, row.facts, row.at) == tuple(by_sqlalchemy) == ("a", 2, {"k": [1, "x"]}, at)
+
+
+async def test_a_driver_error_is_sqlalchemys_and_the_connection_is_not_reused(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver path runs on PostgreSQL")
+    now = datetime.now(UTC)
+    async with autocommit_connection(engine, autocommit=False) as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await fetch_prepared(connection, _INSERT, {"id": "too-long-an-id", "count": 1, "facts": None, "at": now})
+    assert str(getattr(raised.value.orig, "sqlstate", "")).startswith("22")  # a data exception: answered as 422
+    assert "too-long-an-id" not in str(raised.value)
+    async with autocommit_connection(engine, autocommit=False) as connection:
+        assert await fetch_prepared(connection, _INSERT, {"id": "b", "count": 1, "facts": None, "at": now})
+
+
+async def test_a_prepared_transaction_commits_at_the_end_and_undoes_on_request_or_error(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        with pytest.raises(RuntimeError):
+            async with prepared_transaction(engine):
+                pass
+        return
+    now = datetime.now(UTC)
+    async with prepared_transaction(engine) as transaction:
+        await transaction.fetch(_INSERT, {"id": "kept", "count": 0, "facts": None, "at": now})
+        await transaction.fetch(_BUMP, {"thing": "kept"})
+    async with prepared_transaction(engine) as transaction:
+        await transaction.fetch(_INSERT, {"id": "undone", "count": 0, "facts": None, "at": now})
+        transaction.rollback_only()
+    with pytest.raises(ValueError, match="undo"):
+        async with prepared_transaction(engine) as transaction:
+            await transaction.fetch(_BUMP, {"thing": "kept"})
+            raise ValueError("undo")
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(things.c.id, things.c.count).order_by(things.c.id))).all()
+    assert [tuple(row) for row in rows] == [("kept", 1)]
