@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
@@ -73,25 +73,40 @@ class TreeHead:
     root: bytes
 
 
-# An event encoded as it is appended (outside any lock): its id, its canonical record bytes, its distinct rule ids
-# and the rest of its row (time, sub, actor, action, decision, disclose_after). A tuple: one is built per append.
-_Prepared = tuple[str, bytes, tuple[str, ...], tuple[Any, ...]]
-_Pending = tuple[_Prepared, asyncio.Future[AppendedEvent]]
+# An event encoded as it is appended (outside any lock): its id, its canonical record bytes, its distinct rule ids,
+# the rest of its row (time, sub, actor, action, decision, disclose_after), and the future its caller awaits (None
+# for `append_many`). One flat tuple per append: every object that lives until the batch commits is work for the
+# garbage collector, a thousand in flight at a time.
+_Prepared = tuple[
+    str, bytes, tuple[str, ...], datetime, str | None, str, str, str, datetime | None,
+    asyncio.Future[AppendedEvent] | None,
+]  # fmt: skip
 PIPELINE = 2  # batches in flight: one committing, the next waiting behind it for the head
 SPLIT = 64  # with nothing in flight and at least twice this many waiting, half go first and half right behind
 
 
 @dataclass(slots=True)
 class _Plan:
-    """A batch numbered from leaf `start` of the tree whose root is `root_before`: its rows (in the events table's
-    column order) and rule rows, and the tree after it."""
+    """A batch numbered from leaf `start` of the tree whose root is `root_before`: each event's leaf, leaf hash and
+    completed interior nodes, and the tree after it (its compact range and root)."""
 
     start: int
     root_before: bytes
-    rows: list[tuple[Any, ...]]
-    rule_rows: list[tuple[str, int]]
+    batch: Sequence[_Prepared]
+    leaves: list[bytes]
+    hashes: list[bytes]
+    nodes: list[bytes]
     tree: Frontier
     root: bytes
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """The batch's rows, in the events table's column order, made one at a time as the bulk insert takes them:
+        a thousand rows built ahead would be a thousand more objects for the garbage collector to walk."""
+        for index, p, leaf, hashed, node in zip(count(self.start), self.batch, self.leaves, self.hashes, self.nodes):
+            yield index, p[0], leaf, hashed, node, p[3], p[4], p[5], p[6], p[7], p[8]
+
+    def rule_rows(self) -> Iterator[tuple[str, int]]:
+        return ((rule, index) for index, p in enumerate(self.batch, self.start) for rule in p[2])
 
 
 def plan_batch(batch: Sequence[_Prepared], tree: Frontier, root: bytes) -> _Plan:
@@ -102,12 +117,7 @@ def plan_batch(batch: Sequence[_Prepared], tree: Frontier, root: bytes) -> _Plan
     leaves = [leaf_from_record(index, prepared[1]) for index, prepared in enumerate(batch, start)]
     hashes = leaf_hashes(leaves)
     nodes = after.extend(hashes)
-    rows = [
-        (index, prepared[0], leaf, hashed, node, *prepared[3])
-        for index, prepared, leaf, hashed, node in zip(count(start), batch, leaves, hashes, nodes)
-    ]
-    rule_rows = [(rule, index) for index, prepared in enumerate(batch, start) for rule in prepared[2]]
-    return _Plan(start, root, rows, rule_rows, after, after.root())
+    return _Plan(start, root, batch, leaves, hashes, nodes, after, after.root())
 
 
 # The head a batch leaves once committed: the tree (a compact range) and its root.
@@ -149,7 +159,7 @@ class AuditLog:
         self.batched = batched
         self.max_batch = max_batch
         self.checkpoint_interval = checkpoint_interval
-        self._pending: list[_Pending] = []
+        self._pending: list[_Prepared] = []
         head = tables.head
         self._lock_head = select(head.c.size, head.c.root, head.c.frontier).where(head.c.id == HEAD_ID)
         self._lock_head = self._lock_head.with_for_update()
@@ -214,11 +224,10 @@ class AuditLog:
         request the gateway decides). Cancelling that future abandons the answer, not the append."""
         if self._closed:
             raise RuntimeError("the audit log is stopped")
-        prepared = self._prepare(event)
         if self._writer is None:
-            return self._append_one(prepared)
+            return self._append_one(self._prepare(event, None))
         future: asyncio.Future[AppendedEvent] = self._loop.create_future()
-        self._pending.append((prepared, future))
+        self._pending.append(self._prepare(event, future))
         self._wake.set()
         return future
 
@@ -228,15 +237,16 @@ class AuditLog:
 
     async def append_many(self, events: Sequence[AuditEvent]) -> list[AppendedEvent]:
         """Record several events in one transaction (imports, tests, benchmarks)."""
-        return _answers(await self._write_batch([self._prepare(event) for event in events]))
+        return _answers(await self._write_batch([self._prepare(event, None) for event in events]))
 
-    def _prepare(self, event: AuditEvent) -> _Prepared:
+    def _prepare(self, event: AuditEvent, future: asyncio.Future[AppendedEvent] | None) -> _Prepared:
         event_id = event.event_id or new_id("evt")
         time = event.time or self.clock.now()
         rules = event.rule_ids
         distinct = rules if len(rules) < 2 else tuple(dict.fromkeys(rules))
-        columns = (time, event.sub, event.actor, event.action, event.decision, event.disclose_after)
-        return event_id, encode_event(event, event_id, time), distinct, columns
+        record = encode_event(event, event_id, time)
+        return (event_id, record, distinct, time, event.sub, event.actor, event.action, event.decision,
+                event.disclose_after, future)  # fmt: skip
 
     async def _write_loop(self) -> None:
         while True:
@@ -261,39 +271,40 @@ class AuditLog:
         task.add_done_callback(self._batches.discard)
 
     async def _run_batch(
-        self, batch: list[_Pending], behind: asyncio.Future[_Head | None] | None, leaves: asyncio.Future[_Head | None]
+        self, batch: list[_Prepared], behind: asyncio.Future[_Head | None] | None, leaves: asyncio.Future[_Head | None]
     ) -> None:
         try:
             try:
-                prepared = [item for item, _ in batch]
-                committed = await self._write_batch(prepared, behind=behind, leaves=leaves, from_last=True)
+                committed = await self._write_batch(batch, behind=behind, leaves=leaves, from_last=True)
             except IntegrityError:  # one event's id was taken (ids can come from callers): retry one by one
                 _settle(leaves, None)
                 await self._write_singly(batch)
                 return
             except Exception as error:  # every caller of the batch learns that its event was not recorded
                 log.error("audit batch failed", size=len(batch), error=type(error).__name__)
-                for _, future in batch:
-                    if not future.done():
+                for prepared in batch:
+                    if (future := prepared[9]) is not None and not future.done():
                         future.set_exception(error)
                 return
-            for (_, future), row in zip(batch, committed.rows, strict=True):
-                if not future.done():  # a caller that gave up (cancelled) is not answered
-                    future.set_result(AppendedEvent(row[1], row[0]))
+            for index, prepared in enumerate(batch, committed.start):
+                # A caller that gave up (cancelled) is not answered.
+                if (future := prepared[9]) is not None and not future.done():
+                    future.set_result(AppendedEvent(prepared[0], index))
         finally:
             _settle(leaves, None)
             self._in_flight.remove(leaves)
             self._wake.set()
 
-    async def _write_singly(self, batch: list[_Pending]) -> None:
-        for prepared, future in batch:
+    async def _write_singly(self, batch: list[_Prepared]) -> None:
+        for prepared in batch:
+            future = prepared[9]
             try:
                 (result,) = _answers(await self._write_batch([prepared]))
             except Exception as error:
-                if not future.done():
+                if future is not None and not future.done():
                     future.set_exception(error)
             else:
-                if not future.done():
+                if future is not None and not future.done():
                     future.set_result(result)
 
     async def _write_batch(
@@ -326,9 +337,9 @@ class AuditLog:
                 await conn.execute(self._set_head, _head_values(plan, expected=False))
             if leaves is not None:
                 _settle(leaves, (plan.tree, plan.root))
-            await bulk_insert(conn, t.events, plan.rows)
-            if plan.rule_rows:
-                await bulk_insert(conn, t.rules, plan.rule_rows)
+            await bulk_insert(conn, t.events, plan.rows())
+            if any(prepared[2] for prepared in batch):
+                await bulk_insert(conn, t.rules, plan.rule_rows())
         if self._last is None or plan.tree.size > self._last[0].size:
             self._last = (plan.tree, plan.root)
         return plan
@@ -540,7 +551,7 @@ def create_audit_log(engine: AsyncEngine, tables: AuditTables, clock: Clock, set
     )
 
 
-async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+async def bulk_insert(conn: AsyncConnection, table: Table, rows: Iterable[Sequence[Any]]) -> None:
     """Insert many rows (values in the table's column order) in the current transaction: COPY on PostgreSQL
     (asyncpg's binary copy, one round trip), executemany elsewhere. Plain inserts either way: constraints and
     indexes apply as to any INSERT."""
@@ -557,7 +568,7 @@ async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[Sequen
 
 
 def _answers(plan: _Plan) -> list[AppendedEvent]:
-    return [AppendedEvent(row[1], row[0]) for row in plan.rows]
+    return [AppendedEvent(prepared[0], index) for index, prepared in enumerate(plan.batch, plan.start)]
 
 
 def _head_values(plan: _Plan, *, expected: bool) -> dict[str, Any]:
