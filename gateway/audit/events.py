@@ -93,9 +93,15 @@ class AppendedEvent:
 
 
 def _timestamp(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("audit times must be timezone-aware")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    """`2026-01-01T00:00:00.000000Z`: the UTC time to the microsecond (what `isoformat` writes, formatted directly:
+    it runs once or twice for every append)."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("audit times must be timezone-aware")
+        value = value.astimezone(UTC)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - the fastest formatting of seven integers
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond
+    )  # fmt: skip
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -126,6 +132,56 @@ _encode = _make_encoder()
 def encode_record(record: dict[str, Any]) -> bytes:
     """The canonical (RFC 8785) bytes of a record; see `encode_leaf`."""
     return _encode(record).encode("utf-8")
+
+
+# The record's keys in canonical (sorted) order, and the record as one format string: `encode_event` fills it in.
+_RECORD_KEYS = (
+    "action", "actor", "actor_type", "assisted_by", "channel", "confirmation", "consent_id", "court_order_id",
+    "decision", "disclose_after", "dry_run", "event_id", "fields_returned", "legal_basis", "purpose", "request_id",
+    "rule_ids", "status", "sub", "time",
+)  # fmt: skip
+if list(_RECORD_KEYS) != sorted(AuditEvent.model_fields):  # pragma: no cover - a new field needs its place below
+    raise RuntimeError("encode_event does not know every AuditEvent field")
+_RECORD_FORMAT = "{" + ",".join(f'"{key}":%s' for key in _RECORD_KEYS) + "}"
+
+
+def _strings(values: tuple[str, ...]) -> str:
+    return "[" + ",".join(map(encode_basestring, values)) + "]"
+
+
+def encode_event(event: AuditEvent, event_id: str, time: datetime) -> bytes:
+    """`encode_record(event.record(event_id, time))`, written out: the append path runs this for every event, and
+    filling one format string with each value's JSON costs half what building the record dict and encoding it with
+    sorted keys does. The same bytes (tests/gateway/audit compares the two, and both with `rfc8785`, on arbitrary
+    events): strings through the standard library's own C string encoder, keys in `_RECORD_KEYS` order."""
+    s = encode_basestring
+    v = event.__dict__  # the validated fields
+    status, disclose_after = v["status"], v["disclose_after"]
+    return (
+        _RECORD_FORMAT
+        % (
+            s(v["action"]),
+            s(v["actor"]),
+            s(v["actor_type"]),
+            "null" if v["assisted_by"] is None else s(v["assisted_by"]),
+            "null" if v["channel"] is None else s(v["channel"]),
+            "null" if v["confirmation"] is None else s(v["confirmation"]),
+            "null" if v["consent_id"] is None else s(v["consent_id"]),
+            "null" if v["court_order_id"] is None else s(v["court_order_id"]),
+            s(v["decision"]),
+            "null" if disclose_after is None else '"' + _timestamp(disclose_after) + '"',
+            "true" if v["dry_run"] else "false",
+            s(event_id),
+            _strings(v["fields_returned"]),
+            "null" if v["legal_basis"] is None else s(v["legal_basis"]),
+            "null" if v["purpose"] is None else s(v["purpose"]),
+            "null" if v["request_id"] is None else s(v["request_id"]),
+            _strings(v["rule_ids"]),
+            "null" if status is None else "%d" % status,  # noqa: UP031
+            "null" if v["sub"] is None else s(v["sub"]),
+            '"' + _timestamp(v["time"] or time) + '"',
+        )
+    ).encode("utf-8")
 
 
 def leaf_from_record(index: int, encoded_record: bytes) -> bytes:

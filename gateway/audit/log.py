@@ -1,11 +1,17 @@
 """The audit log: group-committed appends into a Merkle tree kept in the gateway's database, signed checkpoints,
 proofs, the in-sandbox witness and the subject view.
 
-Every `append` joins the pending batch; one writer task per process takes the whole batch, locks the tree head row
-(`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's single write lock, taken by BEGIN IMMEDIATE), numbers the events
-from the head's size, inserts them with their leaf and interior hashes, moves the head and commits. Only then is
-each caller answered. The lock on the head row is what makes indexes gap-free and unique across gateway processes
-sharing one PostgreSQL database: a second process's batch waits for the first to commit and continues from its size.
+Every `append` encodes its event and joins the pending batch; one writer task per process sends the batches, at most
+two in flight: while one commits, the next is numbered and hashed, and waits behind it. A batch's transaction locks
+the tree head row (PostgreSQL's row lock; SQLite's single write lock, taken by BEGIN IMMEDIATE), moves the head,
+inserts the events with their leaf and interior hashes, and commits. Only then is each of its callers answered.
+
+The lock on the head row is what makes indexes gap-free and unique, also across gateway processes sharing one
+PostgreSQL database. A batch numbered while the one before it commits assumes the head that batch will leave (its
+size and root). Its first statement waits for the head row's lock, moves the head if it is exactly that head and
+returns the head; if another process or a failed batch got in between, the head is left as it was and the batch is
+numbered again from the head as stored, still under the lock. Indexes are final only under the lock, from the head
+the lock protects; the numbering done ahead of it saves the work under the lock, it never decides an index.
 """
 
 from __future__ import annotations
@@ -13,19 +19,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import count
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import structlog
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import BigInteger, LargeBinary, Table, and_, bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.audit.events import AppendedEvent, AuditEvent, encode_record, leaf_from_record
+from gateway.audit.events import AppendedEvent, AuditEvent, encode_event, leaf_from_record
 from gateway.audit.merkle import (
     EMPTY_ROOT,
     Frontier,
@@ -33,7 +40,7 @@ from gateway.audit.merkle import (
     consistency_proof,
     inclusion_nodes,
     inclusion_proof,
-    leaf_hash,
+    leaf_hashes,
 )
 from gateway.audit.models import AuditTables
 from gateway.audit.note import (
@@ -66,10 +73,55 @@ class TreeHead:
     root: bytes
 
 
-# An event encoded before it joins a batch (outside the head lock, while the previous batch commits): the event, its
-# id, its canonical record bytes, its time and its distinct rule ids. A tuple: one is built per append.
-_Prepared = tuple[AuditEvent, str, bytes, datetime, tuple[str, ...]]
-_Pending = tuple[_Prepared, asyncio.Future[AppendedEvent]]
+# An event encoded as it is appended (outside any lock): its id, its canonical record bytes, its distinct rule ids,
+# the rest of its row (time, sub, actor, action, decision, disclose_after), and the future its caller awaits (None
+# for `append_many`). One flat tuple per append: every object that lives until the batch commits is work for the
+# garbage collector, a thousand in flight at a time.
+_Prepared = tuple[
+    str, bytes, tuple[str, ...], datetime, str | None, str, str, str, datetime | None,
+    asyncio.Future[AppendedEvent] | None,
+]  # fmt: skip
+PIPELINE = 2  # batches in flight: one committing, the next waiting behind it for the head
+SPLIT = 64  # with nothing in flight and at least twice this many waiting, half go first and half right behind
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A batch numbered from leaf `start` of the tree whose root is `root_before`: each event's leaf, leaf hash and
+    completed interior nodes, and the tree after it (its compact range and root)."""
+
+    start: int
+    root_before: bytes
+    batch: Sequence[_Prepared]
+    leaves: list[bytes]
+    hashes: list[bytes]
+    nodes: list[bytes]
+    tree: Frontier
+    root: bytes
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """The batch's rows, in the events table's column order, made one at a time as the bulk insert takes them:
+        a thousand rows built ahead would be a thousand more objects for the garbage collector to walk."""
+        for index, p, leaf, hashed, node in zip(count(self.start), self.batch, self.leaves, self.hashes, self.nodes):
+            yield index, p[0], leaf, hashed, node, p[3], p[4], p[5], p[6], p[7], p[8]
+
+    def rule_rows(self) -> Iterator[tuple[str, int]]:
+        return ((rule, index) for index, p in enumerate(self.batch, self.start) for rule in p[2])
+
+
+def plan_batch(batch: Sequence[_Prepared], tree: Frontier, root: bytes) -> _Plan:
+    """Number `batch` from the end of `tree` (whose root is `root`; the tree itself is not changed) and hash it in:
+    each leaf, its hash, the interior nodes it completes. The hot loop of the log, in comprehensions."""
+    start = tree.size
+    after = tree.copy()
+    leaves = [leaf_from_record(index, prepared[1]) for index, prepared in enumerate(batch, start)]
+    hashes = leaf_hashes(leaves)
+    nodes = after.extend(hashes)
+    return _Plan(start, root, batch, leaves, hashes, nodes, after, after.root())
+
+
+# The head a batch leaves once committed: the tree (a compact range) and its root.
+_Head = tuple[Frontier, bytes]
 
 
 def b64(data: bytes) -> str:
@@ -107,10 +159,33 @@ class AuditLog:
         self.batched = batched
         self.max_batch = max_batch
         self.checkpoint_interval = checkpoint_interval
-        self._pending: list[_Pending] = []
-        self._lock_head = select(tables.head.c.size, tables.head.c.frontier).where(tables.head.c.id == HEAD_ID)
+        self._pending: list[_Prepared] = []
+        head = tables.head
+        self._lock_head = select(head.c.size, head.c.root, head.c.frontier).where(head.c.id == HEAD_ID)
         self._lock_head = self._lock_head.with_for_update()
+        moved = {
+            "size": bindparam("new_size", type_=BigInteger),
+            "root": bindparam("new_root", type_=LargeBinary),
+            "frontier": bindparam("new_frontier", type_=LargeBinary),
+        }
+        self._set_head = update(head).where(head.c.id == HEAD_ID).values(moved)
+        # Move the head if it is the one expected, else leave it as it is; either way the row is locked, and the
+        # head returned. The condition is in SET, not WHERE: PostgreSQL filters WHERE on the row as of the
+        # statement's snapshot, and only a row that passes it waits for the row lock and is re-read, so a WHERE
+        # naming the size the batch ahead is about to commit would match nothing instead of waiting for it.
+        expected = and_(head.c.size == bindparam("old_size"), head.c.root == bindparam("old_root"))
+        self._move_head = (
+            update(head)
+            .where(head.c.id == HEAD_ID)
+            .values({name: case((expected, value), else_=head.c[name]) for name, value in moved.items()})
+            .returning(head.c.size, head.c.root, head.c.frontier)
+        )
         self._wake = asyncio.Event()
+        # Each batch in flight, oldest first, as the future of the head it will leave: set once its transaction
+        # holds the head (None if it failed first). The batch behind it numbers its events from that head.
+        self._in_flight: list[asyncio.Future[_Head | None]] = []
+        self._last: _Head | None = None  # the head as this process last committed it: where its next batch starts
+        self._batches: set[asyncio.Task[None]] = set()
         self._writer: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._closed = False
@@ -149,97 +224,125 @@ class AuditLog:
         request the gateway decides). Cancelling that future abandons the answer, not the append."""
         if self._closed:
             raise RuntimeError("the audit log is stopped")
-        prepared = self._prepare(event)
         if self._writer is None:
-            return self._append_one(prepared)
+            return self._append_one(self._prepare(event, None))
         future: asyncio.Future[AppendedEvent] = self._loop.create_future()
-        self._pending.append((prepared, future))
+        self._pending.append(self._prepare(event, future))
         self._wake.set()
         return future
 
     async def _append_one(self, prepared: _Prepared) -> AppendedEvent:
-        (appended,) = await self._write_batch([prepared])
+        (appended,) = _answers(await self._write_batch([prepared]))
         return appended
 
     async def append_many(self, events: Sequence[AuditEvent]) -> list[AppendedEvent]:
         """Record several events in one transaction (imports, tests, benchmarks)."""
-        return await self._write_batch([self._prepare(event) for event in events])
+        return _answers(await self._write_batch([self._prepare(event, None) for event in events]))
 
-    def _prepare(self, event: AuditEvent) -> _Prepared:
+    def _prepare(self, event: AuditEvent, future: asyncio.Future[AppendedEvent] | None) -> _Prepared:
         event_id = event.event_id or new_id("evt")
         time = event.time or self.clock.now()
         rules = event.rule_ids
         distinct = rules if len(rules) < 2 else tuple(dict.fromkeys(rules))
-        return event, event_id, encode_record(event.record(event_id, time)), time, distinct
+        record = encode_event(event, event_id, time)
+        return (event_id, record, distinct, time, event.sub, event.actor, event.action, event.decision,
+                event.disclose_after, future)  # fmt: skip
 
     async def _write_loop(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-                try:
-                    results = await self._write_batch([prepared for prepared, _ in batch])
-                except IntegrityError:  # one event's id was taken (ids can come from callers): retry one by one
-                    await self._write_singly(batch)
-                    continue
-                except Exception as error:  # every caller of the batch learns that its event was not recorded
-                    log.error("audit batch failed", size=len(batch), error=type(error).__name__)
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
-                    continue
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():  # a caller that gave up (cancelled) is not answered
-                        future.set_result(result)
-                # Let the callers just answered run (and, under load, append again) before taking the next batch.
-                await asyncio.sleep(0)
-            if self._closed and not self._pending:
+            while self._pending and len(self._in_flight) < PIPELINE:
+                self._send_batch()
+            if self._closed and not self._pending and not self._in_flight:
                 return
 
-    async def _write_singly(self, batch: list[_Pending]) -> None:
-        for prepared, future in batch:
+    def _send_batch(self) -> None:
+        """Take the next batch from the pending events and start its transaction behind the one in flight."""
+        size = min(self.max_batch, len(self._pending))
+        if not self._in_flight and size >= 2 * SPLIT:
+            size = (size + 1) // 2
+        batch, self._pending = self._pending[:size], self._pending[size:]
+        behind = self._in_flight[-1] if self._in_flight else None
+        leaves: asyncio.Future[_Head | None] = self._loop.create_future()
+        self._in_flight.append(leaves)
+        task = asyncio.create_task(self._run_batch(batch, behind, leaves), name="audit-batch")
+        self._batches.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._batches.discard)
+
+    async def _run_batch(
+        self, batch: list[_Prepared], behind: asyncio.Future[_Head | None] | None, leaves: asyncio.Future[_Head | None]
+    ) -> None:
+        try:
             try:
-                (result,) = await self._write_batch([prepared])
+                committed = await self._write_batch(batch, behind=behind, leaves=leaves, from_last=True)
+            except IntegrityError:  # one event's id was taken (ids can come from callers): retry one by one
+                _settle(leaves, None)
+                await self._write_singly(batch)
+                return
+            except Exception as error:  # every caller of the batch learns that its event was not recorded
+                log.error("audit batch failed", size=len(batch), error=type(error).__name__)
+                for prepared in batch:
+                    if (future := prepared[9]) is not None and not future.done():
+                        future.set_exception(error)
+                return
+            for index, prepared in enumerate(batch, committed.start):
+                # A caller that gave up (cancelled) is not answered.
+                if (future := prepared[9]) is not None and not future.done():
+                    future.set_result(AppendedEvent(prepared[0], index))
+        finally:
+            _settle(leaves, None)
+            self._in_flight.remove(leaves)
+            self._wake.set()
+
+    async def _write_singly(self, batch: list[_Prepared]) -> None:
+        for prepared in batch:
+            future = prepared[9]
+            try:
+                (result,) = _answers(await self._write_batch([prepared]))
             except Exception as error:
-                if not future.done():
+                if future is not None and not future.done():
                     future.set_exception(error)
             else:
-                if not future.done():
+                if future is not None and not future.done():
                     future.set_result(result)
 
-    async def _write_batch(self, batch: list[_Prepared]) -> list[AppendedEvent]:
+    async def _write_batch(
+        self,
+        batch: list[_Prepared],
+        *,
+        behind: asyncio.Future[_Head | None] | None = None,
+        leaves: asyncio.Future[_Head | None] | None = None,
+        from_last: bool = False,
+    ) -> _Plan:
+        """Commit `batch` as the next leaves of the log; return how it was numbered.
+
+        `behind` is the batch in flight ahead of this one: once its transaction holds the head, this batch numbers
+        and hashes its events from the head that batch will leave, while that batch commits (with nothing ahead, from
+        the head this process last committed, if `from_last`). That numbering is used only if the head, once this
+        transaction holds it, is exactly the head expected; otherwise, and with nothing expected, the batch is
+        numbered from the head as stored, under the lock. `leaves` is set once this transaction holds the head, to
+        the head it will leave."""
+        expected = await behind if behind is not None else self._last if from_last else None
+        plan = None if expected is None else plan_batch(batch, *expected)
         t = self.tables
         async with self.engine.begin() as conn:
-            head = (await conn.execute(self._lock_head)).one()
-            frontier = Frontier.from_bytes(head.size, head.frontier)
-            append = frontier.append
-            rows: list[tuple[Any, ...]] = []  # in EVENT_COLUMNS order
-            rule_rows: list[tuple[str, int]] = []
-            results: list[AppendedEvent] = []
-            index = head.size
-            # The hot loop of every batch (run under the head lock): the leaf, its hash, the interior nodes it
-            # completes, its row.
-            for event, event_id, record, time, rules in batch:
-                leaf = leaf_from_record(index, record)
-                hashed = leaf_hash(leaf)
-                rows.append(
-                    (index, event_id, leaf, hashed, b"".join(append(hashed)), time, event.sub, event.actor,
-                     event.action, event.decision, event.disclose_after)
-                )  # fmt: skip
-                for rule in rules:
-                    rule_rows.append((rule, index))
-                results.append(AppendedEvent(event_id, index))
-                index += 1
-            await bulk_insert(conn, t.events, rows)
-            if rule_rows:
-                await bulk_insert(conn, t.rules, rule_rows)
-            await conn.execute(
-                update(t.head)
-                .where(t.head.c.id == HEAD_ID)
-                .values(size=frontier.size, root=frontier.root(), frontier=frontier.to_bytes())
-            )
-        return results
+            if plan is None:
+                head = (await conn.execute(self._lock_head)).one()
+            else:
+                head = (await conn.execute(self._move_head, _head_values(plan, expected=True))).one()
+            # Not the head the plan leaves: not moved (a head with the same root would be these very leaves).
+            if plan is None or (head.size, head.root) != (plan.tree.size, plan.root):
+                plan = plan_batch(batch, Frontier.from_bytes(head.size, head.frontier), head.root)
+                await conn.execute(self._set_head, _head_values(plan, expected=False))
+            if leaves is not None:
+                _settle(leaves, (plan.tree, plan.root))
+            await bulk_insert(conn, t.events, plan.rows())
+            if any(prepared[2] for prepared in batch):
+                await bulk_insert(conn, t.rules, plan.rule_rows())
+        if self._last is None or plan.tree.size > self._last[0].size:
+            self._last = (plan.tree, plan.root)
+        return plan
 
     async def _ensure_head(self) -> None:
         values = {"id": HEAD_ID, "size": 0, "root": EMPTY_ROOT, "frontier": b""}
@@ -448,7 +551,7 @@ def create_audit_log(engine: AsyncEngine, tables: AuditTables, clock: Clock, set
     )
 
 
-async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+async def bulk_insert(conn: AsyncConnection, table: Table, rows: Iterable[Sequence[Any]]) -> None:
     """Insert many rows (values in the table's column order) in the current transaction: COPY on PostgreSQL
     (asyncpg's binary copy, one round trip), executemany elsewhere. Plain inserts either way: constraints and
     indexes apply as to any INSERT."""
@@ -462,6 +565,22 @@ async def bulk_insert(conn: AsyncConnection, table: Table, rows: Sequence[Sequen
         await driver.copy_records_to_table(table.name, records=rows, columns=columns)
     except asyncpg.IntegrityConstraintViolationError as error:  # as SQLAlchemy reports it for an INSERT
         raise IntegrityError(f"COPY {table.name}", None, error) from error
+
+
+def _answers(plan: _Plan) -> list[AppendedEvent]:
+    return [AppendedEvent(prepared[0], index) for index, prepared in enumerate(plan.batch, plan.start)]
+
+
+def _head_values(plan: _Plan, *, expected: bool) -> dict[str, Any]:
+    values = {"new_size": plan.tree.size, "new_root": plan.root, "new_frontier": plan.tree.to_bytes()}
+    if expected:
+        values |= {"old_size": plan.start, "old_root": plan.root_before}
+    return values
+
+
+def _settle(future: asyncio.Future[_Head | None], head: _Head | None) -> None:
+    if not future.done():
+        future.set_result(head)
 
 
 def _claimed_size(note: str) -> int | None:

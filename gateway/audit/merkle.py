@@ -24,6 +24,12 @@ def leaf_hash(data: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + data).digest()
 
 
+def leaf_hashes(leaves: Iterable[bytes]) -> list[bytes]:
+    """`leaf_hash` of each leaf, in one comprehension (a batch's worth at a time)."""
+    sha256 = hashlib.sha256
+    return [sha256(b"\x00" + data).digest() for data in leaves]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
@@ -235,6 +241,28 @@ class Frontier:
             size >>= 1
         self.hashes.append(current)
         self.size += 1
+        return completed
+
+    def extend(self, leaves: Iterable[bytes]) -> list[bytes]:
+        """`append` each leaf hash in turn; for each, the interior nodes it completed joined into one bytes value
+        (what the log stores beside the leaf). One loop with the hashing inlined: the log runs it for every batch."""
+        sha256 = hashlib.sha256
+        hashes, size = self.hashes, self.size
+        completed: list[bytes] = []
+        for leaf in leaves:
+            if size & 1:
+                current, rest, nodes = leaf, size, []
+                while rest & 1:
+                    current = sha256(b"\x01" + hashes.pop() + current).digest()
+                    nodes.append(current)
+                    rest >>= 1
+                hashes.append(current)
+                completed.append(b"".join(nodes))
+            else:  # an even size: the leaf completes no interior node
+                hashes.append(leaf)
+                completed.append(b"")
+            size += 1
+        self.size = size
         return completed
 
     def append_subtree(self, level: int, subtree: bytes) -> None:

@@ -9,9 +9,11 @@ import sys
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from gateway.app import AUDIT_TABLES
 from gateway.audit.export import export_lines, verify_export
+from gateway.audit.log import AuditLog
 from tests.gateway.audit.conftest import make_event
 
 
@@ -40,6 +42,55 @@ async def test_ten_thousand_events_from_two_hundred_tasks(gateway_app):
     for r in results:
         assert r == sorted(r)  # one task's appends keep their order
     await _verified(log, 10_000)
+
+
+@pytest.mark.rule("SG-AUDIT-1")
+async def test_two_writers_on_one_database_stay_gap_free(gateway_app):
+    """Two logs on one database, as two replicas are: each numbers its next batch from the head its own last batch
+    left, finds again and again that the other moved the head first, and numbers it again under the lock."""
+    first = gateway_app.app.state.audit
+    second = AuditLog(first.engine, first.tables, first.clock, signer=first.signer, witness=first.witness)
+    await second.start()
+
+    async def task(log: AuditLog, tag: str) -> list[int]:
+        return [(await log.append(make_event(request_id=f"{tag}-{i}"))).index for i in range(20)]
+
+    try:
+        results = await asyncio.gather(*(task(log, f"{n}{name}") for n in range(100) for name, log in
+                                         (("a", first), ("b", second))))  # fmt: skip
+    finally:
+        await second.stop()
+    given = [sorted(i for r in results[k::2] for i in r) for k in (0, 1)]
+    assert sorted(given[0] + given[1]) == list(range(4000))
+    assert min(given[0]) < max(given[1]) and min(given[1]) < max(given[0])  # they really took turns
+    await _verified(first, 4000)
+
+
+@pytest.mark.rule("SG-AUDIT-1")
+async def test_every_caller_is_answered_only_once_its_event_is_committed(gateway_app):
+    log = gateway_app.app.state.audit
+    events = AUDIT_TABLES.events
+
+    async def task(n: int) -> int:
+        appended = await log.append(make_event(request_id=f"r{n}"))
+        async with log.engine.connect() as conn:  # a connection of its own: it sees committed rows only
+            query = select(func.count()).select_from(events).where(events.c.idx == appended.index)
+            return int((await conn.execute(query)).scalar_one())
+
+    assert await asyncio.gather(*(task(n) for n in range(400))) == [1] * 400
+
+
+async def test_a_failed_batch_leaves_the_batch_behind_it_whole(gateway_app):
+    """400 appends at once go as two batches, the second numbered from the head the first would leave. The first
+    fails (an event id is taken): the second finds the head unmoved and is numbered again, still gap-free."""
+    log = gateway_app.app.state.audit
+    await log.append(make_event(event_id="evt_taken"))
+    events = [make_event(request_id=f"r{i}") for i in range(400)]
+    events[10] = make_event(event_id="evt_taken")
+    outcomes = await asyncio.gather(*(log.append(event) for event in events), return_exceptions=True)
+    assert isinstance(outcomes[10], IntegrityError)
+    assert sorted(o.index for o in outcomes if not isinstance(o, BaseException)) == list(range(1, 400))
+    await _verified(log, 400)
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import rfc8785
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gateway.audit.events import AuditEvent, encode_leaf, encode_record, leaf_from_record, leaf_index
+from gateway.audit.events import AuditEvent, encode_event, encode_leaf, encode_record, leaf_from_record, leaf_index
 from gateway.audit.note import (
     ALG_COSIGNATURE_V1,
     Checkpoint,
@@ -36,6 +36,7 @@ GO_NOTE = (
 text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40
 )  # what AuditEvent accepts
+zones = [UTC, timezone(timedelta(hours=-5, minutes=-30))]  # a deferral given in local time is stored in UTC
 events = st.builds(
     AuditEvent,
     decision=st.sampled_from(["permit", "deny"]),
@@ -44,11 +45,20 @@ events = st.builds(
     sub=st.none() | text,
     action=text,
     purpose=st.none() | text,
+    legal_basis=st.none() | text,
+    consent_id=st.none() | text,
+    court_order_id=st.none() | text,
+    channel=st.none() | text,
+    assisted_by=st.none() | text,
+    confirmation=st.none() | text,
+    request_id=st.none() | text,
+    disclose_after=st.none()
+    | st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.sampled_from(zones)),
     fields_returned=st.lists(text, max_size=5).map(tuple),
     rule_ids=st.lists(text, max_size=3).map(tuple),
     dry_run=st.booleans(),
     status=st.none() | st.integers(min_value=100, max_value=599),
-    time=st.datetimes(timezones=st.just(UTC)),
+    time=st.none() | st.datetimes(timezones=st.just(UTC)),
 )
 
 
@@ -58,7 +68,8 @@ def test_the_leaf_encoding_is_exactly_rfc_8785(event, index):
     record = event.record("evt_1", datetime(2026, 1, 1, tzinfo=UTC))
     leaf = encode_leaf(index, record)
     assert leaf == rfc8785.dumps({"index": index, "record": record})
-    assert leaf_from_record(index, encode_record(record)) == leaf  # how the log builds it, index added last
+    assert leaf_from_record(index, encode_record(record)) == leaf  # the record's bytes, index added last
+    assert encode_event(event, "evt_1", datetime(2026, 1, 1, tzinfo=UTC)) == encode_record(record)  # the log's way
     assert leaf_index(leaf) == index
 
 

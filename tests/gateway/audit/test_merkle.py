@@ -196,3 +196,21 @@ def test_a_frontier_extended_by_perfect_subtrees_reaches_the_reference_root(size
     for level, index in merkle.perfect_ranges(start, size):
         frontier.append_subtree(level, lookup_over(leaves)(level, index))
     assert frontier.size == size and frontier.root() == ref_mth(leaves)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=200), st.data())
+def test_extending_a_frontier_by_a_batch_stores_the_reference_interior_nodes(size, data):
+    start = data.draw(st.integers(min_value=0, max_value=size))  # the batch is leaves [start, size)
+    leaves = leaves_of(size)
+    frontier = merkle.Frontier()
+    for leaf in leaves[:start]:
+        frontier.append(merkle.leaf_hash(leaf))
+    completed = frontier.extend([merkle.leaf_hash(leaf) for leaf in leaves[start:]])
+    assert len(completed) == size - start
+    for index, nodes in enumerate(completed, start=start):
+        levels = [nodes[i : i + merkle.HASH_SIZE] for i in range(0, len(nodes), merkle.HASH_SIZE)]
+        assert len(levels) == (index + 1 & -(index + 1)).bit_length() - 1  # one per perfect subtree ending here
+        for level, node in enumerate(levels, start=1):
+            assert node == ref_mth(leaves[index + 1 - (1 << level) : index + 1])
+    assert frontier.size == size and frontier.root() == ref_mth(leaves)
