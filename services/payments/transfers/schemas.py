@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.payments.ledger.models import AccountKind
 from services.payments.mapper.schemas import PaymentAddress
@@ -72,7 +72,9 @@ class TransferPrepare(BaseModel):
     payee: PaymentAddress
     amount: Money
     condition: Ilp32
-    expiration: datetime | None = Field(default=None, description="Earlier than the scheme's longest timeout, if set.")
+    expiration: AwareDatetime | None = Field(
+        default=None, description="With its UTC offset; earlier than the scheme's longest timeout, if set."
+    )
 
 
 class TransferFulfil(BaseModel):

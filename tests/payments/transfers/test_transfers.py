@@ -192,3 +192,13 @@ async def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_b
     other = await api.fsp("bank-a", "POST", "/v1/transfers", json={**body, "transfer_id": "t-11"}, headers=key)
     assert other.status_code == 422 and other.json()["code"] == "common.idempotency_key_reused"
     assert (await api.account(payer["id"]))["available"]["amount"] == "98.00"
+
+
+async def test_an_expiration_without_a_utc_offset_is_refused_and_reserves_nothing(api, parties):
+    payer, payee = parties
+    body = await transfer_body(api, "t-naive", payer, payee, "1.00")
+    response = await _prepare(api, {**body, "expiration": "2026-12-01T12:00:00"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["errors"][0]["loc"] == ["body", "expiration"]
+    assert (await api.account(payer["id"]))["available"]["amount"] == "100.00"
