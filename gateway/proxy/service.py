@@ -36,6 +36,7 @@ from gateway.rules.decisions import AuditSink, Decision, new_decision_id, record
 from gateway.rules.engine import Evaluation, Finding, RuleEngine
 from gateway.rules.routes import Match, Route, RouteTable
 from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallContext
+from services.common.http import DISCLOSE_AFTER_HEADER, FIELDS_RETURNED_HEADER
 from services.common.problems import PROBLEM_MEDIA_TYPE, InvalidInput, PolicyDenied
 
 log = structlog.get_logger("gateway.proxy")
@@ -45,8 +46,6 @@ ANONYMOUS_REQUEST_HEADERS = (*FORWARDED_REQUEST_HEADERS, "authorization", "dpop"
 FORWARDED_RESPONSE_HEADERS = (
     "accept", "allow", "content-type", "cache-control", "location", "retry-after", "www-authenticate",
 )  # fmt: skip
-FIELDS_RETURNED_HEADER = "x-dpi-fields-returned"
-DISCLOSE_AFTER_HEADER = "x-dpi-disclose-after"
 ANONYMOUS = AuthenticatedCaller(client_id="anonymous")
 
 

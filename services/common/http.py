@@ -33,6 +33,12 @@ REQUEST_ID_HEADER = "X-Request-ID"
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
+# What a service tells the gateway about an answer, which the gateway records in the audit event and never forwards
+# to the caller: the items of a person's data the answer released (so the person is told, SG-NOTIFY-1), and, under a
+# court order, the time until which the access is kept from the person (SG-ACCESS-2).
+FIELDS_RETURNED_HEADER = "X-DPI-Fields-Returned"
+DISCLOSE_AFTER_HEADER = "X-DPI-Disclose-After"
+
 
 class RemoteProblem(Exception):
     """A problem+json (or other error) answered by another service, kept whole so it can be passed through."""

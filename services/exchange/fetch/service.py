@@ -13,12 +13,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
+from services.common.http import DISCLOSE_AFTER_HEADER
 from services.common.ids import new_id
 from services.exchange.deps import Runtime
 from services.exchange.errors import ProviderRefused
 from services.exchange.fetch.policy import decide, deny
 from services.exchange.fetch.schemas import (
-    DISCLOSE_AFTER_HEADER,
     FIELDS_HEADER,
     MESSAGE_ID_HEADER,
     REQUEST_HASH_HEADER,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SessionDep
+from services.common.http import FIELDS_RETURNED_HEADER
 from services.common.problems import PolicyDenied, problem_responses
 from services.payments.deps import FspDep, ResolverDep, RuntimeDep, SubjectDep
 from services.payments.ledger.errors import AccountNotFound, ParticipantNotFound
@@ -23,6 +24,10 @@ from services.payments.mapper.schemas import (
     ResolveMany,
 )
 from services.payments.mapper.service import mapper as mapper_service
+
+# What a resolve or a party lookup releases of a person: where their money goes. Named to the gateway, which records
+# it and tells the person (SG-NOTIFY-1).
+RESOLVED_FIELDS = "fsp_id,address,address_kind"
 
 router = APIRouter(prefix="/v1/mapper", tags=["mapper"])
 me_router = APIRouter(prefix="/v1/me/payment-links", tags=["mapper"])
@@ -66,6 +71,8 @@ async def unlink(link_id: str, session: SessionDep, caller: FspDep, rt: RuntimeD
 @router.get(
     "/resolve",
     summary="Resolve a person reference to their default payment address",
+    description="Releases the person's FSP and address, which `X-DPI-Fields-Returned` names to the gateway: the "
+    "person is told who resolved them (SG-NOTIFY-1).",
     response_model=Resolution,
     responses=problem_responses(PolicyDenied, Unresolvable),
 )
@@ -75,7 +82,9 @@ async def resolve(
     resolution = await mapper_service.resolve_now(rt.engine, ref_type, ref)
     # Serialised once, by the model's own serializer: the response_model path would validate the finished
     # Resolution again and encode it twice, on a request every payment makes. The same JSON either way.
-    return Response(resolution.model_dump_json(), media_type="application/json")
+    return Response(
+        resolution.model_dump_json(), media_type="application/json", headers={FIELDS_RETURNED_HEADER: RESOLVED_FIELDS}
+    )
 
 
 @router.post(

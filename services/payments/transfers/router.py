@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from services.common.auth import SessionDep
+from services.common.http import FIELDS_RETURNED_HEADER
 from services.common.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from services.common.problems import PolicyDenied, problem_responses
 from services.payments.deps import FspDep, ResolverDep, RuntimeDep
@@ -36,20 +37,25 @@ from services.payments.transfers.schemas import (
 )
 from services.payments.transfers.service import transfer as transfer_service
 
+PARTY_FIELDS = "fsp_id,address,account_kind"  # what a lookup releases of a person (SG-NOTIFY-1)
+
 router = APIRouter(prefix="/v1", tags=["transfers"])
 
 
 @router.get(
     "/parties/{party_id_type}/{party_identifier}",
     summary="Look up a payee",
-    description="Which FSP and address a wallet number, a person (`sub`) or a payments-sector token resolves to.",
+    description="Which FSP and address a wallet number, a person (`sub`) or a payments-sector token resolves to. "
+    "`X-DPI-Fields-Returned` names them to the gateway, which tells a person looked up by `sub` (SG-NOTIFY-1).",
     response_model=Party,
     responses=problem_responses(PolicyDenied, PartyNotFound),
 )
 async def lookup_party(
-    party_id_type: PartyIdType, party_identifier: str, session: SessionDep, caller: ResolverDep
+    party_id_type: PartyIdType, party_identifier: str, session: SessionDep, caller: ResolverDep, response: Response
 ) -> Party:
-    return await transfer_service.lookup_party(session, party_id_type, party_identifier)
+    party = await transfer_service.lookup_party(session, party_id_type, party_identifier)
+    response.headers[FIELDS_RETURNED_HEADER] = PARTY_FIELDS
+    return party
 
 
 @router.post(

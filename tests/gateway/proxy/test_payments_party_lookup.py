@@ -63,3 +63,27 @@ def test_the_route_declares_its_person_reference() -> None:
     assert route.subject.applies({"party_id_type": "PERSONAL_ID"})
     assert not route.subject.applies({"party_id_type": "MSISDN"})
     assert "SG-TOKEN-1" in route.rules
+
+
+@pytest.mark.rule("SG-NOTIFY-1")
+async def test_a_person_is_told_who_looked_up_or_resolved_where_their_money_goes(full_edge: Edge, gateway) -> None:
+    from tests.gateway.oversight.rig import inbox
+
+    person = await full_edge.person()
+    await _linked_wallet(full_edge, gateway, person.sub)
+    looked_up = await full_edge.client.get(f"/payments/v1/parties/PERSONAL_ID/{person.vid}", headers=as_caller("fsp"))
+    resolved = await full_edge.client.get(f"/payments/v1/mapper/resolve?ref={person.vid}", headers=as_caller("fsp"))
+    assert looked_up.status_code == resolved.status_code == 200, (looked_up.text, resolved.text)
+    for answer in (looked_up, resolved):
+        assert "x-dpi-fields-returned" not in answer.headers, (
+            "what was released is the gateway's record, not the caller's"
+        )
+    events = {e["action"]: e for e in await full_edge.audit_events() if e["sub"] == person.sub}
+    assert events["GET /payments/v1/parties/{party_id_type}/{party_identifier}"]["fields_returned"] == [
+        "fsp_id", "address", "account_kind",
+    ]  # fmt: skip
+    assert events["GET /payments/v1/mapper/resolve"]["fields_returned"] == ["fsp_id", "address", "address_kind"]
+
+    assert (await full_edge.app.state.notices.run_once()).sent == 2
+    notices = await inbox(full_edge, person.sub, "data_access")
+    assert len(notices) == 2 and all("fsp-1" in n["body"] and "address" in n["body"] for n in notices), notices
