@@ -140,7 +140,11 @@ async def inclusion_proof(
     try:
         return await log.inclusion(index, size)
     except (ValueError, MissingNode) as error:
-        raise ProofUnavailable(f"No inclusion proof of entry {index} in a tree of size {size}.") from error
+        # The caller's numbers are not repeated: a 12-digit one can read as a UIN, which no answer carries.
+        raise ProofUnavailable(
+            "No inclusion proof of that entry in a tree of that size: the index must be below the size, and the "
+            "size at most the log's."
+        ) from error
 
 
 @router.get(
@@ -157,11 +161,11 @@ async def consistency_proof(
 ) -> ConsistencyProofView:
     head = await log.head()
     if new > head.size:
-        raise ProofUnavailable(f"The tree has {head.size} entries, not {new}.")
+        raise ProofUnavailable(f"The tree has {head.size} entries: `new` may be at most that.")
     try:
         return await log.consistency(old, new)
     except (ValueError, MissingNode) as error:
-        raise ProofUnavailable(f"No consistency proof from size {old} to size {new}.") from error
+        raise ProofUnavailable("No consistency proof between those sizes: `old` must be at most `new`.") from error
 
 
 @router.get(

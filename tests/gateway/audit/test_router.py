@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from itertools import count
 
 import pytest
 
 from gateway.audit.export import verify_export
 from gateway.audit.merkle import verify_consistency, verify_inclusion
 from gateway.audit.note import VerifierKey, open_checkpoint
+from services.identity.client import find_uins, is_valid_uin
 from tests.gateway.audit.conftest import as_caller, make_event
 
 
@@ -162,6 +164,23 @@ async def test_impossible_proofs_are_problems(gateway_app, clock, params):
         "/audit/proofs/consistency", params={"old": 20, "new": 10}, headers=as_caller("auditor")
     )
     assert consistency.status_code == 422
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_an_impossible_proof_does_not_repeat_the_numbers_asked_for(gateway_app, clock):
+    """A number a caller sends may be written like a UIN (12 digits ending in a right check digit; the fuzz through
+    the gateway sent one): a problem's detail never repeats it, so no answer carries anything that reads as one."""
+    await _seed(gateway_app, clock)
+    uin_like = next(str(n) for n in count(10**11 + 1) if is_valid_uin(str(n)))
+    for path, params in (
+        ("/audit/proofs/inclusion", {"index": uin_like}),
+        ("/audit/proofs/inclusion", {"index": 0, "size": uin_like}),
+        ("/audit/proofs/consistency", {"old": 1, "new": uin_like}),
+        ("/audit/proofs/consistency", {"old": uin_like, "new": 10}),
+    ):
+        response = await gateway_app.client.get(path, params=params, headers=as_caller("auditor"))
+        assert response.status_code == 422, response.text
+        assert not find_uins(response.text), f"{path} {params}: {response.text}"
 
 
 @pytest.mark.parametrize("body", [b"{not json", b'{"witness": "w\\u0000"}', b"[]"])
