@@ -32,6 +32,7 @@ from sqlalchemy import delete, func, insert, select
 
 from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, arguments, postgres_reachable, redis_reachable, report
 from benchmarks._http import checked, drive, http_request, json_request, serve
+from services.common.app import open_resources
 from services.common.clock import SystemClock
 from services.common.keys import SigningKey
 from services.common.migrations import upgrade_service_database
@@ -78,6 +79,8 @@ async def prepare(settings: ConsentSettings, consents: int) -> tuple[int, bool]:
     """Load the purpose and `consents` granted artefacts unless a previous run left them valid; (count, loaded)."""
     await upgrade_service_database(settings, MIGRATIONS_DIR)
     app = create_app(settings)
+    opened = open_resources(app)  # its database alone: no bus, outbox relay or timers
+    await opened.__aenter__()
     now = SystemClock().now()
     purpose_table, consent_table = Purpose.__table__, Consent.__table__
     async with app.state.engine.begin() as connection:
@@ -90,7 +93,7 @@ async def prepare(settings: ConsentSettings, consents: int) -> tuple[int, bool]:
             and soonest is not None
             and soonest.replace(tzinfo=UTC) > now + timedelta(days=2)
         ):
-            await app.state.engine.dispose()
+            await opened.__aexit__(None, None, None)
             return present, False
         for table in ("receipts", "consent_events", "consents", "purpose_changes", "purposes", "outbox"):
             await connection.execute(delete(Consent.metadata.tables[table]))
@@ -129,7 +132,7 @@ async def prepare(settings: ConsentSettings, consents: int) -> tuple[int, bool]:
                 batch = []
         if batch:
             await connection.execute(insert(consent_table), batch)
-    await app.state.engine.dispose()
+    await opened.__aexit__(None, None, None)
     return consents, True
 
 
