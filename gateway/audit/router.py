@@ -98,7 +98,8 @@ async def search_entries(  # noqa: PLR0917 (FastAPI passes query parameters by k
     action: Annotated[str | None, Query(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
+    # 18 digits: every cursor the log hands out, and within a 64-bit integer (a longer one was a 500 on SQLite).
+    cursor: Annotated[str | None, Query(max_length=18, pattern=r"^[0-9]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EntryPage:
     for moment in (since, until):

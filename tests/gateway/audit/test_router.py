@@ -145,7 +145,8 @@ async def test_the_export_is_a_file_that_verifies_offline(gateway_app, clock):
 
 @pytest.mark.parametrize(
     "params",
-    [{"sub": "a\x00b"}, {"actor": "x" * 500}, {"cursor": "9" * 30}, {"limit": 0}, {"since": "2026-01-01T00:00:00"},
+    [{"sub": "a\x00b"}, {"actor": "x" * 500}, {"cursor": "9" * 30}, {"cursor": "9" * 20}, {"limit": 0},
+     {"since": "2026-01-01T00:00:00"},
      {"sub": "\u200b" * 200}],
 )  # fmt: skip
 async def test_bad_search_input_is_a_problem_not_a_server_error(gateway_app, params):
