@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
+from starlette.convertors import Convertor, register_url_convertor
 
 from gateway.audit.errors import AppendOnly, AuditEntryNotFound, CheckpointNotFound, ProofUnavailable
 from gateway.audit.export import export_lines, verify_export
@@ -272,9 +273,23 @@ async def refuse_change(path: str, request: Request) -> None:
     )
 
 
+class _AnyPath(Convertor[str]):
+    """Starlette's `path`, line feeds too (its `.*` stops at one, and such a path got the router's 404)."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("audit_any_path", _AnyPath())
+
 for _method in ("PUT", "PATCH", "DELETE"):  # one operation id per method (OpenAPI wants them unique)
     router.add_api_route(
-        "/{path:path}",
+        "/{path:audit_any_path}",
         refuse_change,
         methods=[_method],
         operation_id=f"refuse_audit_{_method.lower()}",

@@ -83,7 +83,8 @@ async def test_only_auditor_and_oversight_read_the_log(gateway_app, clock, heade
 @pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH"])
 async def test_no_route_updates_or_deletes_an_entry(gateway_app, clock, method):
     appended = await _seed(gateway_app, clock)
-    for path in (f"/audit/entries/{appended[3].event_id}", "/audit/entries", "/audit/checkpoint"):
+    # a path with a line feed too (the fuzz through the gateway found it answered 404, not 405)
+    for path in (f"/audit/entries/{appended[3].event_id}", "/audit/entries", "/audit/checkpoint", "/audit/a%0Ab"):
         response = await gateway_app.client.request(method, path, headers=as_caller("oversight"))
         assert response.status_code == 405, path
         assert "GET" in response.headers["allow"]
