@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, arguments, postgres_reachable, redis_reachable, report
 from benchmarks._http import checked, drive, http_request, json_request, serve
+from services.common.app import open_resources
 from services.common.clock import SystemClock
 from services.common.keys import SigningKey
 from services.common.migrations import upgrade_service_database
@@ -81,6 +82,8 @@ async def prepare(settings: ConsentSettings, consents: int) -> tuple[int, bool]:
     """Load the purpose and `consents` granted artefacts unless a previous run left them valid; (count, loaded)."""
     await upgrade_service_database(settings, MIGRATIONS_DIR)
     app = create_app(settings)
+    opened = open_resources(app)  # its database alone: no bus, outbox relay or timers
+    await opened.__aenter__()
     now = SystemClock().now()
     purpose_table, consent_table = Purpose.__table__, Consent.__table__
     async with app.state.engine.connect() as connection:
@@ -94,7 +97,7 @@ async def prepare(settings: ConsentSettings, consents: int) -> tuple[int, bool]:
         and soonest.replace(tzinfo=UTC) > now + timedelta(days=2)
     ):
         await _vacuum(app.state.engine)  # after the look above has ended its transaction, whose lock VACUUM awaits
-        await app.state.engine.dispose()
+        await opened.__aexit__(None, None, None)
         return present, False
     async with app.state.engine.begin() as connection:
         for table in ("receipts", "consent_events", "consents", "purpose_changes", "purposes", "outbox"):
@@ -135,7 +138,7 @@ async def prepare(settings: ConsentSettings, consents: int) -> tuple[int, bool]:
         if batch:
             await connection.execute(insert(consent_table), batch)
     await _vacuum(app.state.engine)
-    await app.state.engine.dispose()
+    await opened.__aexit__(None, None, None)
     return consents, True
 
 

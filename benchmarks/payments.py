@@ -46,6 +46,7 @@ from benchmarks._floor import ROWS as FLOOR_ROWS
 from benchmarks._floor import prepare as prepare_floor
 from benchmarks._http import Request, _cpu_ticks, _cpu_use, checked, drive, http_request, json_request, serve
 from benchmarks.consent import free_port_block
+from services.common.app import open_resources
 from services.common.clock import SystemClock
 from services.common.db import UTCDateTime, insert_unless_conflict, table_of
 from services.common.keys import SigningKey
@@ -395,7 +396,8 @@ async def postgres_rows(
     )  # fmt: skip
     await upgrade_service_database(settings, MIGRATIONS_DIR)
     app = create_app(settings)  # not started: its engine and its payee FSPs' secret (the served workers' key) only
-    sessionmaker = app.state.sessionmaker
+    opened = open_resources(app)  # its database and runtime alone: no bus, outbox relay or timers
+    sessionmaker = (await opened.__aenter__()).sessionmaker
     results: list[Result] = []
     figures: dict[str, Any] = {}
     clock = time.perf_counter()
@@ -469,7 +471,7 @@ async def postgres_rows(
         if committed != transfer.count + warmup:
             raise SystemExit(f"{committed} transfers committed, not {transfer.count + warmup}")
     finally:
-        await app.state.engine.dispose()
+        await opened.__aexit__(None, None, None)
     return results, figures
 
 
@@ -479,7 +481,8 @@ async def sqlite_rows(scratch: Path, items: int) -> tuple[list[Result], float]:
                                 bulk_interval_seconds=0)  # fmt: skip
     await upgrade_service_database(settings, MIGRATIONS_DIR)
     app = create_app(settings)
-    sessionmaker = app.state.sessionmaker
+    opened = open_resources(app)  # its database and runtime alone: no bus, outbox relay or timers
+    sessionmaker = (await opened.__aenter__()).sessionmaker
     try:
         await prepare(sessionmaker, items)
         await fund_programme(sessionmaker, 2 * items * DISBURSED, "bench-funding")
@@ -493,7 +496,7 @@ async def sqlite_rows(scratch: Path, items: int) -> tuple[list[Result], float]:
         job_seconds = time.perf_counter() - started
         paid_in_full("the service's job (SQLite)", await batch_outcome(sessionmaker, "bat_bench_job"), items)
     finally:
-        await app.state.engine.dispose()
+        await opened.__aexit__(None, None, None)
     return [
         Result(f"SQLite baseline: raw set-based SQL paying {items:,} items", items, raw_seconds, [raw_seconds]),
         Result(f"SQLite, 1 process: disbursement job, {items:,} items", items, job_seconds, [job_seconds]),

@@ -178,12 +178,13 @@ app.add_typer(identity_app, name="identity")
 def identity_reindex_names(var_dir: VarDir = Path("var")) -> None:
     """Recompute every person's name blind index after the name matching rules change (idempotent)."""
     from dpi_sandbox.embedded import all_settings
+    from services.common.app import open_resources
     from services.identity.app import create_app as create_identity
     from services.identity.persons.service import person as person_service
 
     async def run() -> int:
         identity = create_identity(all_settings(var_dir)["identity"])  # type: ignore[arg-type]
-        async with identity.state.sessionmaker() as session, session.begin():
+        async with open_resources(identity) as state, state.sessionmaker() as session, session.begin():
             return await person_service.reindex_names(session, rt=identity.state.identity)
 
     console.print(f"identity: {asyncio.run(run())} name index(es) recomputed.")

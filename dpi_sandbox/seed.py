@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from dpi_sandbox.embedded import all_settings
 from dpi_sandbox.registry import entry
+from services.common.app import open_resources
 from services.common.bulk import defer_constraints, restore_constraints
 from services.common.clock import SystemClock
 from services.common.db import create_engine, create_sessionmaker
@@ -109,7 +110,9 @@ async def seed_population(
     for name in ("identity", "exchange"):
         await upgrade_service_database(settings[name], entry(name).migrations_dir)
     identity_settings = settings["identity"]
-    identity_app = create_identity_app(identity_settings)  # type: ignore[arg-type]  # keyring, clock, engine
+    identity_app = create_identity_app(identity_settings)  # type: ignore[arg-type]  # keyring, clock
+    identity_database = open_resources(identity_app)  # its database alone: no bus, outbox relay or timers
+    await identity_database.__aenter__()
     identity_rt, identity_sessions = identity_app.state.identity, identity_app.state.sessionmaker
     exchange_settings = settings["exchange"]
     exchange_engine = create_engine(exchange_settings.resolved_database_url, schema=exchange_settings.resolved_schema)
@@ -142,7 +145,7 @@ async def seed_population(
         if enrolment is not None:
             enrolment.close()
         await exchange_engine.dispose()
-        await identity_app.state.engine.dispose()
+        await identity_database.__aexit__(None, None, None)
         report.seconds = {**run.timings, "total": time.perf_counter() - started}
     return report
 

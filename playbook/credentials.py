@@ -75,7 +75,10 @@ class ClientCredentials(Anonymous):
             return {"Authorization": f"Bearer {await self.id_token(actor)}"}
         if actor.kind != "client" or actor.client is None:
             return await super().headers(name, actor, request)
-        return await self._client_headers(actor.client, request.method, request.url.path)
+        # The path as it goes on the wire (still percent-encoded): the DPoP proof names the URL the request is sent to.
+        return await self._client_headers(
+            actor.client, request.method, request.url.raw_path.decode("ascii").split("?")[0]
+        )
 
     async def _client_headers(self, client_id: str, method: str, path: str) -> dict[str, str]:
         key = self._key(client_id)

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
+from starlette.convertors import Convertor, register_url_convertor
 
 from gateway.audit.errors import AppendOnly, AuditEntryNotFound, CheckpointNotFound, ProofUnavailable
 from gateway.audit.export import export_lines, verify_export
@@ -98,7 +99,8 @@ async def search_entries(  # noqa: PLR0917 (FastAPI passes query parameters by k
     action: Annotated[str | None, Query(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
+    # 18 digits: every cursor the log hands out, and within a 64-bit integer (a longer one was a 500 on SQLite).
+    cursor: Annotated[str | None, Query(max_length=18, pattern=r"^[0-9]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EntryPage:
     for moment in (since, until):
@@ -140,7 +142,11 @@ async def inclusion_proof(
     try:
         return await log.inclusion(index, size)
     except (ValueError, MissingNode) as error:
-        raise ProofUnavailable(f"No inclusion proof of entry {index} in a tree of size {size}.") from error
+        # The caller's numbers are not repeated: a 12-digit one can read as a UIN, which no answer carries.
+        raise ProofUnavailable(
+            "No inclusion proof of that entry in a tree of that size: the index must be below the size, and the "
+            "size at most the log's."
+        ) from error
 
 
 @router.get(
@@ -157,11 +163,11 @@ async def consistency_proof(
 ) -> ConsistencyProofView:
     head = await log.head()
     if new > head.size:
-        raise ProofUnavailable(f"The tree has {head.size} entries, not {new}.")
+        raise ProofUnavailable(f"The tree has {head.size} entries: `new` may be at most that.")
     try:
         return await log.consistency(old, new)
     except (ValueError, MissingNode) as error:
-        raise ProofUnavailable(f"No consistency proof from size {old} to size {new}.") from error
+        raise ProofUnavailable("No consistency proof between those sizes: `old` must be at most `new`.") from error
 
 
 @router.get(
@@ -267,9 +273,23 @@ async def refuse_change(path: str, request: Request) -> None:
     )
 
 
+class _AnyPath(Convertor[str]):
+    """Starlette's `path`, line feeds too (its `.*` stops at one, and such a path got the router's 404)."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("audit_any_path", _AnyPath())
+
 for _method in ("PUT", "PATCH", "DELETE"):  # one operation id per method (OpenAPI wants them unique)
     router.add_api_route(
-        "/{path:path}",
+        "/{path:audit_any_path}",
         refuse_change,
         methods=[_method],
         operation_id=f"refuse_audit_{_method.lower()}",

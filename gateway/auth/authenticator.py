@@ -121,11 +121,14 @@ class GatewayAuthenticator:
         if len(proofs) > 1:
             raise InvalidDpopProof("Send exactly one DPoP header.")
         url = str(request.url.replace(query=None, fragment=None))
+        # The path as the client wrote it, percent-escapes and all: a client signs the URL it sends (RFC 9449
+        # §4.2), and a path holding `#`, `?`, `\` or a space reads otherwise once decoded.
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1")
         try:
             await self._dpop.verify(
                 proofs[0] if proofs else None,
                 method=request.method,
-                urls=[url, self._issuer + request.url.path],
+                urls=[url, self._issuer + request.url.path, *([self._issuer + raw_path] if raw_path else [])],
                 access_token=token,
                 expected_jkt=jkt,
             )

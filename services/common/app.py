@@ -1,25 +1,30 @@
 """The shape every service app shares: factory, lifespan, health, JWKS, problem handlers, deny-by-default routers.
 
-`create_service_app` is a few small builders: the typed state (`ServiceState`: database, key, outbox, idempotency),
-the replay guard, the gateway-assertion verifier, the lifespan (bus, outbox relay, the service's own work, and the
-closing of every handle) and the routes.
+`create_service_app` is a few small builders: the typed state (`ServiceState`), the lifespan and the routes. The
+factory opens nothing: the database, the Redis replay store and the HTTP client for the gateway's JWKS are opened by
+`open_resources` at the start of the lifespan (the database must answer there, or the service does not start, with
+a message that says so), then the replay guard, the gateway-assertion verifier and the idempotency store are built
+on them; then the bus, the outbox relay and the service's own work. On the way out everything is closed again, in
+reverse order. A tool that needs only the database (the seed, a CLI command) enters `open_resources(app)` alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy import MetaData, Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import State
 
@@ -47,6 +52,8 @@ from services.common.logging import RequestIdMiddleware, configure_logging
 from services.common.outbox import Outbox, OutboxRelay, outbox_table
 from services.common.problems import Problem, ServiceUnavailable, Unauthenticated, install_problem_handlers
 from services.common.settings import BusKind, ReplayStore, ServiceSettings
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -93,22 +100,46 @@ class CallerView(BaseModel):
     decision_id: str | None
 
 
+# What the lifespan opens (open_resources) or starts: not there before it runs, nor after it ends.
+OPENED_IN_LIFESPAN = frozenset({"engine", "sessionmaker", "replay_guard", "verifier", "idempotency", "bus", "relay"})
+
+
 class ServiceState(State):
     """What `create_service_app` puts on `app.state`, typed: read it with `service_state(app)`. Services add their
-    own runtime beside it (identity's `app.state.identity`, ...)."""
+    own runtime beside it (identity's `app.state.identity`, ...). The factory sets the settings, clock, key and
+    outbox; `open_resources` (the lifespan's first step) the database handles, replay guard, verifier and
+    idempotency store; the lifespan the bus and relay."""
 
+    spec: ServiceSpec
     settings: ServiceSettings
     service_name: str
     clock: Clock
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
+    gateway_jwks: JwksSource | None  # given by the caller (embedded mode, tests); else fetched or read when opened
+    on_open: Callable[[FastAPI], None] | None  # the service's own step once the handles are open
     signing_key: SigningKey
-    verifier: AssertionVerifier
-    replay_guard: ReplayGuard  # single-use ids; the gateway also keeps its own there (client assertions)
     outbox: Outbox
-    idempotency: IdempotencyStore
+    engine: AsyncEngine  # from open_resources on
+    sessionmaker: async_sessionmaker[AsyncSession]  # from open_resources on
+    replay_guard: ReplayGuard  # single-use ids; the gateway also keeps its own there (client assertions)
+    verifier: AssertionVerifier  # from open_resources on
+    idempotency: IdempotencyStore  # from open_resources on
     bus: Bus  # from the lifespan on
     relay: OutboxRelay  # from the lifespan on
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return super().__getattr__(key)
+        except AttributeError:
+            if key in OPENED_IN_LIFESPAN:
+                raise AttributeError(
+                    f"app.state.{key} exists only while the app's lifespan runs (the factory opens nothing): enter "
+                    "`app.router.lifespan_context(app)`, or `open_resources(app)` for the database alone"
+                ) from None
+            raise
+
+
+class ServiceStartupError(RuntimeError):
+    """A service could not open what it needs to serve (its database): it does not start."""
 
 
 def service_state(app: FastAPI) -> ServiceState:
@@ -127,28 +158,24 @@ def create_service_app(
     bus: Bus | None = None,
     gateway_jwks: JwksSource | None = None,
     extra_lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    on_open: Callable[[FastAPI], None] | None = None,
 ) -> FastAPI:
-    """The app for `spec`: its state, routes, edge rules and problem handlers. Handles to the database, Redis and
-    the gateway's JWKS are built here but connect only when first used; the bus, the outbox relay and the service's
-    own background work start in the lifespan, which closes every handle again on the way out."""
-    clock = clock or SystemClock()
+    """The app for `spec`: its state, routes, edge rules and problem handlers. Nothing is opened here: the lifespan
+    opens the database (which must answer), Redis and the JWKS client, builds what needs them, starts the bus, the
+    outbox relay and the service's own background work, and closes every handle again on the way out. `on_open`
+    builds the service's own runtime on the opened handles (consent's and payments' hold the engine), each time
+    they are opened, by the lifespan or by a tool that opens them alone."""
     configure_logging(json_output=settings.log_format == "json", level=settings.log_level)
-    state = _service_state(spec, settings, clock)
-    redis_client = _redis_client(settings)
-    state.replay_guard = _replay_guard(spec, settings, state, redis_client)
-    jwks_http = build_http_client("http://jwks") if settings.gateway_jwks_url and gateway_jwks is None else None
-    state.verifier = _assertion_verifier(spec, settings, state, gateway_jwks, jwks_http)
-    closers = [client.aclose for client in (jwks_http, redis_client) if client is not None]
     app = FastAPIOffline(
         title=spec.title,
         version=spec.version,
         description=spec.description,
-        lifespan=_lifespan(spec, settings, bus=bus, extra_lifespan=extra_lifespan, closers=closers),
+        lifespan=_lifespan(spec, settings, bus=bus, extra_lifespan=extra_lifespan),
         openapi_tags=[*spec.openapi_tags, {"name": "operations", "description": "Health, readiness and keys."}],
     )
     # Swagger UI and ReDoc come from the installed fastapi-offline package: a workshop room without internet still
     # gets working docs pages (FastAPI's defaults load them from a CDN).
-    app.state = state
+    app.state = _service_state(spec, settings, clock or SystemClock(), gateway_jwks, on_open)
     install_problem_handlers(app)
     _install_routes(app, spec)
     app.add_middleware(ContentLengthGuard, max_body_bytes=settings.max_body_bytes)
@@ -157,26 +184,79 @@ def create_service_app(
     return app
 
 
-def _service_state(spec: ServiceSpec, settings: ServiceSettings, clock: Clock) -> ServiceState:
-    """The database handles, the signing key, the outbox and the idempotency store; the verifier comes next."""
-    pool: dict[str, int] = {} if settings.database_pool_size is None else {"pool_size": settings.database_pool_size}
-    engine = create_engine(
-        settings.resolved_database_url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin, **pool
-    )
+def _service_state(
+    spec: ServiceSpec,
+    settings: ServiceSettings,
+    clock: Clock,
+    gateway_jwks: JwksSource | None,
+    on_open: Callable[[FastAPI], None] | None,
+) -> ServiceState:
+    """What needs no connection: settings, clock, the signing key and the outbox. open_resources adds the rest."""
     state = ServiceState()
-    state.settings, state.service_name, state.clock = settings, spec.name, clock
-    state.engine, state.sessionmaker = engine, create_sessionmaker(engine)
+    state.spec, state.settings, state.service_name, state.clock = spec, settings, spec.name, clock
+    state.gateway_jwks, state.on_open = gateway_jwks, on_open
     # The app's clock decides which retired keys are still published (tests run on a frozen one).
     state.signing_key = load_or_create_signing_key(settings.resolved_keys_dir, spec.name, now=clock.now())
     state.outbox = Outbox(spec.metadata.tables["outbox"], clock)
-    state.idempotency = IdempotencyStore(
-        engine,
+    return state
+
+
+@asynccontextmanager
+async def open_resources(app: FastAPI) -> AsyncIterator[ServiceState]:
+    """Open the app's database (and check that it answers: a service that cannot reach it does not start, with a
+    ServiceStartupError naming the database), the Redis replay store and the JWKS client; build the replay guard,
+    the assertion verifier and the idempotency store on them; close them all on the way out."""
+    state = service_state(app)
+    spec, settings = state.spec, state.settings
+    async with AsyncExitStack() as stack:
+        state.engine = await _open_database(spec, settings)
+        stack.push_async_callback(state.engine.dispose)
+        state.sessionmaker = create_sessionmaker(state.engine)
+        redis_client = _redis_client(settings)
+        if redis_client is not None:
+            stack.push_async_callback(redis_client.aclose)
+        state.replay_guard = _replay_guard(spec, settings, state, redis_client)
+        jwks_http = None
+        if state.gateway_jwks is None and settings.gateway_jwks_url:
+            jwks_http = build_http_client("http://jwks")
+            stack.push_async_callback(jwks_http.aclose)
+        state.verifier = _assertion_verifier(spec, settings, state, jwks_http)
+        state.idempotency = _idempotency_store(spec, settings, state)
+        if state.on_open is not None:
+            state.on_open(app)
+        try:
+            yield state
+        finally:  # closed handles are not left for anyone to use
+            for key in ("idempotency", "verifier", "replay_guard", "sessionmaker", "engine"):
+                with suppress(AttributeError):
+                    delattr(state, key)
+
+
+async def _open_database(spec: ServiceSpec, settings: ServiceSettings) -> AsyncEngine:
+    pool: dict[str, int] = {} if settings.database_pool_size is None else {"pool_size": settings.database_pool_size}
+    url = settings.resolved_database_url
+    engine = create_engine(url, schema=settings.resolved_schema, sqlite_begin=spec.sqlite_begin, **pool)
+    try:
+        await ping(engine)
+    except Exception as error:
+        await engine.dispose()
+        where = make_url(url).render_as_string(hide_password=True)
+        log.error("service.database_unreachable", service=spec.name, database=where, error=type(error).__name__)
+        raise ServiceStartupError(
+            f"The {spec.name} service cannot reach its database at {where} ({type(error).__name__}: {error}). "
+            f"Check DPI_{spec.name.upper()}_DATABASE_URL and that the server is up; the service does not start."
+        ) from error
+    return engine
+
+
+def _idempotency_store(spec: ServiceSpec, settings: ServiceSettings, state: ServiceState) -> IdempotencyStore:
+    return IdempotencyStore(
+        state.engine,
         spec.metadata.tables[IDEMPOTENCY_TABLE],
-        clock,
+        state.clock,
         retention=timedelta(seconds=settings.idempotency_retention_seconds),
         in_flight_timeout=timedelta(seconds=settings.idempotency_in_flight_seconds),
     )
-    return state
 
 
 def _redis_client(settings: ServiceSettings) -> aioredis.Redis | None:
@@ -195,13 +275,10 @@ def _replay_guard(
 
 
 def _assertion_verifier(
-    spec: ServiceSpec,
-    settings: ServiceSettings,
-    state: ServiceState,
-    gateway_jwks: JwksSource | None,
-    jwks_http: httpx.AsyncClient | None,
+    spec: ServiceSpec, settings: ServiceSettings, state: ServiceState, jwks_http: httpx.AsyncClient | None
 ) -> AssertionVerifier:
     """The gateway-assertion verifier, with the gateway's keys given, fetched over HTTP, or read from its file."""
+    gateway_jwks = state.gateway_jwks
     if gateway_jwks is None:
         gateway_jwks = (
             RemoteJwks(settings.gateway_jwks_url, jwks_http)
@@ -223,41 +300,34 @@ def _lifespan(
     *,
     bus: Bus | None,
     extra_lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
-    closers: Sequence[Callable[[], Awaitable[None]]],
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Open the bus (unless one is given) and start the outbox relay, then the service's own lifespan; on the way
-    out stop them and close every handle the app holds."""
+    """Open the resources, then the bus (unless one is given) and the outbox relay, then the service's own
+    lifespan; on the way out stop them and close every handle, in reverse order."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = service_state(app)
-        owned_bus: Bus | None = None
-        if bus is not None:
-            state.bus = bus
-        elif settings.bus is BusKind.nats:
-            state.bus = owned_bus = await NatsJetStreamBus(
-                settings.nats_url, stream=settings.nats_stream, prefix=settings.nats_prefix
-            ).connect()
-        else:
-            state.bus = owned_bus = InProcessBus()
-        state.relay = OutboxRelay(
-            state.sessionmaker,
-            spec.metadata.tables["outbox"],
-            state.bus,
-            state.clock,
-            retention=timedelta(seconds=settings.outbox_retention_seconds),
-        )
-        state.relay.start()
-        try:
-            async with extra_lifespan(app) if extra_lifespan is not None else nullcontext():
-                yield
-        finally:
-            await state.relay.stop()
-            if owned_bus is not None:
-                await owned_bus.close()
-            for close in closers:
-                await close()
-            await state.engine.dispose()
+        async with open_resources(app) as state, AsyncExitStack() as stack:
+            if bus is not None:
+                state.bus = bus
+            elif settings.bus is BusKind.nats:
+                state.bus = await NatsJetStreamBus(
+                    settings.nats_url, stream=settings.nats_stream, prefix=settings.nats_prefix
+                ).connect()
+                stack.push_async_callback(state.bus.close)
+            else:
+                state.bus = InProcessBus()
+                stack.push_async_callback(state.bus.close)
+            state.relay = OutboxRelay(
+                state.sessionmaker,
+                spec.metadata.tables["outbox"],
+                state.bus,
+                state.clock,
+                retention=timedelta(seconds=settings.outbox_retention_seconds),
+            )
+            state.relay.start()
+            stack.push_async_callback(state.relay.stop)
+            await stack.enter_async_context(extra_lifespan(app) if extra_lifespan is not None else nullcontext())
+            yield
 
     return lifespan
 

@@ -53,12 +53,14 @@ SPEC = ServiceSpec(
 def create_app(settings: ConsentSettings | None = None, **runtime: Any) -> FastAPI:
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or ConsentSettings()
-    app = create_service_app(SPEC, settings, extra_lifespan=expiry_lifespan, **runtime)
-    app.state.consent = Runtime(
-        clock=app.state.clock,
-        outbox=app.state.outbox,
-        signing_key=app.state.signing_key,
-        settings=settings,
-        engine=app.state.engine,
-    )
-    return app
+
+    def on_open(app: FastAPI) -> None:  # the runtime holds the engine, opened with the app's resources
+        app.state.consent = Runtime(
+            clock=app.state.clock,
+            outbox=app.state.outbox,
+            signing_key=app.state.signing_key,
+            settings=settings,
+            engine=app.state.engine,
+        )
+
+    return create_service_app(SPEC, settings, extra_lifespan=expiry_lifespan, on_open=on_open, **runtime)

@@ -111,10 +111,15 @@ def spec_for(settings: IdentitySettings) -> ServiceSpec:
 def create_app(settings: IdentitySettings | None = None, **runtime: Any) -> FastAPI:
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or IdentitySettings()
-    app = create_service_app(spec_for(settings), settings, extra_lifespan=escalation_lifespan, **runtime)
     keyring = Keyring.from_settings(settings)
+
+    def on_open(app: FastAPI) -> None:
+        idempotency: IdempotencyStore = app.state.idempotency
+        idempotency.protector = SealedResponses(keyring)
+        idempotency.reused, idempotency.in_progress = IdempotencyKeyReused, IdempotencyInProgress
+
+    app = create_service_app(
+        spec_for(settings), settings, extra_lifespan=escalation_lifespan, on_open=on_open, **runtime
+    )
     app.state.identity = Runtime(keyring=keyring, clock=app.state.clock, outbox=app.state.outbox, settings=settings)
-    idempotency: IdempotencyStore = app.state.idempotency
-    idempotency.protector = SealedResponses(keyring)
-    idempotency.reused, idempotency.in_progress = IdempotencyKeyReused, IdempotencyInProgress
     return app

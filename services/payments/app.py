@@ -101,13 +101,15 @@ async def payments_lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: PaymentsSettings | None = None, **runtime: Any) -> FastAPI:
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or PaymentsSettings()
-    app = create_service_app(SPEC, settings, extra_lifespan=payments_lifespan, **runtime)
-    app.state.payments = Runtime(
-        clock=app.state.clock,
-        engine=app.state.engine,
-        outbox=app.state.outbox,
-        settings=settings,
-        signing_key=app.state.signing_key,
-        payee_fsps=SimulatedPayeeFsp.of_service_key(app.state.signing_key),
-    )
-    return app
+
+    def on_open(app: FastAPI) -> None:  # the runtime holds the engine, opened with the app's resources
+        app.state.payments = Runtime(
+            clock=app.state.clock,
+            engine=app.state.engine,
+            outbox=app.state.outbox,
+            settings=settings,
+            signing_key=app.state.signing_key,
+            payee_fsps=SimulatedPayeeFsp.of_service_key(app.state.signing_key),
+        )
+
+    return create_service_app(SPEC, settings, extra_lifespan=payments_lifespan, on_open=on_open, **runtime)

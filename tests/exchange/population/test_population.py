@@ -114,6 +114,7 @@ async def test_the_same_seed_gives_the_same_people_on_sqlite_and_postgresql(data
 
 
 async def test_identity_and_the_registries_know_the_same_people(tmp_path):
+    from services.common.app import open_resources
     from services.identity.app import create_app
     from services.identity.config import IdentitySettings
     from services.identity.persons.models import Person
@@ -123,9 +124,8 @@ async def test_identity_and_the_registries_know_the_same_people(tmp_path):
     await seed_population(people=300, seed=4, var_dir=tmp_path, overrides=settings)
     population = {p.sub: p for p in people(4, 300)}
     identity = create_app(IdentitySettings(_env_file=None, var_dir=tmp_path, **settings["identity"]))  # type: ignore[call-arg]
-    async with identity.state.sessionmaker() as session:
+    async with open_resources(identity) as state, state.sessionmaker() as session:
         enrolled = {p.sub: p for p in await session.scalars(select(Person))}
-    await identity.state.engine.dispose()
     assert set(enrolled) == {sub for sub, p in population.items() if p.has_foundational_id}
     for sub, person in enrolled.items():
         values = {

@@ -5,6 +5,7 @@ the payments service's caller echo: no payment route exists on main yet)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -120,6 +121,17 @@ async def test_a_dpop_bound_token_without_a_proof_is_401(gw, bank):
     no_proof = await gw.http.get(MONEY, headers={"Authorization": f"DPoP {token}"})
     assert _problem(no_proof, 401)["code"] == "gateway.invalid_dpop_proof"
     assert 'error="invalid_dpop_proof"' in no_proof.headers["www-authenticate"]
+
+
+@pytest.mark.rule("SG-SEC-1")
+async def test_a_dpop_proof_names_the_url_as_sent_even_when_its_path_holds_escaped_characters(gw, bank):
+    """A path parameter with `#`, `?`, a backslash or a space travels percent-encoded; the client signs that URL
+    (RFC 9449 §4.2), and the gateway takes it (the fuzz through the gateway found such calls refused with 401)."""
+    token = await gw.access_token(bank, dpop=True)
+    path = "/payments/v1/transfers/" + quote("tr#1?x\\y z", safe="")
+    proof = bank.dpop_proof("GET", PUBLIC_URL + path, access_token=token)
+    response = await gw.http.get(path, headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    assert response.status_code != 401, response.text
 
 
 @pytest.mark.rule("SG-SEC-1")

@@ -92,9 +92,11 @@ async def test_replay_is_refused_across_two_instances_sharing_a_database(service
 
     headers = gateway.headers("identity")
     assert (await first.client.get("/v1/caller", headers=headers)).status_code == 200
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://replica") as client:
+    async with (
+        second.router.lifespan_context(second),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://replica") as client,
+    ):
         _assert_401_problem(await client.get("/v1/caller", headers=headers))
-    await second.state.engine.dispose()
 
 
 async def test_unsigned_alg_none_assertion_is_refused(service_factory, gateway):
