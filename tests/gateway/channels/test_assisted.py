@@ -140,6 +140,6 @@ async def test_an_operator_asks_for_a_correction_for_the_person(edge: Edge) -> N
     case = response.json()["result"]
     assert (case["field"], case["status"], case["channel"]) == ("family_name", "open", "assisted")
     mine = await edge.identity.as_subject(person.sub, "GET", "/v1/me/corrections")
-    assert [c["id"] for c in mine.json()] == [case["id"]]
+    assert [c["id"] for c in mine.json()["items"]] == [case["id"]]
     asked = [e for e in _assisted_events(await edge.audit_events(), person.sub) if "corrections" in e["action"]]
     assert len(asked) == 1 and asked[0]["assisted_by"] == OPERATOR and asked[0]["decision"] == "permit"
