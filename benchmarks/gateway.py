@@ -317,8 +317,8 @@ async def main(quick: bool) -> None:
     people = 40 if quick else 150
     notes = [
         f"uvicorn (httptools, uvloop), one process per app; the load driver is another process keeping {IN_FLIGHT} "
-        "requests in flight. The machine is shared with other engineers' work during this session: figures vary "
-        "from run to run.",
+        f"requests in flight. Load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (on a "
+        "machine shared with other work, figures vary from run to run).",
         "Permitted eKYC: consent covers full_name, date_of_birth and address; identity releases them after the "
         "person's simulated biometric matches. Direct rows send the body without the VID (the assertion names the "
         "sub), so identity does the same work in both.",

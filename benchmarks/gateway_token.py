@@ -207,8 +207,9 @@ async def main(quick: bool) -> None:
     workers = os.cpu_count() or 1
     notes = [
         f"uvicorn (httptools, uvloop), {workers} gateway worker processes (one per core) on separate ports; the load "
-        f"driver is another process on the same {workers} cores with {IN_FLIGHT} requests in flight. The machine is "
-        "shared with other engineers' work while this runs: figures vary from run to run.",
+        f"driver is another process on the same {workers} cores with {IN_FLIGHT} requests in flight. Load average "
+        f"at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (on a machine shared with other work, "
+        "figures vary from run to run).",
         f"{CLIENTS} registered, approved clients take turns; every request carries its own freshly signed "
         "private_key_jwt assertion (unique jti), signed before the clock starts.",
     ]
