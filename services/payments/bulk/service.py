@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -82,7 +81,7 @@ class BulkService:
         facts = {
             "programme": caller.client_id, "message_id": message_id, "format": fmt, "source_account_id": source.id,
             "currency": currency, "item_count": len(rows), "control_sum": to_text(total, currency),
-            "items_sha256": _digest([{k: row[k] for k in DIGESTED} for row in rows]),
+            "items_sha256": items_digest([{k: row[k] for k in DIGESTED} for row in rows]),
         }  # fmt: skip
         await record_service.sign(
             session, transaction_id=batch_id, kind="disbursement", step=Step.initiation, facts=facts, rt=rt
@@ -163,7 +162,7 @@ class BulkService:
         facts = {
             "first_seq": low, "last_seq": high - 1, "paid": paid, "failed": failed,
             "paid_sum": to_text(paid_sum, batch.currency), "currency": batch.currency,
-            "source_account_id": batch.source_account_id, "items_sha256": _digest(chunk),
+            "source_account_id": batch.source_account_id, "items_sha256": items_digest(chunk),
         }  # fmt: skip
         await record_service.sign(
             session, transaction_id=batch.id, kind="disbursement", step=Step.commit, facts=facts, rt=rt
@@ -218,32 +217,11 @@ def _rows(batch_id: str, items: list[tuple[str, str, str]], currency: str) -> tu
     return rows, total
 
 
-_SAFE_INTEGER = 2**53 - 1  # beyond it RFC 8785 writes ECMAScript number forms, not digits
-
-
-def _digest(items: list[dict[str, Any]]) -> str:
-    """SHA-256 of the items' canonical JSON, each item with the keys of `DIGESTED` (seq, end-to-end id, person,
-    amount and, once paid, status, reason and account): a verifier recomputes it from the items endpoint and
-    compares it with the signed record."""
-    return hashlib.sha256(canonical_items(items)).hexdigest()
-
-
-def canonical_items(items: list[dict[str, Any]]) -> bytes:
-    """RFC 8785 canonical JSON of flat objects with ASCII keys, byte for byte, without the library's pure-Python walk
-    where it can: for values that are strings, None or safe integers, JCS is Python's compact JSON with sorted keys
-    and non-ASCII left as it is (the same short escapes, other control characters as lowercase \\u00xx). A batch's
-    items are hashed at intake and at every chunk, so this is most of the job's CPU otherwise."""
-    plain = all(
-        type(value) is str or value is None or (type(value) is int and -_SAFE_INTEGER <= value <= _SAFE_INTEGER)
-        for item in items
-        for value in item.values()
-    )
-    if plain:
-        try:
-            return json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        except UnicodeEncodeError:  # a lone surrogate: the library's answer (or refusal) stands
-            pass
-    return jws.canonical_json(items)
+def items_digest(items: list[dict[str, Any]]) -> str:
+    """SHA-256 of the items' RFC 8785 canonical JSON (the kit's `jws.canonical_json`), each item with the keys of
+    `DIGESTED` (seq, end-to-end id, person, amount and, once paid, status, reason and account): a verifier recomputes
+    it from the items endpoint with any JCS implementation and compares it with the signed record."""
+    return hashlib.sha256(jws.canonical_json(items)).hexdigest()
 
 
 def batch_read(batch: Batch) -> BatchRead:
