@@ -10,6 +10,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.db import fetch_prepared, insert_unless_conflict, table_of
+from services.common.paging import PageRequest
+from services.common.repository import Repository
 from services.payments.ledger.models import Account
 from services.payments.mapper.models import Link
 
@@ -41,13 +43,8 @@ async def resolve_one(executor: AsyncSession | AsyncConnection, ref_type: str, p
     return (await executor.execute(_RESOLVE_ONE, values)).first()
 
 
-class MapperRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> MapperRepository:
-        return cls(session)
+class MapperRepository(Repository[Link]):
+    model = Link
 
     async def lock_person(self, ref_type: str, person_ref: str) -> list[Link]:
         """The person's links, locked until commit: default changes for one person happen one at a time."""
@@ -62,13 +59,19 @@ class MapperRepository:
     async def insert(self, values: dict[str, Any]) -> bool:
         return await insert_unless_conflict(self.session, links, values)
 
-    async def get(self, link_id: str) -> Link | None:
-        return await self.session.get(Link, link_id, populate_existing=True)
-
     async def set_default(self, ref_type: str, person_ref: str, link_id: str, at: datetime) -> None:
         person = (links.c.ref_type == ref_type) & (links.c.person_ref == person_ref)
         await self.session.execute(update(links).where(person, links.c.is_default).values(is_default=False))
         await self.session.execute(update(links).where(links.c.id == link_id).values(is_default=True, updated_at=at))
+
+    async def page_for(self, ref_type: str, person_ref: str, paging: PageRequest) -> Sequence[tuple[Link, Account]]:
+        """A page of one person's links with their accounts, oldest first (ids are time-ordered UUIDv7)."""
+        statement = (
+            select(Link, Account)
+            .join(Account, Account.id == Link.account_id)
+            .where(Link.ref_type == ref_type, Link.person_ref == person_ref)
+        )
+        return [(row[0], row[1]) for row in await self.page(statement, paging)]
 
     async def list_for(self, ref_type: str, person_ref: str) -> Sequence[tuple[Link, Account]]:
         statement = (

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from services.common.auth import SessionDep
 from services.common.http import FIELDS_RETURNED_HEADER
+from services.common.paging import PageParams
 from services.common.problems import PolicyDenied, problem_responses
 from services.payments.deps import FspDep, ResolverDep, RuntimeDep, SubjectDep
 from services.payments.ledger.errors import AccountNotFound, ParticipantNotFound
@@ -16,6 +17,7 @@ from services.payments.mapper.errors import LinkExists, LinkNotFound, NotAccount
 from services.payments.mapper.models import RefType
 from services.payments.mapper.schemas import (
     LinkCreate,
+    LinkPage,
     LinkRead,
     LinkUpdate,
     MyLinkCreate,
@@ -101,12 +103,13 @@ async def resolve_many(body: ResolveMany, session: SessionDep, caller: ResolverD
 @me_router.get(
     "",
     summary="My payment links (the person)",
-    description="Where payments to me go: every linked account, and which one is the default.",
-    response_model=list[LinkRead],
+    description="Where payments to me go: every linked account, and which one is the default. Cursor-paginated, "
+    "oldest first, like every list a person reads about themselves.",
+    response_model=LinkPage,
     responses=problem_responses(PolicyDenied),
 )
-async def my_links(session: SessionDep, caller: SubjectDep) -> list[LinkRead]:
-    return await mapper_service.my_links(session, caller)
+async def my_links(session: SessionDep, caller: SubjectDep, paging: PageParams) -> LinkPage:
+    return await mapper_service.my_links(session, caller, paging)
 
 
 @me_router.post(

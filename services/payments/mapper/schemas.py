@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.paging import Page
 from services.payments.ledger.models import AccountKind
 from services.payments.ledger.schemas import Address, Slug, SubRef
 from services.payments.mapper.models import RefType
@@ -49,6 +50,10 @@ class LinkRead(BaseModel):
     default: bool
     created_at: datetime
     updated_at: datetime
+
+
+class LinkPage(Page[LinkRead]):
+    """A page of a person's payment links, oldest first."""
 
 
 class Resolution(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.common.assertion import Caller
 from services.common.db import autocommit_connection
 from services.common.ids import new_id
+from services.common.paging import PageRequest
 from services.common.problems import PolicyDenied
 from services.payments.deps import Runtime, subject_sub
 from services.payments.ledger.errors import AccountNotFound
@@ -22,6 +23,7 @@ from services.payments.mapper.models import Link, RefType
 from services.payments.mapper.repository import MapperRepository, resolve_one
 from services.payments.mapper.schemas import (
     LinkCreate,
+    LinkPage,
     LinkRead,
     LinkUpdate,
     MyLinkCreate,
@@ -76,9 +78,9 @@ class MapperService:
         )
 
     # --- by the person themselves --------------------------------------------------------------------------------
-    async def my_links(self, session: AsyncSession, caller: Caller) -> list[LinkRead]:
-        pairs = await MapperRepository.from_session(session).list_for(RefType.sub.value, subject_sub(caller))
-        return [_read(link, account) for link, account in pairs]
+    async def my_links(self, session: AsyncSession, caller: Caller, paging: PageRequest) -> LinkPage:
+        pairs = await MapperRepository.from_session(session).page_for(RefType.sub.value, subject_sub(caller), paging)
+        return LinkPage.of(pairs, paging, position=lambda pair: pair[0].id, item=lambda pair: _read(*pair))
 
     async def link_mine(self, session: AsyncSession, caller: Caller, body: MyLinkCreate, *, rt: Runtime) -> LinkRead:
         sub = subject_sub(caller)
@@ -121,7 +123,7 @@ class MapperService:
             {"link_id": link_id, "ref_type": ref_type.value, "person_ref": person_ref, "fsp_id": account.participant_id,
              "default": make_default, "by": caller.client_id},
         )  # fmt: skip
-        link = await repository.get(link_id)
+        link = await repository.get(link_id, populate_existing=True)
         assert link is not None
         return _read(link, account)
 
@@ -142,7 +144,7 @@ class MapperService:
             await repository.set_default(link.ref_type, link.person_ref, link.id, now)
         await session.flush()
         await rt.outbox.add(session, "payments.link.updated", {"link_id": link.id, "by": caller.client_id})
-        fresh = await repository.get(link.id)
+        fresh = await repository.get(link.id, populate_existing=True)
         target = await LedgerRepository.from_session(session).get_account(link.account_id)
         assert fresh is not None and target is not None
         return _read(fresh, target)
@@ -179,7 +181,7 @@ class MapperService:
         return account
 
     async def _link_of_fsp(self, session: AsyncSession, caller: Caller, link_id: str) -> Link:
-        link = await MapperRepository.from_session(session).get(link_id)
+        link = await MapperRepository.from_session(session).get(link_id, populate_existing=True)
         if link is None:
             raise LinkNotFound(f"No link {link_id}.")
         account = await LedgerRepository.from_session(session).get_account(link.account_id)
@@ -189,7 +191,7 @@ class MapperService:
         return link
 
     async def _my_link(self, session: AsyncSession, caller: Caller, link_id: str) -> Link:
-        link = await MapperRepository.from_session(session).get(link_id)
+        link = await MapperRepository.from_session(session).get(link_id, populate_existing=True)
         if link is None or link.ref_type != RefType.sub.value or link.person_ref != subject_sub(caller):
             raise LinkNotFound(f"You have no link {link_id}.")
         return link

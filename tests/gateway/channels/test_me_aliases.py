@@ -102,7 +102,7 @@ async def test_a_person_reaches_their_payment_links_under_me(full_edge: Edge) ->
     person = await full_edge.person()
     listed = await full_edge.client.get("/me/payment-links", headers=_citizen(person.sub))
     assert listed.status_code == 200, listed.text
-    assert listed.json() == []
+    assert listed.json() == {"items": [], "next_cursor": None}
     # an account that is not the person's cannot be linked as theirs; the service's answer comes back as it is
     foreign = await full_edge.client.post(
         "/me/payment-links", json={"fsp_id": "bank-a", "address": "6001"}, headers=_citizen(person.sub)

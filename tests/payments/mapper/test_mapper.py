@@ -89,12 +89,16 @@ async def test_a_person_sees_and_changes_their_own_links(api):
     async def me(method: str, path: str = "", **kwargs):  # type: ignore[no-untyped-def]
         return await api.call(method, f"/v1/me/payment-links{path}", roles=SUBJECT, subject_ref="sub-zola", **kwargs)
 
-    assert (await me("GET")).json() == []
+    assert (await me("GET")).json() == {"items": [], "next_cursor": None}
     bank = await me("POST", json={"fsp_id": "bank-a", "address": "6001"})
     wallet = await me("POST", json={"fsp_id": "momo", "address": "+000555601", "default": True})
     assert bank.status_code == wallet.status_code == 201
-    listed = (await me("GET")).json()
+    listed = (await me("GET")).json()["items"]
     assert [(link["address"], link["default"]) for link in listed] == [("6001", False), ("+000555601", True)]
+    first = (await me("GET", "?limit=1")).json()
+    rest = (await me("GET", f"?limit=1&cursor={first['next_cursor']}")).json()
+    assert [link["address"] for link in first["items"] + rest["items"]] == ["6001", "+000555601"]
+    assert rest["next_cursor"] is None
     # Someone else's account cannot be linked as mine: the answer does not tell whether it exists.
     other = await me("POST", json={"fsp_id": "bank-b", "address": "6002"})
     assert other.status_code == 404
@@ -106,7 +110,7 @@ async def test_a_person_sees_and_changes_their_own_links(api):
                             subject_ref="sub-other")  # fmt: skip
     assert theirs.status_code == 404
     assert (await me("DELETE", f"/{bank.json()['id']}")).status_code == 204
-    assert [link["address"] for link in (await me("GET")).json()] == ["+000555601"]
+    assert [link["address"] for link in (await me("GET")).json()["items"]] == ["+000555601"]
     assert (await _resolve(api, "sub-zola")).json()["address"] == "+000555601"
 
 
