@@ -11,7 +11,7 @@ import contextlib
 import functools
 import re
 from collections import namedtuple
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -238,16 +238,8 @@ async def fetch_prepared(
     compiled statement: for an INSERT built without `.values()`, every column (None for NULL)."""
     if connection.dialect.name != "postgresql":
         return (await connection.execute(statement, dict(values))).all()
-    compiled = prepared(statement, connection.dialect)
-    driver: Any = (await connection.get_raw_connection()).driver_connection
-    try:
-        records = await driver.fetch(compiled.sql, *compiled.arguments(values))
-    except BaseException as error:
-        await connection.invalidate()
-        if isinstance(error, Exception) and hasattr(error, "sqlstate"):
-            raise DBAPIError(compiled.sql, None, error, hide_parameters=True) from error
-        raise
-    return [compiled.row(*record) for record in records]
+    driver = (await connection.get_raw_connection()).driver_connection
+    return await _driver_fetch(driver, prepared(statement, connection.dialect), values, connection.invalidate)
 
 
 async def fetch_prepared_pooled(engine: AsyncEngine, statement: Executable, values: Mapping[str, Any]) -> Sequence[Any]:
@@ -259,18 +251,29 @@ async def fetch_prepared_pooled(engine: AsyncEngine, statement: Executable, valu
     if engine.dialect.name != "postgresql":
         async with engine.begin() as connection:
             return (await connection.execute(statement, dict(values))).all()
-    compiled = prepared(statement, engine.dialect)
     pooled = await engine.raw_connection()
+
+    async def invalidate() -> None:
+        await greenlet_spawn(pooled.invalidate)
+
     try:
-        driver: Any = pooled.driver_connection
+        return await _driver_fetch(pooled.driver_connection, prepared(statement, engine.dialect), values, invalidate)
+    finally:
+        await greenlet_spawn(pooled.close)  # back to the pool (a fresh connection replaces an invalidated one)
+
+
+async def _driver_fetch(
+    driver: Any, compiled: Prepared, values: Mapping[str, Any], invalidate: Callable[[], Awaitable[None]]
+) -> Sequence[Any]:
+    """Run a prepared statement on asyncpg; on any failure the connection is invalidated (it never goes back to the
+    pool in an unknown state) and a driver error comes back as SQLAlchemy's DBAPIError."""
+    try:
         records = await driver.fetch(compiled.sql, *compiled.arguments(values))
     except BaseException as error:
-        await greenlet_spawn(pooled.invalidate)  # never hand a connection in an unknown state back to the pool
+        await invalidate()
         if isinstance(error, Exception) and hasattr(error, "sqlstate"):
             raise DBAPIError(compiled.sql, None, error, hide_parameters=True) from error
         raise
-    finally:
-        await greenlet_spawn(pooled.close)  # back to the pool (a fresh connection replaces an invalidated one)
     return [compiled.row(*record) for record in records]
 
 
