@@ -32,10 +32,8 @@ def service_of(method: str, path: str) -> str | None:
     segment = path.split("/")[1] if path.count("/") > 1 else ""
     if segment in SERVICES:
         return segment
-    for route in load_routes():
-        if route.alias and route.method == method and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", route.alias), path):
-            return route.service
-    return None
+    route = load_routes().alias_match(method, path)
+    return route.service if route is not None else None
 
 
 class StepFailed(Exception):

@@ -216,6 +216,7 @@ class RouteTable:
         self.roles = declared.roles
         self.routes = declared.routes
         self._by_service: dict[str, list[tuple[re.Pattern[str], Route]]] = {}
+        self._by_alias = [(_compile(r.alias), r) for r in declared.routes if r.alias is not None]
         seen: set[str] = set()
         for route in declared.routes:
             if route.id in seen:
@@ -241,6 +242,13 @@ class RouteTable:
         for pattern, route in self._by_service.get(service, ()):
             if route.method == method and (found := pattern.match(path)):
                 return Match(route, found.groupdict())
+        return None
+
+    def alias_match(self, method: str, path: str) -> Route | None:
+        """The subject route a `/me/...` request stands for, or None."""
+        for pattern, route in self._by_alias:
+            if route.method == method and pattern.match(path):
+                return route
         return None
 
     def allowed_methods(self, service: str, path: str) -> list[str]:
