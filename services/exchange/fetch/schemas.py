@@ -7,10 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.common.http import FIELDS_RETURNED_HEADER
 from services.exchange.members.schemas import FieldName
 
-FIELDS_HEADER = FIELDS_RETURNED_HEADER
 MESSAGE_ID_HEADER = "X-DPI-Message-Id"
 REQUEST_HASH_HEADER = "X-DPI-Request-Hash"  # as X-Road-Request-Hash: what the message log recorded
 

@@ -13,13 +13,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
-from services.common.http import DISCLOSE_AFTER_HEADER
+from services.common.http import DISCLOSE_AFTER_HEADER, FIELDS_RETURNED_HEADER
 from services.common.ids import new_id
 from services.exchange.deps import Runtime
 from services.exchange.errors import ProviderRefused
 from services.exchange.fetch.policy import decide, deny
 from services.exchange.fetch.schemas import (
-    FIELDS_HEADER,
     MESSAGE_ID_HEADER,
     REQUEST_HASH_HEADER,
     FetchRequest,
@@ -160,7 +159,7 @@ class FetchService:
         else:
             await message_log.append(session, entries, rt=rt)  # with the stored payload, in one transaction
         headers = {
-            FIELDS_HEADER: ",".join(returned),
+            FIELDS_RETURNED_HEADER: ",".join(returned),
             MESSAGE_ID_HEADER: message_id,
             REQUEST_HASH_HEADER: request_hash,
             "content-type": "application/json",
