@@ -333,9 +333,12 @@ def service_env(settings: PaymentsSettings, store: ReplayStore) -> dict[str, str
 # --- the rows -----------------------------------------------------------------------------------------------------
 
 
-async def durable_floor(workers: int, operations: int, warmup: int, rows: int, notes: list[str]) -> Result:
-    """The durable floor, served like the service (in a schema of its own: other scripts use bench_floor)."""
-    schema = "bench_payments_floor"
+async def durable_floor(
+    workers: int, operations: int, warmup: int, rows: int, notes: list[str], *, beneficiaries: int
+) -> Result:
+    """The durable floor, served like the service, in a schema of its own named after the run's size (other scripts
+    use bench_floor; two runs of this script at different sizes can share the machine)."""
+    schema = f"bench_payments_floor_{beneficiaries}"
     await prepare_floor(POSTGRES_URL, rows, schema)
     rng = random.Random(11)
     env = {"DPI_BENCH_FLOOR_URL": POSTGRES_URL, "DPI_BENCH_FLOOR_SCHEMA": schema}
@@ -566,7 +569,9 @@ async def main(quick: bool, size: int | None = None, only: str | None = None, ch
             store = ReplayStore.redis if await redis_reachable() else ReplayStore.database
             if store is ReplayStore.database:
                 notes.append(f"Redis at {REDIS_URL} was not reachable: the workers share the database replay store.")
-            floor = await durable_floor(workers, operations, warmup, 100_000 if quick else FLOOR_ROWS, notes)
+            floor = await durable_floor(
+                workers, operations, warmup, 100_000 if quick else FLOOR_ROWS, notes, beneficiaries=beneficiaries
+            )
             results.append(floor)
             progress("baseline rows", clock)
             pg_results, figures = await postgres_rows(
