@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
+
 from dpi_sandbox.registry import ALL, entry
 from services.common.assertion import StaticJwks
 from services.common.bus import InProcessBus
@@ -37,14 +39,21 @@ def pages() -> list[Path]:
     return sorted(p for p in DOCS.glob("*.md") if p.stem in names)
 
 
-def openapi(name: str) -> dict[str, Any]:
+def unstarted_app(name: str, scratch: Path) -> FastAPI:
+    """The service's app as its factory builds it, not started (nothing is opened: the routes and schemas only)."""
     service = entry(name)
+    settings = service.settings_class(
+        _env_file=None, var_dir=scratch, database_url=f"sqlite+aiosqlite:///{scratch}/docs.db"
+    )
+    app: FastAPI = service.factory(
+        settings, clock=FrozenClock(), bus=InProcessBus(), gateway_jwks=StaticJwks({"keys": []})
+    )
+    return app
+
+
+def openapi(name: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
-        settings = service.settings_class(
-            _env_file=None, var_dir=Path(scratch), database_url=f"sqlite+aiosqlite:///{scratch}/docs.db"
-        )
-        app = service.factory(settings, clock=FrozenClock(), bus=InProcessBus(), gateway_jwks=StaticJwks({"keys": []}))
-        document: dict[str, Any] = app.openapi()
+        document: dict[str, Any] = unstarted_app(name, Path(scratch)).openapi()
     return document
 
 

@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from services.common.clock import Instant
 
 LEAF_PREFIX = b'{"index":'
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -65,13 +67,13 @@ class AuditEvent(BaseModel):
         description="On the assisted and text-only channels: how the person confirmed the action taken for them (the "
         "factor and the identity service's auth transaction id, e.g. `otp:ath_...`).",
     )
-    disclose_after: AwareDatetime | None = Field(
+    disclose_after: Instant | None = Field(
         default=None, description="Court-ordered deferral (SG-ACCESS-2): withheld from the subject until then."
     )
     dry_run: bool = False
     status: int | None = Field(default=None, ge=100, le=599, description="The HTTP status the caller received.")
     request_id: Name | None = None
-    time: AwareDatetime | None = Field(default=None, description="When it happened; the log's clock if not given.")
+    time: Instant | None = Field(default=None, description="When it happened; the log's clock if not given.")
 
     def record(self, event_id: str, time: datetime) -> dict[str, Any]:
         """The JSON object that goes into the leaf (all fields, nulls included, so every leaf has one shape)."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.common.clock import Instant
 from services.common.paging import Page
 from services.identity.client import SUB_PATTERN, is_valid_vid
 
@@ -37,7 +38,7 @@ class BreachCreate(BaseModel):
     data_categories: list[Category] = Field(
         min_length=1, max_length=50, description="What was exposed, by name (e.g. full_name, phone, vid)."
     )
-    found_at: AwareDatetime = Field(description="When the breach was discovered: the notice deadline runs from it.")
+    found_at: Instant = Field(description="When the breach was discovered: the notice deadline runs from it.")
     affected: list[AffectedPerson] = Field(min_length=1, max_length=10_000)
 
 

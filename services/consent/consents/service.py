@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
+from services.common.clock import instant_in_utc
 from services.common.ids import new_id
 from services.common.paging import PageRequest
 from services.consent.consents.errors import (
@@ -241,13 +242,19 @@ class ConsentService:
         body: ConsentRequestCreate, purpose: Purpose, now: datetime, rt: Runtime
     ) -> tuple[datetime, datetime]:
         assert body.expires_at is not None, "checked: required"
+        window: dict[str, datetime] = {"valid_from": now}
         for field in ("valid_from", "expires_at"):
             value = getattr(body, field)
-            if value is not None and value.tzinfo is None:
+            if value is None:
+                continue
+            if value.tzinfo is None:
                 raise ArtefactInvalid("SG-CONSENT-5", field, "a time with its UTC offset")
+            try:
+                window[field] = instant_in_utc(value)
+            except ValueError as error:  # e.g. 9999-12-31T23:00:00-05:00, which is year 10000 in UTC
+                raise ArtefactInvalid("SG-CONSENT-5", field, str(error)) from None
         skew = timedelta(seconds=rt.settings.decision_clock_skew_seconds)
-        valid_from = body.valid_from.astimezone(UTC) if body.valid_from is not None else now
-        expires_at = body.expires_at.astimezone(UTC)
+        valid_from, expires_at = window["valid_from"], window["expires_at"]
         if valid_from < now - skew:
             raise ArtefactInvalid("SG-CONSENT-5", "valid_from", "a consent cannot start in the past")
         if expires_at <= valid_from:

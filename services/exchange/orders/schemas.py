@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.clock import Instant
 from services.exchange.members.schemas import FieldName
 
 
@@ -25,8 +26,8 @@ class CourtOrderCreate(BaseModel):
     )
     services: list[Annotated[str, StringConstraints(min_length=1, max_length=240)]] = Field(min_length=1, max_length=20)
     fields: list[FieldName] = Field(min_length=1, max_length=100)
-    expires_at: AwareDatetime
-    disclose_after: AwareDatetime | None = Field(
+    expires_at: Instant
+    disclose_after: Instant | None = Field(
         default=None,
         description="Until when the subject's access log withholds the accesses made under this order "
         "(SG-ACCESS-2); at most the policy maximum after today. None: visible at once.",

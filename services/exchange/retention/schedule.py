@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 
 import structlog
 from fastapi import FastAPI
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.common.bus import Event
+from services.common.clock import Instant
 from services.common.tasks import RepeatingTask
 from services.exchange.deps import Runtime
 from services.exchange.retention.service import retention
@@ -28,8 +29,8 @@ class ConsentEnded(BaseModel):
     """The part of the consent service's event the exchange needs."""
 
     consent_id: str
-    at: AwareDatetime
-    data_life_until: AwareDatetime | None = None
+    at: Instant
+    data_life_until: Instant | None = None
 
 
 async def purge_all(app: FastAPI) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.clock import Instant
 from services.common.paging import Page
 from services.identity.notifications.models import MessageChannel, MessageKind
 
@@ -37,7 +38,7 @@ class NoticeRequest(BaseModel):
         min_length=1, max_length=50, description="The data items received, or the categories exposed."
     )
     purpose: str | None = Field(default=None, max_length=64, description="data_access: the purpose of the use.")
-    at: AwareDatetime = Field(description="When it happened, with its UTC offset.")
+    at: Instant = Field(description="When it happened, with its UTC offset.")
 
 
 class NoticeDelivery(BaseModel):

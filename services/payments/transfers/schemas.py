@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.clock import Instant
 from services.payments.ledger.models import AccountKind
 from services.payments.mapper.schemas import PaymentAddress
 from services.payments.money import Money
@@ -72,7 +73,7 @@ class TransferPrepare(BaseModel):
     payee: PaymentAddress
     amount: Money
     condition: Ilp32
-    expiration: AwareDatetime | None = Field(
+    expiration: Instant | None = Field(
         default=None, description="With its UTC offset; earlier than the scheme's longest timeout, if set."
     )
 

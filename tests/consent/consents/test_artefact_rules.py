@@ -121,6 +121,9 @@ async def test_validity_beyond_the_purposes_maximum_is_refused(api, clock):
     refused(await api.request("CASH", expires_at=naive), "SG-CONSENT-5", "expires_at")
     past_start = (clock.now() - timedelta(days=1)).isoformat()
     refused(await api.request("CASH", valid_from=past_start), "SG-CONSENT-5", "valid_from")
+    # Valid ISO 8601, but year 10000 (or year 0) once in UTC: refused by the rule, not a 500 from the conversion.
+    for field, value in (("expires_at", "9999-12-31T23:00:00-05:00"), ("valid_from", "0001-01-01T01:00:00+05:00")):
+        refused(await api.request("CASH", **{field: value}), "SG-CONSENT-5", field)
     ninety = (clock.now() + timedelta(days=90)).isoformat()
     assert (await api.request("CASH", expires_at=ninety)).status_code == 201
 

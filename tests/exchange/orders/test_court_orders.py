@@ -158,3 +158,15 @@ async def test_orders_are_kept_by_oversight_and_read_by_auditors(police: Exchang
         "POST", "/v1/court-orders", roles=OVERSIGHT, json=order_body(police, services=[SOCIAL], fields=["given_name"])
     )
     assert outside.status_code == 422
+
+
+@pytest.mark.parametrize("field", ["expires_at", "disclose_after"])
+@pytest.mark.parametrize("value", ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+05:00", "2026-12-01T00:00:00"])
+async def test_an_order_time_out_of_range_or_without_an_offset_is_a_422_and_nothing_is_recorded(
+    police: ExchangeApi, field: str, value: str
+):
+    response = await police.call("POST", "/v1/court-orders", roles=OVERSIGHT, json=order_body(police, **{field: value}))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", field]
+    listed = await police.ok("GET", "/v1/court-orders", roles=OVERSIGHT)
+    assert listed == []

@@ -54,6 +54,18 @@ async def test_auditor_and_oversight_search_by_subject_actor_rule_action_and_tim
     assert [e["index"] for e in by_time.json()["items"]] == [12, 11, 10]
 
 
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+05:00", "2026-01-01T00:00:00", "not a time"]
+)
+async def test_a_search_time_out_of_range_or_without_an_offset_is_a_422_not_a_500(gateway_app, clock, moment):
+    await _seed(gateway_app, clock)
+    for bound in ("since", "until"):
+        response = await gateway_app.client.get("/audit/entries", params={bound: moment}, headers=as_caller("auditor"))
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["errors"][0]["loc"] == ["query", bound]
+
+
 async def test_search_pages_with_a_cursor_through_every_entry_once(gateway_app, clock):
     await _seed(gateway_app, clock)
     seen: list[int] = []
