@@ -8,9 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from services.common.auth import SessionDep
-from services.common.problems import PolicyDenied, problem_responses
+from services.common.paging import PageParams
+from services.common.problems import InvalidInput, PolicyDenied, problem_responses
 from services.exchange.deps import AuditorDep
-from services.exchange.messagelog.schemas import FindingRead, LogEntryRead, LogExport, LogHeadRead, VerificationReport
+from services.exchange.messagelog.schemas import (
+    FindingRead,
+    LogEntryPage,
+    LogEntryRead,
+    LogExport,
+    LogHeadRead,
+    VerificationReport,
+)
 from services.exchange.messagelog.service import message_log
 from services.exchange.messagelog.verify import verify_log
 
@@ -19,17 +27,20 @@ router = APIRouter(prefix="/v1/message-log", tags=["message log"])
 
 @router.get(
     "",
-    summary="Message-log entries (auditor)",
-    description="Both sides' entries, optionally of one message id. Entries hold hashes, never payloads.",
-    response_model=list[LogEntryRead],
-    responses=problem_responses(PolicyDenied),
+    summary="Message-log entries, a page at a time (auditor)",
+    description="Both sides' entries in the log's order (the consumer chain, then the provider chain, each by "
+    "sequence), optionally of one message id. Entries hold hashes, never payloads. The whole log for offline "
+    "verification is at `/v1/message-log/export`.",
+    response_model=LogEntryPage,
+    responses=problem_responses(PolicyDenied, InvalidInput),
 )
 async def list_entries(
     session: SessionDep,
     caller: AuditorDep,
+    paging: PageParams,
     message_id: Annotated[str | None, Query(max_length=64)] = None,
-) -> list[LogEntryRead]:
-    return [LogEntryRead.model_validate(e) for e in await message_log.entries(session, message_id=message_id)]
+) -> LogEntryPage:
+    return await message_log.page(session, paging, message_id=message_id)
 
 
 @router.get(

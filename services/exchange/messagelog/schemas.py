@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from services.common.paging import Page
+
 
 class LogEntryRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -18,6 +20,10 @@ class LogEntryRead(BaseModel):
     record: dict[str, Any]
     entry_hash: str
     signature: str
+
+
+class LogEntryPage(Page[LogEntryRead]):
+    """Entries in the log's order: the consumer chain, then the provider chain, each by sequence."""
 
 
 class LogHeadRead(BaseModel):

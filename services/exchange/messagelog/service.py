@@ -17,15 +17,17 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Case, Update, bindparam, case, insert, select, update
+from sqlalchemy import Case, Update, bindparam, case, insert, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.clock import Clock
 from services.common.db import insert_unless_conflict, table_of
 from services.common.keys import SigningKey
+from services.common.paging import InvalidCursor, PageRequest
 from services.common.problems import ServiceUnavailable
 from services.exchange.deps import Runtime
 from services.exchange.messagelog.models import LogEntry, LogHead
+from services.exchange.messagelog.schemas import LogEntryPage, LogEntryRead
 from services.exchange.messagelog.signing import ENTRY_TYPE, HEAD_TYPE, digest, sign
 
 log = structlog.get_logger(__name__)
@@ -230,6 +232,22 @@ class MessageLog:
         if message_id is not None:
             statement = statement.where(LogEntry.message_id == message_id)
         return (await session.scalars(statement)).all()
+
+    async def page(self, session: AsyncSession, paging: PageRequest, *, message_id: str | None = None) -> LogEntryPage:
+        """One page of entries in the log's order (chain, then sequence), after the cursor's (chain, seq)."""
+        statement = select(LogEntry)
+        if message_id is not None:
+            statement = statement.where(LogEntry.message_id == message_id)
+        if paging.after is not None:
+            chain, _, seq = paging.after.partition("|")
+            if not seq.isdigit() or len(seq) > 18:
+                raise InvalidCursor()
+            statement = statement.where(
+                tuple_(LogEntry.chain, LogEntry.seq) > tuple_(literal(chain), literal(int(seq)))
+            )
+        statement = statement.order_by(LogEntry.chain, LogEntry.seq).limit(paging.limit + 1)
+        rows = (await session.scalars(statement)).all()
+        return LogEntryPage.of(rows, paging, position=lambda e: f"{e.chain}|{e.seq}", item=LogEntryRead.model_validate)
 
     async def heads(self, session: AsyncSession) -> Sequence[LogHead]:
         return (await session.scalars(select(LogHead).order_by(LogHead.chain))).all()

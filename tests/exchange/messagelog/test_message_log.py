@@ -43,8 +43,9 @@ async def tamper(api: ExchangeApi, statement) -> None:  # type: ignore[no-untype
 async def test_each_fetch_is_logged_on_both_sides_with_hashes_and_no_payload(logged: ExchangeApi):
     response = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
     message_id = response.headers["X-DPI-Message-Id"]
-    entries = await logged.ok("GET", "/v1/message-log", roles=AUDITOR, params={"message_id": message_id})
-    assert [e["chain"] for e in entries] == ["consumer", "provider"]
+    page = await logged.ok("GET", "/v1/message-log", roles=AUDITOR, params={"message_id": message_id})
+    entries = page["items"]
+    assert [e["chain"] for e in entries] == ["consumer", "provider"] and page["next_cursor"] is None
     consumer, provider = (e["record"] for e in entries)
     assert consumer["seq"] == provider["seq"] == 5
     assert consumer["response_hash"] == hashlib.sha256(response.content).hexdigest()
@@ -53,6 +54,27 @@ async def test_each_fetch_is_logged_on_both_sides_with_hashes_and_no_payload(log
     assert provider["provider"] == "SBX:GOV:CRA:civil-registry" and provider["status"] == 200
     assert consumer["logged_at"] == logged.gateway.clock.now().isoformat()
     assert "Amara" not in json.dumps(entries), "the log holds hashes, never the personal data exchanged"
+
+
+async def test_the_log_pages_through_every_entry_once_in_chain_order(logged: ExchangeApi):
+    for _ in range(3):
+        await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
+    export = await logged.ok("GET", "/v1/message-log/export", roles=AUDITOR)
+    everything = [(e["chain"], e["seq"]) for e in export["entries"]]
+    assert len(everything) >= 6 and everything == sorted(everything)
+    seen: list[tuple[str, int]] = []
+    params: dict[str, str | int] = {"limit": 4}
+    while True:
+        page = await logged.ok("GET", "/v1/message-log", roles=AUDITOR, params=params)
+        assert len(page["items"]) <= 4
+        seen += [(e["chain"], e["seq"]) for e in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert seen == everything
+    for cursor in ("bogus", "YzE6Y29uc3VtZXJ8eA"):  # not base64 of ours; ours around "consumer|x"
+        refused = await logged.call("GET", "/v1/message-log", roles=AUDITOR, params={"cursor": cursor})
+        assert refused.status_code == 422 and refused.json()["type"].endswith("common/invalid-cursor"), refused.text
 
 
 async def test_a_clean_log_verifies(logged: ExchangeApi):
