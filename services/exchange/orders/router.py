@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.common.auth import SessionDep
-from services.common.problems import PolicyDenied, problem_responses
+from services.common.paging import PageParams
+from services.common.problems import InvalidInput, PolicyDenied, problem_responses
 from services.exchange.deps import OrderReaderDep, OversightDep, RuntimeDep
 from services.exchange.orders.errors import CourtOrderNotFound, DeferralTooLong, InvalidCourtOrder
-from services.exchange.orders.schemas import CourtOrderCreate, CourtOrderRead
+from services.exchange.orders.schemas import CourtOrderCreate, CourtOrderPage, CourtOrderRead
 from services.exchange.orders.service import court_orders as order_service
 from services.exchange.paths import RowId
 
@@ -34,11 +35,11 @@ async def record_order(
 @router.get(
     "",
     summary="List court orders (oversight, auditor)",
-    response_model=list[CourtOrderRead],
-    responses=problem_responses(PolicyDenied),
+    response_model=CourtOrderPage,
+    responses=problem_responses(PolicyDenied, InvalidInput),
 )
-async def list_orders(session: SessionDep, caller: OrderReaderDep) -> list[CourtOrderRead]:
-    return list(await order_service.list(session))
+async def list_orders(session: SessionDep, caller: OrderReaderDep, paging: PageParams) -> CourtOrderPage:
+    return await order_service.page(session, paging)
 
 
 @router.get(

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.common.clock import Instant
+from services.common.paging import Page
 from services.exchange.members.schemas import FieldName
 
 
@@ -49,3 +50,7 @@ class CourtOrderRead(BaseModel):
     disclose_after: datetime | None
     recorded_by: str
     revoked_at: datetime | None
+
+
+class CourtOrderPage(Page[CourtOrderRead]):
+    """Court orders, oldest first."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -10,11 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.ids import new_id
+from services.common.paging import PageRequest
 from services.exchange.deps import Runtime
 from services.exchange.members.repository import DirectoryRepository
 from services.exchange.orders.errors import CourtOrderNotFound, DeferralTooLong, InvalidCourtOrder
 from services.exchange.orders.models import CourtOrder
-from services.exchange.orders.schemas import CourtOrderCreate, CourtOrderRead
+from services.exchange.orders.repository import CourtOrderRepository
+from services.exchange.orders.schemas import CourtOrderCreate, CourtOrderPage, CourtOrderRead
 
 
 class CourtOrderService:
@@ -57,9 +58,9 @@ class CourtOrderService:
             raise CourtOrderNotFound(f"There is no court order {order_id}.")
         return CourtOrderRead.model_validate(order)
 
-    async def list(self, session: AsyncSession) -> Sequence[CourtOrderRead]:
-        orders = (await session.scalars(select(CourtOrder).order_by(CourtOrder.id))).all()
-        return [CourtOrderRead.model_validate(o) for o in orders]
+    async def page(self, session: AsyncSession, paging: PageRequest) -> CourtOrderPage:
+        rows = await CourtOrderRepository.from_session(session).page(select(CourtOrder), paging)
+        return CourtOrderPage.of(rows, paging, position=lambda o: o.id, item=CourtOrderRead.model_validate)
 
     async def revoke(self, session: AsyncSession, caller: Caller, order_id: str, *, rt: Runtime) -> CourtOrderRead:
         order = await session.get(CourtOrder, order_id)

@@ -169,4 +169,11 @@ async def test_an_order_time_out_of_range_or_without_an_offset_is_a_422_and_noth
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["loc"] == ["body", field]
     listed = await police.ok("GET", "/v1/court-orders", roles=OVERSIGHT)
-    assert listed == []
+    assert listed == {"items": [], "next_cursor": None}
+
+
+async def test_the_order_list_pages_oldest_first(police: ExchangeApi):
+    recorded = [(await record(police, reference=f"HC/2026/{n}"))["id"] for n in range(3)]
+    first = await police.ok("GET", "/v1/court-orders", roles=("auditor",), params={"limit": 2})
+    rest = await police.ok("GET", "/v1/court-orders", roles=("auditor",), params={"cursor": first["next_cursor"]})
+    assert [o["id"] for o in first["items"] + rest["items"]] == recorded and rest["next_cursor"] is None
