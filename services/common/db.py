@@ -265,16 +265,25 @@ async def fetch_prepared_pooled(engine: AsyncEngine, statement: Executable, valu
 async def _driver_fetch(
     driver: Any, compiled: Prepared, values: Mapping[str, Any], invalidate: Callable[[], Awaitable[None]]
 ) -> Sequence[Any]:
-    """Run a prepared statement on asyncpg; on any failure the connection is invalidated (it never goes back to the
-    pool in an unknown state) and a driver error comes back as SQLAlchemy's DBAPIError."""
+    """Run a prepared statement on asyncpg; on a failure the connection is invalidated (it never goes back to the
+    pool in an unknown state) and a driver error comes back as SQLAlchemy's DBAPIError. The one exception: an error
+    the server answered for an autocommitted statement (a unique violation, say) leaves the connection as clean as
+    any other answer (the statement rolled back, the server ready for the next), so it goes back to the pool."""
     try:
         records = await driver.fetch(compiled.sql, *compiled.arguments(values))
     except BaseException as error:
-        await invalidate()
-        if isinstance(error, Exception) and hasattr(error, "sqlstate"):
+        server_error = isinstance(error, Exception) and hasattr(error, "sqlstate")
+        if not (server_error and not driver.is_in_transaction() and not driver.is_closed()):
+            await invalidate()
+        if server_error:
             raise DBAPIError(compiled.sql, None, error, hide_parameters=True) from error
         raise
     return [compiled.row(*record) for record in records]
+
+
+def is_unique_violation(error: DBAPIError) -> bool:
+    """Whether a statement of `fetch_prepared` failed on a unique or primary key constraint (SQLSTATE 23505)."""
+    return getattr(error.orig, "sqlstate", None) == "23505"
 
 
 @contextlib.asynccontextmanager

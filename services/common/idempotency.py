@@ -31,6 +31,12 @@ In a router (the dependency reads the key, the caller and the request; `run` doe
 `Idempotent` makes the header optional (without it the work just runs), `IdempotencyRequired` refuses a request
 without one (422). Call `run` before anything touches the session: the claim must commit on its own. Services
 whose responses hold personal data pass a `Protector` that seals stored bodies and keys the fingerprints.
+
+A hot path on PostgreSQL may do better than claim, work and store: its work and the key's record, already done and
+holding the answer, in one autocommitted statement of its own (`one_statement=`, see `OneStatementWork` and
+`answer_insert`). That INSERT has no ON CONFLICT: a key taken before, or by a request still in flight (which it
+waits for), fails the whole statement with a unique violation, so none of the work commits, and `run` then goes the
+general way (claim, replay or refuse). Exactly once holds as before: whatever commits, commits with its answer.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
@@ -49,6 +55,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Integer,
     LargeBinary,
@@ -65,15 +72,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from services.common.auth import CallerDep
 from services.common.clock import Clock
-from services.common.db import (
-    PreparedTransaction,
-    UTCDateTime,
-    autocommit_connection,
-    fetch_prepared,
-)
+from services.common.db import UTCDateTime, autocommit_connection, fetch_prepared
 from services.common.ids import new_id
 from services.common.jws import canonical_json
 from services.common.problems import Conflict, InvalidInput, ProblemError, problem_response
@@ -154,6 +157,39 @@ def _claim_statement(dialect: str, table: Table) -> Any:
     return postgresql.insert(table).from_select(columns, row).on_conflict_do_nothing().returning(table.c.claim_id)
 
 
+# The parameters of `answer_insert`, typed (so asyncpg is told each one's type), for `text(...).bindparams(...)`.
+ANSWER_BINDS: tuple[BindParameter[Any], ...] = (
+    bindparam("i_stored", type_=Boolean()),
+    bindparam("i_status_code", type_=Integer()),
+    bindparam("i_headers", type_=JSON()),
+    bindparam("i_body", type_=LargeBinary()),
+    bindparam("i_created_at", type_=UTCDateTime()),
+    bindparam("i_locked_until", type_=UTCDateTime()),
+    bindparam("i_expires_at", type_=UTCDateTime()),
+)
+
+
+# The key's record, done, with its answer: the `answer_insert` CTE (the columns of `idempotency_table`).
+_ANSWER_INSERT = """INSERT INTO idempotency_records (client_id, route, idempotency_key, fingerprint, claim_id, state,
+                                 status_code, headers, body, created_at, locked_until, expires_at)
+    SELECT :i_client_id, :i_route, :i_idempotency_key, :i_fingerprint, :i_claim_id, 'done', :i_status_code, :i_headers,
+           :i_body, :i_created_at, :i_locked_until, :i_expires_at
+    FROM @SOURCE WHERE :i_stored
+    RETURNING claim_id"""
+_ANSWER_COLUMNS = ("client_id", "route", "idempotency_key", "fingerprint", "claim_id", "status_code", "headers", "body",
+                   "created_at", "locked_until", "expires_at")  # fmt: skip
+
+
+def answer_insert(source: str) -> str:
+    """The SQL of a data-modifying CTE for a hot path's own statement (`OneStatementWork`): the key's record, done,
+    holding the answer, for the row of the CTE `source` (whose one row says the work was done), when the request has
+    a key (`i_stored`). No ON CONFLICT, on purpose: a key already taken, or taken by a request still in flight (the
+    INSERT waits for it), fails the whole statement with a unique violation, undoing the work it would have stored."""
+    if not source.isidentifier():
+        raise ValueError(f"not a CTE name: {source!r}")
+    return _ANSWER_INSERT.replace("@SOURCE", source)
+
+
 class Protector(Protocol):
     """How a service keeps request fingerprints and stored bodies (identity: keyed hashes, encrypted bodies)."""
 
@@ -213,26 +249,7 @@ class IdempotencyStore:
         self.reused = reused
         self.in_progress = in_progress
         self._claims = 0
-        c = table.c
         self._claim_insert = _claim_statement(engine.dialect.name, table)
-        # The stored answer, in a prepared transaction (`PreparedWork`): the same UPDATE as `finish`, built once.
-        self._finish = (
-            update(table)
-            .where(
-                c.client_id == bindparam("s_client"),
-                c.route == bindparam("s_route"),
-                c.idempotency_key == bindparam("s_key"),
-                c.claim_id == bindparam("s_claim"),
-                c.state == State.in_flight.value,
-            )
-            .values(
-                state=State.done.value,
-                status_code=bindparam("s_status"),
-                headers=bindparam("s_headers"),
-                body=bindparam("s_body"),
-            )
-            .returning(c.claim_id)
-        )
 
     def _pk(self, scope: Scope) -> Any:
         c = self.table.c
@@ -247,7 +264,6 @@ class IdempotencyStore:
         # condition under the row lock) and no lock is held between them, so a transaction added nothing but a
         # BEGIN and a COMMIT round trip to every idempotent request. The first claim of a key, by far the most
         # common, is one prepared INSERT (services.common.db.fetch_prepared).
-        self._claims += 1
         values = {
             "client_id": scope.client_id,
             "route": scope.route,
@@ -263,9 +279,7 @@ class IdempotencyStore:
         async with autocommit_connection(self.engine, autocommit=False) as conn:
             claim = {f"v_{name}": value for name, value in (values | unanswered).items()}
             claimed = bool(await fetch_prepared(conn, self._claim_insert, claim))
-        if self._claims % PURGE_EVERY == 0:
-            async with autocommit_connection(self.engine) as conn:
-                await conn.execute(delete(self.table).where(c.expires_at <= now, c.state == State.done.value))
+        await self.counted(now)
         if claimed:
             return claim_id
         async with autocommit_connection(self.engine) as conn:
@@ -287,6 +301,28 @@ class IdempotencyStore:
                 return claim_id
         raise self.in_progress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
 
+    async def counted(self, now: datetime) -> None:
+        """Count a claim (or an answer stored with its work); every PURGE_EVERY, purge the expired records."""
+        self._claims += 1
+        if self._claims % PURGE_EVERY == 0:
+            c = self.table.c
+            async with autocommit_connection(self.engine) as conn:
+                await conn.execute(delete(self.table).where(c.expires_at <= now, c.state == State.done.value))
+
+    def answer_values(self, scope: Scope | None, fingerprint: str, response: Response) -> dict[str, Any]:
+        """The parameters of `answer_insert` for `response` under `scope` (nothing is stored when it is None)."""
+        now = self.clock.now()
+        if scope is None:
+            unstored: dict[str, Any] = {f"i_{column}": None for column in _ANSWER_COLUMNS}
+            return unstored | {"i_stored": False}
+        return {
+            "i_stored": True, "i_client_id": scope.client_id, "i_route": scope.route, "i_idempotency_key": scope.key,
+            "i_fingerprint": fingerprint, "i_claim_id": new_id(), "i_status_code": response.status_code,
+            "i_headers": _stored_headers(response),
+            "i_body": self.protector.seal(bytes(response.body), context=scope.context), "i_created_at": now,
+            "i_locked_until": now + self.in_flight_timeout, "i_expires_at": now + self.retention,
+        }  # fmt: skip
+
     async def finish(self, session: AsyncSession, scope: Scope, claim_id: str, response: Response) -> None:
         """Store `response` under the claim, in the request's transaction (so it commits with the work)."""
         headers = _stored_headers(response)
@@ -302,18 +338,6 @@ class IdempotencyStore:
         )
         if stored.rowcount != 1:  # type: ignore[attr-defined]
             # Our claim timed out and another request took the key over: roll back rather than do the work twice.
-            raise self.in_progress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
-
-    async def finish_prepared(
-        self, transaction: PreparedTransaction, scope: Scope, claim_id: str, response: Response
-    ) -> None:
-        """`finish` in a prepared transaction (services.common.db.prepared_transaction) instead of a session."""
-        stored = await transaction.fetch(self._finish, {
-            "s_client": scope.client_id, "s_route": scope.route, "s_key": scope.key, "s_claim": claim_id,
-            "s_status": response.status_code, "s_headers": _stored_headers(response),
-            "s_body": self.protector.seal(bytes(response.body), context=scope.context),
-        })  # fmt: skip
-        if not stored:
             raise self.in_progress(f"A request with this {KEY_HEADER} is being processed; retry shortly.")
 
     async def release(self, scope: Scope, claim_id: str) -> None:
@@ -344,11 +368,12 @@ def request_fingerprint(method: str, path: str, query: str, body: bytes) -> byte
 
 
 Work = Callable[[], Awaitable[BaseModel | Response]]
-# Stores the answer in the prepared work's own transaction, so that the two commit together.
-Finish = Callable[[PreparedTransaction, Response], Awaitable[None]]
-# The work done on its own, in a prepared transaction, where it can be (a hot path on PostgreSQL): its answer, after
-# `finish` stored it in that transaction; or None, having written nothing, and the general `work` then runs.
-PreparedWork = Callable[[Finish], Awaitable[Response | None]]
+# The parameters of `answer_insert` that store a response under the request's key (or store nothing without one).
+Answer = Callable[[Response], dict[str, Any]]
+# The work and its stored answer in one autocommitted statement (a hot path on PostgreSQL), tried before any claim:
+# its response, the statement having committed both; or None, having committed nothing (the work did not apply, or
+# the statement failed with a unique violation: a key or an id already taken), and the general way then runs.
+OneStatementWork = Callable[[Answer], Awaitable[Response | None]]
 Headers = Mapping[str, str] | Callable[[Any], Mapping[str, str]]
 
 
@@ -368,15 +393,15 @@ class Idempotency:
         *,
         status_code: int = 200,
         headers: Headers | None = None,
-        prepared: PreparedWork | None = None,
+        one_statement: OneStatementWork | None = None,
     ) -> Response:
         """The work's result as a response (stored under the key), or the stored response of an earlier run.
 
-        `headers` are added to a success: a mapping, or a function of the result (e.g. its Location). `prepared`,
-        if given, is tried first once the key is claimed (see `PreparedWork`)."""
+        `headers` are added to a success: a mapping, or a function of the result (e.g. its Location).
+        `one_statement`, if given, is tried first, before any claim (see `OneStatementWork`)."""
+        if one_statement is not None and (response := await self._one_statement(one_statement)) is not None:
+            return response
         if self.scope is None:
-            if prepared is not None and (response := await prepared(_nothing_to_store)) is not None:
-                return response
             return _render(await work(), status_code, headers)
         if session.in_transaction():
             raise RuntimeError("claim the Idempotency-Key before the session is used: the claim commits on its own")
@@ -384,12 +409,8 @@ class Idempotency:
         if isinstance(claim, Response):
             return claim
         try:
-            if prepared is not None and (response := await self._prepared(prepared, claim)) is not None:
-                return response
             response = _render(await work(), status_code, headers)
         except ProblemError as refusal:
-            if isinstance(refusal, self._store.in_progress):
-                raise  # our claim was taken over (finish_prepared): the key is not ours to release
             if not refusal.commit_before_raise:
                 await self._abandon(session, claim)
                 raise
@@ -405,24 +426,19 @@ class Idempotency:
         await self._store.finish(session, self.scope, claim, response)
         return response
 
-    async def _prepared(self, prepared: PreparedWork, claim_id: str) -> Response | None:
-        scope = self.scope
-        assert scope is not None
-
-        async def finish(transaction: PreparedTransaction, response: Response) -> None:
-            await self._store.finish_prepared(transaction, scope, claim_id, response)
-
-        return await prepared(finish)
+    async def _one_statement(self, one_statement: OneStatementWork) -> Response | None:
+        store, scope = self._store, self.scope
+        fingerprint = store.protector.fingerprint(self._material) if scope is not None else ""
+        response = await one_statement(lambda answer: store.answer_values(scope, fingerprint, answer))
+        if response is not None and scope is not None:
+            await store.counted(store.clock.now())
+        return response
 
     async def _abandon(self, session: AsyncSession, claim_id: str) -> None:
         assert self.scope is not None
         # Rolled back first: on SQLite the session holds the one connection the release needs.
         await session.rollback()
         await self._store.release(self.scope, claim_id)
-
-
-async def _nothing_to_store(transaction: PreparedTransaction, response: Response) -> None:
-    """The `finish` of a request without an Idempotency-Key."""
 
 
 def _render(result: BaseModel | Response, status_code: int, headers: Headers | None) -> Response:

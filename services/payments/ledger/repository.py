@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
-from services.common.db import PreparedTransaction, insert_unless_conflict, table_of
+from services.common.db import insert_unless_conflict, table_of
 from services.payments.ledger.models import Account, AccountStatus, Participant, Posting, PostingState
 
 accounts = table_of(Account)
@@ -222,13 +222,3 @@ class LedgerRepository:
             )
             for row in rows
         ]
-
-
-async def commit_reservation(transaction: PreparedTransaction, debit: str, credit: str, amount: int) -> bool:
-    """A reservation of `amount` on `debit` posted and credited to `credit`, in a prepared transaction: the two
-    account rows changed in account-id order, as `LedgerService.post_pending` does (crossing transfers cannot
-    deadlock). False if the credit did not apply (the account closed meanwhile): the caller rolls back."""
-    for account_id, statement in sorted([(debit, _POST_RESERVED), (credit, _CREDIT)], key=lambda change: change[0]):
-        if not await transaction.fetch(statement, {"account_id": account_id, "amount": amount}):
-            return False
-    return True

@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import JSON, Integer, bindparam, column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from services.common.db import UTCDateTime, insert_unless_conflict, table_of
+from services.common.idempotency import ANSWER_BINDS, answer_insert
 from services.payments.ledger.models import Account, AccountKind, Participant
 from services.payments.transfers.models import Quote, Transfer, TransferState
 
@@ -91,21 +93,48 @@ class TransferRepository:
         return (await self.session.scalars(statement.order_by(Account.id))).first()
 
 
-# --- the hot path on PostgreSQL: a transfer's steps as prepared statements (services.common.db.fetch_prepared) ----
-# Each statement does what the general path's several do, or nothing at all: when it finds anything unusual (a
-# replay, a quote, an operator, an account missing, closed or short of funds, a transfer not reserved) the caller
-# rolls back and the general path runs and explains. Data-modifying CTEs are PostgreSQL's; SQLite runs the general
-# path only. Amounts are cast explicitly: parameters that only feed a SELECT list would otherwise be text.
+# --- the hot path on PostgreSQL: each step of a transfer as one autocommitted statement -------------------------
+# Each statement does what the general path's several do, and stores the Idempotency-Key's answer with it
+# (services.common.idempotency.answer_insert), or commits nothing at all: its writes hang off one another's RETURNING
+# (or off rows it locked first), so either every one applies or none does. A conditional write that does not apply
+# (a limit, a state, a party the statement does not cover) leaves all the rest undone; an id or a key already taken
+# fails the whole statement with a unique violation (the INSERTs have no ON CONFLICT, and wait for a concurrent one
+# to commit or roll back). Either way the caller lets the general path run, which explains or replays. Data-modifying
+# CTEs are PostgreSQL's; SQLite runs the general path only. Amounts are cast explicitly: parameters that only feed a
+# SELECT list would otherwise be text.
 
 _NOW = bindparam("now", type_=UTCDateTime())
+_EVENT_AND_RECORDS = """
+event AS (
+    INSERT INTO outbox (id, subject, payload, created_at, published_at, attempts)
+    SELECT :event_id, :subject, CAST(:payload AS JSONB), :now, NULL, 0 FROM @DONE
+    RETURNING id
+), records AS (
+    INSERT INTO signed_records (id, transaction_id, kind, step, record, jws, created_at)
+    SELECT step.id, :transfer_id, 'transfer', step.step, step.record, step.jws, :now
+    FROM @DONE, json_to_recordset(CAST(:steps AS JSON)) AS step(id TEXT, step TEXT, record JSON, jws TEXT)
+    RETURNING id
+), answer AS (@ANSWER)"""
 
-# Reserve on the payer's account and record the transfer and its pending posting. The reservation comes first and
-# the transfer's INSERT takes its row from it, so a transfer is only written with its funds held; an id already
-# taken (a replay, or a concurrent duplicate, which waits for the first to commit) inserts nothing, and the caller
-# rolls the reservation back; so does a posting id already taken (the general path then names the conflict).
+
+def _one_statement(sql: str, done: str) -> str:
+    """`sql` with the step's event, its signed records and the key's answer, written for the one row of `done`."""
+    tail = _EVENT_AND_RECORDS.replace("@DONE", done).replace("@ANSWER", answer_insert(done))
+    return sql.replace("@EVENT_AND_RECORDS", tail)
+
+
+_STEP_BINDS: tuple[BindParameter[Any], ...] = (
+    _NOW, bindparam("payload", type_=JSON()), bindparam("steps", type_=JSON()), *ANSWER_BINDS,
+)  # fmt: skip
+
+# Prepare: reserve on the payer's account, record the transfer, its pending posting, the event, the initiation and
+# reservation records and the answer. The reservation comes first and every INSERT takes its row from it, so nothing
+# is written unless the funds are held; the reservation's UPDATE holds the payer's row until the commit, so a
+# concurrent duplicate (the same transfer id or key) waits for it and then fails on the id or the key.
 PREPARE = (
     text(
-        """
+        _one_statement(
+            """
 WITH payer AS (
     SELECT accounts.id FROM accounts JOIN participants ON participants.id = accounts.participant_id
     WHERE accounts.participant_id = :payer_fsp AND accounts.address = :payer_address
@@ -129,7 +158,6 @@ WITH payer AS (
            :payee_address, CAST(:amount AS BIGINT), 0, :currency, :condition, NULL, 'reserved', NULL, :request_hash,
            :client_id, :now, :expires_at, NULL, NULL
     FROM reserved
-    ON CONFLICT (id) DO NOTHING
     RETURNING id, payer_account_id, payee_account_id
 ), posting AS (
     INSERT INTO postings (id, debit_account_id, credit_account_id, amount, currency, state, code, reference,
@@ -137,61 +165,73 @@ WITH payer AS (
     SELECT transfer.id, transfer.payer_account_id, transfer.payee_account_id, CAST(:amount AS BIGINT), :currency,
            'pending', 'transfer', transfer.id, :now, NULL
     FROM transfer
-    ON CONFLICT (id) DO NOTHING
     RETURNING id
-)
-SELECT (SELECT count(*) FROM reserved) AS reserved, (SELECT count(*) FROM transfer) AS created,
-       (SELECT count(*) FROM posting) AS posted
-"""
+), @EVENT_AND_RECORDS
+SELECT (SELECT count(*) FROM posting) AS done, (SELECT count(*) FROM records) AS records,
+       (SELECT count(*) FROM answer) AS stored
+""",
+            "posting",
+        )
     )
-    .bindparams(_NOW, bindparam("expires_at", type_=UTCDateTime()))
-    .columns(column("reserved", Integer), column("created", Integer), column("posted", Integer))
+    .bindparams(*_STEP_BINDS, bindparam("expires_at", type_=UTCDateTime()))
+    .columns(column("done", Integer), column("records", Integer), column("stored", Integer))
 )
 
-# Commit a reserved, unexpired transfer whose condition the fulfilment meets, for the payee FSP's client, if the
-# payee's account still takes credits and there is no fee leg; and its posting. The accounts change next, each in
-# its own statement in account-id order (as the general path's, so crossing transfers cannot deadlock).
-_TRANSFER_COLUMNS = ", ".join(f"transfers.{column.name}" for column in transfers.c)
+# The transfer a fulfil is about, as it is now (what its signed record and its answer are made from).
+TRANSFER = select(transfers).where(transfers.c.id == bindparam("transfer_id"))
+
+# Fulfil: commit a reserved, unexpired transfer whose condition the fulfilment meets, for the payee FSP's client,
+# when there is no fee leg and the payee's account still takes credits: the transfer, its posting and both accounts
+# are locked first (in that order, as the general path takes them; the accounts in id order, so crossing transfers
+# cannot deadlock), and only if all four are as they must be does anything change: the state, the posting, the
+# payer's reservation posted, the payee credited, the event, the commit record and the answer. On rows it holds
+# locked, each UPDATE applies.
 FULFIL = (
     text(
-        """
+        _one_statement(
+            """
 WITH transfer AS (
-    UPDATE transfers SET state = 'committed', completed_at = :now, fulfilment = :fulfilment
-    FROM participants, accounts
+    SELECT transfers.id, transfers.payer_account_id, transfers.payee_account_id, transfers.amount
+    FROM transfers JOIN participants ON participants.id = transfers.payee_fsp
     WHERE transfers.id = :transfer_id AND transfers.state = 'reserved' AND transfers.expires_at > :now
-      AND transfers.condition = :condition AND transfers.fee = 0
-      AND participants.id = transfers.payee_fsp AND participants.client_id = :client_id
-      AND accounts.id = transfers.payee_account_id AND accounts.status = 'active'
-    RETURNING @TRANSFER_COLUMNS
+      AND transfers.condition = :condition AND transfers.fee = 0 AND participants.client_id = :client_id
+    FOR UPDATE OF transfers
 ), posting AS (
-    UPDATE postings SET state = 'posted', resolved_at = :now FROM transfer
-    WHERE postings.id = transfer.id AND postings.state = 'pending' AND postings.amount = transfer.amount
+    SELECT postings.id FROM postings JOIN transfer ON postings.id = transfer.id
+    WHERE postings.state = 'pending' AND postings.amount = transfer.amount
+    FOR UPDATE OF postings
+), parties AS (
+    SELECT accounts.id FROM accounts JOIN transfer
+        ON accounts.id = transfer.payer_account_id OR accounts.id = transfer.payee_account_id
+    WHERE accounts.id = transfer.payer_account_id OR accounts.status = 'active'
+    ORDER BY accounts.id
+    FOR UPDATE OF accounts
+), ready AS (
+    SELECT transfer.* FROM transfer JOIN posting ON posting.id = transfer.id
+    WHERE (SELECT count(*) FROM parties) = 2
+), committed AS (
+    UPDATE transfers SET state = 'committed', completed_at = :now, fulfilment = :fulfilment
+    FROM ready WHERE transfers.id = ready.id
+    RETURNING transfers.id
+), posted AS (
+    UPDATE postings SET state = 'posted', resolved_at = :now
+    FROM ready WHERE postings.id = ready.id
     RETURNING postings.id
-)
-SELECT transfer.*, (SELECT count(*) FROM posting) AS posted FROM transfer
-""".replace("@TRANSFER_COLUMNS", _TRANSFER_COLUMNS)
+), moved AS (
+    UPDATE accounts
+    SET balance = accounts.balance
+                  + CASE WHEN accounts.id = ready.payee_account_id THEN ready.amount ELSE -ready.amount END,
+        pending_debits = accounts.pending_debits
+                         - CASE WHEN accounts.id = ready.payer_account_id THEN ready.amount ELSE 0 END
+    FROM ready WHERE accounts.id = ready.payer_account_id OR accounts.id = ready.payee_account_id
+    RETURNING accounts.id
+), @EVENT_AND_RECORDS
+SELECT (SELECT count(*) FROM committed) AS done, (SELECT count(*) FROM posted) AS posted,
+       (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM answer) AS stored
+""",
+            "ready",
+        )
     )
-    .bindparams(_NOW)
-    .columns(*transfers.c, column("posted", Integer))
-)
-
-# The step's event and its signed records, with the transfer's own row (written before, in the same transaction).
-EVENT_AND_RECORDS = (
-    text(
-        """
-WITH event AS (
-    INSERT INTO outbox (id, subject, payload, created_at, published_at, attempts)
-    VALUES (:event_id, :subject, CAST(:payload AS JSONB), :now, NULL, 0)
-    RETURNING id
-), records AS (
-    INSERT INTO signed_records (id, transaction_id, kind, step, record, jws, created_at)
-    SELECT step.id, :transfer_id, 'transfer', step.step, step.record, step.jws, :now
-    FROM json_to_recordset(CAST(:steps AS JSON)) AS step(id TEXT, step TEXT, record JSON, jws TEXT)
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM event) AS events, (SELECT count(*) FROM records) AS records
-"""
-    )
-    .bindparams(_NOW, bindparam("payload", type_=JSON()), bindparam("steps", type_=JSON()))
-    .columns(column("events", Integer), column("records", Integer))
+    .bindparams(*_STEP_BINDS)
+    .columns(column("done", Integer), column("posted", Integer), column("moved", Integer), column("stored", Integer))
 )

@@ -124,7 +124,7 @@ async def prepare_transfer(
         return JSONResponse(transfer.model_dump(mode="json"), status_code=201 if created else 200)
 
     return await idempotency.run(
-        session, work, prepared=lambda finish: prepared_path.prepare(caller, body, rt=rt, finish=finish)
+        session, work, one_statement=lambda answer: prepared_path.prepare(caller, body, rt=rt, answer=answer)
     )
 
 
@@ -166,7 +166,7 @@ async def fulfil_transfer(
     return await idempotency.run(
         session,
         lambda: transfer_service.fulfil(session, caller, transfer_id, body, rt=rt),
-        prepared=lambda finish: prepared_path.fulfil(caller, transfer_id, body, rt=rt, finish=finish),
+        one_statement=lambda answer: prepared_path.fulfil(caller, transfer_id, body, rt=rt, answer=answer),
     )
 
 

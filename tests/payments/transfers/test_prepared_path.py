@@ -134,3 +134,39 @@ async def test_a_transfer_id_that_another_posting_holds_is_a_conflict_not_an_err
     assert refused.status_code == 409 and refused.json()["code"] == "payments.posting_conflict"
     assert not await table_rows(api.svc, "transfers")
     assert (await api.account(payer["id"]))["available"]["amount"] == "5.00"
+
+
+async def test_a_key_taken_undoes_the_hot_paths_work_and_the_stored_answer_replays(
+    api, db_backend, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The hot path stores the key's answer in the statement that does the work: a key already taken (here by
+    another body) fails that statement, so nothing of the second transfer is written; the first answer replays."""
+    payer = await api.open_account("bank-a", address="5009")
+    payee = await api.open_account("bank-b", address="6010")
+    await api.fund(payer["id"], "5.00")
+    taken = _taken(monkeypatch)
+    first = await api.fsp("bank-a", "POST", "/v1/transfers", json=await transfer_body(api, "t-1", payer, payee, "1.00"),
+                          headers={"Idempotency-Key": "k"})  # fmt: skip
+    assert first.status_code == 201
+    other = await transfer_body(api, "t-2", payer, payee, "2.00")
+    reused = await api.fsp("bank-a", "POST", "/v1/transfers", json=other, headers={"Idempotency-Key": "k"})
+    assert reused.status_code == 422 and reused.json()["code"] == "common.idempotency_key_reused"
+    again = await api.fsp("bank-a", "POST", "/v1/transfers", json=await transfer_body(api, "t-1", payer, payee, "1.00"),
+                          headers={"Idempotency-Key": "k"})  # fmt: skip
+    assert (again.status_code, again.content, again.headers["idempotent-replayed"]) == (201, first.content, "true")
+    path = "/v1/transfers/t-1/fulfil"
+    fulfilment = fulfilment_for(api, payee, "t-1")
+    fulfilled = await api.fsp("bank-b", "POST", path, json=fulfilment, headers={"Idempotency-Key": "f"})
+    replayed = await api.fsp("bank-b", "POST", path, json=fulfilment, headers={"Idempotency-Key": "f"})
+    assert fulfilled.status_code == 200 and (replayed.content, replayed.headers["idempotent-replayed"]) == (
+        fulfilled.content, "true",
+    )  # fmt: skip
+    by_another_key = await api.fsp("bank-b", "POST", path, json=fulfilment, headers={"Idempotency-Key": "f2"})
+    assert by_another_key.status_code == 200 and by_another_key.json()["state"] == "committed"
+    assert +taken == (Counter(prepare=1, fulfil=1) if db_backend == "postgresql" else Counter())
+    assert [row["id"] for row in await table_rows(api.svc, "transfers")] == ["t-1"]
+    assert len([row for row in await table_rows(api.svc, "signed_records") if row["transaction_id"] == "t-2"]) == 0
+    assert len(await events(api.svc)) == 2  # reserved and committed, once each
+    assert await api.balance(payer["id"]) == "4.00" and await api.balance(payee["id"]) == "1.00"
+    assert (await api.account(payer["id"]))["pending_debits"]["amount"] == "0.00"
+    assert (await api.check())["balanced"] is True

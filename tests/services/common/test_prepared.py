@@ -8,11 +8,19 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import JSON, Column, Integer, String, Table, bindparam, insert, select, update
+from sqlalchemy import JSON, Column, Integer, String, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db import UTCDateTime, autocommit_connection, fetch_prepared, new_metadata, prepared_transaction
+from services.common.db import (
+    UTCDateTime,
+    autocommit_connection,
+    fetch_prepared,
+    fetch_prepared_pooled,
+    is_unique_violation,
+    new_metadata,
+    prepared_transaction,
+)
 from tests.conftest import engine_on
 
 metadata = new_metadata()
@@ -85,3 +93,24 @@ async def test_a_prepared_transaction_commits_at_the_end_and_undoes_on_request_o
     async with engine.connect() as connection:
         rows = (await connection.execute(select(things.c.id, things.c.count).order_by(things.c.id))).all()
     assert [tuple(row) for row in rows] == [("kept", 1)]
+
+
+async def test_a_server_error_of_an_autocommitted_statement_leaves_the_pooled_connection_in_use(
+    engine: AsyncEngine,
+) -> None:
+    """A unique violation of an autocommitted statement is an answer like any other: the connection stays pooled
+    (a hot path whose one statement meets a taken key must not cost a reconnection), and the error says what it is."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver path runs on PostgreSQL")
+    now = datetime.now(UTC)
+    backend = select(func.pg_backend_pid().label("pid"))
+    engine.pool.dispose()  # one connection in the pool from here on
+    pid = (await fetch_prepared_pooled(engine, backend, {}))[0].pid
+    assert await fetch_prepared_pooled(engine, _INSERT, {"id": "a", "count": 1, "facts": None, "at": now})
+    with pytest.raises(DBAPIError) as raised:
+        await fetch_prepared_pooled(engine, _INSERT, {"id": "a", "count": 2, "facts": None, "at": now})
+    assert is_unique_violation(raised.value)
+    assert (await fetch_prepared_pooled(engine, backend, {}))[0].pid == pid
+    with pytest.raises(DBAPIError) as data_error:
+        await fetch_prepared_pooled(engine, _INSERT, {"id": "too-long-an-id", "count": 1, "facts": None, "at": now})
+    assert not is_unique_violation(data_error.value)
