@@ -120,12 +120,17 @@ def _append_if_unmoved() -> Any:
     head moved. A concurrent writer's uncommitted move is waited for and then seen (PostgreSQL re-reads the row it
     waited for), so the answer is exact: `moved` is the number of heads moved (0: another writer got there first,
     nothing was written). A partial move cannot happen, since every append moves both heads; should it ever, the
-    statement fails on a division by zero and nothing of it stays."""
+    statement fails on a division by zero and nothing of it stays. It takes the heads' row locks in the same order as
+    a locked batch, so the two never deadlock."""
     entries = _unnested("e", _ENTRY_ARRAYS)
     moved = _unnested("h", {**_HEAD_ARRAYS, "from_seq": Integer(), "from_hash": String()})
+    # Both heads locked first, in the locked path's order (an uncorrelated subquery: evaluated once, before the
+    # update touches a row), so that this statement and a locked batch never wait for each other crosswise.
+    locked = select(func.count()).select_from(_LOCK_HEADS.subquery("locked")).scalar_subquery()
     moving = (
         update(_HEADS)
         .where(
+            locked == len(CHAINS),
             _HEADS.c.chain == moved.c.chain,
             _HEADS.c.seq == moved.c.from_seq,
             _HEADS.c.entry_hash == moved.c.from_hash,
