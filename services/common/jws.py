@@ -165,8 +165,14 @@ def sign_record(
 
     The payload bytes are the canonical JSON itself, so anyone can recompute them from the record and compare.
     """
+    return sign_canonical(key, canonical_json(dict(record)), typ=typ, headers=headers)
+
+
+def sign_canonical(key: SigningKey, payload: bytes, *, typ: str, headers: Mapping[str, Any] | None = None) -> str:
+    """`sign_record` for a record whose canonical form the caller already holds (`payload = canonical_json(record)`,
+    hashed or stored as well): the same JWS, without canonicalising the record a second time."""
     header = {"kid": key.kid, "typ": typ, **(headers or {})}
-    return str(jws.sign(canonical_json(dict(record)), key.jose_key, headers=header, algorithm=key.algorithm))
+    return str(jws.sign(payload, key.jose_key, headers=header, algorithm=key.algorithm))
 
 
 def sign_claims(

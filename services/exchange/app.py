@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.app import ServiceSpec, create_service_app
-from services.common.db import create_engine, create_sessionmaker, is_sqlite
+from services.common.db import create_engine, is_sqlite
 from services.common.http import build_http_client
 from services.exchange.config import ExchangeSettings
 from services.exchange.deps import Runtime
@@ -96,7 +96,10 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
             if "registries" in holder:
                 await holder["registries"].dispose()
 
-    app = create_service_app(SPEC, settings, extra_lifespan=lifespan, **runtime)
+    def on_open(app: FastAPI) -> None:  # the runtime holds the engine, opened with the app's resources
+        rt.opened_engine = app.state.engine
+
+    app = create_service_app(SPEC, settings, extra_lifespan=lifespan, on_open=on_open, **runtime)
     in_process = None
     if settings.registries_url:
         http = build_http_client(settings.registries_url)
@@ -115,7 +118,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
         log_engine = create_engine(
             settings.resolved_database_url, schema=settings.resolved_schema, pool_size=1, max_overflow=0
         )
-        appender = GroupAppender(create_sessionmaker(log_engine), app.state.signing_key, app.state.clock)
+        appender = GroupAppender(log_engine, app.state.signing_key, app.state.clock)
         engines.append(log_engine)
     rt = Runtime(
         clock=app.state.clock,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.assertion import Caller
 from services.common.auth import require_roles
@@ -35,6 +36,14 @@ class Runtime:
     providers: RegistriesClient
     # PostgreSQL: fetches that write nothing else append to the message log together; None: in their transaction.
     log_appender: LogAppender | None = None
+    # The app's engine, from the moment its resources open (for hot-path statements outside the request's session).
+    opened_engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self.opened_engine is None:
+            raise RuntimeError("the exchange's database is open only while its lifespan runs")
+        return self.opened_engine
 
 
 async def get_runtime(request: Request) -> Runtime:

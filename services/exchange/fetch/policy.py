@@ -14,7 +14,7 @@ from datetime import datetime
 from services.common.assertion import Caller
 from services.common.problems import PolicyDenied
 from services.exchange.fetch.schemas import Withheld
-from services.exchange.members.models import AccessRight, ExchangeService, Subsystem
+from services.exchange.members.repository import ConsumerSubsystem, GrantedRight, OfferedService
 from services.exchange.orders.models import CourtOrder
 
 
@@ -45,9 +45,9 @@ def decide(  # noqa: C901
     caller: Caller,
     *,
     requested: list[str] | None,
-    subsystem: Subsystem | None,
-    service: ExchangeService,
-    right: AccessRight | None,
+    subsystem: ConsumerSubsystem | None,
+    service: OfferedService,
+    right: GrantedRight | None,
     order: CourtOrder | None,
     approved_jurisdictions: list[str],
     now: datetime,
@@ -96,7 +96,7 @@ def decide(  # noqa: C901
 
 
 def _legal_basis(  # noqa: C901, PLR0912
-    caller: Caller, service: ExchangeService, subsystem: Subsystem, order: CourtOrder | None, now: datetime
+    caller: Caller, service: OfferedService, subsystem: ConsumerSubsystem, order: CourtOrder | None, now: datetime
 ) -> tuple[set[str] | None, str | None, str]:
     """The fields the legal basis covers (None: all), the law cited, and the rule that limits them."""
     basis = caller.legal_basis
@@ -139,7 +139,7 @@ def _legal_basis(  # noqa: C901, PLR0912
     )
 
 
-def _jurisdiction(caller: Caller, subsystem: Subsystem, approved: list[str]) -> None:
+def _jurisdiction(caller: Caller, subsystem: ConsumerSubsystem, approved: list[str]) -> None:
     """SG-XBORDER-1: the registered processing location must be approved, unless consent covers it; with consent
     the location the gateway's consent decision was taken for must be the registered one."""
     location = subsystem.processing_location

@@ -1,7 +1,8 @@
 """A fetch through the exchange: consumer → exchange → provider, with every check made before the provider is called.
 
-Round trips on the hot path: one directory look-up (subsystem, service and access right joined), the court order
-when the basis is one, the provider call, then the message log append and (if asked) the stored payload.
+Round trips on the hot path: one directory look-up (subsystem, service and access right joined, one prepared
+statement, autocommitted), the court order when the basis is one, the provider call, then the message log append
+and (if asked) the stored payload. A fetch that stores nothing never uses the request's session on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from services.exchange.fetch.schemas import (
     StoredPayloadRef,
 )
 from services.exchange.members.errors import ServiceNotFound
-from services.exchange.members.repository import DirectoryRepository
+from services.exchange.members.repository import fetch_directory
 from services.exchange.messagelog.service import body_hash, message_log
 from services.exchange.messagelog.signing import canonical
 from services.exchange.orders.models import CourtOrder
@@ -44,9 +45,8 @@ class Fetched:
 
 class FetchService:
     async def fetch(self, session: AsyncSession, caller: Caller, body: FetchRequest, *, rt: Runtime) -> Fetched:
-        subsystem, service, right = await DirectoryRepository.from_session(session).fetch_directory(
-            caller.client_id, body.service
-        )
+        directory = await fetch_directory(rt.engine, caller.client_id, body.service)
+        subsystem, service, right = directory.subsystem, directory.service, directory.right
         if subsystem is None:
             raise deny("SG-SEC-1", f"The client {caller.client_id} is not registered as a subsystem of any member.")
         if service is None or service.status != "active":

@@ -3,26 +3,115 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.common.db import fetch_prepared_pooled, table_of
 from services.exchange.members.models import AccessRight, Agreement, ExchangeService, Member, Subsystem
 
-# The fetch path's one look-up, built once: the consumer's subsystem, the service and the consumer's live access
-# right to it, in one round trip (an outer join, so that a missing right is told apart from a missing service).
-_FETCH_DIRECTORY = (
-    select(Subsystem, ExchangeService, AccessRight)
-    .select_from(Subsystem)
-    .join(ExchangeService, ExchangeService.id == bindparam("service_id"))
-    .outerjoin(
-        AccessRight,
-        (AccessRight.service_id == ExchangeService.id)
-        & (AccessRight.client_subsystem_id == Subsystem.id)
-        & AccessRight.revoked_at.is_(None),
+
+@dataclass(frozen=True)
+class ConsumerSubsystem:
+    """What a fetch needs of the consumer's subsystem."""
+
+    id: str
+    member_id: str
+    processing_location: str
+
+
+@dataclass(frozen=True)
+class OfferedService:
+    """What a fetch needs of the service asked for."""
+
+    id: str
+    status: str
+    provider_subsystem_id: str
+    provider_path: str
+    fields: list[str]
+    protected_fields: dict[str, Any]
+    statutes: list[dict[str, Any]]
+    event_types: list[str]
+    max_retention_days: int
+
+
+@dataclass(frozen=True)
+class GrantedRight:
+    """The consumer's live access right to the service: the fields and purposes it grants."""
+
+    fields: list[str]
+    purposes: list[str]
+
+
+@dataclass(frozen=True)
+class FetchDirectory:
+    """The directory as one fetch sees it; None where the subsystem, the service or a live right is missing."""
+
+    subsystem: ConsumerSubsystem | None
+    service: OfferedService | None
+    right: GrantedRight | None
+
+
+_SUBSYSTEMS, _SERVICES, _RIGHTS = table_of(Subsystem), table_of(ExchangeService), table_of(AccessRight)
+# A fetch's (and a subscription's) whole directory read as one prepared statement (fetch_prepared_pooled): the
+# consumer's subsystem, the service and the live access right, outer-joined so that one row (or none: no such
+# subsystem) tells every case apart. Read on every fetch, never cached: a right revoked, a service withdrawn or a
+# subsystem removed is seen by the very next request, in every process.
+_FETCH_DIRECTORY_ROW = (
+    select(
+        _SUBSYSTEMS.c.id.label("subsystem_id"),
+        _SUBSYSTEMS.c.member_id,
+        _SUBSYSTEMS.c.processing_location,
+        _SERVICES.c.id.label("service_id"),
+        _SERVICES.c.status,
+        _SERVICES.c.provider_subsystem_id,
+        _SERVICES.c.provider_path,
+        _SERVICES.c.fields,
+        _SERVICES.c.protected_fields,
+        _SERVICES.c.statutes,
+        _SERVICES.c.event_types,
+        _SERVICES.c.max_retention_days,
+        _RIGHTS.c.id.label("right_id"),
+        _RIGHTS.c.fields.label("right_fields"),
+        _RIGHTS.c.purposes.label("right_purposes"),
     )
-    .where(Subsystem.client_id == bindparam("client_id"))
+    .select_from(_SUBSYSTEMS)
+    .outerjoin(_SERVICES, _SERVICES.c.id == bindparam("service_id"))
+    .outerjoin(
+        _RIGHTS,
+        (_RIGHTS.c.service_id == _SERVICES.c.id)
+        & (_RIGHTS.c.client_subsystem_id == _SUBSYSTEMS.c.id)
+        & _RIGHTS.c.revoked_at.is_(None),
+    )
+    .where(_SUBSYSTEMS.c.client_id == bindparam("client_id"))
 )
+
+
+async def fetch_directory(engine: AsyncEngine, client_id: str, service_id: str) -> FetchDirectory:
+    """The directory as a fetch or a subscription needs it: one prepared statement on a pooled connection,
+    autocommitted (one round trip, no session, no BEGIN or COMMIT)."""
+    rows = await fetch_prepared_pooled(engine, _FETCH_DIRECTORY_ROW, {"client_id": client_id, "service_id": service_id})
+    if not rows:
+        return FetchDirectory(None, None, None)
+    row = rows[0]
+    subsystem = ConsumerSubsystem(row.subsystem_id, row.member_id, row.processing_location)
+    if row.service_id is None:
+        return FetchDirectory(subsystem, None, None)
+    service = OfferedService(
+        id=row.service_id,
+        status=row.status,
+        provider_subsystem_id=row.provider_subsystem_id,
+        provider_path=row.provider_path,
+        fields=row.fields,
+        protected_fields=row.protected_fields,
+        statutes=row.statutes,
+        event_types=row.event_types,
+        max_retention_days=row.max_retention_days,
+    )
+    right = None if row.right_id is None else GrantedRight(row.right_fields, row.right_purposes)
+    return FetchDirectory(subsystem, service, right)
 
 
 class DirectoryRepository:
@@ -76,13 +165,3 @@ class DirectoryRepository:
 
     async def agreements(self) -> Sequence[Agreement]:
         return (await self.session.scalars(select(Agreement).order_by(Agreement.id))).all()
-
-    async def fetch_directory(
-        self, client_id: str, service_id: str
-    ) -> tuple[Subsystem | None, ExchangeService | None, AccessRight | None]:
-        """The consumer's subsystem, the service and the live access right linking them (each None if missing)."""
-        row = (await self.session.execute(_FETCH_DIRECTORY, {"client_id": client_id, "service_id": service_id})).first()
-        if row is not None:
-            return row[0], row[1], row[2]
-        subsystem = await self.subsystem_by_client(client_id)
-        return subsystem, None if subsystem is None else await self.service(service_id), None

@@ -13,22 +13,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Case, Update, bindparam, case, insert, literal, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Integer, String, Text, bindparam, cast, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from services.common.clock import Clock
-from services.common.db import insert_unless_conflict, table_of
+from services.common.db import (
+    UTCDateTime,
+    fetch_prepared_pooled,
+    insert_unless_conflict,
+    prepared_transaction,
+    table_of,
+)
 from services.common.keys import SigningKey
 from services.common.paging import InvalidCursor, PageRequest
 from services.common.problems import ServiceUnavailable
 from services.exchange.deps import Runtime
 from services.exchange.messagelog.models import LogEntry, LogHead
 from services.exchange.messagelog.schemas import LogEntryPage, LogEntryRead
-from services.exchange.messagelog.signing import ENTRY_TYPE, HEAD_TYPE, digest, sign
+from services.exchange.messagelog.signing import ENTRY_TYPE, HEAD_TYPE, canonical, sign, sign_canonical
 
 log = structlog.get_logger(__name__)
 
@@ -36,55 +46,110 @@ CHAINS = ("consumer", "provider")
 GENESIS = "0" * 64
 
 _HEADS = table_of(LogHead)
+_ENTRIES = table_of(LogEntry)
+# Both heads, locked in a fixed order (no deadlock between two appenders), found through the primary key: every
+# append leaves a dead version of each head behind, and where nothing has vacuumed them yet a scan of the table
+# would wade through all of them.
 _LOCK_HEADS = (
     select(_HEADS.c.chain, _HEADS.c.seq, _HEADS.c.entry_hash)
-    .where(_HEADS.c.chain.in_(bindparam("chains", expanding=True)))
+    .where(or_(*(_HEADS.c.chain == chain for chain in CHAINS)))
     .order_by(_HEADS.c.chain)
     .with_for_update()
 )
-_INSERT_ENTRY = insert(table_of(LogEntry))
+_INSERT_ENTRY = insert(_ENTRIES)
 _UPDATE_HEAD = (
     update(_HEADS)
     .where(_HEADS.c.chain == bindparam("b_chain"))
     .values(seq=bindparam("b_seq"), entry_hash=bindparam("b_hash"), signature=bindparam("b_signature"))
 )
 
-_ENTRIES = table_of(LogEntry)
-_ENTRY_COLUMNS = ("chain", "seq", "message_id", "logged_at", "record", "entry_hash", "signature")
-_HEAD_COLUMNS = ("seq", "entry_hash", "signature")
+
+def _unnested(prefix: str, columns: Mapping[str, TypeEngine[Any]]) -> TableValuedAlias:
+    """Rows from one array parameter per column (`<prefix>_<column>`), unnested side by side."""
+    arrays = (bindparam(f"{prefix}_{name}", type_=ARRAY(kind)) for name, kind in columns.items())
+    return func.unnest(*arrays).table_valued(*columns).render_derived()
 
 
-def _append_both() -> Update:
-    """PostgreSQL, both chains at once (every fetch): the two entries and the two heads in one statement, one round
-    trip fewer while the heads are locked, which is what every concurrent fetch queues for.
+_ENTRY_ARRAYS: dict[str, TypeEngine[Any]] = {
+    "chain": String(),
+    "seq": Integer(),
+    "message_id": String(),
+    "record": Text(),  # the canonical JSON, cast to jsonb where it is inserted
+    "entry_hash": String(),
+    "signature": Text(),
+}
+_HEAD_ARRAYS: dict[str, TypeEngine[Any]] = {
+    "chain": String(),
+    "seq": Integer(),
+    "entry_hash": String(),
+    "signature": Text(),
+}
 
-    Built from single-row INSERTs and CASE expressions only, so that SQLAlchemy caches its compiled form: a multi-row
-    VALUES (as `insert().values([...])` or `values()`) has no cache key and was compiled anew for every fetch."""
-    chain = _HEADS.c.chain
 
-    def moved(name: str) -> Case[Any]:
-        return case(
-            *(
-                (
-                    chain == bindparam(f"h{n}_chain", type_=chain.type),
-                    bindparam(f"h{n}_{name}", type_=_HEADS.c[name].type),
-                )
-                for n in range(len(CHAINS))
-            )
-        )
-
-    statement = (
-        update(_HEADS)
-        .where(chain.in_([bindparam(f"h{n}_chain", type_=chain.type) for n in range(len(CHAINS))]))
-        .values({name: moved(name) for name in _HEAD_COLUMNS})
+def _appended_entries(entries: TableValuedAlias) -> Any:
+    return select(
+        entries.c.chain,
+        entries.c.seq,
+        entries.c.message_id,
+        bindparam("logged_at", type_=UTCDateTime()),
+        cast(entries.c.record, JSONB),
+        entries.c.entry_hash,
+        entries.c.signature,
     )
-    for n in range(len(CHAINS)):
-        entry = {name: bindparam(f"e{n}_{name}", type_=_ENTRIES.c[name].type) for name in _ENTRY_COLUMNS}
-        statement = statement.add_cte(insert(_ENTRIES).values(entry).cte(f"appended_{n}"))
-    return statement
 
 
-_APPEND_BOTH = _append_both()
+_ENTRY_COLUMNS = ["chain", "seq", "message_id", "logged_at", "record", "entry_hash", "signature"]
+
+
+def _append_batch() -> Any:
+    """PostgreSQL, under the heads' lock: a whole batch's entries and the heads they move in one statement, whatever
+    the batch's size (columns as arrays, unnested), so that it is compiled once and runs as one prepared statement:
+    one round trip while the heads are locked, which is what every concurrent fetch queues for."""
+    entries = _unnested("e", _ENTRY_ARRAYS)
+    moved = _unnested("h", _HEAD_ARRAYS)
+    appended = insert(_ENTRIES).from_select(_ENTRY_COLUMNS, _appended_entries(entries))
+    return (
+        update(_HEADS)
+        .where(_HEADS.c.chain == moved.c.chain)
+        .values(seq=moved.c.seq, entry_hash=moved.c.entry_hash, signature=moved.c.signature)
+        .add_cte(appended.cte("appended"))
+    )
+
+
+def _append_if_unmoved() -> Any:
+    """PostgreSQL, without the lock: the same append as one autocommitted statement, which moves each head only if
+    it is still where this process last left it (`h_from_seq`, `h_from_hash`) and appends the entries only if every
+    head moved. A concurrent writer's uncommitted move is waited for and then seen (PostgreSQL re-reads the row it
+    waited for), so the answer is exact: `moved` is the number of heads moved (0: another writer got there first,
+    nothing was written). A partial move cannot happen, since every append moves both heads; should it ever, the
+    statement fails on a division by zero and nothing of it stays. It takes the heads' row locks in the same order as
+    a locked batch, so the two never deadlock."""
+    entries = _unnested("e", _ENTRY_ARRAYS)
+    moved = _unnested("h", {**_HEAD_ARRAYS, "from_seq": Integer(), "from_hash": String()})
+    # Both heads locked first, in the locked path's order (an uncorrelated subquery: evaluated once, before the
+    # update touches a row), so that this statement and a locked batch never wait for each other crosswise.
+    locked = select(func.count()).select_from(_LOCK_HEADS.subquery("locked")).scalar_subquery()
+    moving = (
+        update(_HEADS)
+        .where(
+            locked == len(CHAINS),
+            _HEADS.c.chain == moved.c.chain,
+            _HEADS.c.seq == moved.c.from_seq,
+            _HEADS.c.entry_hash == moved.c.from_hash,
+        )
+        .values(seq=moved.c.seq, entry_hash=moved.c.entry_hash, signature=moved.c.signature)
+        .returning(_HEADS.c.chain)
+        .cte("moving")
+    )
+    count = select(func.count()).select_from(moving).scalar_subquery()
+    heads = bindparam("heads", type_=Integer())
+    appended = insert(_ENTRIES).from_select(_ENTRY_COLUMNS, _appended_entries(entries).where(count == heads))
+    whole = cast(or_(count == 0, count == heads), Integer)
+    return select(count.label("moved"), (literal(1) / whole).label("whole")).add_cte(appended.cte("appended"))
+
+
+_APPEND_BATCH = _append_batch()
+_APPEND_IF_UNMOVED = _append_if_unmoved()
 
 
 def body_hash(content: bytes) -> str:
@@ -99,25 +164,39 @@ async def ensure_heads(session: AsyncSession) -> None:
 
 
 Entries = Mapping[str, Mapping[str, Any]]  # chain -> what one fetch records on it
+Tips = dict[str, tuple[int, str]]  # chain -> (seq, entry hash) of its head
 
 
-async def _write(session: AsyncSession, batch: Sequence[Entries], key: SigningKey, now: datetime) -> None:
-    """Append each fetch's entries of `batch`, in order, under the heads' lock; each chain's head is signed once."""
-    chains = sorted({chain for entries in batch for chain in entries})
-    heads = {row.chain: row for row in await session.execute(_LOCK_HEADS, {"chains": chains})}
-    tips = {chain: (heads[chain].seq, heads[chain].entry_hash) for chain in chains}
+@dataclass(frozen=True)
+class Chained:
+    """A batch's entries, chained on from the heads and signed, and the heads they leave (each signed once)."""
+
+    rows: list[dict[str, Any]]
+    heads: list[dict[str, Any]]
+    tips: Tips  # every chain's head afterwards
+
+    def parameters(self, now: datetime) -> dict[str, Any]:
+        """The appending statements' parameters: one array per column."""
+        return {
+            "logged_at": now,
+            **{f"e_{name}": [row[name] for row in self.rows] for name in _ENTRY_ARRAYS if name != "record"},
+            "e_record": [row["payload"].decode() for row in self.rows],
+            **{f"h_{name}": [head[name] for head in self.heads] for name in _HEAD_ARRAYS},
+        }
+
+
+def _chained(batch: Sequence[Entries], tips: Tips, key: SigningKey, now: datetime) -> Chained:
+    """Each fetch's entries of `batch`, in order, chained on from `tips` (the heads) and signed."""
+    tips = dict(tips)
+    moved: set[str] = set()
     rows: list[dict[str, Any]] = []
+    at = now.isoformat()
     for entries in batch:
         for chain in sorted(entries):
             seq, previous = tips[chain]
-            record = {
-                **entries[chain],
-                "chain": chain,
-                "seq": seq + 1,
-                "prev_hash": previous,
-                "logged_at": now.isoformat(),
-            }
-            entry_hash = digest(record)
+            record = {**entries[chain], "chain": chain, "seq": seq + 1, "prev_hash": previous, "logged_at": at}
+            payload = canonical(record)  # hashed, signed and stored: computed once
+            entry_hash = hashlib.sha256(payload).hexdigest()
             rows.append(
                 {
                     "chain": chain,
@@ -125,35 +204,75 @@ async def _write(session: AsyncSession, batch: Sequence[Entries], key: SigningKe
                     "message_id": record["message_id"],
                     "logged_at": now,
                     "record": record,
+                    "payload": payload,
                     "entry_hash": entry_hash,
-                    "signature": sign(key, record, typ=ENTRY_TYPE),
+                    "signature": sign_canonical(key, payload, typ=ENTRY_TYPE),
                 }
             )
             tips[chain] = (seq + 1, entry_hash)
-    head_updates = [
+            moved.add(chain)
+    heads = [
         {
-            "b_chain": chain,
-            "b_seq": seq,
-            "b_hash": entry_hash,
-            "b_signature": sign(
-                key, {"chain": chain, "seq": seq, "entry_hash": entry_hash, "at": now.isoformat()}, typ=HEAD_TYPE
-            ),
+            "chain": chain,
+            "seq": seq,
+            "entry_hash": entry_hash,
+            "signature": sign(key, {"chain": chain, "seq": seq, "entry_hash": entry_hash, "at": at}, typ=HEAD_TYPE),
         }
         for chain, (seq, entry_hash) in sorted(tips.items())
+        if chain in moved
     ]
-    if len(rows) == len(CHAINS) == len(head_updates) and session.get_bind().dialect.name == "postgresql":
-        parameters = {f"e{n}_{name}": row[name] for n, row in enumerate(rows) for name in _ENTRY_COLUMNS}
-        for n, moved in enumerate(head_updates):
-            parameters |= {
-                f"h{n}_chain": moved["b_chain"],
-                f"h{n}_seq": moved["b_seq"],
-                f"h{n}_entry_hash": moved["b_hash"],
-                f"h{n}_signature": moved["b_signature"],
-            }
-        await session.execute(_APPEND_BOTH, parameters)
+    return Chained(rows, heads, tips)
+
+
+async def _write(session: AsyncSession, batch: Sequence[Entries], key: SigningKey, now: datetime) -> None:
+    """Append `batch` in `session`'s transaction, under the heads' lock (SQLite; a fetch that stores a payload)."""
+    heads = (await session.execute(_LOCK_HEADS)).all()
+    chained = _chained(batch, {row.chain: (row.seq, row.entry_hash) for row in heads}, key, now)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_APPEND_BATCH, chained.parameters(now))
         return
-    await session.execute(_INSERT_ENTRY, rows)
-    await session.execute(_UPDATE_HEAD, head_updates)
+    await session.execute(_INSERT_ENTRY, [{k: v for k, v in row.items() if k != "payload"} for row in chained.rows])
+    await session.execute(
+        _UPDATE_HEAD,
+        [
+            {"b_chain": h["chain"], "b_seq": h["seq"], "b_hash": h["entry_hash"], "b_signature": h["signature"]}
+            for h in chained.heads
+        ],
+    )
+
+
+async def _write_batch(
+    engine: AsyncEngine,
+    batch: Sequence[Entries],
+    key: SigningKey,
+    now: datetime,
+    *,
+    left: Tips | None = None,
+    unlocked: bool = False,
+) -> tuple[Tips, bool]:
+    """PostgreSQL's group commit: append `batch`; the heads it leaves, and whether this process found them where it
+    had `left` them (no other writer meanwhile).
+
+    With `unlocked` (the last batch found no other writer) the batch is first chained on from `left` and written by
+    one autocommitted statement that applies only if the heads are still there: one round trip instead of four.
+    Otherwise, or if another writer moved them meanwhile, it is written in a transaction of its own on the driver's
+    connection: the heads locked and read, the batch chained on from them and appended (two prepared statements
+    between BEGIN and COMMIT, none of a session's work around them)."""
+    if unlocked and left is not None:
+        chained = _chained(batch, left, key, now)
+        parameters = chained.parameters(now) | {
+            "h_from_seq": [left[head["chain"]][0] for head in chained.heads],
+            "h_from_hash": [left[head["chain"]][1] for head in chained.heads],
+            "heads": len(chained.heads),
+        }
+        (outcome,) = await fetch_prepared_pooled(engine, _APPEND_IF_UNMOVED, parameters)
+        if outcome.moved:
+            return chained.tips, True
+    async with prepared_transaction(engine) as transaction:
+        tips = {row.chain: (row.seq, row.entry_hash) for row in await transaction.fetch(_LOCK_HEADS, {})}
+        chained = _chained(batch, tips, key, now)
+        await transaction.fetch(_APPEND_BATCH, chained.parameters(now))
+    return chained.tips, tips == left
 
 
 class LogUnavailable(ServiceUnavailable):
@@ -165,21 +284,26 @@ class GroupAppender:
 
     A fetch that writes nothing else (no stored payload) hands its entries here and waits until they are committed,
     before its answer leaves. The fetches waiting while a batch is being written form the next batch: one lock of
-    the heads, one insert of the entries and one update of the heads for all of them, and each chain's head signed
-    once per batch instead of once per fetch. Every entry is still signed and chained on its own, so the verifier
-    names an altered, deleted or swapped entry as before; the signed head names the last entry of the last batch.
-    Several processes stay correct as before: each batch takes the heads' row lock. If a batch fails, each of its
-    fetches fails (503) and none of their entries exists.
+    the heads and one statement appending the entries and moving the heads for all of them (both prepared, on the
+    driver's connection), and each chain's head signed once per batch instead of once per fetch. Every entry is
+    still signed and chained on its own, so the verifier names an altered, deleted or swapped entry as before; the
+    signed head names the last entry of the last batch. While this process is the only writer (its last batch found
+    the heads where the one before had left them), a batch is written by one statement that applies only if the heads
+    have not moved since, without the lock (see `_write_batch`). Several processes stay correct as before: each
+    locked batch takes the heads' row lock, and an unlocked one writes nothing if another writer moved them. If a
+    batch fails, each of its fetches fails (503) and none of their entries exists.
     """
 
     MAX_BATCH = 200
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], key: SigningKey, clock: Clock) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, key: SigningKey, clock: Clock) -> None:
+        self._engine = engine
         self._key = key
         self._clock = clock
         self._waiting: list[tuple[Entries, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._left: Tips | None = None  # the heads as this process's last batch left them
+        self._alone = False  # whether that batch found them where the one before had left them
 
     async def append(self, entries: Entries) -> None:
         loop = asyncio.get_running_loop()
@@ -200,9 +324,17 @@ class GroupAppender:
     async def _write_batches(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
+            left, unlocked = self._left, self._alone
+            self._left, self._alone = None, False  # unknown until this batch is written
             try:
-                async with self._sessions() as session, session.begin():
-                    await _write(session, [entries for entries, _ in batch], self._key, self._clock.now())
+                self._left, self._alone = await _write_batch(
+                    self._engine,
+                    [entries for entries, _ in batch],
+                    self._key,
+                    self._clock.now(),
+                    left=left,
+                    unlocked=unlocked,
+                )
             except Exception as error:  # every waiter is told; the error is logged once
                 log.warning("exchange.message_log_failed", error_type=type(error).__name__, fetches=len(batch))
                 _fail(batch)

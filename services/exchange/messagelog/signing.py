@@ -30,6 +30,11 @@ def sign(key: SigningKey, record: Mapping[str, Any], *, typ: str) -> str:
     return jws.sign_record(key, record, typ=typ)
 
 
+def sign_canonical(key: SigningKey, payload: bytes, *, typ: str) -> str:
+    """`sign` for a record whose canonical bytes (`canonical(record)`) are already at hand."""
+    return jws.sign_canonical(key, payload, typ=typ)
+
+
 def verify(token: str, jwks: Mapping[str, Any], *, typ: str) -> bytes:
     """The signed record's canonical bytes, if `token` verifies with a key of `jwks` (ES256, typ pinned)."""
     try:

@@ -22,7 +22,7 @@ from services.exchange.deps import Runtime
 from services.exchange.fetch.policy import deny
 from services.exchange.members.errors import ServiceNotFound
 from services.exchange.members.models import AccessRight, ExchangeService
-from services.exchange.members.repository import DirectoryRepository
+from services.exchange.members.repository import fetch_directory
 from services.exchange.pubsub.errors import SubscriptionNotFound
 from services.exchange.pubsub.models import Delivery, Subscription
 from services.exchange.pubsub.schemas import DeliveryRead, SubscriptionCreate, SubscriptionRead
@@ -43,9 +43,8 @@ class PubSubService:
     async def subscribe(
         self, session: AsyncSession, caller: Caller, body: SubscriptionCreate, *, rt: Runtime
     ) -> SubscriptionRead:
-        subsystem, service, right = await DirectoryRepository.from_session(session).fetch_directory(
-            caller.client_id, body.service
-        )
+        directory = await fetch_directory(rt.engine, caller.client_id, body.service)
+        subsystem, service, right = directory.subsystem, directory.service, directory.right
         if subsystem is None:
             raise deny("SG-SEC-1", f"The client {caller.client_id} is not registered as a subsystem of any member.")
         if service is None:

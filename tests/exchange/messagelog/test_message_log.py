@@ -169,13 +169,13 @@ async def test_concurrent_fetches_share_a_batch_and_each_entry_is_still_signed_a
     if logged.svc.app.state.exchange.log_appender is None:
         pytest.skip("SQLite: each fetch moves the log in its own transaction")
     batches: list[int] = []
-    write = log_service._write
+    write = log_service._write_batch
 
-    async def counted(session, batch, key, now):  # type: ignore[no-untyped-def]
+    async def counted(engine, batch, key, now, **options):  # type: ignore[no-untyped-def]
         batches.append(len(batch))
-        await write(session, batch, key, now)
+        return await write(engine, batch, key, now, **options)
 
-    monkeypatch.setattr(log_service, "_write", counted)
+    monkeypatch.setattr(log_service, "_write_batch", counted)
     responses = await asyncio.gather(
         *(logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a") for _ in range(16))
     )
@@ -188,20 +188,119 @@ async def test_concurrent_fetches_share_a_batch_and_each_entry_is_still_signed_a
 
 
 async def test_a_fetch_whose_entries_cannot_be_committed_fails_and_leaves_none(logged: ExchangeApi):
-    from services.common.db import create_engine, create_sessionmaker
+    from services.common.db import create_engine
 
     appender = logged.svc.app.state.exchange.log_appender
     if appender is None:
         pytest.skip("SQLite: each fetch moves the log in its own transaction")
     unreachable = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")
-    working, appender._sessions = appender._sessions, create_sessionmaker(unreachable)
+    working, appender._engine = appender._engine, unreachable
     try:
         response = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
     finally:
-        appender._sessions = working
+        appender._engine = working
         await unreachable.dispose()
     assert response.status_code == 503, response.text
     report = await logged.ok("GET", "/v1/message-log/verify", roles=AUDITOR)
     assert report == {"ok": True, "entries": 2 * 4, "findings": []}
     again = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
     assert again.status_code == 200, again.text
+
+
+def _recorded(message_id: str) -> dict[str, dict[str, object]]:
+    """What another process's fetch would record on each chain (the verifier checks the chain, not the content)."""
+    return {chain: {"message_id": message_id, "status": 200} for chain in ("consumer", "provider")}
+
+
+async def _consumer_seqs(api: ExchangeApi) -> list[int]:
+    async with api.svc.app.state.sessionmaker() as session:
+        return sorted((await session.scalars(select(LogEntry.seq).where(LogEntry.chain == "consumer"))).all())
+
+
+async def test_a_lone_writer_appends_without_the_lock_and_sees_another_writer(logged: ExchangeApi, monkeypatch):
+    from services.exchange.messagelog import service as log_service
+    from services.exchange.messagelog.service import GroupAppender
+
+    appender = logged.svc.app.state.exchange.log_appender
+    if appender is None:
+        pytest.skip("SQLite: each fetch moves the log in its own transaction")
+    unlocked: list[int] = []  # heads moved by each unlocked attempt (0: another writer had moved them)
+    real = log_service.fetch_prepared_pooled
+
+    async def counted(engine, statement, values):  # type: ignore[no-untyped-def]
+        rows = await real(engine, statement, values)
+        unlocked.append(rows[0].moved)
+        return rows
+
+    monkeypatch.setattr(log_service, "fetch_prepared_pooled", counted)
+
+    async def fetch() -> None:
+        response = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
+        assert response.status_code == 200, response.text
+
+    for _ in range(2):
+        await fetch()
+    assert unlocked == [2, 2], "alone, each batch is one statement that moves both heads"
+    # Another process appends (its own appender on the same database) between two of this one's fetches.
+    rt = logged.svc.app.state.exchange
+    other = GroupAppender(logged.svc.app.state.engine, rt.signing_key, rt.clock)
+    await other.append(_recorded("msg_other_1"))
+    for _ in range(3):
+        await fetch()
+    # The unlocked attempt found the heads moved and wrote nothing; the batch went under the lock; the next one
+    # found no other writer, and the one after that went without the lock again.
+    assert unlocked == [2, 2, 0, 2]
+    assert await _consumer_seqs(logged) == list(range(1, 4 + 2 + 1 + 3 + 1))
+    assert await findings(logged) == []
+
+
+async def test_an_unlocked_append_that_would_move_one_head_only_writes_nothing(logged: ExchangeApi):
+    from sqlalchemy.exc import DBAPIError
+
+    from services.exchange.messagelog.models import LogHead
+    from services.exchange.messagelog.service import _write_batch
+
+    rt = logged.svc.app.state.exchange
+    if rt.log_appender is None:
+        pytest.skip("SQLite: each fetch moves the log in its own transaction")
+    async with logged.svc.app.state.sessionmaker() as session:
+        heads = {h.chain: (h.seq, h.entry_hash) for h in (await session.scalars(select(LogHead))).all()}
+    # The consumer's head is where it is, the provider's is not: a state no append leaves, refused whole.
+    believed = {**heads, "provider": (heads["provider"][0], "f" * 64)}
+    with pytest.raises(DBAPIError, match="division by zero"):
+        await _write_batch(
+            logged.svc.app.state.engine,
+            [_recorded("msg_partial")],
+            rt.signing_key,
+            rt.clock.now(),
+            left=believed,
+            unlocked=True,
+        )
+    async with logged.svc.app.state.sessionmaker() as session:
+        after = {h.chain: (h.seq, h.entry_hash) for h in (await session.scalars(select(LogHead))).all()}
+    assert after == heads
+    assert await _consumer_seqs(logged) == [1, 2, 3, 4]
+    assert await findings(logged) == []
+
+
+async def test_two_replicas_appending_at_once_form_one_unbroken_chain_per_side(
+    logged: ExchangeApi, service_factory, gateway
+):
+    if logged.svc.app.state.exchange.log_appender is None:
+        pytest.skip("SQLite: each fetch moves the log in its own transaction")
+    # A second replica of the exchange on the same database (and key): two group appenders writing the same chains.
+    replica = ExchangeApi(
+        await service_factory("exchange", database_schema=logged.svc.settings.resolved_schema), gateway
+    )
+
+    async def fetch(api: ExchangeApi) -> int:
+        response = await api.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
+        return response.status_code
+
+    statuses = await asyncio.gather(*(fetch(api) for _ in range(16) for api in (logged, replica)))
+    assert statuses == [200] * 32
+    for _ in range(6):  # one at a time, taking turns: each unlocked attempt meets the other replica's appends
+        assert await fetch(logged) == 200
+        assert await fetch(replica) == 200
+    assert await _consumer_seqs(logged) == list(range(1, 4 + 32 + 12 + 1))
+    assert await findings(logged) == []
