@@ -292,7 +292,7 @@ class Proxy:
         evaluation: Evaluation | None = None,
     ) -> None:
         denial = self.denial(finding, decision_id)
-        with self.timings.measure("audit"):
+        with self.timings.measure("audit append"):
             await record(
                 self.audit,
                 Decision(
@@ -407,10 +407,10 @@ class Proxy:
             content, minimised = self._minimise(route, evaluation, content)
             if minimised is not None:
                 fields_returned = minimised
-        with self.timings.measure("person_references"):
+        with self.timings.measure("person references"):
             content = await self.tokens.rewrite(content, caller.client_id)
         applied = [f.rule_id for f in evaluation.findings if f.outcome == "permit"]
-        with self.timings.measure("audit"):
+        with self.timings.measure("audit append"):
             await record(
                 self.audit,
                 Decision(
