@@ -25,6 +25,7 @@ What it does and does not do:
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ import httpx
 
 _MAX_HEAD = 256 * 1024  # response head (status line and headers) limit, bytes
 _READ_SIZE = 64 * 1024
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 field-name
+_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")  # RFC 9110 field-value: no CR, LF, NUL or other control
 
 
 @dataclass
@@ -141,6 +144,10 @@ def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
     target = request.url.raw_path
     lines = [request.method.encode("ascii") + b" " + target + b" HTTP/1.1"]
     for name, value in request.headers.raw:
+        if not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+            # httpx accepts "a\r\nEvil: 1" as a header value; written as is, it would be a second header (h11,
+            # under httpx's own transport, refuses it the same way)
+            raise httpx.LocalProtocolError(f"Illegal header {name[:40]!r}: not sent.", request=request)
         lowered = name.lower()
         if lowered in (b"transfer-encoding", b"content-length"):
             continue

@@ -269,3 +269,12 @@ async def test_an_informational_answer_is_skipped_for_the_real_one() -> None:
         assert (await client.post("/1", json={})).json() == {"n": 1}
         assert (await client.get("/2")).json() == {"n": 2}
     assert script.connections == 1
+
+
+@pytest.mark.parametrize("header", [("X-Thing", "a\r\nEvil: 1"), ("X-Thing", "nul\x00"), ("Bad Name", "v")])
+async def test_a_header_that_would_split_the_request_is_refused_and_nothing_is_sent(header: tuple[str, str]) -> None:
+    script = Scripted([ok()])
+    async with server(script) as url, build_http_client(url) as client:
+        with pytest.raises(httpx.LocalProtocolError):
+            await client.get("/x", headers=dict([header]))
+    assert script.requests == []
