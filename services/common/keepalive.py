@@ -7,7 +7,9 @@ httpx's own transport (httpcore, anyio, h11) costs about 1.5 ms of CPU per call 
 where a round trip over asyncio streams costs 0.07 ms (benchmarks/gateway.py, docs/benchmarks.md): on the gateway,
 which makes two or three such calls per request, that was most of its CPU. This transport keeps httpx's client API
 (requests, responses, timeouts, errors, event hooks) and replaces only the wire: one asyncio stream per connection,
-the request written in one piece, the response read by its `Content-Length` or chunks.
+the request written in one piece, the response parsed by httptools (llhttp, the C parser uvicorn serves with, already
+in the lock), so the HTTP framing (lengths, chunks, keep-alive, malformed or smuggling-shaped answers) is decided
+by a well-kept parser and not by this module; what is left here is the connection pool.
 
 What it does and does not do:
 - `http://` only; any other scheme (a client's `https://` JWKS URI) goes to httpx's own transport.
@@ -23,13 +25,17 @@ What it does and does not do:
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 
+import httptools
 import httpx
 
 _MAX_HEAD = 256 * 1024  # response head (status line and headers) limit, bytes
-_NO_BODY_STATUS = frozenset({204, 304})
+_READ_SIZE = 64 * 1024
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 field-name
+_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")  # RFC 9110 field-value: no CR, LF, NUL or other control
 
 
 @dataclass
@@ -108,7 +114,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             connection.close()
         try:
             async with asyncio.timeout(connect_timeout):
-                reader, writer = await asyncio.open_connection(*origin, limit=_MAX_HEAD)
+                reader, writer = await asyncio.open_connection(*origin)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"No connection to {origin[0]}:{origin[1]} in time.", request=request) from None
         except OSError as error:
@@ -138,6 +144,10 @@ def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
     target = request.url.raw_path
     lines = [request.method.encode("ascii") + b" " + target + b" HTTP/1.1"]
     for name, value in request.headers.raw:
+        if not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+            # httpx accepts "a\r\nEvil: 1" as a header value; written as is, it would be a second header (h11,
+            # under httpx's own transport, refuses it the same way)
+            raise httpx.LocalProtocolError(f"Illegal header {name[:40]!r}: not sent.", request=request)
         lowered = name.lower()
         if lowered in (b"transfer-encoding", b"content-length"):
             continue
@@ -168,76 +178,65 @@ async def _exchange(
         raise httpx.RemoteProtocolError(
             "The server closed the connection before the response was complete.", request=request
         ) from None
-    except (asyncio.LimitOverrunError, ValueError) as error:
+    except (httptools.HttpParserError, ValueError) as error:
         raise httpx.RemoteProtocolError(f"Malformed response ({type(error).__name__}).", request=request) from None
     except OSError as error:
         raise httpx.ReadError(f"{type(error).__name__}: {error}", request=request) from None
 
 
+class _Answer:
+    """One response as httptools' parser (llhttp, the parser uvicorn serves with) reports it."""
+
+    __slots__ = ("body", "done", "head_done", "headers", "keep_alive", "parser", "unasked")
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.head_done = self.done = self.unasked = self.keep_alive = False
+
+    def on_message_begin(self) -> None:
+        if self.done:  # a second answer in the same bytes, which nobody asked for: do not reuse the connection
+            self.unasked = True
+        self.headers, self.body, self.head_done = [], [], False  # also after an informational (1xx) answer
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.head_done = True
+        self.keep_alive = self.parser.should_keep_alive()  # asked here: the parser forgets it after the message
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.parser.get_status_code() >= 200:  # an informational answer comes before the real one
+            self.done = True
+
+    def delimited_by_eof(self) -> bool:
+        """Whether the body runs to the end of the connection (neither a length nor chunks were given)."""
+        names = {name.lower() for name, _ in self.headers}
+        return b"content-length" not in names and b"transfer-encoding" not in names
+
+
 async def _response(
     reader: asyncio.StreamReader, method: str, read_timeout: float | None
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+    answer = _Answer()
+    received = 0
     async with asyncio.timeout(read_timeout):
-        status, version, headers = await _head(reader)
-        while 100 <= status < 200:  # informational answers (none expected) come before the real one
-            status, version, headers = await _head(reader)
-    framing, length, close = _framing(headers, version)
-    if method == "HEAD" or status in _NO_BODY_STATUS:
-        framing, length = "length", 0
-    async with asyncio.timeout(read_timeout):
-        if framing == "chunked":
-            body = await _chunked(reader)
-        elif framing == "length":
-            body = await reader.readexactly(length) if length else b""
-        else:
-            body, close = await reader.read(-1), True
-    return status, headers, body, not close
-
-
-async def _head(reader: asyncio.StreamReader) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    raw = await reader.readuntil(b"\r\n\r\n")
-    status_line, *lines = raw[:-4].split(b"\r\n")
-    version, _, rest = status_line.partition(b" ")
-    if not version.startswith(b"HTTP/1."):
-        raise ValueError("not an HTTP/1.x status line")
-    status = int(rest[:3])
-    headers = []
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        if not colon:
-            raise ValueError("header line without a colon")
-        headers.append((name.strip(), value.strip()))
-    return status, version, headers
-
-
-def _framing(headers: list[tuple[bytes, bytes]], version: bytes) -> tuple[str, int, bool]:
-    """How the body is delimited ("chunked", "length" or "eof"), its length, and whether the server closes."""
-    framing, length = "eof", 0
-    close = version == b"HTTP/1.0"
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == b"content-length" and framing != "chunked":
-            framing, length = "length", int(value)
-            if length < 0:
-                raise ValueError("negative Content-Length")
-        elif lowered == b"transfer-encoding" and b"chunked" in value.lower():
-            framing = "chunked"
-        elif lowered == b"connection":
-            tokens = value.lower()
-            close = b"close" in tokens or (close and b"keep-alive" not in tokens)
-    return framing, length, close
-
-
-async def _chunked(reader: asyncio.StreamReader) -> bytes:
-    parts: list[bytes] = []
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";", 1)[0], 16)
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, ignored
-                pass
-            return b"".join(parts)
-        chunk = await reader.readexactly(size + 2)
-        if chunk[-2:] != b"\r\n":
-            raise ValueError("chunk not followed by CRLF")
-        parts.append(chunk[:-2])
+        while not answer.done:
+            if method == "HEAD" and answer.head_done and answer.parser.get_status_code() >= 200:
+                break  # an answer to HEAD has no body, whatever its Content-Length says
+            data = await reader.read(_READ_SIZE)
+            if not data:
+                if answer.head_done and answer.delimited_by_eof():
+                    return answer.parser.get_status_code(), answer.headers, b"".join(answer.body), False
+                raise asyncio.IncompleteReadError(b"", None)
+            received += len(data)
+            if not answer.head_done and received > _MAX_HEAD:
+                raise ValueError("response head too long")
+            answer.parser.feed_data(data)
+    reusable = answer.keep_alive and not answer.unasked
+    return answer.parser.get_status_code(), answer.headers, b"".join(answer.body), reusable

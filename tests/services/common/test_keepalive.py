@@ -170,6 +170,9 @@ async def test_a_truncated_body_is_a_remote_protocol_error() -> None:
         b"SMTP ready\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
         b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n",
+        # shapes of request smuggling, which llhttp refuses: two lengths, or a length and chunks
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nabc",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     ],
 )
 async def test_a_malformed_answer_is_a_remote_protocol_error(answer: bytes) -> None:
@@ -258,3 +261,20 @@ async def test_a_closed_transport_refuses_calls() -> None:
     await transport.aclose()
     with pytest.raises(httpx.ConnectError):
         await transport.handle_async_request(httpx.Request("GET", "http://127.0.0.1:9/x"))
+
+
+async def test_an_informational_answer_is_skipped_for_the_real_one() -> None:
+    script = Scripted([b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b'{"n":1}'), ok(b'{"n":2}')])
+    async with server(script) as url, build_http_client(url) as client:
+        assert (await client.post("/1", json={})).json() == {"n": 1}
+        assert (await client.get("/2")).json() == {"n": 2}
+    assert script.connections == 1
+
+
+@pytest.mark.parametrize("header", [("X-Thing", "a\r\nEvil: 1"), ("X-Thing", "nul\x00"), ("Bad Name", "v")])
+async def test_a_header_that_would_split_the_request_is_refused_and_nothing_is_sent(header: tuple[str, str]) -> None:
+    script = Scripted([ok()])
+    async with server(script) as url, build_http_client(url) as client:
+        with pytest.raises(httpx.LocalProtocolError):
+            await client.get("/x", headers=dict([header]))
+    assert script.requests == []
