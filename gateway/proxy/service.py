@@ -36,7 +36,7 @@ from gateway.rules.decisions import AuditSink, Decision, new_decision_id, record
 from gateway.rules.engine import Evaluation, Finding, RuleEngine
 from gateway.rules.routes import Match, Route, RouteTable
 from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallContext
-from services.common.http import DISCLOSE_AFTER_HEADER, FIELDS_RETURNED_HEADER
+from services.common.http import DISCLOSE_AFTER_HEADER, FIELDS_RETURNED_HEADER, RemoteProblem
 from services.common.problems import PROBLEM_MEDIA_TYPE, InvalidInput, PolicyDenied
 
 log = structlog.get_logger("gateway.proxy")
@@ -176,12 +176,15 @@ class Proxy:
         wire_path = _forwarded_path(evaluation, wire_path)
         with timings.measure("assertion"):
             assertion = self._minter.mint(service, _assertion_context(evaluation, decision_id))
-        with timings.measure("proxy"):
-            upstream_response = await self._call(
-                upstream, request, route, wire_path, body=body_bytes, assertion=assertion,
-                params=_forwarded_query(request, evaluation),
-            )  # fmt: skip
-        return await self._answer(request, route, evaluation, decision_id, upstream_response)
+        try:
+            with timings.measure("proxy"):
+                upstream_response = await self._call(
+                    upstream, request, route, wire_path, body=body_bytes, assertion=assertion,
+                    params=_forwarded_query(request, evaluation),
+                )  # fmt: skip
+            return await self._answer(request, route, evaluation, decision_id, upstream_response)
+        except UpstreamUnavailable as error:
+            raise await self._unanswered(_request_id(request), route, evaluation, decision_id, error) from error
 
     async def _forward_anonymous(
         self, request: Request, upstream: httpx.AsyncClient, match: Match, path: str
@@ -194,9 +197,14 @@ class Proxy:
         assertion = self._minter.mint(
             route.service, CallContext(client_id=ANONYMOUS.client_id, channel="web", decision_id=decision_id)
         )
-        response = await self._send(
-            request, upstream, route, path, headers={ASSERTION_HEADER: assertion}, names=ANONYMOUS_REQUEST_HEADERS
-        )
+        try:
+            response = await self._send(
+                request, upstream, route, path, headers={ASSERTION_HEADER: assertion}, names=ANONYMOUS_REQUEST_HEADERS
+            )
+        except UpstreamUnavailable as error:
+            raise await self._unanswered(
+                _request_id(request), route, None, decision_id, error, context=context
+            ) from error
         await record(
             self.audit,
             Decision(
@@ -258,18 +266,21 @@ class Proxy:
         }
         content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
         try:
-            response = await upstream.request(route.method, path, content=content, headers=headers)
-        except httpx.HTTPError as error:
-            raise UpstreamUnavailable(
-                f"The {route.service} service did not answer ({type(error).__name__})."
-            ) from error
-        if carries_uin(response.content):
-            log.warning("egress.uin_withheld", route=route.id, client_id=caller.client_id, decision_id=decision_id)
-            await self._deny(
-                request_id, _action(route), caller=caller, context=context, decision_id=decision_id,
-                finding=Finding("SG-TOKEN-1", "deny", _WITHHELD, 502), evaluation=evaluation,
-            )  # fmt: skip
-        answer = await self.tokens.rewrite(response.content, caller.client_id)
+            try:
+                response = await upstream.request(route.method, path, content=content, headers=headers)
+            except httpx.HTTPError as error:
+                raise UpstreamUnavailable(
+                    f"The {route.service} service did not answer ({type(error).__name__})."
+                ) from error
+            if carries_uin(response.content):
+                log.warning("egress.uin_withheld", route=route.id, client_id=caller.client_id, decision_id=decision_id)
+                await self._deny(
+                    request_id, _action(route), caller=caller, context=context, decision_id=decision_id,
+                    finding=Finding("SG-TOKEN-1", "deny", _WITHHELD, 502), evaluation=evaluation,
+                )  # fmt: skip
+            answer = await self._pairwise(response.content, caller.client_id)
+        except UpstreamUnavailable as error:
+            raise await self._unanswered(request_id, route, evaluation, decision_id, error) from error
         applied = [f.rule_id for f in evaluation.findings if f.outcome == "permit"]
         await record(
             self.audit,
@@ -312,6 +323,44 @@ class Proxy:
             finding=finding,
             evaluation=evaluation,
         )
+
+    async def _pairwise(self, content: bytes, client_id: str) -> bytes:
+        """The answer with every `sub` in it replaced by the caller's pairwise token (SG-TOKEN-1); if identity
+        cannot issue one, the answer is not given (it would carry an internal `sub`)."""
+        try:
+            return await self.tokens.rewrite(content, client_id)
+        except (RemoteProblem, httpx.HTTPError) as error:
+            raise UpstreamUnavailable(
+                f"The identity service did not issue the caller's pairwise token ({type(error).__name__}): "
+                "the answer, which names a person, is withheld."
+            ) from error
+
+    async def _unanswered(
+        self,
+        request_id: str | None,
+        route: Route,
+        evaluation: Evaluation | None,
+        decision_id: str,
+        error: UpstreamUnavailable,
+        *,
+        context: RequestContext | None = None,
+    ) -> UpstreamUnavailable:
+        """A permitted request whose answer cannot be given (the service did not answer, or its answer could not be
+        made fit to leave): the decision is recorded all the same, since the service may have acted on it, with
+        the status the caller receives, and the problem names that audit event."""
+        applied = [f.rule_id for f in evaluation.findings if f.outcome == "permit"] if evaluation else []
+        caller = evaluation.caller if evaluation else None
+        if context is None:
+            context = evaluation.context if evaluation else RequestContext()
+        with self.timings.measure("audit append"):
+            await record(
+                self.audit,
+                Decision(
+                    decision_id, _action(route), caller, context, "permit", error.status, rule_ids=applied,
+                    evaluation=evaluation, request_id=request_id,
+                ),
+            )  # fmt: skip
+        return UpstreamUnavailable(error.detail, audit_event_id=decision_id)
 
     def denial(self, finding: Finding, decision_id: str) -> PolicyDenied:
         """The problem+json for a denial: the rule, its framework references, the grievance route, the event."""
@@ -408,7 +457,7 @@ class Proxy:
             if minimised is not None:
                 fields_returned = minimised
         with self.timings.measure("person references"):
-            content = await self.tokens.rewrite(content, caller.client_id)
+            content = await self._pairwise(content, caller.client_id)
         applied = [f.rule_id for f in evaluation.findings if f.outcome == "permit"]
         with self.timings.measure("audit append"):
             await record(

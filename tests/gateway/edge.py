@@ -70,6 +70,11 @@ class CountingTransport(httpx.AsyncBaseTransport):
         self.bodies: list[tuple[str, str, bytes]] = []
         self.plants: dict[str, bytes] = {}
         self.planted_headers: dict[str, dict[str, str]] = {}
+        self.lost: set[str] = set()
+
+    def lose_answers(self, path: str) -> None:
+        """Let the service act on `path`, then lose its answer on the way back (a connection dropped mid-answer)."""
+        self.lost.add(path)
 
     def plant(self, path: str, text: str) -> None:
         """Make the service's next answers on `path` carry `text` (appended inside the JSON object)."""
@@ -83,6 +88,8 @@ class CountingTransport(httpx.AsyncBaseTransport):
         self.calls[(request.method, request.url.path)] += 1
         self.bodies.append((request.method, request.url.path, await request.aread()))
         response = await self._inner.handle_async_request(request)
+        if request.url.path in self.lost:
+            raise httpx.ReadError("the answer was lost", request=request)
         planted = self.plants.get(request.url.path)
         extra_headers = self.planted_headers.get(request.url.path, {})
         if planted is None and not extra_headers:

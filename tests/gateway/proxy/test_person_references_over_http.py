@@ -113,3 +113,25 @@ async def test_a_public_answer_carrying_a_uin_is_withheld_too(edge: Edge) -> Non
     assert uin not in response.text
     event = await edge.audit_event(body["audit_event_id"])
     assert (event["decision"], event["actor"], event["action"]) == ("deny", "anonymous", "GET /identity/healthz")
+
+
+async def test_an_answer_lost_on_the_way_back_is_a_502_and_the_decision_is_still_recorded(edge: Edge) -> None:
+    edge.upstream["identity"].lose_answers("/v1/caller")
+    response = await edge.client.get("/identity/v1/caller", headers=as_caller("bank"))
+    assert response.status_code == 502, response.text
+    body = response.json()
+    assert body["type"].endswith("gateway/upstream-unavailable")
+    assert edge.upstream["identity"].count("GET", "/v1/caller") == 1, "the service acted: it may have changed something"
+    event = await edge.audit_event(body["audit_event_id"])
+    assert (event["decision"], event["status"], event["action"]) == ("permit", 502, "GET /identity/v1/caller")
+
+
+@pytest.mark.rule("SG-TOKEN-1")
+async def test_an_answer_naming_a_person_is_withheld_when_no_pairwise_token_can_be_issued(edge: Edge) -> None:
+    person = await edge.person()
+    edge.upstream["identity"].lose_answers(f"/v1/subjects/{person.sub}/pairwise-token")
+    response = await edge.client.get("/identity/v1/caller", headers=as_caller(f"citizen:{person.sub}"))
+    assert response.status_code == 502, response.text
+    assert person.sub not in response.text
+    event = await edge.audit_event(response.json()["audit_event_id"])
+    assert (event["decision"], event["status"]) == ("permit", 502)
