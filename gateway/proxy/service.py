@@ -281,14 +281,7 @@ class Proxy:
             answer = await self._pairwise(response.content, caller.client_id)
         except UpstreamUnavailable as error:
             raise await self._unanswered(request_id, route, evaluation, decision_id, error) from error
-        applied = [f.rule_id for f in evaluation.findings if f.outcome == "permit"]
-        await record(
-            self.audit,
-            Decision(
-                decision_id, _action(route), caller, context, "permit", response.status_code, rule_ids=applied,
-                evaluation=evaluation, request_id=request_id,
-            ),
-        )  # fmt: skip
+        await self._permitted(request_id, route, caller, context, evaluation, decision_id, response.status_code)
         return Acted(response.status_code, answer, decision_id, evaluation)
 
     async def _deny(
@@ -348,19 +341,32 @@ class Proxy:
         """A permitted request whose answer cannot be given (the service did not answer, or its answer could not be
         made fit to leave): the decision is recorded all the same, since the service may have acted on it, with
         the status the caller receives, and the problem names that audit event."""
-        applied = [f.rule_id for f in evaluation.findings if f.outcome == "permit"] if evaluation else []
         caller = evaluation.caller if evaluation else None
         if context is None:
             context = evaluation.context if evaluation else RequestContext()
         with self.timings.measure("audit append"):
-            await record(
-                self.audit,
-                Decision(
-                    decision_id, _action(route), caller, context, "permit", error.status, rule_ids=applied,
-                    evaluation=evaluation, request_id=request_id,
-                ),
-            )  # fmt: skip
+            await self._permitted(request_id, route, caller, context, evaluation, decision_id, error.status)
         return UpstreamUnavailable(error.detail, audit_event_id=decision_id)
+
+    async def _permitted(  # noqa: PLR0917 - the decision's parts, as Decision takes them
+        self,
+        request_id: str | None,
+        route: Route,
+        caller: AuthenticatedCaller | None,
+        context: RequestContext,
+        evaluation: Evaluation | None,
+        decision_id: str,
+        status: int,
+    ) -> None:
+        """Append a permitted request's decision, with the rules that permitted it and the status it ended in."""
+        applied = [f.rule_id for f in evaluation.findings if f.outcome == "permit"] if evaluation else []
+        await record(
+            self.audit,
+            Decision(
+                decision_id, _action(route), caller, context, "permit", status, rule_ids=applied,
+                evaluation=evaluation, request_id=request_id,
+            ),
+        )  # fmt: skip
 
     def denial(self, finding: Finding, decision_id: str) -> PolicyDenied:
         """The problem+json for a denial: the rule, its framework references, the grievance route, the event."""
