@@ -15,6 +15,7 @@ from services.payments.bulk.synthetic import load_beneficiaries
 from services.payments.mapper.repository import _RESOLVE_ONE
 from tests.payments.payments_helpers import PROGRAMME, PaymentsApi
 
+_VISIBLE = text("SELECT relpages, relallvisible FROM pg_class WHERE oid = 'links'::regclass")
 _DEFINITION = text("SELECT indexdef FROM pg_indexes WHERE schemaname = :schema AND indexname = 'ix_links_one_default'")
 
 
@@ -50,6 +51,11 @@ async def test_a_resolve_reads_the_default_link_from_the_index_alone(api: Paymen
     engine = api.svc.app.state.engine
     async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
         await connection.execute(text("VACUUM (ANALYZE) links"))  # marks the pages all-visible, as autovacuum does
+        pages, visible = (await connection.execute(_VISIBLE)).one()
+    if visible < pages:
+        # Vacuum marks a page all-visible only once no snapshot anywhere in the database may still need an older
+        # row: another session's open transaction (a concurrent test suite) holds that back.
+        pytest.skip(f"vacuum could mark {visible} of the {pages} pages all-visible while other sessions ran")
     statement = prepared(_RESOLVE_ONE, engine.dialect)
     async with engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
