@@ -43,7 +43,8 @@ FspDep = Annotated[Caller, Depends(require_roles("fsp", "payments_operator"))]
 # A G2P programme (a ministry's payment unit) posting disbursement batches.
 ProgrammeDep = Annotated[Caller, Depends(require_roles("programme"))]
 # Who may resolve a person reference to a payment address: FSPs (party lookup), programmes, the operator.
-ResolverDep = Annotated[Caller, Depends(require_roles("fsp", "programme", "payments_operator"))]
+RESOLVER_ROLES = ("fsp", "programme", "payments_operator")
+ResolverDep = Annotated[Caller, Depends(require_roles(*RESOLVER_ROLES))]
 ReaderDep = Annotated[Caller, Depends(require_roles("payments_operator", "auditor"))]
 # Anyone who may read an account: what each sees is decided by the ledger (their own accounts only).
 AccountReaderDep = Annotated[Caller, Depends(require_roles("fsp", "payments_operator", "auditor", "subject"))]

@@ -130,3 +130,15 @@ async def pay(api: PaymentsApi, transfer_id: str, payer: dict[str, Any], payee: 
     fulfil = fulfilment_for(api, payee, transfer_id)
     fulfilled = await api.fsp(payee["participant_id"], "POST", f"/v1/transfers/{transfer_id}/fulfil", json=fulfil)
     assert fulfilled.status_code == 200, fulfilled.text
+
+
+async def link_amara_and_a_token(api: PaymentsApi) -> None:
+    """sub-amara's account at bank-a and a token's wallet, linked (unless this database already holds them)."""
+    accounts = ({"participant_id": "bank-a", "kind": "customer", "address": "1001", "owner_ref": "sub-amara"},
+                {"participant_id": "momo", "kind": "wallet", "address": "+000555901"})  # fmt: skip
+    links = ({"fsp_id": "bank-a", "address": "1001", "person_ref": "sub-amara"},
+             {"fsp_id": "momo", "address": "+000555901", "person_ref": "ptk-9", "ref_type": "token"})  # fmt: skip
+    for account, link in zip(accounts, links, strict=True):
+        opened = await api.operator("POST", "/v1/ledger/accounts", json={**account, "currency": "USD"})
+        created = await api.fsp(link["fsp_id"], "POST", "/v1/mapper/links", json=link)
+        assert (opened.status_code, created.status_code) in ((201, 201), (409, 409)), created.text

@@ -22,7 +22,10 @@ class Link(Base):
     __tablename__ = "links"
     __table_args__ = (
         UniqueConstraint("ref_type", "person_ref", "account_id"),
-        # At most one default per person, held by the database whatever the interleaving of requests.
+        # At most one default per person, held by the database whatever the interleaving of requests. On
+        # PostgreSQL it carries the account too, so a resolve finds the default link in the index alone (an
+        # index-only scan, where vacuum has marked the table's pages all-visible): about 30% less of PostgreSQL's CPU
+        # per resolve, measured (docs/benchmarks.md).
         Index(
             "ix_links_one_default",
             "ref_type",
@@ -30,6 +33,7 @@ class Link(Base):
             unique=True,
             sqlite_where=text("is_default"),
             postgresql_where=text("is_default"),
+            postgresql_include=["account_id"],
         ),
     )
 

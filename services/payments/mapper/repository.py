@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.common.db import fetch_prepared, insert_unless_conflict, table_of
+from services.common.db import fetch_prepared_pooled, insert_unless_conflict, table_of
 from services.common.paging import PageRequest
 from services.common.repository import Repository
 from services.payments.ledger.models import Account
@@ -33,12 +33,13 @@ _RESOLVE_ONE = (
 )
 
 
-async def resolve_one(executor: AsyncSession | AsyncConnection, ref_type: str, person_ref: str) -> Any:
-    """The person's default address (a row of `_RESOLVED`), in a session, or on a connection of its own for a
-    request that runs nothing else (there as a prepared statement, autocommitted: one round trip on PostgreSQL)."""
+async def resolve_one(executor: AsyncSession | AsyncEngine, ref_type: str, person_ref: str) -> Any:
+    """The person's default address (a row of `_RESOLVED`), in a session, or for a request that runs nothing else
+    straight on the engine: on PostgreSQL a prepared statement on a connection taken from the pool, autocommitted
+    (one round trip, no SQLAlchemy Connection around it)."""
     values = {"ref_type": ref_type, "ref": person_ref}
-    if isinstance(executor, AsyncConnection):
-        rows = await fetch_prepared(executor, _RESOLVE_ONE, values)
+    if isinstance(executor, AsyncEngine):
+        rows = await fetch_prepared_pooled(executor, _RESOLVE_ONE, values)
         return rows[0] if rows else None
     return (await executor.execute(_RESOLVE_ONE, values)).first()
 

@@ -56,6 +56,13 @@ class LinkPage(Page[LinkRead]):
     """A page of a person's payment links, oldest first."""
 
 
+class ResolveQuery(BaseModel):
+    """The query of `GET /v1/mapper/resolve`: whom to resolve."""
+
+    ref: SubRef
+    ref_type: RefType = RefType.sub
+
+
 class Resolution(BaseModel):
     ref_type: RefType
     person_ref: str

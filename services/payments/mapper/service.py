@@ -9,7 +9,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.assertion import Caller
-from services.common.db import autocommit_connection
 from services.common.ids import new_id
 from services.common.paging import PageRequest
 from services.common.problems import PolicyDenied
@@ -62,9 +61,9 @@ class MapperService:
         return _resolution(row)
 
     async def resolve_now(self, engine: AsyncEngine, ref_type: RefType, person_ref: str) -> Resolution:
-        """`resolve` as a request of its own: one prepared statement, autocommitted (one round trip on PostgreSQL)."""
-        async with autocommit_connection(engine, autocommit=False) as connection:
-            row = await resolve_one(connection, ref_type.value, person_ref)
+        """`resolve` as a request of its own: one prepared statement on a pooled connection, autocommitted (one
+        round trip on PostgreSQL)."""
+        row = await resolve_one(engine, ref_type.value, person_ref)
         if row is None:
             raise Unresolvable("No payment address is linked to this person reference.")
         return _resolution(row)
