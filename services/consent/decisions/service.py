@@ -23,6 +23,7 @@ one statement cannot match) a permit through the same conditional UPDATE by id.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -168,11 +169,11 @@ def item_patterns(items: Sequence[str]) -> dict[str, str]:
     return {f"item_{n}": pattern for n, pattern in enumerate(patterns)}
 
 
-def _lock_order(question: dict[str, Any]) -> tuple[str, ...]:
-    """Where a question's row lock falls in its batch: two processes' batches lock the artefacts of the questions
-    they share in the same order, so they wait for each other rather than deadlock."""
-    keys = ("q_requester", "q_subject", "q_purpose", *(f"item_{n}" for n in range(FAST_PATH_MAX_ITEMS)))
-    return tuple(question[key] for key in keys)
+# Where a question's row lock falls in its batch: two processes' batches lock the artefacts of the questions they
+# share in the same order, so they wait for each other rather than deadlock.
+_lock_order = operator.itemgetter(
+    "q_requester", "q_subject", "q_purpose", *(f"item_{n}" for n in range(FAST_PATH_MAX_ITEMS))
+)
 
 
 async def take_uses(engine: AsyncEngine, questions: Sequence[dict[str, Any]]) -> list[Any]:
@@ -187,7 +188,7 @@ async def take_uses(engine: AsyncEngine, questions: Sequence[dict[str, Any]]) ->
     batch fails as a whole (a deadlock with another process's batch, a value the database refuses), none of it took
     effect, and each question is run again on its own, so that only a question that fails by itself fails."""
     statement = _take_newest_covering()
-    order = sorted(range(len(questions)), key=lambda n: _lock_order(questions[n]))
+    order = sorted(range(len(questions)), key=lambda n: _lock_order(questions[n])) if len(questions) > 1 else [0]
     try:
         rows = await fetch_prepared_many(engine, statement, [questions[n] | {"slot": n} for n in order])
     except Exception:
@@ -231,9 +232,12 @@ def window_key(unit: str | None, at: datetime) -> str | None:
     return at.isoformat()[: WINDOW_LENGTHS[unit]] if unit else None
 
 
+_WINDOW_PARAMETERS = tuple((f"window_{unit}", length) for unit, length in WINDOW_LENGTHS.items())
+
+
 def windows(at: datetime) -> dict[str, str]:
     text = at.isoformat()  # one formatting for the four periods (decisions are within minutes of now: 4-digit years)
-    return {f"window_{unit}": text[:length] for unit, length in WINDOW_LENGTHS.items()}
+    return {name: text[:length] for name, length in _WINDOW_PARAMETERS}
 
 
 def question(body: DecisionRequest, at: datetime, rt: Runtime) -> dict[str, Any]:
