@@ -9,7 +9,9 @@ would have:
 - the protected no-op (`GET /v1/caller`): the framework, the assertion check and the replay store, the floor of
   every call the gateway makes;
 - `POST /v1/decisions` for consented subjects (permits: the one conditional UPDATE that finds the newest covering
-  artefact and takes a use of it, autocommitted), 16 in flight and 1 in flight;
+  artefact and takes a use of it, committed before the answer; the permits arriving while a batch commits go
+  together in the next one, pipelined in one transaction: one round trip and one commit per batch), 16 in flight
+  and 1 in flight;
 - `POST /v1/decisions` for subjects without a consent (denies: that statement finding nothing, then the SELECT that
   explains why).
 Targets (docs/benchmarks.md): decisions at >= 60% of the protected no-op's rate, p99 under 10 ms at 16 in flight.
@@ -183,8 +185,10 @@ async def main(quick: bool) -> None:
         f"on the same cores, keeping {IN_FLIGHT} requests in flight unless a row says otherwise. Gateway assertions "
         "were signed before each timed run, as the gateway would have.",
         "A permit is one statement: the conditional UPDATE that finds the newest covering artefact and takes one use "
-        "of it (uses, last use), autocommitted; a deny is that statement finding nothing, then the SELECT that "
-        "explains why. No cache: every decision reads the database.",
+        "of it (uses, last use), durably committed before the answer leaves; each worker commits the permits that "
+        "arrive while a batch commits together in the next batch (group commit: one round trip, one commit and WAL "
+        "flush per batch). A deny is that statement finding nothing, then the SELECT that explains why. No cache: "
+        "every decision reads the database.",
     ]
     results: list[Result] = []
     if not await postgres_reachable():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from services.consent.config import ConsentSettings
 from services.consent.consents.router import router as consents_router
 from services.consent.consents.schedule import expiry_lifespan
 from services.consent.decisions.router import router as decisions_router
+from services.consent.decisions.service import permit_group
 from services.consent.deps import Runtime
 from services.consent.models import metadata
 from services.consent.purposes.router import router as purposes_router
@@ -50,6 +53,17 @@ SPEC = ServiceSpec(
 )
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The expiry timer while the app runs; on the way out, the permits still committing finish before the
+    database closes."""
+    async with expiry_lifespan(app):
+        try:
+            yield
+        finally:
+            await app.state.consent.permits.drain()
+
+
 def create_app(settings: ConsentSettings | None = None, **runtime: Any) -> FastAPI:
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or ConsentSettings()
@@ -61,6 +75,7 @@ def create_app(settings: ConsentSettings | None = None, **runtime: Any) -> FastA
             signing_key=app.state.signing_key,
             settings=settings,
             engine=app.state.engine,
+            permits=permit_group(app.state.engine),
         )
 
-    return create_service_app(SPEC, settings, extra_lifespan=expiry_lifespan, on_open=on_open, **runtime)
+    return create_service_app(SPEC, settings, extra_lifespan=_lifespan, on_open=on_open, **runtime)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.assertion import Caller
 from services.common.auth import require_roles
 from services.common.clock import Clock
+from services.common.groupcommit import GroupCommit
 from services.common.keys import SigningKey
 from services.common.outbox import Outbox
 from services.consent.config import ConsentSettings
@@ -25,6 +26,7 @@ class Runtime:
     signing_key: SigningKey
     settings: ConsentSettings
     engine: AsyncEngine  # for the decision's own statement outside the request session (decisions/service.py)
+    permits: GroupCommit[dict[str, Any], Any]  # the process's permits, committed in groups (decisions/service.py)
 
 
 # `async def` although they do not await: FastAPI runs a plain `def` dependency in its thread pool.

@@ -1,12 +1,16 @@
 """Decisions for the gateway: is this use of this subject's data by this requester for this purpose covered?
 
-A permit is one statement, Core and built once, run on its own (autocommit on PostgreSQL: one round trip): an
-UPDATE that takes one use of the newest artefact that covers the use (granted, valid at `at`, within its use count
-and frequency, covering a requested item, the processing location allowed, the purpose active), and only if it
-still does when the row is locked (`... WHERE status = 'granted' AND (use_limit IS NULL OR uses < use_limit) ...`).
-The database decides which of many concurrent decisions gets the last use, so a use count of 10 permits exactly 10
-however many ask at once, in one process or many; and nothing is cached, so a revocation committed before a
-decision is seen by it, whichever process asks.
+A permit is one statement, Core and built once: an UPDATE that takes one use of the newest artefact that covers the
+use (granted, valid at `at`, within its use count and frequency, covering a requested item, the processing location
+allowed, the purpose active), and only if it still does when the row is locked (`... WHERE status = 'granted' AND
+(use_limit IS NULL OR uses < use_limit) ...`). The database decides which of many concurrent decisions gets the last
+use, so a use count of 10 permits exactly 10 however many ask at once, in one process or many; and nothing is
+cached, so a revocation committed before a decision is seen by it, whichever process asks.
+
+The permits of one process are committed in groups (`take_uses`, through `Runtime.permits`): the decisions that
+arrive while a batch commits go together in the next one, their statements pipelined in one transaction (one round
+trip, one commit: the WAL flush that makes a use durable is paid once per batch), and each is answered only after
+that commit. A decision alone goes at once.
 
 A dry run (`dry_run`, the gateway's `POST /governance/decide`) reads and chooses as the general path does and
 stops before the UPDATE: the same outcome, no use taken, nothing written.
@@ -19,16 +23,18 @@ one statement cannot match) a permit through the same conditional UPDATE by id.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import Boolean, Update, and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import Boolean, Integer, Update, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import jws
-from services.common.db import autocommit_connection, fetch_prepared_pooled, table_of
+from services.common.db import autocommit_connection, fetch_prepared_many, table_of
+from services.common.groupcommit import GroupCommit
 from services.common.ids import new_id
 from services.common.problems import InvalidInput
 from services.consent.consents.models import Consent
@@ -124,11 +130,16 @@ _RETURNING = (
 _TAKE_USE = update(consents).where(consents.c.id == bindparam("consent_id"), *_STILL_USABLE).values(_TAKE)
 _TAKE_USE = _TAKE_USE.returning(*_RETURNING)
 FAST_PATH_MAX_ITEMS = 8
+PERMITS_PER_BATCH = 64  # decisions of one process committed together at most (their rows stay locked until then)
 
 
 @functools.cache
-def _take_newest_covering(item_count: int) -> Update:
-    """The permit's one statement for `item_count` requested items (built once per count)."""
+def _take_newest_covering() -> Update:
+    """The permit's one statement, for up to FAST_PATH_MAX_ITEMS requested items (built once).
+
+    A question with fewer items repeats its last item's pattern (`item_n`), so that every question runs the same
+    statement and a batch of them goes to the database as one pipelined group. `slot` comes back with the row taken,
+    telling which question of the group took it."""
     newest = (
         select(consents.c.id)
         .where(
@@ -136,7 +147,7 @@ def _take_newest_covering(item_count: int) -> Update:
             consents.c.subject == bindparam("q_subject"),
             consents.c.purpose == bindparam("q_purpose"),
             *_STILL_USABLE,
-            or_(*(consents.c.items_key.like(bindparam(f"item_{n}")) for n in range(item_count))),
+            or_(*(consents.c.items_key.like(bindparam(f"item_{n}")) for n in range(FAST_PATH_MAX_ITEMS))),
             or_(
                 bindparam("location_allowed", type_=Boolean),
                 and_(consents.c.jurisdiction_key.like(bindparam("location")), consents.c.transfer_basis.is_not(None)),
@@ -147,18 +158,60 @@ def _take_newest_covering(item_count: int) -> Update:
         .limit(1)
         .scalar_subquery()
     )
-    return update(consents).where(consents.c.id == newest, *_STILL_USABLE).values(_TAKE).returning(*_RETURNING)
+    slot = bindparam("slot", type_=Integer).label("slot")
+    return update(consents).where(consents.c.id == newest, *_STILL_USABLE).values(_TAKE).returning(*_RETURNING, slot)
 
 
-async def take_newest_covering(engine: AsyncEngine, values: dict[str, Any], item_count: int) -> Any:
-    """Run the permit's one statement; the row it took a use of, or None.
+def item_patterns(items: Sequence[str]) -> dict[str, str]:
+    """The statement's `item_n` parameters for up to FAST_PATH_MAX_ITEMS items, the last one repeated."""
+    patterns = [f"%,{item},%" for item in items]
+    patterns += patterns[-1:] * (FAST_PATH_MAX_ITEMS - len(patterns))
+    return {f"item_{n}": pattern for n, pattern in enumerate(patterns)}
 
-    On PostgreSQL it runs as a prepared statement on an asyncpg connection taken straight from the pool
-    (`fetch_prepared_pooled`), outside any transaction (so autocommitted: one round trip), from SQL compiled once per
-    item count. SQLAlchemy would otherwise rebuild the statement's cache key and bind its parameters anew for every
-    decision: half the service's own CPU for a permit."""
-    rows = await fetch_prepared_pooled(engine, _take_newest_covering(item_count), values)
+
+# Where a question's row lock falls in its batch: two processes' batches lock the artefacts of the questions they
+# share in the same order, so they wait for each other rather than deadlock.
+_lock_order = operator.itemgetter(
+    "q_requester", "q_subject", "q_purpose", *(f"item_{n}" for n in range(FAST_PATH_MAX_ITEMS))
+)
+
+
+async def take_uses(engine: AsyncEngine, questions: Sequence[dict[str, Any]]) -> list[Any]:
+    """The permit's statement for each question of a batch, in one transaction (group commit); for each question
+    the row it took a use of, or None.
+
+    On PostgreSQL the batch goes as one pipelined group on a connection from the pool (`fetch_prepared_many`): one
+    round trip and one commit, whose WAL flush is most of the database's cost of a permit, shared by the batch. The
+    runs are consecutive statements of one transaction, so each sees the uses the runs before it took: two
+    questions on the same artefact with one use left get one permit, as they would one after the other. Every
+    question is answered only after the commit (`GroupCommit`), so a use is durable before its permit leaves. If the
+    batch fails as a whole (a deadlock with another process's batch, a value the database refuses), none of it took
+    effect, and each question is run again on its own, so that only a question that fails by itself fails."""
+    statement = _take_newest_covering()
+    order = sorted(range(len(questions)), key=lambda n: _lock_order(questions[n])) if len(questions) > 1 else [0]
+    try:
+        rows = await fetch_prepared_many(engine, statement, [questions[n] | {"slot": n} for n in order])
+    except Exception:
+        if len(questions) == 1:
+            raise
+        return [await _take_alone(engine, question) for question in questions]
+    taken = {row.slot: row for row in rows}
+    return [taken.get(n) for n in range(len(questions))]
+
+
+async def _take_alone(engine: AsyncEngine, question: dict[str, Any]) -> Any:
+    try:
+        rows = await fetch_prepared_many(engine, _take_newest_covering(), [question | {"slot": 0}])
+    except Exception as error:  # this question's own failure, raised by its caller
+        return error
     return rows[0] if rows else None
+
+
+def permit_group(engine: AsyncEngine) -> GroupCommit[dict[str, Any], Any]:
+    """The process's group commit of permits (`Runtime.permits`)."""
+    return GroupCommit(
+        functools.partial(take_uses, engine), max_batch=PERMITS_PER_BATCH, name="consent-permits", in_flight=1
+    )
 
 
 class DecisionTimeRefused(InvalidInput):
@@ -179,9 +232,23 @@ def window_key(unit: str | None, at: datetime) -> str | None:
     return at.isoformat()[: WINDOW_LENGTHS[unit]] if unit else None
 
 
+_WINDOW_PARAMETERS = tuple((f"window_{unit}", length) for unit, length in WINDOW_LENGTHS.items())
+
+
 def windows(at: datetime) -> dict[str, str]:
     text = at.isoformat()  # one formatting for the four periods (decisions are within minutes of now: 4-digit years)
-    return {f"window_{unit}": text[:length] for unit, length in WINDOW_LENGTHS.items()}
+    return {name: text[:length] for name, length in _WINDOW_PARAMETERS}
+
+
+def question(body: DecisionRequest, at: datetime, rt: Runtime) -> dict[str, Any]:
+    """The statements' parameters for `body` asked at `at` (the permit's adds `item_patterns`)."""
+    location = body.processing_location
+    return {
+        "q_requester": body.requester, "q_subject": body.subject, "q_purpose": body.purpose, "at": at,
+        **windows(at),
+        "location_allowed": location is None or location in rt.settings.approved_jurisdictions,
+        "location": f"%,{location},%",
+    }  # fmt: skip
 
 
 class DecisionService:
@@ -192,18 +259,11 @@ class DecisionService:
             raise DecisionTimeRefused(
                 f"`at` must carry its UTC offset and lie within {rt.settings.decision_clock_skew_seconds} s of now."
             )
-        location = body.processing_location
-        params: dict[str, Any] = {
-            "q_requester": body.requester, "q_subject": body.subject, "q_purpose": body.purpose, "at": at,
-            **windows(at),
-            "location_allowed": location is None or location in rt.settings.approved_jurisdictions,
-            "location": f"%,{location},%",
-        }  # fmt: skip
+        params = question(body, at, rt)
         if body.dry_run:
             return await self._evaluate(engine, body, params, at, rt)
         if len(body.items) <= FAST_PATH_MAX_ITEMS:
-            items = {f"item_{n}": f"%,{item},%" for n, item in enumerate(body.items)}
-            taken = await take_newest_covering(engine, params | items, len(body.items))
+            taken = await rt.permits.submit(params | item_patterns(body.items))
             if taken is not None:
                 return self._receipted(self._permit(body, taken, at), body, at, rt)
         async with autocommit_connection(engine) as connection:

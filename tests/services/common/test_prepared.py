@@ -1,5 +1,6 @@
-"""Statements run as asyncpg prepared statements (services.common.db.fetch_prepared, prepared_transaction): the same
-rows and conversions as SQLAlchemy's, driver errors as SQLAlchemy's, and a transaction of their own."""
+"""Statements run as asyncpg prepared statements (services.common.db.fetch_prepared, fetch_prepared_many,
+prepared_transaction): the same rows and conversions as SQLAlchemy's, driver errors as SQLAlchemy's, and a
+transaction of their own."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from services.common.db import (
     UTCDateTime,
     autocommit_connection,
     fetch_prepared,
+    fetch_prepared_many,
     fetch_prepared_pooled,
     is_unique_violation,
     new_metadata,
@@ -114,3 +116,21 @@ async def test_a_server_error_of_an_autocommitted_statement_leaves_the_pooled_co
     with pytest.raises(DBAPIError) as data_error:
         await fetch_prepared_pooled(engine, _INSERT, {"id": "too-long-an-id", "count": 1, "facts": None, "at": now})
     assert not is_unique_violation(data_error.value)
+
+
+async def test_many_runs_go_in_one_transaction_see_each_other_and_fail_together(engine: AsyncEngine) -> None:
+    now = datetime.now(UTC)
+    inserted = await fetch_prepared_many(
+        engine, _INSERT, [{"id": name, "count": 0, "facts": None, "at": now} for name in ("a", "b")]
+    )
+    assert [row.id for row in inserted] == ["a", "b"]
+    bumped = await fetch_prepared_many(engine, _BUMP, [{"thing": "a"}, {"thing": "none"}, {"thing": "a"}])
+    assert [row.count for row in bumped] == [1, 2]  # the second run on "a" saw the first's change
+    if engine.dialect.name != "postgresql":
+        return
+    with pytest.raises(DBAPIError) as raised:
+        await fetch_prepared_many(engine, _BUMP, [{"thing": "a"}, {"thing": "b"}, {"thing": "\x00"}])
+    assert str(getattr(raised.value.orig, "sqlstate", "")).startswith("22")
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(things.c.id, things.c.count).order_by(things.c.id))).all()
+    assert [tuple(row) for row in rows] == [("a", 2), ("b", 0)]  # all or nothing: the failed group changed nothing
