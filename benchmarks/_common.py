@@ -118,9 +118,10 @@ async def drop_postgres_schema(schema: str, url: str = POSTGRES_URL) -> None:
     await engine.dispose()
 
 
-async def vacuum_if_autovacuum_off(url: str, schema: str, tables: Sequence[str]) -> bool:
+async def vacuum_if_autovacuum_off(url: str, schema: str, tables: Sequence[str] | None = None) -> bool:
     """Where PostgreSQL's autovacuum is off (as on the machines this project is tested on), do its work on `tables`
-    of `schema` before the timed rows, as it would have done between runs; whether it did."""
+    of `schema` (None: every table in it) before the timed rows, as it would have done between runs; whether it
+    did."""
     from sqlalchemy import text
 
     from services.common.db import create_engine
@@ -130,6 +131,9 @@ async def vacuum_if_autovacuum_off(url: str, schema: str, tables: Sequence[str])
         async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
             if (await connection.execute(text("SHOW autovacuum"))).scalar_one() == "on":
                 return False
+            if tables is None:
+                listed = text("SELECT tablename FROM pg_tables WHERE schemaname = :schema")
+                tables = list((await connection.execute(listed, {"schema": schema})).scalars())
             for table in tables:
                 await connection.execute(text(f'VACUUM (ANALYZE) "{schema}"."{table}"'))
     finally:

@@ -33,15 +33,23 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, arguments, postgres_reachable, redis_reachable, report
+from benchmarks._common import (
+    POSTGRES_URL,
+    REDIS_URL,
+    Result,
+    arguments,
+    postgres_reachable,
+    redis_reachable,
+    report,
+    vacuum_if_autovacuum_off,
+)
 from benchmarks._floor import ROWS as FLOOR_ROWS
 from benchmarks._floor import prepare as prepare_floor
 from benchmarks._http import checked, drive, http_request, json_request, serve
 from services.common.assertion import StaticJwks
 from services.common.clock import SystemClock
-from services.common.db import create_engine
 from services.common.keys import SigningKey
 from services.common.migrations import upgrade_service_database
 from services.common.settings import ReplayStore
@@ -141,6 +149,17 @@ class Requests:
         return requests
 
 
+class ServedIdentityApi(IdentityApi):
+    """The test suite's identity helpers against the served workers: they trust only real gateway assertions (the
+    suite's trusted test callers exist in its in-process apps alone), so each call carries a freshly minted one."""
+
+    def assertion_headers(self, *, client_id: str, roles: tuple[str, ...], subject_ref: str | None) -> dict[str, str]:
+        headers: dict[str, str] = self.gateway.headers(
+            "identity", channel="web", roles=roles, subject_ref=subject_ref, client_id=client_id
+        )
+        return headers
+
+
 @dataclass
 class HttpService:
     """The served identity service as the test helpers expect one (no app object: they go over HTTP)."""
@@ -167,7 +186,10 @@ async def run_backend(label: str, settings: IdentitySettings, env: dict[str, str
     async with app.router.lifespan_context(app):  # in-process, for the bulk load and the sample only
         loaded, load_seconds = await prepare_registry(app, people)
         sample = await registry_sample(app, operations + tokens + 2 * WARMUP)
-    if await vacuumed(settings):
+    # every earlier run left a dead outbox row per event, which each relay query then wades through
+    if settings.resolved_database_url.startswith("postgresql") and await vacuum_if_autovacuum_off(
+        settings.resolved_database_url, settings.resolved_schema
+    ):
         notes.append(
             f"{label}: the server runs with autovacuum off, so the script vacuumed the service's tables first."
         )
@@ -217,8 +239,8 @@ async def run_backend(label: str, settings: IdentitySettings, env: dict[str, str
         # Only the people the first row reached (it may stop at 40 s): the driver sends requests in order.
         timed("yes/no biometric authentication, repeat", build.authentications(members[:seen], rp_id), (200,), [])
 
-        setup = IdentityApi(HttpService(httpx.AsyncClient(base_url=f"http://{served.host}:{served.port}", timeout=30)),
-                            gateway)  # fmt: skip
+        served_client = httpx.AsyncClient(base_url=f"http://{served.host}:{served.port}", timeout=30)
+        setup = ServedIdentityApi(HttpService(served_client), gateway)
         config = await discovery(setup)
         rp = await register(setup, f"{rp_id}-oidc")
         started = time.perf_counter()
@@ -250,25 +272,6 @@ async def run_backend(label: str, settings: IdentitySettings, env: dict[str, str
             )  # fmt: skip
             checked(load, (200,), results, notes)
     return results
-
-
-async def vacuumed(settings: IdentitySettings) -> bool:
-    """Where PostgreSQL's autovacuum is off (as on the machines this project is tested on), do its work before the
-    timed rows: every earlier run left a dead outbox row per event, which each relay query then wades through."""
-    if not settings.resolved_database_url.startswith("postgresql"):
-        return False
-    engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
-    try:
-        async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
-            if (await connection.execute(text("SHOW autovacuum"))).scalar_one() == "on":
-                return False
-            listed = text("SELECT tablename FROM pg_tables WHERE schemaname = :schema")
-            tables = list((await connection.execute(listed, {"schema": settings.resolved_schema})).scalars())
-            for table in tables:
-                await connection.execute(text(f'VACUUM (ANALYZE) "{settings.resolved_schema}"."{table}"'))
-    finally:
-        await engine.dispose()
-    return True
 
 
 def service_env(settings: IdentitySettings, replay_store: ReplayStore) -> dict[str, str]:

@@ -72,14 +72,17 @@ class IdentityApi:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        # A trusted test caller (tests/kit/callers.py): what identity does for this caller is under test here, not
-        # the gateway assertion, which tests/services/common/test_assertion.py proves end to end.
-        assertion = caller_headers(client_id=client_id, roles=tuple(roles), subject_ref=subject_ref, channel="web")
+        assertion = self.assertion_headers(client_id=client_id, roles=tuple(roles), subject_ref=subject_ref)
         response = await self.svc.client.request(
             method, path, json=json, params=params, headers={**assertion, **(headers or {})}
         )
         self.seen.append((tuple(roles), response))
         return response
+
+    def assertion_headers(self, *, client_id: str, roles: tuple[str, ...], subject_ref: str | None) -> dict[str, str]:
+        """A trusted test caller (tests/kit/callers.py): what identity does for this caller is under test here, not
+        the gateway assertion, which tests/services/common/test_assertion.py proves end to end."""
+        return caller_headers(client_id=client_id, roles=roles, subject_ref=subject_ref, channel="web")
 
     async def enrol(self, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("roles", REGISTRAR)
