@@ -39,7 +39,11 @@ async def main() -> None:
                     async with sessionmaker() as session, session.begin():
                         await bulk_service.run_chunk(session, BATCH, rt=rt)
                         # The committed progress, for the test to read (SQLite: no one else may take a lock now).
-                        await asyncio.to_thread(marker.write_text, f"{done} items committed; inside a chunk\n")
+                        # Written whole under another name, then renamed: the test polls for the marker and reads
+                        # it at once, and would otherwise see a file created but not yet written.
+                        partial = marker.with_name(marker.name + ".partial")
+                        await asyncio.to_thread(partial.write_text, f"{done} items committed; inside a chunk\n")
+                        await asyncio.to_thread(os.replace, partial, marker)
                         await asyncio.Event().wait()  # killed here, before the commit
             if not await worker.run_once(max_chunks=1):
                 await asyncio.sleep(0.05)
