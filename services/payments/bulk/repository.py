@@ -94,6 +94,26 @@ _CHUNK = (
     .where(items.c.batch_id == bindparam("b"), items.c.seq >= bindparam("lo"), items.c.seq < bindparam("hi"))
     .order_by(items.c.seq)
 )
+# On PostgreSQL the database writes the chunk's RFC 8785 form itself and hashes it, so the 20,000 rows are not sent
+# back to be hashed in Python (measured at 100,000 items: the read-back and the hashing were all of the job's own CPU,
+# about 0.013 ms an item, spent while the database waited). The same bytes as `items_digest` over `_CHUNK`'s rows:
+# keys in RFC 8785's order (all ASCII, so sorted by code unit), integers as digits, and each string as `to_json`
+# writes it: the escapes for the quote, the backslash and the five short control characters, other control
+# characters as lowercase \u00xx, everything else as it is, the same escapes Python's JSON and the JCS writers use.
+# `safe` is false if an amount lies beyond 2**53, where RFC 8785 writes another number form: Python then answers.
+_PG_CHUNK_DIGEST = _sql("""
+    SELECT encode(sha256(convert_to('[' || COALESCE(string_agg(
+               '{"account_id":' || COALESCE(to_json(batch_items.account_id)::text, 'null')
+               || ',"amount":' || batch_items.amount::text
+               || ',"end_to_end_id":' || to_json(batch_items.end_to_end_id)::text
+               || ',"person_ref":' || to_json(batch_items.person_ref)::text
+               || ',"reason":' || COALESCE(to_json(batch_items.reason)::text, 'null')
+               || ',"seq":' || batch_items.seq::text
+               || ',"status":' || to_json(batch_items.status)::text || '}',
+               ',' ORDER BY batch_items.seq), '') || ']', 'UTF8')), 'hex') AS digest,
+           COALESCE(bool_and(batch_items.amount BETWEEN -9007199254740991 AND 9007199254740991), true) AS safe
+    FROM batch_items WHERE @RANGE
+""")
 _FAILED = _sql("""
     SELECT batch_items.seq, batch_items.person_ref, batch_items.reason FROM batch_items
     WHERE @RANGE AND batch_items.status = 'failed' ORDER BY batch_items.seq
@@ -188,6 +208,14 @@ class BulkRepository:
 
     async def chunk_items(self, p: dict[str, Any]) -> Sequence[Any]:
         return (await self.session.execute(_CHUNK, p)).all()
+
+    async def chunk_digest(self, p: dict[str, Any]) -> str | None:
+        """SHA-256 of the chunk's items in RFC 8785 form, written and hashed by PostgreSQL; None where the caller
+        must hash `chunk_items` itself (SQLite, or an amount beyond JSON's safe integers)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return None
+        digest, safe = (await self.session.execute(_PG_CHUNK_DIGEST, p)).one()
+        return str(digest) if safe else None
 
     async def failed_in(self, p: dict[str, Any]) -> Sequence[Any]:
         return (await self.session.execute(_FAILED, p)).all()

@@ -158,11 +158,13 @@ class BulkService:
             "state": (BatchState.completed if done else BatchState.running).value,
             "started_at": batch.started_at or now, "completed_at": now if done else None,
         }, now)  # fmt: skip
-        chunk = [dict(zip(DIGESTED, row, strict=True)) for row in await repository.chunk_items(p)]
+        digest = await repository.chunk_digest(p)
+        if digest is None:
+            digest = items_digest([dict(zip(DIGESTED, row, strict=True)) for row in await repository.chunk_items(p)])
         facts = {
             "first_seq": low, "last_seq": high - 1, "paid": paid, "failed": failed,
             "paid_sum": to_text(paid_sum, batch.currency), "currency": batch.currency,
-            "source_account_id": batch.source_account_id, "items_sha256": items_digest(chunk),
+            "source_account_id": batch.source_account_id, "items_sha256": digest,
         }  # fmt: skip
         await record_service.sign(
             session, transaction_id=batch.id, kind="disbursement", step=Step.commit, facts=facts, rt=rt
