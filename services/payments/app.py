@@ -16,6 +16,7 @@ from services.payments.config import PaymentsSettings
 from services.payments.deps import Runtime
 from services.payments.ledger.router import router as ledger_router
 from services.payments.ledger.simulator import seed_network
+from services.payments.mapper.repository import resolve_group
 from services.payments.mapper.router import me_router as my_links_router
 from services.payments.mapper.router import router as mapper_router
 from services.payments.models import metadata
@@ -113,6 +114,7 @@ def create_app(settings: PaymentsSettings | None = None, **runtime: Any) -> Fast
             settings=settings,
             signing_key=app.state.signing_key,
             payee_fsps=SimulatedPayeeFsp.of_service_key(app.state.signing_key),
+            resolves=resolve_group(app.state.engine),
         )
 
     return create_service_app(SPEC, settings, extra_lifespan=payments_lifespan, on_open=on_open, **runtime)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.assertion import Caller
 from services.common.auth import require_roles
 from services.common.clock import Clock
+from services.common.groupcommit import GroupCommit
 from services.common.keys import SigningKey
 from services.common.outbox import Outbox
 from services.common.problems import PolicyDenied
@@ -28,6 +29,7 @@ class Runtime:
     settings: PaymentsSettings
     signing_key: SigningKey
     payee_fsps: SimulatedPayeeFsp  # SIMULATED: the payee FSPs' side of the ILP condition
+    resolves: GroupCommit[tuple[str, str], Any]  # the mapper's resolves, read in groups (mapper.repository)
 
 
 async def get_runtime(request: Request) -> Runtime:

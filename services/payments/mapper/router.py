@@ -39,7 +39,7 @@ _RESOLVED_HEADERS = {FIELDS_RETURNED_HEADER: RESOLVED_FIELDS}
 
 
 async def _answer(query: ResolveQuery, rt: Runtime) -> Response:
-    resolution = await mapper_service.resolve_now(rt.engine, query.ref_type, query.ref)
+    resolution = await mapper_service.resolve_now(rt, query.ref_type, query.ref)
     # Serialised once, by the model's own serializer: the response_model path would validate the finished
     # Resolution again and encode it twice, on a request every payment makes. The same JSON either way.
     return Response(resolution.model_dump_json(), media_type="application/json", headers=_RESOLVED_HEADERS)

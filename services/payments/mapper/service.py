@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.ids import new_id
@@ -19,7 +19,7 @@ from services.payments.ledger.repository import LedgerRepository
 from services.payments.ledger.service import ledger as ledger_service
 from services.payments.mapper.errors import LinkExists, LinkNotFound, NotAccountHolder, Unresolvable
 from services.payments.mapper.models import Link, RefType
-from services.payments.mapper.repository import MapperRepository, resolve_one
+from services.payments.mapper.repository import MapperRepository
 from services.payments.mapper.schemas import (
     LinkCreate,
     LinkPage,
@@ -60,10 +60,10 @@ class MapperService:
             raise Unresolvable("No payment address is linked to this person reference.")
         return _resolution(row)
 
-    async def resolve_now(self, engine: AsyncEngine, ref_type: RefType, person_ref: str) -> Resolution:
-        """`resolve` as a request of its own: one prepared statement on a pooled connection, autocommitted (one
-        round trip on PostgreSQL)."""
-        row = await resolve_one(engine, ref_type.value, person_ref)
+    async def resolve_now(self, rt: Runtime, ref_type: RefType, person_ref: str) -> Resolution:
+        """`resolve` as a request of its own, without a session: read with the resolves arriving at the same time
+        (`Runtime.resolves`; on PostgreSQL one pipelined round trip for the group, autocommitted)."""
+        row = await rt.resolves.submit((ref_type.value, person_ref))
         if row is None:
             raise Unresolvable("No payment address is linked to this person reference.")
         return _resolution(row)
