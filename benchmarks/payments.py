@@ -44,7 +44,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from benchmarks._common import POSTGRES_URL, REDIS_URL, Result, postgres_reachable, redis_reachable, report
 from benchmarks._floor import ROWS as FLOOR_ROWS
 from benchmarks._floor import prepare as prepare_floor
-from benchmarks._http import Request, _cpu_ticks, _cpu_use, checked, drive, http_request, json_request, serve
+from benchmarks._http import (
+    CpuUse,
+    Request,
+    _cpu_ticks,
+    _cpu_use,
+    checked,
+    drive,
+    http_request,
+    json_request,
+    serve,
+)
 from benchmarks.consent import free_port_block
 from services.common.app import open_resources
 from services.common.clock import SystemClock
@@ -335,7 +345,7 @@ def service_env(settings: PaymentsSettings, store: ReplayStore) -> dict[str, str
 
 async def durable_floor(
     workers: int, operations: int, warmup: int, rows: int, notes: list[str], *, beneficiaries: int
-) -> Result:
+) -> tuple[Result, CpuUse | None]:
     """The durable floor, served like the service, in a schema of its own named after the run's size (other scripts
     use bench_floor; two runs of this script at different sizes can share the machine)."""
     schema = f"bench_payments_floor_{beneficiaries}"
@@ -349,7 +359,7 @@ async def durable_floor(
         ]
         load = drive(f"baseline: durable floor (select + insert + commit, PostgreSQL), {workers} workers", served,
                      floor[warmup:], concurrency=IN_FLIGHT, warmup=floor[:warmup])  # fmt: skip
-    return checked(load, (200,), [], notes)
+    return checked(load, (200,), [], notes), load.cpu
 
 
 async def disbursement_rows(app: Any, beneficiaries: int, notes: list[str]) -> tuple[list[Result], dict[str, Any]]:
@@ -440,11 +450,9 @@ async def postgres_rows(
         with serve(FACTORY, env=service_env(settings, store), workers=workers,
                    port=free_port_block(workers)) as served:  # fmt: skip
             clock = progress("[PostgreSQL] served", clock)
-            noop = checked(
-                drive(f"{where}: GET /v1/caller (protected no-op)", served, build.caller(operations),
-                      concurrency=IN_FLIGHT, warmup=build.caller(warmup)),
-                (200,), results, notes,
-            )  # fmt: skip
+            noop_load = drive(f"{where}: GET /v1/caller (protected no-op)", served, build.caller(operations),
+                              concurrency=IN_FLIGHT, warmup=build.caller(warmup))  # fmt: skip
+            noop = checked(noop_load, (200,), results, notes)
             sample = rng.sample(range(beneficiaries), min(beneficiaries, operations + warmup))
             resolve = checked(
                 drive(f"{where}: GET /v1/mapper/resolve ({people:,} links)", served, build.resolves(sample[warmup:]),
@@ -459,11 +467,10 @@ async def postgres_rows(
             # machine, minting both sets, the warm-up one chain at a time and the timed run took longer than an
             # assertion lives (60 s), and the row ended in 401s.
             drive("transfers, warm-up", served, build.transfers(pairs[:warmup], "1.00"), concurrency=IN_FLIGHT)
-            transfer = checked(
-                drive(f"{where}: two-phase transfer (prepare + fulfil, Idempotency-Key), per transfer", served,
-                      build.transfers(pairs[warmup:], "1.00"), concurrency=IN_FLIGHT),
-                (201, 200), results, notes,
-            )  # fmt: skip
+            transfer_load = drive(f"{where}: two-phase transfer (prepare + fulfil, Idempotency-Key), per transfer",
+                                  served, build.transfers(pairs[warmup:], "1.00"), concurrency=IN_FLIGHT)  # fmt: skip
+            transfer = checked(transfer_load, (201, 200), results, notes)
+            figures["cpu"] = {"noop": noop_load.cpu, "transfer": transfer_load.cpu}
             clock = progress("[PostgreSQL] transfer row", clock)
             in_flight = 2 * workers
             intake = checked(
@@ -511,6 +518,27 @@ async def sqlite_rows(scratch: Path, items: int) -> tuple[list[Result], float]:
         Result(f"SQLite baseline: raw set-based SQL paying {items:,} items", items, raw_seconds, [raw_seconds]),
         Result(f"SQLite, 1 process: disbursement job, {items:,} items", items, job_seconds, [job_seconds]),
     ], job_seconds
+
+
+def transfer_bound(cpu: dict[str, CpuUse | None]) -> str | None:
+    """What the floor's ratio could be at best: a transfer is two protected requests, each costing the machine at
+    least what the protected no-op does (HTTP, the gateway assertion verified and its replay checked), plus its own
+    statements' PostgreSQL work; the rows keep the machine busy, so their rates go as the inverse of the CPU each
+    costs the whole machine (server, PostgreSQL, Redis and the driver)."""
+    floor, noop, transfer = cpu.get("floor"), cpu.get("noop"), cpu.get("transfer")
+    if floor is None or noop is None or transfer is None:
+        return None
+    floor_ms, noop_ms = sum(floor.per_request_ms.values()), sum(noop.per_request_ms.values())
+    database_ms = transfer.per_request_ms["PostgreSQL"]
+    least = 2 * noop_ms + database_ms
+    busiest = max(floor.idle_share, noop.idle_share, transfer.idle_share)
+    return (
+        f"Bound on the transfer target: a floor request costs the machine {floor_ms:.2f} ms of CPU (all processes); "
+        f"a transfer is two protected requests, at least the no-op's {noop_ms:.2f} ms each, and its statements' "
+        f"PostgreSQL work, {database_ms:.2f} ms: {least:.2f} ms with no service code at all, so at most "
+        f"{floor_ms / least:.0%} of the floor's rate (the three rows left the machine at most {busiest:.0%} idle). "
+        f"The service's own code took the other {sum(transfer.per_request_ms.values()) - least:.2f} ms."
+    )
 
 
 def progress(what: str, since: float) -> float:
@@ -578,7 +606,7 @@ async def main(quick: bool, size: int | None = None, only: str | None = None, ch
             store = ReplayStore.redis if await redis_reachable() else ReplayStore.database
             if store is ReplayStore.database:
                 notes.append(f"Redis at {REDIS_URL} was not reachable: the workers share the database replay store.")
-            floor = await durable_floor(
+            floor, floor_cpu = await durable_floor(
                 workers, operations, warmup, 100_000 if quick else FLOOR_ROWS, notes, beneficiaries=beneficiaries
             )
             results.append(floor)
@@ -589,6 +617,7 @@ async def main(quick: bool, size: int | None = None, only: str | None = None, ch
             )  # fmt: skip
             results += pg_results
             figures["floor"] = floor
+            figures.setdefault("cpu", {})["floor"] = floor_cpu
         else:
             notes.append(f"PostgreSQL at {POSTGRES_URL} was not reachable: its rows are missing from this run.")
     if sqlite_seconds is not None:
@@ -612,6 +641,8 @@ async def main(quick: bool, size: int | None = None, only: str | None = None, ch
             f"{verdict(transfer_share >= 0.35 and p99 < 50)}.",
             f"Target {TARGETS['intake']}: {intake_rate:,.0f} items/s: {verdict(intake_rate >= 6_250)}.",
         ]
+        if bound := transfer_bound(figures.get("cpu", {})):
+            notes.append(bound)
     if "resolve" in figures:
         resolve_share = figures["resolve"].per_second / figures["noop"].per_second
         notes.append(f"Target {TARGETS['resolve']}: {resolve_share:.0%}: {verdict(resolve_share >= 0.70)}.")
