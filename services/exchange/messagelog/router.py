@@ -6,21 +6,20 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from services.common.auth import SessionDep
 from services.common.paging import PageParams
 from services.common.problems import InvalidInput, PolicyDenied, problem_responses
 from services.exchange.deps import AuditorDep
+from services.exchange.messagelog import reading
 from services.exchange.messagelog.schemas import (
     FindingRead,
     LogEntryPage,
-    LogEntryRead,
     LogExport,
-    LogHeadRead,
     VerificationReport,
 )
 from services.exchange.messagelog.service import message_log
-from services.exchange.messagelog.verify import verify_log
 
 router = APIRouter(prefix="/v1/message-log", tags=["message log"])
 
@@ -46,29 +45,25 @@ async def list_entries(
 @router.get(
     "/export",
     summary="Export the whole log for offline verification (auditor)",
-    description="Save it and run `dpi-sandbox exchange verify-log --file <export>`: nothing but the file is needed.",
+    description="Save it and run `dpi-sandbox exchange verify-log --file <export>`: nothing but the file is needed. "
+    "The entries and heads are those of one moment, streamed as they are read, so a log of any length exports.",
     response_model=LogExport,
     responses=problem_responses(PolicyDenied),
 )
-async def export(request: Request, session: SessionDep, caller: AuditorDep) -> LogExport:
-    return LogExport(
-        entries=[LogEntryRead.model_validate(e) for e in await message_log.entries(session)],
-        heads=[LogHeadRead.model_validate(h) for h in await message_log.heads(session)],
-        jwks=request.app.state.signing_key.jwks(),
-    )
+async def export(request: Request, caller: AuditorDep) -> StreamingResponse:
+    body = reading.export(request.app.state.sessionmaker, request.app.state.signing_key.jwks())
+    return StreamingResponse(body, media_type="application/json")
 
 
 @router.get(
     "/verify",
     summary="Verify the log's signatures, hashes, chain and heads (auditor)",
-    description="Names every altered, deleted or swapped entry.",
+    description="Names every altered, deleted or swapped entry; the log is read in one snapshot, a page at a time.",
     response_model=VerificationReport,
     responses=problem_responses(PolicyDenied),
 )
 async def verify(request: Request, session: SessionDep, caller: AuditorDep) -> VerificationReport:
-    entries = [LogEntryRead.model_validate(e).model_dump() for e in await message_log.entries(session)]
-    heads = [LogHeadRead.model_validate(h).model_dump() for h in await message_log.heads(session)]
-    report = verify_log(entries, heads, request.app.state.signing_key.jwks())
+    report = await reading.verify(session, request.app.state.signing_key.jwks())
     return VerificationReport(
         ok=report.ok, entries=report.entries, findings=[FindingRead(**asdict(f)) for f in report.findings]
     )

@@ -359,12 +359,6 @@ class MessageLog:
         """Append one entry to each chain named in `entries` (chain -> what to record), in `session`'s transaction."""
         await _write(session, [entries], rt.signing_key, rt.clock.now())
 
-    async def entries(self, session: AsyncSession, *, message_id: str | None = None) -> Sequence[LogEntry]:
-        statement = select(LogEntry).order_by(LogEntry.chain, LogEntry.seq)
-        if message_id is not None:
-            statement = statement.where(LogEntry.message_id == message_id)
-        return (await session.scalars(statement)).all()
-
     async def page(self, session: AsyncSession, paging: PageRequest, *, message_id: str | None = None) -> LogEntryPage:
         """One page of entries in the log's order (chain, then sequence), after the cursor's (chain, seq)."""
         statement = select(LogEntry)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from services.exchange.messagelog.signing import ENTRY_TYPE, HEAD_TYPE, BadSignature, canonical, digest, verify
 
 GENESIS = "0" * 64
+Row = Mapping[Any, Any]  # an entry or a head: a dict from an export file, or a database row's mapping
 Kind = Literal["altered", "deleted", "swapped"]
 
 
@@ -45,17 +46,116 @@ class Report:
 def verify_log(
     entries: Iterable[Mapping[str, Any]], heads: Iterable[Mapping[str, Any]], jwks: Mapping[str, Any]
 ) -> Report:
+    """Verify rows in any order (an export file, a table read): sorted by chain and position, then walked."""
     by_chain: dict[str, list[Mapping[str, Any]]] = {}
-    count = 0
     for entry in entries:
         by_chain.setdefault(str(entry["chain"]), []).append(entry)
-        count += 1
-    findings: list[Finding] = []
-    head_of = {str(h["chain"]): h for h in heads}
-    for chain in sorted(set(by_chain) | set(head_of)):
-        rows = sorted(by_chain.get(chain, []), key=lambda r: int(r["seq"]))
-        findings += _verify_chain(chain, rows, head_of.get(chain), jwks)
-    return Report(count, findings)
+    verifier = LogVerifier(heads, jwks)
+    for chain in sorted(by_chain):
+        for row in sorted(by_chain[chain], key=lambda r: int(r["seq"])):
+            verifier.feed(row)
+    return verifier.finish()
+
+
+class LogVerifier:
+    """The whole log, fed one row at a time, each chain's rows together and in position order (as the database
+    reads them by chain and seq), so a log of any length is verified in the memory of a few rows: what it keeps of
+    a chain is the last row, and the few entries stored out of place or waiting for one."""
+
+    def __init__(self, heads: Iterable[Row], jwks: Mapping[str, Any]) -> None:
+        self._jwks = jwks
+        self._heads = {str(h["chain"]): h for h in heads}
+        self._findings: dict[str, list[Finding]] = {}
+        self._chain: _ChainVerifier | None = None
+        self._count = 0
+
+    def feed(self, row: Row) -> None:
+        chain = str(row["chain"])
+        if self._chain is None or self._chain.chain != chain:
+            self._close_chain()
+            if chain in self._findings:
+                raise ValueError(f"the rows of chain {chain} are not together")
+            self._chain = _ChainVerifier(chain, self._jwks)
+        self._chain.feed(row)
+        self._count += 1
+
+    def finish(self) -> Report:
+        self._close_chain()
+        for chain in set(self._heads) - set(self._findings):  # a head whose chain has no entries at all
+            self._findings[chain] = _verify_head(chain, None, self._heads[chain], self._jwks)
+        return Report(self._count, [f for chain in sorted(self._findings) for f in self._findings[chain]])
+
+    def _close_chain(self) -> None:
+        if self._chain is not None:
+            chain = self._chain.chain
+            self._findings[chain] = self._chain.finish(self._heads.get(chain))
+            self._chain = None
+
+
+class _ChainVerifier:
+    """One chain's rows in position order. An entry must carry a valid signature over exactly its stored record and
+    hash, sit at the position it was signed for, and name the hash of the record signed for the position before
+    (wherever that record is stored); a gap is a deletion."""
+
+    def __init__(self, chain: str, jwks: Mapping[str, Any]) -> None:
+        self.chain = chain
+        self._jwks = jwks
+        self._findings: list[Finding] = []
+        self._expected_seq = 1
+        self._last: Mapping[str, Any] | None = None
+        self._last_placed: tuple[int, str] | None = None  # the position and hash of the last entry stored in place
+        self._kept: dict[int, str] = {0: GENESIS}  # the hash of each misplaced record, by the position signed for
+        self._misplaced: list[tuple[int, int]] = []  # (stored at, signed for)
+        self._waiting: list[tuple[int, Any]] = []  # (position, prev_hash) whose previous record is not seen yet
+
+    def feed(self, row: Row) -> None:
+        seq = int(row["seq"])
+        record, problem = _signed_record(row, self._jwks)
+        if problem is not None:
+            self._findings.append(Finding(self.chain, seq, "altered", problem))
+        if seq > self._expected_seq:
+            expected = self._expected_seq
+            missing = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
+            self._findings.append(
+                Finding(self.chain, expected, "deleted", f"entry {missing} is missing before entry {seq}")
+            )
+        if record is not None:
+            signed_seq = int(record.get("seq", -1))
+            if signed_seq != seq:  # named at the end, with the entry it changed places with
+                self._misplaced.append((seq, signed_seq))
+                self._kept[signed_seq] = digest(record)  # the entry after the one it was signed for names it
+            else:
+                if problem is None:
+                    self._check_link(seq, record.get("prev_hash"))
+                self._last_placed = (seq, digest(record))
+        self._expected_seq = seq + 1
+        self._last = row
+
+    def finish(self, head: Mapping[str, Any] | None) -> list[Finding]:
+        signed_for = dict(self._misplaced)
+        for stored, signed in self._misplaced:
+            partner = next((s for s, v in signed_for.items() if v == stored), None)
+            where = f"; entry {signed}'s record and entry {partner}'s are exchanged" if partner else ""
+            detail = f"stored at {stored} but signed for {signed}{where}"
+            self._findings.append(Finding(self.chain, stored, "swapped", detail))
+        for seq, prev_hash in self._waiting:  # checked against a record stored further on, if there is one
+            previous = self._kept.get(seq - 1)
+            if previous is not None and prev_hash != previous:
+                self._findings.append(Finding(self.chain, seq, "altered", _UNLINKED))
+        findings = self._findings + _verify_head(self.chain, self._last, head, self._jwks)
+        return sorted(set(findings), key=lambda f: (f.seq, f.kind))
+
+    def _check_link(self, seq: int, prev_hash: Any) -> None:
+        previous = self._kept.get(seq - 1)
+        if self._last_placed is not None and self._last_placed[0] == seq - 1:
+            previous = self._last_placed[1]
+        if previous is None:
+            self._waiting.append((seq, prev_hash))
+        elif prev_hash != previous:
+            self._findings.append(Finding(self.chain, seq, "altered", _UNLINKED))
+
+
+_UNLINKED = "it does not name the previous entry's hash"
 
 
 def _signed_record(row: Mapping[str, Any], jwks: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -72,52 +172,14 @@ def _signed_record(row: Mapping[str, Any], jwks: Mapping[str, Any]) -> tuple[dic
     return record, None
 
 
-def _verify_chain(
-    chain: str, rows: list[Mapping[str, Any]], head: Mapping[str, Any] | None, jwks: Mapping[str, Any]
-) -> list[Finding]:
-    findings: list[Finding] = []
-    expected_seq = 1
-    signed_seqs: dict[int, int] = {}  # stored position -> the position its record was signed for
-    records: dict[int, dict[str, Any] | None] = {}
-    for row in rows:
-        seq = int(row["seq"])
-        record, problem = _signed_record(row, jwks)
-        records[seq] = record
-        if record is not None:
-            signed_seqs[seq] = int(record.get("seq", -1))
-        if (problem is not None and record is None) or problem is not None:
-            findings.append(Finding(chain, seq, "altered", problem))
-    # The hash of the record signed for each position, wherever it is stored: links are checked against content.
-    hash_signed_for = {int(record["seq"]): digest(record) for record in records.values() if record is not None}
-    hash_signed_for[0] = GENESIS
-    for row in rows:
-        seq = int(row["seq"])
-        if seq > expected_seq:
-            missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq} to {seq - 1}"
-            findings.append(Finding(chain, expected_seq, "deleted", f"entry {missing} is missing before entry {seq}"))
-        record = records.get(seq)
-        signed_seq = signed_seqs.get(seq)
-        if record is not None and signed_seq != seq:
-            partner = next((s for s, v in signed_seqs.items() if v == seq), None)
-            where = f"; entry {signed_seq}'s record and entry {partner}'s are exchanged" if partner else ""
-            findings.append(Finding(chain, seq, "swapped", f"stored at {seq} but signed for {signed_seq}{where}"))
-        elif record is not None and signed_seq is not None:
-            previous = hash_signed_for.get(signed_seq - 1)
-            if previous is not None and record.get("prev_hash") != previous and not any(f.seq == seq for f in findings):
-                findings.append(Finding(chain, seq, "altered", "it does not name the previous entry's hash"))
-        expected_seq = seq + 1
-    findings += _verify_head(chain, rows, head, jwks)
-    return sorted(set(findings), key=lambda f: (f.seq, f.kind))
-
-
 def _verify_head(
-    chain: str, rows: list[Mapping[str, Any]], head: Mapping[str, Any] | None, jwks: Mapping[str, Any]
+    chain: str, last: Mapping[str, Any] | None, head: Mapping[str, Any] | None, jwks: Mapping[str, Any]
 ) -> list[Finding]:
-    last_seq = int(rows[-1]["seq"]) if rows else 0
+    last_seq = int(last["seq"]) if last is not None else 0
     if head is None:
-        return [Finding(chain, last_seq, "deleted", "the chain's signed head is missing")] if rows else []
+        return [Finding(chain, last_seq, "deleted", "the chain's signed head is missing")] if last is not None else []
     if head.get("signature") is None:
-        if int(head["seq"]) == 0 and not rows:
+        if int(head["seq"]) == 0 and last is None:
             return []
         return [Finding(chain, last_seq, "altered", "the chain's head is unsigned")]
     try:
@@ -130,6 +192,6 @@ def _verify_head(
         return [Finding(chain, last_seq + 1, "deleted", f"entry {missing} is missing at the end of the chain")]
     if head_seq < last_seq:
         return [Finding(chain, head_seq + 1, "altered", f"entries after {head_seq} are not in the signed head")]
-    if rows and signed["entry_hash"] != rows[-1]["entry_hash"]:
+    if last is not None and signed["entry_hash"] != last["entry_hash"]:
         return [Finding(chain, last_seq, "altered", "the last entry is not the one the signed head names")]
     return []
