@@ -24,16 +24,14 @@ def verify_log(
     """Check every entry's signature, hash and link and each chain's signed head; name what was altered, deleted or
     swapped. Exit status 1 if anything was."""
     from services.exchange.config import ExchangeSettings
-    from services.exchange.messagelog.offline import load_export, load_from_database, published_keys
+    from services.exchange.messagelog.offline import load_export, published_keys, verify_database
     from services.exchange.messagelog.verify import verify_log as verify
 
     if file is not None:
-        entries, heads, jwks = load_export(file)
+        report = verify(*load_export(file))
     else:
         settings = ExchangeSettings(var_dir=var_dir)
-        entries, heads = asyncio.run(load_from_database(settings))
-        jwks = published_keys(settings)
-    report = verify(entries, heads, jwks)
+        report = asyncio.run(verify_database(settings, published_keys(settings)))
     for finding in report.findings:
         console.print(f"[red]{finding}[/]")
     if not report.ok:

@@ -7,28 +7,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from services.common.db import create_engine, table_of
+from services.common.db import create_engine, create_sessionmaker
 from services.common.keys import read_jwks_file
 from services.exchange.config import ExchangeSettings
-from services.exchange.messagelog.models import LogEntry, LogHead
+from services.exchange.messagelog import reading
+from services.exchange.messagelog.verify import Report
 
 Rows = list[dict[str, Any]]
-ENTRY_COLUMNS = ("chain", "seq", "record", "entry_hash", "signature")
 
 
-async def load_from_database(settings: ExchangeSettings) -> tuple[Rows, Rows]:
+async def verify_database(settings: ExchangeSettings, jwks: dict[str, Any]) -> Report:
+    """Verify the log in the exchange's database as the service does (`reading.verify`): one snapshot, a page at a
+    time, so a log of any length verifies, even while the exchange appends."""
     engine = create_engine(settings.resolved_database_url, schema=settings.resolved_schema)
     try:
-        async with engine.connect() as conn:
-            entries_table, heads_table = table_of(LogEntry), table_of(LogHead)
-            columns = [entries_table.c[name] for name in ENTRY_COLUMNS]
-            entries = [dict(r._mapping) for r in await conn.execute(select(*columns).order_by(entries_table.c.chain))]
-            heads = [dict(r._mapping) for r in await conn.execute(select(heads_table))]
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await reading.verify(session, jwks)
     finally:
         await engine.dispose()
-    return entries, heads
 
 
 def load_export(path: Path) -> tuple[Rows, Rows, dict[str, Any]]:

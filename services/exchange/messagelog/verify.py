@@ -143,16 +143,16 @@ class _ChainVerifier:
             if previous is not None and prev_hash != previous:
                 self._findings.append(Finding(self.chain, seq, "altered", _UNLINKED))
         findings = self._findings + _verify_head(self.chain, self._last, head, self._jwks)
-        return sorted(set(findings), key=lambda f: (f.seq, f.kind))
+        return sorted(set(findings), key=lambda f: (f.seq, f.kind, f.detail))
 
     def _check_link(self, seq: int, prev_hash: Any) -> None:
-        previous = self._kept.get(seq - 1)
+        """The previous position's record is the one stored there, if it is stored in place (the row just before);
+        otherwise the last one stored elsewhere that was signed for it, known only at the end of the chain."""
         if self._last_placed is not None and self._last_placed[0] == seq - 1:
-            previous = self._last_placed[1]
-        if previous is None:
+            if prev_hash != self._last_placed[1]:
+                self._findings.append(Finding(self.chain, seq, "altered", _UNLINKED))
+        else:
             self._waiting.append((seq, prev_hash))
-        elif prev_hash != previous:
-            self._findings.append(Finding(self.chain, seq, "altered", _UNLINKED))
 
 
 _UNLINKED = "it does not name the previous entry's hash"

@@ -38,7 +38,10 @@ def _oracle_chain(chain: str, rows: list[Mapping[str, Any]], head: Mapping[str, 
             signed_seqs[seq] = int(record.get("seq", -1))
         if problem is not None:
             findings.append(Finding(chain, seq, "altered", problem))
+    # The hash of the record signed for each position: the one stored there if it is in place, otherwise the last
+    # one stored elsewhere (a copy of a record elsewhere is named as swapped; the chain's own record is the link).
     hash_signed_for = {int(record["seq"]): digest(record) for record in records.values() if record is not None}
+    hash_signed_for |= {seq: digest(record) for seq, record in records.items() if record and record["seq"] == seq}
     hash_signed_for[0] = GENESIS
     for row in rows:
         seq = int(row["seq"])
@@ -57,7 +60,7 @@ def _oracle_chain(chain: str, rows: list[Mapping[str, Any]], head: Mapping[str, 
                 findings.append(Finding(chain, seq, "altered", "it does not name the previous entry's hash"))
         expected_seq = seq + 1
     findings += _verify_head(chain, rows[-1] if rows else None, head, JWKS)
-    return sorted(set(findings), key=lambda f: (f.seq, f.kind))
+    return sorted(set(findings), key=lambda f: (f.seq, f.kind, f.detail))
 
 
 def _oracle(entries: list[dict[str, Any]], heads: list[dict[str, Any]]) -> list[Finding]:
