@@ -96,8 +96,9 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
             if "registries" in holder:
                 await holder["registries"].dispose()
 
-    def on_open(app: FastAPI) -> None:  # the runtime holds the engine, opened with the app's resources
+    def on_open(app: FastAPI) -> None:  # the runtime holds the engine and sessions, opened with the app's resources
         rt.opened_engine = app.state.engine
+        rt.opened_sessions = app.state.sessionmaker
 
     app = create_service_app(SPEC, settings, extra_lifespan=lifespan, on_open=on_open, **runtime)
     in_process = None

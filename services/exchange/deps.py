@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.common.assertion import Caller
 from services.common.auth import require_roles
@@ -36,14 +36,22 @@ class Runtime:
     providers: RegistriesClient
     # PostgreSQL: fetches that write nothing else append to the message log together; None: in their transaction.
     log_appender: LogAppender | None = None
-    # The app's engine, from the moment its resources open (for hot-path statements outside the request's session).
+    # The app's engine and sessions, from the moment its resources open (for hot-path statements outside a request's
+    # session, and for a fetch that opens a session only when it needs one).
     opened_engine: AsyncEngine | None = None
+    opened_sessions: async_sessionmaker[AsyncSession] | None = None
 
     @property
     def engine(self) -> AsyncEngine:
         if self.opened_engine is None:
             raise RuntimeError("the exchange's database is open only while its lifespan runs")
         return self.opened_engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self.opened_sessions is None:
+            raise RuntimeError("the exchange's database is open only while its lifespan runs")
+        return self.opened_sessions
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -55,7 +63,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 # The exchange's operator (X-Road's central server administrator): registers members, services and access rights.
 AdminDep = Annotated[Caller, Depends(require_roles("exchange_admin"))]
 # Consumers: organisations fetching through the exchange, law enforcement under a court order.
-ConsumerDep = Annotated[Caller, Depends(require_roles("relying_party", "law_enforcement"))]
+CONSUMER_ROLES = ("relying_party", "law_enforcement")
+ConsumerDep = Annotated[Caller, Depends(require_roles(*CONSUMER_ROLES))]
 OversightDep = Annotated[Caller, Depends(require_roles("oversight"))]
 AuditorDep = Annotated[Caller, Depends(require_roles("auditor"))]
 OrderReaderDep = Annotated[Caller, Depends(require_roles("oversight", "auditor"))]

@@ -2,7 +2,9 @@
 
 Round trips on the hot path: one directory look-up (subsystem, service and access right joined, one prepared
 statement, autocommitted), the court order when the basis is one, the provider call, then the message log append
-and (if asked) the stored payload. A fetch that stores nothing never uses the request's session on PostgreSQL.
+and (if asked) the stored payload. A fetch opens a session only for what needs one: the court order's read, and the
+transaction that writes a stored payload with its log entries, or (SQLite) the entries alone; committed before the
+answer leaves, rolled back if anything in it fails. On PostgreSQL a fetch that stores nothing opens none.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
 from services.common.http import DISCLOSE_AFTER_HEADER, FIELDS_RETURNED_HEADER
 from services.common.ids import new_id
 from services.exchange.deps import Runtime
 from services.exchange.errors import ProviderRefused
-from services.exchange.fetch.policy import decide, deny
+from services.exchange.fetch.policy import Release, decide, deny
 from services.exchange.fetch.schemas import (
     MESSAGE_ID_HEADER,
     REQUEST_HASH_HEADER,
@@ -27,11 +28,13 @@ from services.exchange.fetch.schemas import (
     StoredPayloadRef,
 )
 from services.exchange.members.errors import ServiceNotFound
-from services.exchange.members.repository import fetch_directory
+from services.exchange.members.repository import OfferedService, fetch_directory
 from services.exchange.messagelog.service import body_hash, message_log
 from services.exchange.messagelog.signing import canonical
 from services.exchange.orders.models import CourtOrder
+from services.exchange.registries.client import ProviderAnswer
 from services.exchange.registries.credential import ExchangeRequest
+from services.exchange.retention.models import StoredPayload
 from services.exchange.retention.service import retention
 
 log = structlog.get_logger(__name__)
@@ -44,7 +47,7 @@ class Fetched:
 
 
 class FetchService:
-    async def fetch(self, session: AsyncSession, caller: Caller, body: FetchRequest, *, rt: Runtime) -> Fetched:
+    async def fetch(self, caller: Caller, body: FetchRequest, *, rt: Runtime) -> Fetched:
         directory = await fetch_directory(rt.engine, caller.client_id, body.service)
         subsystem, service, right = directory.subsystem, directory.service, directory.right
         if subsystem is None:
@@ -53,7 +56,8 @@ class FetchService:
             raise ServiceNotFound(f"There is no active service {body.service}.")
         order = None
         if caller.legal_basis == "court_order" and caller.court_order_id:
-            order = await session.get(CourtOrder, caller.court_order_id)
+            async with rt.sessions() as session:
+                order = await session.get(CourtOrder, caller.court_order_id)
         now = rt.clock.now()
         release = decide(
             caller,
@@ -85,21 +89,59 @@ class FetchService:
             log.warning("exchange.minimisation_violation", service=service.id, extra_fields=len(extra))
         record = {name: provided[name] for name in release.fields if name in provided}
         returned = list(record)
-        stored = None
-        if body.retain:
-            stored = await retention.store(
-                session,
-                caller,
-                rt=rt,
-                consumer_subsystem_id=subsystem.id,
-                message_id=message_id,
-                service_id=service.id,
-                max_retention_days=service.max_retention_days,
-                fields=returned,
-                payload=record,
-            )
+        logged = _Logged(caller, body, message_id, subsystem.id, service, release, record, answer)
+        if rt.log_appender is not None and not body.retain:
+            content, request_hash, entries = logged.answer(None)
+            await rt.log_appender.append(entries)  # committed before the answer leaves
+        else:
+            # The stored payload and the log entries in one transaction, committed before the answer leaves.
+            async with rt.sessions.begin() as session:
+                stored = None
+                if body.retain:
+                    stored = await retention.store(
+                        session,
+                        caller,
+                        rt=rt,
+                        consumer_subsystem_id=subsystem.id,
+                        message_id=message_id,
+                        service_id=service.id,
+                        max_retention_days=service.max_retention_days,
+                        fields=returned,
+                        payload=record,
+                    )
+                content, request_hash, entries = logged.answer(stored)
+                await message_log.append(session, entries, rt=rt)
+        headers = {
+            FIELDS_RETURNED_HEADER: ",".join(returned),
+            MESSAGE_ID_HEADER: message_id,
+            REQUEST_HASH_HEADER: request_hash,
+            "content-type": "application/json",
+        }
+        if release.disclose_after is not None:
+            headers[DISCLOSE_AFTER_HEADER] = release.disclose_after.isoformat()
+        return Fetched(content, headers)
+
+
+@dataclass(frozen=True)
+class _Logged:
+    """What a permitted fetch answers, and the entries it logs about it on each chain."""
+
+    caller: Caller
+    body: FetchRequest
+    message_id: str
+    client: str
+    service: OfferedService
+    release: Release
+    record: dict[str, object]
+    provided: ProviderAnswer
+
+    def answer(self, stored: StoredPayload | None) -> tuple[bytes, str, dict[str, dict[str, Any]]]:
+        """The answer's bytes, the request's hash, and the log entries (chain -> record)."""
+        caller, service, release, record = self.caller, self.service, self.release, self.record
+        assert caller.subject_ref is not None and caller.purpose is not None  # decide() denies otherwise
+        returned = list(record)
         result = FetchResult(
-            message_id=message_id,
+            message_id=self.message_id,
             service=service.id,
             subject=caller.subject_ref,
             purpose=caller.purpose,
@@ -114,7 +156,7 @@ class FetchService:
         request_hash = body_hash(
             canonical(
                 {
-                    "body": body.model_dump(mode="json"),
+                    "body": self.body.model_dump(mode="json"),
                     "context": caller.model_dump(
                         mode="json",
                         include={
@@ -130,7 +172,7 @@ class FetchService:
                 }
             )
         )
-        common = {"message_id": message_id, "client": subsystem.id, "service": service.id}
+        common = {"message_id": self.message_id, "client": self.client, "service": service.id}
         entries: dict[str, dict[str, Any]] = {
             "consumer": {
                 **common,
@@ -149,24 +191,12 @@ class FetchService:
             "provider": {
                 **common,
                 "provider": service.provider_subsystem_id,
-                "request_hash": body_hash(canonical({"path": answer.request_path, "fields": release.fields})),
-                "response_hash": body_hash(answer.content),
-                "status": answer.status,
+                "request_hash": body_hash(canonical({"path": self.provided.request_path, "fields": release.fields})),
+                "response_hash": body_hash(self.provided.content),
+                "status": self.provided.status,
             },
         }
-        if rt.log_appender is not None and stored is None:
-            await rt.log_appender.append(entries)  # committed before the answer leaves
-        else:
-            await message_log.append(session, entries, rt=rt)  # with the stored payload, in one transaction
-        headers = {
-            FIELDS_RETURNED_HEADER: ",".join(returned),
-            MESSAGE_ID_HEADER: message_id,
-            REQUEST_HASH_HEADER: request_hash,
-            "content-type": "application/json",
-        }
-        if release.disclose_after is not None:
-            headers[DISCLOSE_AFTER_HEADER] = release.disclose_after.isoformat()
-        return Fetched(content, headers)
+        return content, request_hash, entries
 
 
 fetch = FetchService()
