@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from services.common.assertion import Caller
-from services.common.edge import EdgeRoute
+from services.common.edge import ShortWayRoute, validated_body
 from services.common.problems import PolicyDenied, problem_responses
 from services.exchange.deps import CONSUMER_ROLES, ConsumerDep, Runtime, RuntimeDep
 from services.exchange.errors import ProviderRefused, ProviderUnavailable
@@ -26,33 +22,17 @@ async def _answer(body: FetchRequest, caller: Caller, rt: Runtime) -> Response:
     return Response(fetched.content, headers=fetched.headers)
 
 
-class FetchRoute(EdgeRoute):
-    """Every fetch through the exchange comes this way, so the usual one takes a short way.
+class FetchRoute(ShortWayRoute):
+    """Every fetch through the exchange comes this way, so the usual one takes the kit's short way: a consumer's
+    request, validated once from its bytes, answered by the endpoint's own code. Every check of the fetch itself
+    (directory, access right, legal basis, jurisdiction, provider, message log) is the service's, the same either
+    way."""
 
-    The edge has verified the gateway assertion by the time this runs (`request.state.caller`). A caller with a
-    consumer's role whose body the model accepts, validated once from its bytes, is answered straight away by the
-    same code as the endpoint, without FastAPI solving the endpoint's dependencies (the role gate over the caller,
-    the runtime) and parsing and validating the body again. Anything else, a caller without the role or a body the
-    model refuses, goes to FastAPI's handler, which answers exactly as it always has (SG-SEC-1, or 422 with every
-    issue). Every check of the fetch itself (directory, access right, legal basis, jurisdiction, provider, message
-    log) is the service's, the same either way. The OpenAPI document comes from the declaration as usual.
-    """
+    short_way_roles = CONSUMER_ROLES
 
-    def endpoint_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        standard = super().endpoint_handler()
-
-        async def fetch_directly(request: Request) -> Response:
-            caller = getattr(request.state, "caller", None)
-            if not (isinstance(caller, Caller) and caller.has_role(*CONSUMER_ROLES)):
-                return await standard(request)
-            try:
-                body = FetchRequest.model_validate_json(await request.body())
-            except ValidationError:
-                return await standard(request)
-            runtime: Runtime = request.app.state.exchange
-            return await _answer(body, caller, runtime)
-
-        return fetch_directly
+    async def short_way(self, request: Request, caller: Caller) -> Response | None:
+        body = await validated_body(request, FetchRequest)
+        return None if body is None else await _answer(body, caller, request.app.state.exchange)
 
 
 router = APIRouter(prefix="/v1", tags=["fetch"], route_class=FetchRoute)
