@@ -286,6 +286,54 @@ def drive(
     return load
 
 
+def drive_paired(
+    first: tuple[str, Served, Sequence[Request]],
+    second: tuple[str, Served, Sequence[Request]],
+    *,
+    warmup: int = 0,
+    block: int = 25,
+) -> tuple[Load, Load]:
+    """Two servers asked in turn, one request at a time, each over one keep-alive connection: `block` requests to
+    `first`, then the same pairs' requests to `second`, then the next block; the first `warmup` pairs untimed.
+
+    For the one-at-a-time latency of a path next to its baseline (the exchange's fetch next to the provider called
+    directly): both rows are measured over the same seconds, so a change in the machine's speed while they run (on a
+    shared machine the same row's p50 moved by half within minutes) reaches both alike instead of only the row that
+    happened to run later. In blocks rather than strictly alternating: a server woken for every other request
+    answers slower than one kept busy (its caches gone cold meanwhile), which would raise both rows. The requests of
+    a pair should ask for the same thing. Each row's CPU figures are its own server's processes and their PostgreSQL
+    backends; Redis's and the driver's are the pair's together."""
+    (first_name, first_served, first_requests), (second_name, second_served, second_requests) = first, second
+    if len(first_requests) != len(second_requests):
+        raise ValueError("a pair needs as many requests on each side")
+    with tempfile.TemporaryDirectory() as scratch:
+        job, answer = Path(scratch) / "job.pickle", Path(scratch) / "answer.json"
+        job.write_bytes(
+            pickle.dumps(
+                {"pairs": list(zip(first_requests, second_requests, strict=True)), "warmup": warmup, "block": block}
+            )
+        )
+        sides = [
+            f"{','.join(map(str, served.ports))}/{','.join(str(p.pid) for p in served.processes)}"
+            for served in (first_served, second_served)
+        ]
+        command = [sys.executable, "-m", "benchmarks._http", str(job), str(answer), first_served.host, "paired", *sides]
+        subprocess.run(command, cwd=ROOT, check=True)
+        outcome = json.loads(answer.read_text())
+    loads = []
+    for name, side in zip((first_name, second_name), outcome["sides"], strict=True):
+        load = Load(
+            # One at a time, a row's rate is its own requests' time: the other row's turns are not its time.
+            Result(name, len(side["latencies"]), sum(side["latencies"]), side["latencies"]),
+            Counter({int(status): n for status, n in side["statuses"].items()}),
+            side["sample_failure"],
+        )
+        if side["cpu"] is not None:
+            load.cpu = CpuUse(side["cpu"]["per_request_ms"], side["cpu"]["idle_share"])
+        loads.append(load)
+    return loads[0], loads[1]
+
+
 def checked(load: Load, expected: Sequence[int], results: list[Result], notes: list[str]) -> Result:
     """Keep the row (and its CPU note); a response outside `expected` is a broken run, not a figure."""
     if failures := load.failures(expected):
@@ -368,18 +416,67 @@ async def _run(
     }  # fmt: skip
 
 
+async def _run_paired(job: dict[str, Any], host: str, sides: list[tuple[list[int], list[int]]]) -> dict[str, object]:
+    pairs, warmup = job["pairs"], job["warmup"]
+    connections = [await asyncio.open_connection(host, ports[0]) for ports, _ in sides]
+    for pair in pairs[:warmup]:
+        for (reader, writer), request in zip(connections, pair, strict=True):
+            await _exchange_all(reader, writer, request)
+    latencies: list[list[float]] = [[] for _ in sides]
+    statuses: list[Counter[int]] = [Counter() for _ in sides]
+    failures = ["" for _ in sides]
+    before = [_cpu_ticks(pids) for _, pids in sides]
+    driver_before = time.process_time()
+    started = time.perf_counter()
+    timed, block = pairs[warmup:], job["block"]
+    for start in range(0, len(timed), block):
+        for index, (reader, writer) in enumerate(connections):
+            for pair in timed[start : start + block]:
+                sent = time.perf_counter()
+                answers = await _exchange_all(reader, writer, pair[index])
+                latencies[index].append(time.perf_counter() - sent)
+                for status, body in answers:
+                    statuses[index][status] += 1
+                    if status >= 400 and not failures[index]:
+                        failures[index] = f"{status}: {body[:500].decode(errors='replace')}"
+    seconds = time.perf_counter() - started
+    driver_seconds = time.process_time() - driver_before
+    after = [_cpu_ticks(pids) for _, pids in sides]
+    for _, writer in connections:
+        writer.close()
+    return {
+        "seconds": seconds,
+        "sides": [
+            {
+                "latencies": latencies[index],
+                "statuses": statuses[index],
+                "sample_failure": failures[index],
+                "cpu": _cpu_use(before[index], after[index], driver_seconds, len(latencies[index])),
+            }
+            for index in range(len(sides))
+        ],
+    }
+
+
 def _main(arguments: list[str]) -> None:
-    job_path, answer_path, host, ports, concurrency, server_pids = arguments
-    job = pickle.loads(Path(job_path).read_bytes())
     try:
         import uvloop
 
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         runner = asyncio.run
-    outcome = runner(
-        _run(job, host, [int(p) for p in ports.split(",")], int(concurrency), [int(p) for p in server_pids.split(",")])
-    )
+    job_path, answer_path, host, *rest = arguments
+    job = pickle.loads(Path(job_path).read_bytes())
+    if rest[0] == "paired":
+        sides = [
+            ([int(p) for p in ports.split(",")], [int(p) for p in pids.split(",")])
+            for ports, pids in (side.split("/") for side in rest[1:])
+        ]
+        outcome = runner(_run_paired(job, host, sides))
+    else:
+        ports, concurrency, server_pids = rest
+        port_list, pid_list = [int(p) for p in ports.split(",")], [int(p) for p in server_pids.split(",")]
+        outcome = runner(_run(job, host, port_list, int(concurrency), pid_list))
     Path(answer_path).write_text(json.dumps(outcome))
 
 
