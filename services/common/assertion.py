@@ -270,6 +270,14 @@ class AssertionVerifier:
         )
 
     async def verify(self, token: str | None) -> Caller:
+        """The caller `token` speaks for: signature, times and claims (`authenticate`), then its first use (`claim`)."""
+        caller = await self.authenticate(token)
+        await self.claim(caller)
+        return caller
+
+    async def authenticate(self, token: str | None) -> Caller:
+        """The caller, once the signature, the times and the claims hold; not yet whether the assertion was used
+        before: `claim` must pass before anything is answered or done on its strength."""
         if not token:
             raise _unauthenticated("No gateway assertion: services are reachable only through the gateway.")
         try:
@@ -279,20 +287,26 @@ class AssertionVerifier:
         except httpx.HTTPError as error:
             raise ServiceUnavailable("The gateway's signing keys cannot be fetched right now.") from error
         claims = verified.claims
-        jti = str(claims["jti"])
         expires_at = verified.expires_at
         assert expires_at is not None  # required by the policy
-        if not await self._replay_guard.first_use(jti, expires_at + self._leeway):
-            raise _unauthenticated("The gateway assertion was already used (replay).")
         try:
             return Caller(
-                **{k: v for k, v in claims.items() if k in CallContext.model_fields},
+                **{k: v for k, v in claims.items() if k in _CONTEXT_FIELDS},
                 subject_ref=claims.get("sub"),
-                assertion_id=jti,
+                assertion_id=str(claims["jti"]),
                 expires_at=expires_at,
             )
         except ValidationError:
             raise _unauthenticated("The gateway assertion's claims are malformed.") from None
+
+    async def claim(self, caller: Caller) -> None:
+        """The first use of the caller's assertion (shared by every replica), or 401: each is good for one request."""
+        if not await self._replay_guard.first_use(caller.assertion_id, caller.expires_at + self._leeway):
+            raise _unauthenticated("The gateway assertion was already used (replay).")
+
+
+# Once: pydantic resolves the class attribute through a descriptor on every access.
+_CONTEXT_FIELDS = frozenset(CallContext.model_fields)
 
 
 def _unauthenticated(detail: str) -> Unauthenticated:

@@ -5,7 +5,9 @@ In this order, for every operation:
 1. A body larger than `max_body_bytes` is refused with 413: a declared length up front (`ContentLengthGuard`, for
    every path), streamed bytes as they arrive.
 2. An operation that needs a gateway assertion verifies it first: a stranger gets 401 whatever else is wrong, and
-   learns nothing about the shape of the body.
+   learns nothing about the shape of the body. A hot operation may leave the assertion's replay check in flight
+   once its signature verifies, while it reads (`FirstUse`); nothing is done or answered before that check passes,
+   and a replay still gets 401 whatever else is wrong.
 3. One rule for all text input: no NUL character in the path, a query value, a header or a body string, and no
    value longer than the edge allows (each field's schema then sets the maximum that matches its column). 422.
 4. An operation with a request body accepts only the media types it documents: 415 otherwise. A JSON body that is
@@ -17,6 +19,7 @@ A wrong method answers 405 with `Allow` (Starlette's router; rendered as problem
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Annotated, Any, TypeVar
@@ -161,6 +164,8 @@ class EdgeRoute(APIRoute):
     edge_caller: Callable[[Request], Awaitable[Any]] | None = None  # the app's own caller check, run first
     edge_body: bool = False  # may read a request body (limited in size)
     edge_body_types: frozenset[str] = frozenset()  # the media types it accepts; empty if it parses its own body
+    # The assertion's replay check left in flight while the operation reads (see `FirstUse`): a ShortWayRoute's.
+    edge_claims_in_flight: bool = False
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = self.endpoint_handler()
@@ -168,9 +173,17 @@ class EdgeRoute(APIRoute):
         async def edge_handler(request: Request) -> Response:
             if self.edge_authenticated:
                 assertion = request.headers.get(ASSERTION_HEADER)
-                request.state.caller = await request.app.state.verifier.verify(assertion)
+                verifier = request.app.state.verifier
+                if self.edge_claims_in_flight:
+                    caller = request.state.caller = await verifier.authenticate(assertion)
+                    first_use = request.state.first_use = FirstUse(verifier.claim(caller))
+                    return await first_use.guard(checked(request))
+                request.state.caller = await verifier.verify(assertion)
             elif self.edge_caller is not None:
                 await self.edge_caller(request)
+            return await checked(request)
+
+        async def checked(request: Request) -> Response:
             if issues := _request_text_issues(request.scope):
                 fields = ", ".join(".".join(str(p) for p in issue["loc"]) for issue in issues)
                 raise InvalidInput(f"The request is not valid: {fields}", errors=issues)
@@ -208,6 +221,43 @@ class EdgeRoute(APIRoute):
             raise InvalidInput(detail, errors=[{"loc": ["body"], "msg": detail, "type": "body_invalid"}])
 
 
+class FirstUse:
+    """A verified assertion's replay check (`AssertionVerifier.claim`), started at once and left in flight while the
+    operation does what needs no first use, a read, so that the two round trips overlap instead of adding up.
+
+    Nothing is answered before it passes: `guard` awaits it after the operation, and a replayed assertion gets 401
+    whatever else the operation found, as it would have first (not a 422 for its body, nor a 403 for its roles).
+    Nothing is done before it passes either: the operation awaits `confirmed()` before its first effect (a
+    provider called, a counter moved, a row written). The signature, times and claims were checked before the
+    request was read any further, so only a caller the gateway signed for gets this far."""
+
+    def __init__(self, claim: Coroutine[Any, Any, None]) -> None:
+        self._claim = asyncio.ensure_future(claim)
+
+    async def confirmed(self) -> None:
+        """Return once the assertion is confirmed unused; raise the claim's 401 (replay) or 503 (store down)."""
+        await asyncio.shield(self._claim)  # a waiter cancelled here leaves the claim to `guard`
+
+    async def guard(self, operation: Awaitable[Response]) -> Response:
+        try:
+            response = await operation
+        except asyncio.CancelledError:
+            self._claim.cancel()
+            raise
+        except BaseException:
+            await self.confirmed()  # a replay is refused as one, whatever else went wrong
+            raise
+        await self.confirmed()
+        return response
+
+
+async def first_use_confirmed(request: Request) -> None:
+    """The request's assertion confirmed unused, where the edge left its check in flight (`FirstUse`); else at once."""
+    first_use = getattr(request.state, "first_use", None)
+    if first_use is not None:
+        await first_use.confirmed()
+
+
 class ShortWayRoute(EdgeRoute):
     """An operation so frequent that its usual request takes a short way past FastAPI's handler.
 
@@ -222,18 +272,23 @@ class ShortWayRoute(EdgeRoute):
     short_way_roles: tuple[str, ...] = ()
 
     async def short_way(self, request: Request, caller: Caller) -> Response | None:
-        """The answer, or None to let FastAPI's handler answer."""
+        """The answer, or None to let FastAPI's handler answer. With `edge_claims_in_flight` it awaits
+        `first_use_confirmed(request)` before its first effect."""
         raise NotImplementedError
 
     def endpoint_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         standard = super().endpoint_handler()
 
+        async def standard_once_confirmed(request: Request) -> Response:
+            await first_use_confirmed(request)  # FastAPI's handler runs the endpoint as it always did: after it
+            return await standard(request)
+
         async def short_or_standard(request: Request) -> Response:
             caller = getattr(request.state, "caller", None)
             if not (isinstance(caller, Caller) and caller.has_role(*self.short_way_roles)):
-                return await standard(request)
+                return await standard_once_confirmed(request)
             response = await self.short_way(request, caller)
-            return response if response is not None else await standard(request)
+            return response if response is not None else await standard_once_confirmed(request)
 
         return short_or_standard
 
@@ -278,4 +333,14 @@ def install_edge(
                 route.responses.setdefault(415, UnsupportedMediaType.openapi())
 
 
-__all__ = ["ContentLengthGuard", "EdgeRoute", "ShortWayRoute", "Text", "install_edge", "text_issue", "validated_body"]
+__all__ = [
+    "ContentLengthGuard",
+    "EdgeRoute",
+    "FirstUse",
+    "ShortWayRoute",
+    "Text",
+    "first_use_confirmed",
+    "install_edge",
+    "text_issue",
+    "validated_body",
+]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request, Response
 
 from services.common.assertion import Caller
-from services.common.edge import ShortWayRoute, validated_body
+from services.common.edge import ShortWayRoute, first_use_confirmed, validated_body
 from services.common.problems import PolicyDenied, problem_responses
 from services.exchange.deps import CONSUMER_ROLES, ConsumerDep, Runtime, RuntimeDep
 from services.exchange.errors import ProviderRefused, ProviderUnavailable
@@ -16,8 +18,10 @@ from services.exchange.members.errors import ServiceNotFound
 from services.exchange.registries.errors import RecordNotFound
 
 
-async def _answer(body: FetchRequest, caller: Caller, rt: Runtime) -> Response:
-    fetched = await fetch_service.fetch(caller, body, rt=rt)
+async def _answer(
+    body: FetchRequest, caller: Caller, rt: Runtime, confirmed: Callable[[], Awaitable[None]] | None = None
+) -> Response:
+    fetched = await fetch_service.fetch(caller, body, rt=rt, confirmed=confirmed)
     # The bytes themselves: the message log holds their hash, so they are not serialised a second time.
     return Response(fetched.content, headers=fetched.headers)
 
@@ -26,13 +30,17 @@ class FetchRoute(ShortWayRoute):
     """Every fetch through the exchange comes this way, so the usual one takes the kit's short way: a consumer's
     request, validated once from its bytes, answered by the endpoint's own code. Every check of the fetch itself
     (directory, access right, legal basis, jurisdiction, provider, message log) is the service's, the same either
-    way."""
+    way. The assertion's replay check stays in flight while the directory is read (the two round trips overlap);
+    the provider is called only once it passed."""
 
     short_way_roles = CONSUMER_ROLES
+    edge_claims_in_flight = True
 
     async def short_way(self, request: Request, caller: Caller) -> Response | None:
         body = await validated_body(request, FetchRequest)
-        return None if body is None else await _answer(body, caller, request.app.state.exchange)
+        if body is None:
+            return None
+        return await _answer(body, caller, request.app.state.exchange, lambda: first_use_confirmed(request))
 
 
 router = APIRouter(prefix="/v1", tags=["fetch"], route_class=FetchRoute)

@@ -9,6 +9,7 @@ answer leaves, rolled back if anything in it fails. On PostgreSQL a fetch that s
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,16 @@ class Fetched:
 
 
 class FetchService:
-    async def fetch(self, caller: Caller, body: FetchRequest, *, rt: Runtime) -> Fetched:
+    async def fetch(
+        self,
+        caller: Caller,
+        body: FetchRequest,
+        *,
+        rt: Runtime,
+        confirmed: Callable[[], Awaitable[None]] | None = None,
+    ) -> Fetched:
+        """The permitted record, logged on both chains. `confirmed`, where the caller's replay check is still in
+        flight (`services.common.edge.FirstUse`), is awaited before the provider is called, the first effect."""
         directory = await fetch_directory(rt.engine, caller.client_id, body.service)
         subsystem, service, right = directory.subsystem, directory.service, directory.right
         if subsystem is None:
@@ -78,6 +88,8 @@ class FetchService:
             fields=release.fields,
             message_id=message_id,
         )
+        if confirmed is not None:
+            await confirmed()
         answer = await rt.providers.fetch(service.provider_path.replace("{subject}", caller.subject_ref), request)
         if answer.status != 200:
             problem = answer.json() if answer.content else {"title": "The provider refused the request"}

@@ -1,0 +1,71 @@
+"""FirstUse (services.common.edge): an assertion's replay check left in flight while an operation reads. Whatever the
+operation does, its answer waits for the check, a failed check replaces the answer, and an operation cancelled (a
+client gone) takes its check with it. Over HTTP: tests/exchange/fetch/test_fetch_replay.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fastapi import Response
+
+from services.common.edge import FirstUse
+from services.common.problems import PolicyDenied, Unauthenticated
+
+pytestmark = pytest.mark.rule("SG-SEC-1")
+
+
+async def _claim(delay: float, *, used: bool = False) -> None:
+    await asyncio.sleep(delay)
+    if used:
+        raise Unauthenticated("The gateway assertion was already used (replay).")
+
+
+async def _answer(delay: float = 0) -> Response:
+    await asyncio.sleep(delay)
+    return Response(b"ok")
+
+
+async def test_an_answer_ready_first_waits_for_the_check() -> None:
+    first_use = FirstUse(_claim(0.05))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    response = await first_use.guard(_answer())
+    assert response.body == b"ok"
+    assert loop.time() - started >= 0.05
+
+
+async def test_a_replay_replaces_the_answer_and_any_other_error() -> None:
+    with pytest.raises(Unauthenticated, match="replay"):
+        await FirstUse(_claim(0.02, used=True)).guard(_answer())
+
+    async def denied() -> Response:
+        raise PolicyDenied("SG-SEC-1", "This operation needs another role.")
+
+    with pytest.raises(Unauthenticated, match="replay"):
+        await FirstUse(_claim(0.02, used=True)).guard(denied())
+    with pytest.raises(PolicyDenied):  # a check that passes leaves the operation's own refusal
+        await FirstUse(_claim(0.02)).guard(denied())
+
+
+async def test_confirmed_may_be_awaited_by_the_operation_and_again_by_the_guard() -> None:
+    first_use = FirstUse(_claim(0.02, used=True))
+
+    async def effect_after_the_check() -> Response:
+        await first_use.confirmed()
+        raise AssertionError("an effect ran for a replayed assertion")
+
+    with pytest.raises(Unauthenticated):
+        await first_use.guard(effect_after_the_check())
+
+
+async def test_a_cancelled_operation_cancels_its_check() -> None:
+    first_use = FirstUse(_claim(10))
+    operation = asyncio.ensure_future(first_use.guard(_answer(10)))
+    await asyncio.sleep(0.01)
+    operation.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await operation
+    await asyncio.sleep(0)
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    assert others == []  # no check left running, nor a "never retrieved" error to log later
