@@ -65,6 +65,11 @@ DPOP_TYPE = "dpop+jwt"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# The characters a canonical segment may end with: the last of a final group of 2 with its low 4 bits zero, of 3
+# with its low 2 bits zero.
+_CANONICAL_LAST_OF_2 = frozenset(c for n, c in enumerate(_B64URL_ALPHABET) if n % 16 == 0)
+_CANONICAL_LAST_OF_3 = frozenset(c for n, c in enumerate(_B64URL_ALPHABET) if n % 4 == 0)
 
 
 class InvalidToken(Exception):
@@ -408,10 +413,16 @@ def _segments(token: str) -> list[str]:
 
 
 def _is_canonical_b64url(segment: str) -> bool:
-    # Without this, flipping the unused low bits of a segment's last character would leave a valid signature.
-    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+    # Without this, flipping the unused low bits of a segment's last character would leave a valid signature. The
+    # canonical encoding (RFC 4648 §3.5) leaves them zero: a final group of 2 characters holds one byte, so its last
+    # character has 4 unused bits; one of 3 holds two bytes, 2 unused bits. (A test holds this to decoding and
+    # encoding again, for every last character.)
+    if not _B64URL.fullmatch(segment):
         return False
-    return b64url(b64url_decode(segment)) == segment
+    tail = len(segment) % 4
+    if tail == 1:
+        return False
+    return tail == 0 or segment[-1] in (_CANONICAL_LAST_OF_2 if tail == 2 else _CANONICAL_LAST_OF_3)
 
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:

@@ -236,6 +236,14 @@ class TestVerify:
         with pytest.raises(jws.InvalidToken, match="key id"):
             jws.verify(no_kid, key.jwks(), self.POLICY, now=NOW)
 
+    def test_a_signature_of_the_wrong_length_is_refused(self, key: SigningKey) -> None:
+        token = _jwt(key, self.claims())
+        head, _, signature = token.rpartition(".")
+        raw = b64url_decode(signature)
+        for bad in (raw[:-1], raw + b"\x00", b"\x00" + raw, raw[:32]):
+            with pytest.raises(jws.InvalidToken, match="signature"):
+                jws.verify(f"{head}.{b64url(bad)}", key.jwks(), self.POLICY, now=NOW)
+
     def test_malformed_tokens_are_refused_as_such(self, key: SigningKey) -> None:
         token = _jwt(key, self.claims())
         header, payload, signature = token.split(".")
@@ -250,6 +258,18 @@ class TestVerify:
         ):
             with pytest.raises(jws.InvalidToken, match=reason):
                 jws.verify(bad, key.jwks(), self.POLICY, now=NOW)
+
+    @pytest.mark.parametrize("group", ["", "QUJD", "QUJDRA"])  # before the last group: nothing, 4 or 6 characters
+    def test_a_segment_is_canonical_exactly_when_it_decodes_and_encodes_back_to_itself(self, group: str) -> None:
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        for tail in ("", *alphabet, *(a + b for a in "AQgw_" for b in alphabet)):
+            segment = group + tail
+            if not segment:
+                continue
+            expected = len(segment) % 4 != 1 and b64url(b64url_decode(segment)) == segment
+            assert jws._is_canonical_b64url(segment) is expected, segment
+        with_padding_bits = b64url(b"\xff")[:-1] + "x"  # "_x": the low bits of the last character set
+        assert not jws._is_canonical_b64url(with_padding_bits)
 
     def test_every_single_character_change_is_refused(self, key: SigningKey) -> None:
         token = _jwt(key, self.claims())
