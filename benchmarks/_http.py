@@ -290,29 +290,29 @@ def drive_paired(
     first: tuple[str, Served, Sequence[Request]],
     second: tuple[str, Served, Sequence[Request]],
     *,
+    concurrency: int = 1,
     warmup: int = 0,
     block: int = 25,
 ) -> tuple[Load, Load]:
-    """Two servers asked in turn, one request at a time, each over one keep-alive connection: `block` requests to
-    `first`, then the same pairs' requests to `second`, then the next block; the first `warmup` pairs untimed.
+    """Two servers asked in turn, `concurrency` requests in flight on each: `block` requests to `first`, then the
+    same pairs' requests to `second` (the other server idle meanwhile), then the next block; the first `warmup`
+    pairs untimed. A row's rate is its requests over the time its own blocks took.
 
-    For the one-at-a-time latency of a path next to its baseline (the exchange's fetch next to the provider called
-    directly): both rows are measured over the same seconds, so a change in the machine's speed while they run (on a
-    shared machine the same row's p50 moved by half within minutes) reaches both alike instead of only the row that
-    happened to run later. In blocks rather than strictly alternating: a server woken for every other request
-    answers slower than one kept busy (its caches gone cold meanwhile), which would raise both rows. The requests of
-    a pair should ask for the same thing. Each row's CPU figures are its own server's processes and their PostgreSQL
-    backends; Redis's and the driver's are the pair's together."""
+    For a path next to its baseline (the exchange's fetch next to the provider called directly): both rows are
+    measured over the same seconds, so a change in the machine's speed while they run (on a shared machine the same
+    row's p50 moved by half within minutes, and a rate by a fifth between two runs) reaches both alike instead of
+    only the row that happened to run later. In blocks rather than strictly alternating: a server woken for every
+    other request answers slower than one kept busy (its caches gone cold meanwhile), which would raise both rows.
+    The requests of a pair should ask for the same thing. Each row's CPU figures are its own server's processes and
+    their PostgreSQL backends over the whole run (the other server's blocks included, when it idles); Redis's and
+    the driver's are the pair's together."""
     (first_name, first_served, first_requests), (second_name, second_served, second_requests) = first, second
     if len(first_requests) != len(second_requests):
         raise ValueError("a pair needs as many requests on each side")
     with tempfile.TemporaryDirectory() as scratch:
         job, answer = Path(scratch) / "job.pickle", Path(scratch) / "answer.json"
-        job.write_bytes(
-            pickle.dumps(
-                {"pairs": list(zip(first_requests, second_requests, strict=True)), "warmup": warmup, "block": block}
-            )
-        )
+        pairs = list(zip(first_requests, second_requests, strict=True))
+        job.write_bytes(pickle.dumps({"pairs": pairs, "warmup": warmup, "block": block, "concurrency": concurrency}))
         sides = [
             f"{','.join(map(str, served.ports))}/{','.join(str(p.pid) for p in served.processes)}"
             for served in (first_served, second_served)
@@ -323,8 +323,7 @@ def drive_paired(
     loads = []
     for name, side in zip((first_name, second_name), outcome["sides"], strict=True):
         load = Load(
-            # One at a time, a row's rate is its own requests' time: the other row's turns are not its time.
-            Result(name, len(side["latencies"]), sum(side["latencies"]), side["latencies"]),
+            Result(name, len(side["latencies"]), side["seconds"], side["latencies"]),
             Counter({int(status): n for status, n in side["statuses"].items()}),
             side["sample_failure"],
         )
@@ -417,38 +416,52 @@ async def _run(
 
 
 async def _run_paired(job: dict[str, Any], host: str, sides: list[tuple[list[int], list[int]]]) -> dict[str, object]:
-    pairs, warmup = job["pairs"], job["warmup"]
-    connections = [await asyncio.open_connection(host, ports[0]) for ports, _ in sides]
-    for pair in pairs[:warmup]:
-        for (reader, writer), request in zip(connections, pair, strict=True):
-            await _exchange_all(reader, writer, request)
+    pairs, warmup, block, concurrency = job["pairs"], job["warmup"], job["block"], job["concurrency"]
+    connections = [
+        [await asyncio.open_connection(host, ports[n % len(ports)]) for n in range(concurrency)] for ports, _ in sides
+    ]
+    for index, side in enumerate(connections):
+        for n, pair in enumerate(pairs[:warmup]):
+            reader, writer = side[n % concurrency]
+            await _exchange_all(reader, writer, pair[index])
     latencies: list[list[float]] = [[] for _ in sides]
     statuses: list[Counter[int]] = [Counter() for _ in sides]
     failures = ["" for _ in sides]
-    before = [_cpu_ticks(pids) for _, pids in sides]
-    driver_before = time.process_time()
-    started = time.perf_counter()
-    timed, block = pairs[warmup:], job["block"]
-    for start in range(0, len(timed), block):
-        for index, (reader, writer) in enumerate(connections):
-            for pair in timed[start : start + block]:
+    busy = [0.0 for _ in sides]
+
+    async def run_block(index: int, requests: list[Request]) -> None:
+        queue = iter(requests)
+
+        async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            for request in queue:  # one iterator shared by the workers: each request is sent once
                 sent = time.perf_counter()
-                answers = await _exchange_all(reader, writer, pair[index])
+                answers = await _exchange_all(reader, writer, request)
                 latencies[index].append(time.perf_counter() - sent)
                 for status, body in answers:
                     statuses[index][status] += 1
                     if status >= 400 and not failures[index]:
                         failures[index] = f"{status}: {body[:500].decode(errors='replace')}"
-    seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(reader, writer) for reader, writer in connections[index]))
+        busy[index] += time.perf_counter() - started
+
+    before = [_cpu_ticks(pids) for _, pids in sides]
+    driver_before = time.process_time()
+    timed = pairs[warmup:]
+    for start in range(0, len(timed), block):
+        for index in range(len(sides)):
+            await run_block(index, [pair[index] for pair in timed[start : start + block]])
     driver_seconds = time.process_time() - driver_before
     after = [_cpu_ticks(pids) for _, pids in sides]
-    for _, writer in connections:
-        writer.close()
+    for side in connections:
+        for _, writer in side:
+            writer.close()
     return {
-        "seconds": seconds,
         "sides": [
             {
                 "latencies": latencies[index],
+                "seconds": busy[index],
                 "statuses": statuses[index],
                 "sample_failure": failures[index],
                 "cpu": _cpu_use(before[index], after[index], driver_seconds, len(latencies[index])),
