@@ -242,7 +242,7 @@ class FirstUse:
         try:
             response = await operation
         except asyncio.CancelledError:
-            self._claim.cancel()
+            self._claim.cancel()  # also on a claim that has failed already: its refusal is not logged as lost
             raise
         except BaseException:
             await self.confirmed()  # a replay is refused as one, whatever else went wrong

@@ -1,7 +1,8 @@
 """A fetch through the exchange: consumer → exchange → provider, with every check made before the provider is called.
 
 Round trips on the hot path: one directory look-up (subsystem, service and access right joined, one prepared
-statement, autocommitted), the court order when the basis is one, the provider call, then the message log append
+statement, autocommitted; the assertion's replay check in flight meanwhile, awaited before the provider is called),
+the court order when the basis is one, the provider call, then the message log append
 and (if asked) the stored payload. A fetch opens a session only for what needs one: the court order's read, and the
 transaction that writes a stored payload with its log entries, or (SQLite) the entries alone; committed before the
 answer leaves, rolled back if anything in it fails. On PostgreSQL a fetch that stores nothing opens none.

@@ -69,3 +69,16 @@ async def test_a_cancelled_operation_cancels_its_check() -> None:
     await asyncio.sleep(0)
     others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
     assert others == []  # no check left running, nor a "never retrieved" error to log later
+
+
+async def test_a_refusal_that_came_before_the_cancellation_is_not_left_unretrieved() -> None:
+    first_use = FirstUse(_claim(0, used=True))
+    operation = asyncio.ensure_future(first_use.guard(_answer(10)))
+    await asyncio.sleep(0.01)  # the claim has failed by now; the operation still runs
+    operation.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await operation
+    claim = first_use._claim
+    assert claim.done() and not claim.cancelled()
+    assert claim._log_traceback is False  # retrieved: asyncio will not log "Task exception was never retrieved"
+    assert isinstance(claim.exception(), Unauthenticated)
