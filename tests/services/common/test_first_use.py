@@ -32,7 +32,7 @@ async def test_an_answer_ready_first_waits_for_the_check() -> None:
     started = loop.time()
     response = await first_use.guard(_answer())
     assert response.body == b"ok"
-    assert loop.time() - started >= 0.05
+    assert loop.time() - started >= 0.04  # the answer waited for the 0.05 s check (asyncio may wake a hair early)
 
 
 async def test_a_replay_replaces_the_answer_and_any_other_error() -> None:
