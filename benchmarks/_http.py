@@ -276,6 +276,11 @@ def drive(
         ]  # fmt: skip
         subprocess.run(command, cwd=ROOT, check=True)
         outcome = json.loads(answer.read_text())
+    return _load(name, outcome)
+
+
+def _load(name: str, outcome: Mapping[str, Any]) -> Load:
+    """A row as the driver process reported it: its latencies over its own seconds, statuses, first failure, CPU."""
     load = Load(
         Result(name, len(outcome["latencies"]), outcome["seconds"], outcome["latencies"]),
         Counter({int(status): n for status, n in outcome["statuses"].items()}),
@@ -320,17 +325,8 @@ def drive_paired(
         command = [sys.executable, "-m", "benchmarks._http", str(job), str(answer), first_served.host, "paired", *sides]
         subprocess.run(command, cwd=ROOT, check=True)
         outcome = json.loads(answer.read_text())
-    loads = []
-    for name, side in zip((first_name, second_name), outcome["sides"], strict=True):
-        load = Load(
-            Result(name, len(side["latencies"]), side["seconds"], side["latencies"]),
-            Counter({int(status): n for status, n in side["statuses"].items()}),
-            side["sample_failure"],
-        )
-        if side["cpu"] is not None:
-            load.cpu = CpuUse(side["cpu"]["per_request_ms"], side["cpu"]["idle_share"])
-        loads.append(load)
-    return loads[0], loads[1]
+    first_side, second_side = outcome["sides"]
+    return _load(first_name, first_side), _load(second_name, second_side)
 
 
 def checked(load: Load, expected: Sequence[int], results: list[Result], notes: list[str]) -> Result:
@@ -376,57 +372,75 @@ async def _exchange_all(
     return answers
 
 
-async def _run(
-    job: dict[str, Any], host: str, ports: list[int], concurrency: int, server_pids: list[int]
-) -> dict[str, object]:
-    requests, warmup, max_seconds = job["requests"], job["warmup"], job["max_seconds"]
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    sample_failure = ""
-    next_index = 0
-    # Round robin over the workers' ports, as a load balancer spreading connections would.
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class _Tally:
+    """The timed requests of one row: each one's latency, every part's status, and the first failure's text."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.statuses: Counter[int] = Counter()
+        self.sample_failure = ""
+
+    async def send(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: Request) -> None:
+        sent = time.perf_counter()
+        answers = await _exchange_all(reader, writer, request)
+        self.latencies.append(time.perf_counter() - sent)
+        for status, body in answers:
+            self.statuses[status] += 1
+            if status >= 400 and not self.sample_failure:
+                self.sample_failure = f"{status}: {body[:500].decode(errors='replace')}"
+
+    def outcome(self, seconds: float, cpu: dict[str, Any] | None) -> dict[str, object]:
+        return {
+            "latencies": self.latencies, "seconds": seconds, "statuses": self.statuses,
+            "sample_failure": self.sample_failure, "cpu": cpu,
+        }  # fmt: skip
+
+
+async def _connect(host: str, ports: list[int], concurrency: int, warmup: Sequence[Request]) -> list[Connection]:
+    """`concurrency` keep-alive connections, round robin over the ports (as a load balancer spreading connections
+    would), with the untimed warm-up requests sent over them in turn."""
     connections = [await asyncio.open_connection(host, ports[index % len(ports)]) for index in range(concurrency)]
     for index, request in enumerate(warmup):
         reader, writer = connections[index % concurrency]
         await _exchange_all(reader, writer, request)
+    return connections
+
+
+async def _run(
+    job: dict[str, Any], host: str, ports: list[int], concurrency: int, server_pids: list[int]
+) -> dict[str, object]:
+    requests, max_seconds = job["requests"], job["max_seconds"]
+    tally = _Tally()
+    next_index = 0
+    connections = await _connect(host, ports, concurrency, job["warmup"])
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal next_index, sample_failure
+        nonlocal next_index
         while next_index < len(requests) and time.perf_counter() - run_started < max_seconds:
             request = requests[next_index]
             next_index += 1
-            sent = time.perf_counter()
-            answers = await _exchange_all(reader, writer, request)
-            latencies.append(time.perf_counter() - sent)
-            for status, body in answers:
-                statuses[status] += 1
-                if status >= 400 and not sample_failure:
-                    sample_failure = f"{status}: {body[:500].decode(errors='replace')}"
+            await tally.send(reader, writer, request)
 
     cpu_before, driver_before = _cpu_ticks(server_pids), time.process_time()
     run_started = time.perf_counter()
     await asyncio.gather(*(worker(reader, writer) for reader, writer in connections))
     seconds = time.perf_counter() - run_started
-    cpu = _cpu_use(cpu_before, _cpu_ticks(server_pids), time.process_time() - driver_before, len(latencies))
+    cpu = _cpu_use(cpu_before, _cpu_ticks(server_pids), time.process_time() - driver_before, len(tally.latencies))
     for _, writer in connections:
         writer.close()
-    return {
-        "latencies": latencies, "seconds": seconds, "statuses": statuses, "sample_failure": sample_failure, "cpu": cpu,
-    }  # fmt: skip
+    return tally.outcome(seconds, cpu)
 
 
 async def _run_paired(job: dict[str, Any], host: str, sides: list[tuple[list[int], list[int]]]) -> dict[str, object]:
     pairs, warmup, block, concurrency = job["pairs"], job["warmup"], job["block"], job["concurrency"]
     connections = [
-        [await asyncio.open_connection(host, ports[n % len(ports)]) for n in range(concurrency)] for ports, _ in sides
+        await _connect(host, ports, concurrency, [pair[index] for pair in pairs[:warmup]])
+        for index, (ports, _) in enumerate(sides)
     ]
-    for index, side in enumerate(connections):
-        for n, pair in enumerate(pairs[:warmup]):
-            reader, writer = side[n % concurrency]
-            await _exchange_all(reader, writer, pair[index])
-    latencies: list[list[float]] = [[] for _ in sides]
-    statuses: list[Counter[int]] = [Counter() for _ in sides]
-    failures = ["" for _ in sides]
+    tallies = [_Tally() for _ in sides]
     busy = [0.0 for _ in sides]
 
     async def run_block(index: int, requests: list[Request]) -> None:
@@ -434,13 +448,7 @@ async def _run_paired(job: dict[str, Any], host: str, sides: list[tuple[list[int
 
         async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             for request in queue:  # one iterator shared by the workers: each request is sent once
-                sent = time.perf_counter()
-                answers = await _exchange_all(reader, writer, request)
-                latencies[index].append(time.perf_counter() - sent)
-                for status, body in answers:
-                    statuses[index][status] += 1
-                    if status >= 400 and not failures[index]:
-                        failures[index] = f"{status}: {body[:500].decode(errors='replace')}"
+                await tallies[index].send(reader, writer, request)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker(reader, writer) for reader, writer in connections[index]))
@@ -459,14 +467,8 @@ async def _run_paired(job: dict[str, Any], host: str, sides: list[tuple[list[int
             writer.close()
     return {
         "sides": [
-            {
-                "latencies": latencies[index],
-                "seconds": busy[index],
-                "statuses": statuses[index],
-                "sample_failure": failures[index],
-                "cpu": _cpu_use(before[index], after[index], driver_seconds, len(latencies[index])),
-            }
-            for index in range(len(sides))
+            tally.outcome(busy[index], _cpu_use(before[index], after[index], driver_seconds, len(tally.latencies)))
+            for index, tally in enumerate(tallies)
         ],
     }
 

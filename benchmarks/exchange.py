@@ -41,7 +41,7 @@ from benchmarks._common import (
     report,
     vacuum_if_autovacuum_off,
 )
-from benchmarks._http import Load, drive_paired, http_request, json_request, serve
+from benchmarks._http import checked, drive_paired, http_request, json_request, serve
 from services.common.assertion import ASSERTION_HEADER, AssertionMinter, CallContext
 from services.common.clock import SystemClock
 from services.common.db import create_engine, create_sessionmaker
@@ -180,16 +180,6 @@ def direct_calls(key: Any, subs: list[str]) -> list[bytes]:
     return requests
 
 
-def checked(load: Load, results: list[Result], notes: list[str]) -> None:
-    if failures := load.failures((200,)):
-        raise SystemExit(
-            f"{load.result.name}: {failures} unexpected responses {dict(load.statuses)}; first: {load.sample_failure}"
-        )
-    results.append(load.result)
-    if load.cpu is not None:
-        notes.append(f"{load.result.name}: {load.cpu.describe()}.")
-
-
 async def run_backend(
     label: str,
     settings: ExchangeSettings,
@@ -225,30 +215,24 @@ async def run_backend(
     ):
         register_consumer(served.port, minter)
         loaded = subs[: WARMUP + operations]
-        pairs = [
-            drive_paired(
-                (f"{label}: provider called directly (social registry household record), {workers} workers", direct,
-                 direct_calls(exchange_key, loaded)),
-                (f"{label}: consent-gated fetch through the exchange, {workers} workers", served,
-                 fetches(minter, loaded)),
-                concurrency=IN_FLIGHT,
-                warmup=WARMUP,
-                block=LOADED_BLOCK,
-            ),
-        ]  # fmt: skip
+        direct_loaded, exchange_loaded = drive_paired(
+            (f"{label}: provider called directly (social registry household record), {workers} workers", direct,
+             direct_calls(exchange_key, loaded)),
+            (f"{label}: consent-gated fetch through the exchange, {workers} workers", served, fetches(minter, loaded)),
+            concurrency=IN_FLIGHT,
+            warmup=WARMUP,
+            block=LOADED_BLOCK,
+        )  # fmt: skip
         alone = subs[WARMUP + operations :]
-        pairs.append(
-            drive_paired(
-                (f"{label}: provider called directly, one at a time", direct, direct_calls(exchange_key, alone)),
-                (f"{label}: consent-gated fetch through the exchange, one at a time", served, fetches(minter, alone)),
-                warmup=PAIRED_WARMUP,
-            )
+        direct_alone, exchange_alone = drive_paired(
+            (f"{label}: provider called directly, one at a time", direct, direct_calls(exchange_key, alone)),
+            (f"{label}: consent-gated fetch through the exchange, one at a time", served, fetches(minter, alone)),
+            warmup=PAIRED_WARMUP,
         )
-    for direct_load, exchange_load in pairs:
-        checked(direct_load, results, notes)
-        checked(exchange_load, results, notes)
-    results = [results[0], results[2], results[1], results[3]]  # each path's loaded row, then its one-at-a-time row
-    direct_result, direct_single, exchange_result, exchange_single = results[-4:]
+    # Each path's loaded row, then its one-at-a-time row.
+    direct_result, direct_single, exchange_result, exchange_single = (
+        checked(load, (200,), results, notes) for load in (direct_loaded, direct_alone, exchange_loaded, exchange_alone)
+    )
     ratio = exchange_result.per_second / direct_result.per_second
     overhead = exchange_single.percentile(0.5) - direct_single.percentile(0.5)
     queued = exchange_result.percentile(0.5) - direct_result.percentile(0.5)
