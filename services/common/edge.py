@@ -164,7 +164,8 @@ class EdgeRoute(APIRoute):
     edge_caller: Callable[[Request], Awaitable[Any]] | None = None  # the app's own caller check, run first
     edge_body: bool = False  # may read a request body (limited in size)
     edge_body_types: frozenset[str] = frozenset()  # the media types it accepts; empty if it parses its own body
-    # The assertion's replay check left in flight while the operation reads (see `FirstUse`): a ShortWayRoute's.
+    # The assertion's replay check left in flight while the operation reads (see `FirstUse`); for a ShortWayRoute,
+    # whose short way awaits it before its first effect (FastAPI's handler always runs after it).
     edge_claims_in_flight: bool = False
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -194,9 +195,16 @@ class EdgeRoute(APIRoute):
         return edge_handler
 
     def endpoint_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """What answers a request once the edge rules passed: FastAPI's handler (dependencies, body, endpoint). A
-        hot path may wrap it in a subclass (consent's decisions), falling back to it for anything unusual."""
-        return super().get_route_handler()
+        """What answers a request once the edge rules passed: FastAPI's handler (dependencies, body, endpoint), run
+        only once a replay check left in flight has passed (`FirstUse`). A hot path may wrap it in a subclass
+        (consent's decisions), falling back to it for anything unusual."""
+        standard = super().get_route_handler()
+
+        async def once_confirmed(request: Request) -> Response:
+            await first_use_confirmed(request)
+            return await standard(request)
+
+        return once_confirmed
 
     async def _check_body(self, request: Request) -> None:
         limit: int = request.app.state.settings.max_body_bytes
@@ -277,18 +285,14 @@ class ShortWayRoute(EdgeRoute):
         raise NotImplementedError
 
     def endpoint_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        standard = super().endpoint_handler()
-
-        async def standard_once_confirmed(request: Request) -> Response:
-            await first_use_confirmed(request)  # FastAPI's handler runs the endpoint as it always did: after it
-            return await standard(request)
+        standard = super().endpoint_handler()  # FastAPI's handler, after any replay check in flight
 
         async def short_or_standard(request: Request) -> Response:
             caller = getattr(request.state, "caller", None)
             if not (isinstance(caller, Caller) and caller.has_role(*self.short_way_roles)):
-                return await standard_once_confirmed(request)
+                return await standard(request)
             response = await self.short_way(request, caller)
-            return response if response is not None else await standard_once_confirmed(request)
+            return response if response is not None else await standard(request)
 
         return short_or_standard
 

@@ -5,12 +5,15 @@ client gone) takes its check with it. Over HTTP: tests/exchange/fetch/test_fetch
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+import httpx
 import pytest
-from fastapi import Response
+from fastapi import APIRouter, FastAPI, Request, Response
 
-from services.common.edge import FirstUse
-from services.common.problems import PolicyDenied, Unauthenticated
+from services.common.assertion import ASSERTION_HEADER, Caller
+from services.common.edge import FirstUse, ShortWayRoute, install_edge
+from services.common.problems import PolicyDenied, Unauthenticated, install_problem_handlers
 
 pytestmark = pytest.mark.rule("SG-SEC-1")
 
@@ -82,3 +85,51 @@ async def test_a_refusal_that_came_before_the_cancellation_is_not_left_unretriev
     assert claim.done() and not claim.cancelled()
     assert claim._log_traceback is False  # retrieved: asyncio will not log "Task exception was never retrieved"
     assert isinstance(claim.exception(), Unauthenticated)
+
+
+class _Verifier:
+    """A verifier whose signature check passes at once and whose replay check answers after 0.05 s."""
+
+    def __init__(self, *, used: bool) -> None:
+        self.used = used
+
+    async def authenticate(self, token: str | None) -> Caller:
+        return Caller(client_id="c", roles=("consumer",), assertion_id="a1", expires_at=datetime.now(UTC))
+
+    async def claim(self, caller: Caller) -> None:
+        await _claim(0.05, used=self.used)
+
+
+@pytest.mark.parametrize("used", [False, True])
+async def test_fastapis_handler_runs_only_once_the_check_passed(used: bool) -> None:
+    """Whatever a short way leaves to FastAPI's handler (here: everything) runs after the replay check, so an
+    endpoint's effect never happens for a replayed assertion, and does for a fresh one."""
+    effects: list[str] = []
+
+    class Route(ShortWayRoute):
+        short_way_roles = ("consumer",)
+        edge_claims_in_flight = True
+
+        async def short_way(self, request: Request, caller: Caller) -> Response | None:
+            return None
+
+    router = APIRouter(route_class=Route)
+
+    @router.get("/effect")
+    async def effect() -> dict[str, str]:
+        effects.append("done")
+        return {"ok": "yes"}
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.verifier = _Verifier(used=used)
+    install_edge([router], authenticated=[router], authenticate=None)
+    app.include_router(router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.get("/effect", headers={ASSERTION_HEADER: "anything"})
+    if used:
+        assert response.status_code == 401, response.text
+        assert effects == []
+    else:
+        assert response.status_code == 200, response.text
+        assert effects == ["done"]
