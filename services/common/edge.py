@@ -199,6 +199,8 @@ class EdgeRoute(APIRoute):
         only once a replay check left in flight has passed (`FirstUse`). A hot path may wrap it in a subclass
         (consent's decisions), falling back to it for anything unusual."""
         standard = super().get_route_handler()
+        if not self.edge_claims_in_flight:
+            return standard
 
         async def once_confirmed(request: Request) -> Response:
             await first_use_confirmed(request)
