@@ -38,7 +38,7 @@ from services.common.problems import ServiceUnavailable
 from services.exchange.deps import Runtime
 from services.exchange.messagelog.models import LogEntry, LogHead
 from services.exchange.messagelog.schemas import LogEntryPage, LogEntryRead
-from services.exchange.messagelog.signing import ENTRY_TYPE, HEAD_TYPE, canonical, sign, sign_canonical
+from services.exchange.messagelog.signing import HEAD_TYPE, canonical, sign, sign_entry
 
 log = structlog.get_logger(__name__)
 
@@ -195,7 +195,7 @@ def _chained(batch: Sequence[Entries], tips: Tips, key: SigningKey, now: datetim
         for chain in sorted(entries):
             seq, previous = tips[chain]
             record = {**entries[chain], "chain": chain, "seq": seq + 1, "prev_hash": previous, "logged_at": at}
-            payload = canonical(record)  # hashed, signed and stored: computed once
+            payload = canonical(record)  # hashed, signed and stored (the signature without it): computed once
             entry_hash = hashlib.sha256(payload).hexdigest()
             rows.append(
                 {
@@ -206,7 +206,7 @@ def _chained(batch: Sequence[Entries], tips: Tips, key: SigningKey, now: datetim
                     "record": record,
                     "payload": payload,
                     "entry_hash": entry_hash,
-                    "signature": sign_canonical(key, payload, typ=ENTRY_TYPE),
+                    "signature": sign_entry(key, payload),
                 }
             )
             tips[chain] = (seq + 1, entry_hash)

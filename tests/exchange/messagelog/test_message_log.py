@@ -90,6 +90,27 @@ async def test_one_changed_byte_names_the_altered_entry(logged: ExchangeApi):
     assert await findings(logged) == [("consumer", 2, "altered")]
 
 
+async def test_each_entry_stores_its_record_once_beside_a_signature_with_the_payload_detached(logged: ExchangeApi):
+    async with logged.svc.app.state.sessionmaker() as session:
+        entries = (await session.scalars(select(LogEntry))).all()
+    assert len(entries) == 8
+    for entry in entries:
+        _, payload, signature = entry.signature.split(".")
+        assert payload == "", "the record is not repeated inside its signature (RFC 7515 Appendix F)"
+        assert len(entry.signature) < 256 and len(signature) == 86  # header, and 64 bytes of ES256 signature
+
+
+async def test_one_changed_byte_of_a_signature_names_the_entry(logged: ExchangeApi):
+    async with logged.svc.app.state.sessionmaker() as session:
+        entry = await session.get(LogEntry, ("provider", 3))
+        assert entry is not None
+        header, _, signature = entry.signature.split(".")
+        changed = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
+    where = (LogEntry.chain == "provider", LogEntry.seq == 3)
+    await tamper(logged, update(LogEntry).where(*where).values(signature=f"{header}..{changed}"))
+    assert await findings(logged) == [("provider", 3, "altered")]
+
+
 async def test_a_deleted_row_is_named(logged: ExchangeApi):
     await tamper(logged, delete(LogEntry).where(LogEntry.chain == "provider", LogEntry.seq == 3))
     assert await findings(logged) == [("provider", 3, "deleted")]

@@ -9,12 +9,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.common.keys import SigningKey
 from services.exchange.messagelog import reading
-from services.exchange.messagelog.signing import ENTRY_TYPE, HEAD_TYPE, digest, sign
+from services.exchange.messagelog.signing import ENTRY_TYPE, HEAD_TYPE, canonical, digest, sign, sign_entry
 from services.exchange.messagelog.verify import GENESIS, Finding, _signed_record, _verify_head, verify_log
 from tests.exchange.exchange_helpers import BENEFIT_CHECK, CIVIL, ExchangeApi
 
@@ -81,7 +82,7 @@ def _chain(chain: str, length: int) -> tuple[list[dict[str, Any]], dict[str, Any
         record = {"chain": chain, "seq": seq, "prev_hash": previous, "message_id": f"m{seq}"}
         previous = digest(record)
         rows.append({"chain": chain, "seq": seq, "record": record, "entry_hash": previous,
-                     "signature": sign(KEY, record, typ=ENTRY_TYPE)})  # fmt: skip
+                     "signature": sign_entry(KEY, canonical(record))})  # fmt: skip
     head = {"chain": chain, "seq": length, "entry_hash": previous,
             "signature": sign(KEY, {"chain": chain, "seq": length, "entry_hash": previous}, typ=HEAD_TYPE)}  # fmt: skip
     return rows, head
@@ -100,10 +101,20 @@ tampering = st.lists(
     max_size=4,
 )
 head_tampering = st.sampled_from(["none", "missing", "unsigned", "behind"])
+# Entries written before signatures were detached carry their record inside the signature: a log may hold both.
+attached = st.sets(st.integers(1, 9), max_size=9)
 
 
-def _tampered(operations: list[tuple[str, str, int, int]], head_change: str) -> tuple[list[dict], list[dict]]:  # type: ignore[type-arg]
+def _tampered(
+    operations: list[tuple[str, str, int, int]],
+    head_change: str,
+    attached: set[int] = frozenset(),  # type: ignore[assignment]
+) -> tuple[list[dict], list[dict]]:  # type: ignore[type-arg]
     chains = {name: [dict(row) for row in rows] for name, (rows, _) in CHAINS.items()}
+    for rows in chains.values():
+        for row in rows:
+            if row["seq"] in attached:
+                row["signature"] = sign(KEY, row["record"], typ=ENTRY_TYPE)
     heads = {name: dict(head) for name, (_, head) in CHAINS.items()}
     for operation, name, i, j in operations:
         rows = chains[name]
@@ -129,7 +140,7 @@ def _tampered(operations: list[tuple[str, str, int, int]], head_change: str) -> 
             a["seq"] = max(taken) + 1 + j
         elif operation == "unlink":  # a record signed with another previous hash: the chain's link is broken
             record = {**a["record"], "prev_hash": "e" * 64}
-            a.update(record=record, entry_hash=digest(record), signature=sign(KEY, record, typ=ENTRY_TYPE))
+            a.update(record=record, entry_hash=digest(record), signature=sign_entry(KEY, canonical(record)))
     if head_change == "missing":
         heads.pop("provider")
     elif head_change == "unsigned":
@@ -141,9 +152,11 @@ def _tampered(operations: list[tuple[str, str, int, int]], head_change: str) -> 
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(operations=tampering, head_change=head_tampering, shuffle=st.randoms(use_true_random=False))
-def test_the_row_at_a_time_verifier_finds_what_the_whole_chain_verifier_found(operations, head_change, shuffle):
-    entries, heads = _tampered(operations, head_change)
+@given(operations=tampering, head_change=head_tampering, attached=attached, shuffle=st.randoms(use_true_random=False))
+def test_the_row_at_a_time_verifier_finds_what_the_whole_chain_verifier_found(
+    operations, head_change, attached, shuffle
+):
+    entries, heads = _tampered(operations, head_change, attached)
     expected = _oracle(entries, heads)
     shuffle.shuffle(entries)  # an export file in any order: verify_log sorts it, then feeds the rows one by one
     report = verify_log(entries, heads, JWKS)
@@ -152,6 +165,35 @@ def test_the_row_at_a_time_verifier_finds_what_the_whole_chain_verifier_found(op
     assert report.ok == (not expected)
     if head_change != "none" or any(op in ("delete", "alter", "rehash", "resign", "unlink") for op, *_ in operations):
         assert not report.ok  # these always leave a mark (a swap or copy of a row with itself does not)
+
+
+def test_entries_signed_with_their_record_attached_still_verify_and_a_change_to_one_is_named():
+    """A log written before signatures were detached holds each record a second time inside its signature; it
+    verifies as before, and a changed record is named from the record its signature carries."""
+    entries, heads = _tampered([], "none", attached=set(range(1, 10)))
+    assert all(e["signature"].split(".")[1] for e in entries)
+    assert verify_log(entries, heads, JWKS).ok
+    fourth = next(e for e in entries if (e["chain"], e["seq"]) == ("consumer", 4))
+    fourth["record"] = {**fourth["record"], "message_id": "m4x"}
+    assert verify_log(entries, heads, JWKS).findings == [
+        Finding("consumer", 4, "altered", "the stored record differs from the signed one")
+    ]
+
+
+@pytest.mark.parametrize("stored", ["not an object", ["m1"], {"chain": "consumer", "seq": float("nan")}])
+def test_a_stored_record_that_is_not_a_json_object_is_named_altered(stored):
+    entries, heads = _tampered([], "none")
+    entries[0]["record"] = stored
+    assert verify_log(entries, heads, JWKS).findings == [
+        Finding("consumer", 1, "altered", "the stored record is not a JSON object with a canonical form")
+    ]
+
+
+def test_a_changed_record_under_a_detached_signature_is_named_and_does_not_unlink_the_next_entry():
+    entries, heads = _tampered([("alter", "consumer", 2, 0)], "none")  # the third entry of the chain
+    (finding,) = verify_log(entries, heads, JWKS).findings
+    assert (finding.chain, finding.seq, finding.kind) == ("consumer", 3, "altered")
+    assert "signature is invalid" in finding.detail and "stored record or its signature was changed" in finding.detail
 
 
 async def test_export_and_verification_read_the_log_a_page_at_a_time(api: ExchangeApi, monkeypatch):

@@ -96,6 +96,50 @@ class TestVerifyRecord:
             jws.verify_record(token, key.jwks(), typ="dpi-log+jws")
 
 
+class TestDetachedPayload:
+    """RFC 7515 Appendix F: the payload segment left empty, the verifier supplying the payload it holds."""
+
+    def test_the_signature_is_the_attached_one_without_its_payload_and_verifies_over_the_record(
+        self, key: SigningKey
+    ) -> None:
+        record = {"chain": "consumer", "seq": 1, "note": "één"}
+        payload = jws.canonical_json(record)
+        token = jws.sign_detached(key, payload, typ="dpi-log+jws")
+        header, middle, signature = token.split(".")
+        assert middle == ""
+        assert json.loads(b64url_decode(header)) == {"alg": "ES256", "kid": key.kid, "typ": "dpi-log+jws"}
+        assert len(b64url_decode(signature)) == 64
+        assert jws.verify_detached(token, payload, key.jwks(), typ="dpi-log+jws").claims == record
+
+    def test_another_payload_type_or_key_is_refused(self, key: SigningKey) -> None:
+        payload = jws.canonical_json({"amount": "10.00"})
+        token = jws.sign_detached(key, payload, typ="dpi-log+jws")
+        with pytest.raises(jws.InvalidToken, match="signature"):
+            jws.verify_detached(token, jws.canonical_json({"amount": "99.00"}), key.jwks(), typ="dpi-log+jws")
+        with pytest.raises(jws.InvalidToken, match="signature"):
+            jws.verify_detached(token, payload + b" ", key.jwks(), typ="dpi-log+jws")
+        with pytest.raises(jws.InvalidToken, match="type"):
+            jws.verify_detached(token, payload, key.jwks(), typ="dpi-other+jws")
+        with pytest.raises(jws.InvalidToken, match="key"):
+            jws.verify_detached(token, payload, SigningKey.generate().jwks(), typ="dpi-log+jws")
+
+    def test_a_payload_not_in_canonical_form_is_refused_even_when_signed(self, key: SigningKey) -> None:
+        loose = json.dumps({"b": 1, "a": 2}).encode()
+        token = jws.sign_detached(key, loose, typ="dpi-log+jws")
+        with pytest.raises(jws.InvalidToken, match="canonical"):
+            jws.verify_detached(token, loose, key.jwks(), typ="dpi-log+jws")
+
+    def test_an_attached_jws_is_not_taken_for_a_detached_one_nor_the_other_way_round(self, key: SigningKey) -> None:
+        payload = jws.canonical_json({"amount": "10.00"})
+        attached = jws.sign_canonical(key, payload, typ="dpi-log+jws")
+        with pytest.raises(jws.InvalidToken, match="detached"):
+            jws.verify_detached(attached, payload, key.jwks(), typ="dpi-log+jws")
+        with pytest.raises(jws.InvalidToken, match="compact JWS"):
+            jws.verify_record(jws.sign_detached(key, payload, typ="dpi-log+jws"), key.jwks(), typ="dpi-log+jws")
+        with pytest.raises(jws.InvalidToken, match="detached"):
+            jws.verify_detached("a..b.c", payload, key.jwks(), typ="dpi-log+jws")
+
+
 class TestDpopProof:
     URL = "https://gw.example/v1/payments"
     MAX_AGE = timedelta(seconds=60)
