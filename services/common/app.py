@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import State
 
+from services.common import heap
 from services.common.assertion import (
     AssertionVerifier,
     DatabaseReplayGuard,
@@ -306,27 +307,29 @@ def _lifespan(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(app) as state, AsyncExitStack() as stack:
-            if bus is not None:
-                state.bus = bus
-            elif settings.bus is BusKind.nats:
-                state.bus = await NatsJetStreamBus(
-                    settings.nats_url, stream=settings.nats_stream, prefix=settings.nats_prefix
-                ).connect()
-                stack.push_async_callback(state.bus.close)
-            else:
-                state.bus = InProcessBus()
-                stack.push_async_callback(state.bus.close)
-            state.relay = OutboxRelay(
-                state.sessionmaker,
-                spec.metadata.tables["outbox"],
-                state.bus,
-                state.clock,
-                retention=timedelta(seconds=settings.outbox_retention_seconds),
-            )
-            state.relay.start()
-            stack.push_async_callback(state.relay.stop)
-            await stack.enter_async_context(extra_lifespan(app) if extra_lifespan is not None else nullcontext())
+        async with AsyncExitStack() as stack:
+            with heap.starting():  # once the outermost lifespan has started, the heap is settled
+                state = await stack.enter_async_context(open_resources(app))
+                if bus is not None:
+                    state.bus = bus
+                elif settings.bus is BusKind.nats:
+                    state.bus = await NatsJetStreamBus(
+                        settings.nats_url, stream=settings.nats_stream, prefix=settings.nats_prefix
+                    ).connect()
+                    stack.push_async_callback(state.bus.close)
+                else:
+                    state.bus = InProcessBus()
+                    stack.push_async_callback(state.bus.close)
+                state.relay = OutboxRelay(
+                    state.sessionmaker,
+                    spec.metadata.tables["outbox"],
+                    state.bus,
+                    state.clock,
+                    retention=timedelta(seconds=settings.outbox_retention_seconds),
+                )
+                state.relay.start()
+                stack.push_async_callback(state.relay.stop)
+                await stack.enter_async_context(extra_lifespan(app) if extra_lifespan is not None else nullcontext())
             yield
 
     return lifespan

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common import heap
 from services.common.clock import Clock, SystemClock
 from services.common.db import create_engine, create_sessionmaker, is_sqlite
 from services.common.keys import read_jwks_file
@@ -87,6 +88,7 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        heap.settle()  # served alone, with nothing else to start: settled before the first request
         yield
         await registries.dispose()
 
