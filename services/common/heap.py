@@ -4,8 +4,9 @@ A service builds most of what it will ever hold while it starts: modules, the ap
 statements, keys (some 150,000 objects in one of ours). CPython's collector walks all of them again in every full
 collection, and its default young threshold (700 allocations, net) starts a collection several times inside a single
 request, so each request's short-lived objects are promoted and walked again before they die. Measured in the
-exchange's benchmark on a 2-core machine whose memory is slow: a full collection took 90 to 160 ms, a middle one 4 to
-5 ms, and the collector took about a third of the services' Python CPU (docs/benchmarks.md).
+exchange's benchmark on a 2-core machine whose memory is slow: a full collection took 90 to 160 ms and a middle one
+4 to 5 ms, 0.35 to 0.74 s of collecting in each server process over one `--quick` run; a full collection inside a
+request is a p99 outlier (docs/benchmarks.md has the effect).
 
 So once the outermost lifespan of a process has started (in the embedded sandbox the gateway's, which starts the
 services inside it), `starting` settles the heap, once per process: one collection, then `gc.freeze()`, so that what
