@@ -280,10 +280,16 @@ def verify_detached(
     """`verify_record` for a JWS signed by `sign_detached`, over `payload` (the record's canonical bytes, which the
     verifier holds): the payload is put back in its segment and the whole verified as a record; raises InvalidToken.
     A JWS that carries a payload of its own is refused: it would be verified over bytes other than `payload`."""
-    segments = token.split(".") if isinstance(token, str) else []
-    if len(segments) != 3 or segments[1]:
+    if not is_detached(token):
         raise InvalidToken("not a compact JWS with a detached payload", code="malformed")
-    return verify_record(f"{segments[0]}.{b64url(payload)}.{segments[2]}", keys, typ=typ, algorithms=algorithms)
+    header, _, signature = token.split(".")
+    return verify_record(f"{header}.{b64url(payload)}.{signature}", keys, typ=typ, algorithms=algorithms)
+
+
+def is_detached(token: str) -> bool:
+    """Whether `token` has the form `sign_detached` writes: three segments, the payload's empty."""
+    segments = token.split(".") if isinstance(token, str) else []
+    return len(segments) == 3 and not segments[1]
 
 
 def verify_dpop_proof(

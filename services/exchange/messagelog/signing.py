@@ -52,7 +52,7 @@ def verify(token: str, jwks: Mapping[str, Any], *, typ: str) -> bytes:
 def verify_entry(token: str, stored: bytes, jwks: Mapping[str, Any]) -> bytes:
     """The canonical bytes an entry's signature was made over: `stored` (the stored record's canonical form) if its
     detached signature verifies over them; for an entry written with its record attached, that record."""
-    if token.count(".") == 2 and token.split(".")[1] == "":
+    if jws.is_detached(token):
         try:
             jws.verify_detached(token, stored, jwks, typ=ENTRY_TYPE)
         except jws.InvalidToken as error:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pytest
@@ -108,7 +108,7 @@ attached = st.sets(st.integers(1, 9), max_size=9)
 def _tampered(
     operations: list[tuple[str, str, int, int]],
     head_change: str,
-    attached: set[int] = frozenset(),  # type: ignore[assignment]
+    attached: Collection[int] = (),
 ) -> tuple[list[dict], list[dict]]:  # type: ignore[type-arg]
     chains = {name: [dict(row) for row in rows] for name, (rows, _) in CHAINS.items()}
     for rows in chains.values():
