@@ -98,22 +98,33 @@ async def test_a_replay_is_401_whatever_else_is_wrong(
     assert world.provider_calls.reads == reads
 
 
-async def _race(api: ExchangeApi, copies: int) -> None:
+async def _race(api: ExchangeApi, copies: int, *, replica: ExchangeApi | None = None) -> None:
+    """`copies` requests with one assertion at once, taking turns between `api` and `replica` where there is one:
+    one record released, across both."""
     headers = consented(api)
+    apis = [api] if replica is None else [api, replica]
     answers = await asyncio.gather(
-        *(api.svc.client.post("/v1/fetch", json=BODY, headers=headers) for _ in range(copies))
+        *(apis[n % len(apis)].svc.client.post("/v1/fetch", json=BODY, headers=headers) for n in range(copies))
     )
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [200] + [401] * (copies - 1), statuses
-    assert api.provider_calls.reads == 1
+    assert sum(one.provider_calls.reads for one in apis) == 1
     assert await log_size(api) == 2
+
+
+async def _replica(api: ExchangeApi, service_factory: Any, **settings: Any) -> ExchangeApi:
+    """A second instance of the exchange on `api`'s database (its file, or its PostgreSQL schema) and gateway key:
+    what a second replica behind a load balancer is."""
+    schema = api.svc.settings.resolved_schema
+    placed = {} if schema is None else {"database_schema": schema}
+    return ExchangeApi(await service_factory("exchange", **placed, **settings), api.gateway)
 
 
 async def test_thirty_copies_of_one_assertion_sent_at_once_release_one_record(world: ExchangeApi) -> None:
     await _race(world, 30)
 
 
-async def test_with_the_redis_replay_store_too(service_factory, gateway) -> None:  # type: ignore[no-untyped-def]
+async def _require_redis() -> None:
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(REDIS_URL)
@@ -123,8 +134,29 @@ async def test_with_the_redis_replay_store_too(service_factory, gateway) -> None
         backend_unavailable(f"Redis at {REDIS_URL} is not reachable: {error!r}")
     finally:
         await client.aclose()
+
+
+async def test_with_the_redis_replay_store_too(service_factory, gateway) -> None:  # type: ignore[no-untyped-def]
+    await _require_redis()
     svc = await service_factory("exchange", replay_store=ReplayStore.redis, redis_url=REDIS_URL)
     await _race(await _world(ExchangeApi(svc, gateway)), 30)
+
+
+async def test_thirty_copies_sent_to_two_replicas_at_once_release_one_record(
+    world: ExchangeApi, service_factory
+) -> None:
+    """The attacker's retry loop spread over the replicas: each replica checks the assertion against the database
+    replay store they share, so only one of them answers it."""
+    await _race(world, 32, replica=await _replica(world, service_factory))
+
+
+async def test_two_replicas_sharing_the_redis_replay_store_release_one_record(service_factory, gateway) -> None:  # type: ignore[no-untyped-def]
+    await _require_redis()
+    first = await _world(
+        ExchangeApi(await service_factory("exchange", replay_store=ReplayStore.redis, redis_url=REDIS_URL), gateway)
+    )
+    replica = await _replica(first, service_factory, replay_store=ReplayStore.redis, redis_url=REDIS_URL)
+    await _race(first, 32, replica=replica)
 
 
 class SlowGuard:
