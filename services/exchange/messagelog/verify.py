@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from services.exchange.messagelog.signing import HEAD_TYPE, BadSignature, canonical, digest, verify, verify_entry
+from services.exchange.messagelog.signing import HEAD_TYPE, BadSignature, canonical, verify, verify_entry
 
 GENESIS = "0" * 64
 Row = Mapping[Any, Any]  # an entry or a head: a dict from an export file, or a database row's mapping
@@ -112,7 +112,7 @@ class _ChainVerifier:
 
     def feed(self, row: Row) -> None:
         seq = int(row["seq"])
-        record, problem = _signed_record(row, self._jwks)
+        record, record_hash, problem = _signed_record(row, self._jwks)
         if problem is not None:
             self._findings.append(Finding(self.chain, seq, "altered", problem))
         if seq > self._expected_seq:
@@ -125,11 +125,11 @@ class _ChainVerifier:
             signed_seq = int(record.get("seq", -1))
             if signed_seq != seq:  # named at the end, with the entry it changed places with
                 self._misplaced.append((seq, signed_seq))
-                self._kept[signed_seq] = digest(record)  # the entry after the one it was signed for names it
+                self._kept[signed_seq] = record_hash  # the entry after the one it was signed for names it
             else:
                 if problem is None:
                     self._check_link(seq, record.get("prev_hash"))
-                self._last_placed = (seq, digest(record))
+                self._last_placed = (seq, record_hash)
         self._expected_seq = seq + 1
         self._last = row
 
@@ -160,25 +160,26 @@ class _ChainVerifier:
 _UNLINKED = "it does not name the previous entry's hash"
 
 
-def _signed_record(row: Mapping[str, Any], jwks: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """The record as signed, and what is wrong with the stored row (None if nothing)."""
+def _signed_record(row: Mapping[str, Any], jwks: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str, str | None]:
+    """The record as signed, its hash (the SHA-256 of the bytes signed, which is how the writer chains the next entry
+    on), and what is wrong with the stored row (None if nothing). Each record is canonicalised and hashed once."""
     stored = row["record"]
     try:
         stored_bytes = canonical(stored) if isinstance(stored, Mapping) else None
     except (ValueError, TypeError):  # rfc8785's errors are ValueErrors (a NaN, say, in an export file)
         stored_bytes = None
     if stored_bytes is None:
-        return None, "the stored record is not a JSON object with a canonical form"
+        return None, "", "the stored record is not a JSON object with a canonical form"
     try:
         signed = verify_entry(str(row["signature"]), stored_bytes, jwks)
     except BadSignature as error:
-        return None, f"its signature is invalid ({error})"
-    record = json.loads(signed)
+        return None, "", f"its signature is invalid ({error})"
+    record, record_hash = json.loads(signed), hashlib.sha256(signed).hexdigest()
     if stored_bytes != signed:
-        return record, "the stored record differs from the signed one"
-    if row["entry_hash"] != hashlib.sha256(signed).hexdigest():
-        return record, "the stored hash is not the record's hash"
-    return record, None
+        return record, record_hash, "the stored record differs from the signed one"
+    if row["entry_hash"] != record_hash:
+        return record, record_hash, "the stored hash is not the record's hash"
+    return record, record_hash, None
 
 
 def _verify_head(

@@ -33,7 +33,7 @@ def _oracle_chain(chain: str, rows: list[Mapping[str, Any]], head: Mapping[str, 
     records: dict[int, dict[str, Any] | None] = {}
     for row in rows:
         seq = int(row["seq"])
-        record, problem = _signed_record(row, JWKS)
+        record, _, problem = _signed_record(row, JWKS)
         records[seq] = record
         if record is not None:
             signed_seqs[seq] = int(record.get("seq", -1))
