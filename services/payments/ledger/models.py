@@ -99,6 +99,8 @@ class Posting(Base):
     currency: Mapped[str] = mapped_column(String(3))
     state: Mapped[str] = mapped_column(String(8))
     code: Mapped[str] = mapped_column(String(16), doc="What moved the money: transfer, fee, disbursement, ...")
-    reference: Mapped[str | None] = mapped_column(String(96), index=True, doc="The business object it belongs to.")
+    reference: Mapped[str | None] = mapped_column(
+        String(96), doc="The business object it belongs to (not indexed: no query reads postings by it)."
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
