@@ -458,7 +458,10 @@ def _is_canonical_b64url(segment: str) -> bool:
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(b64url_decode(segment))
+        # UTF-8 only (RFC 7515 §5.2, RFC 8259 §8.1): json.loads would also take bytes in UTF-16 or UTF-32, or with a
+        # byte-order mark, which other JOSE libraries refuse; a strict decode keeps the sandbox from accepting a
+        # header they would not. A UnicodeDecodeError is a ValueError.
+        value = json.loads(b64url_decode(segment).decode("utf-8"))
     except ValueError:
         raise InvalidToken(f"the token {what} is not JSON", code="malformed") from None
     if not isinstance(value, dict):
@@ -536,18 +539,23 @@ def _verified_payload(token: str, header: Mapping[str, Any], keys: Sequence[dict
     if not _is_canonical_b64url(signature):
         raise InvalidToken("not a compact JWS in canonical base64url", code="malformed")
     raw_signature, message = b64url_decode(signature), signing_input.encode("ascii")
-    for key in keys:
-        try:
-            if verification_key(key, algorithm).verify(message, raw_signature):
-                return b64url_decode(signing_input.partition(".")[2])
-        except (JOSEError, ValueError, TypeError):
-            continue
+    if any(_signature_matches(key, algorithm, message, raw_signature) for key in keys):
+        return b64url_decode(signing_input.partition(".")[2])
     raise InvalidToken("the signature does not verify with the expected key", code="signature")
+
+
+def _signature_matches(key: Mapping[str, Any], algorithm: str, message: bytes, signature: bytes) -> bool:
+    """Whether `signature` over `message` verifies with the JWK `key`. As in jose's own check of a token's keys, any
+    failure of a key to check it (a JWK it cannot build, a signature of the wrong length) is no match."""
+    try:
+        return bool(verification_key(key, algorithm).verify(message, signature))
+    except Exception:
+        return False
 
 
 def _payload_object(payload: bytes) -> dict[str, Any]:
     try:
-        claims = json.loads(payload)
+        claims = json.loads(payload.decode("utf-8"))  # UTF-8 only, as for the header (`_json_object`)
     except ValueError:
         raise InvalidToken("the token payload is not JSON", code="malformed") from None
     if not isinstance(claims, dict):

@@ -96,6 +96,45 @@ class TestVerifyRecord:
             jws.verify_record(token, key.jwks(), typ="dpi-log+jws")
 
 
+class TestEncoding:
+    """A JWS's header and payload are UTF-8 JSON (RFC 7515 §5.2): a validly signed token whose header or payload is
+    JSON in another encoding, or carries a byte-order mark, is refused as malformed, as other JOSE libraries do."""
+
+    @staticmethod
+    def _signed(key: SigningKey, header: bytes, payload: bytes) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        signing_input = f"{b64url(header)}.{b64url(payload)}"
+        r, s = decode_dss_signature(key.private_key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    @pytest.mark.parametrize(
+        "encode",
+        [
+            pytest.param(lambda text: text.encode("utf-16"), id="utf-16"),
+            pytest.param(lambda text: text.encode("utf-32-le"), id="utf-32"),
+            pytest.param(lambda text: b"\xef\xbb\xbf" + text.encode(), id="utf-8-bom"),
+            pytest.param(
+                lambda text: text.replace("dpi", "\udc80dpi").encode("utf-8", "surrogatepass"), id="surrogate"
+            ),
+        ],
+    )
+    def test_a_header_or_payload_not_in_utf_8_is_refused(self, key: SigningKey, encode: Any) -> None:
+        header = json.dumps({"alg": "ES256", "kid": key.kid, "typ": "dpi-log+jws"}, separators=(",", ":"))
+        payload = jws.canonical_json({"note": "dpi"})
+        good = self._signed(key, header.encode(), payload)
+        assert jws.verify_record(good, key.jwks(), typ="dpi-log+jws").claims == {"note": "dpi"}
+        with pytest.raises(jws.InvalidToken, match="not JSON") as refused:
+            jws.verify_record(self._signed(key, encode(header), payload), key.jwks(), typ="dpi-log+jws")
+        assert refused.value.code == "malformed"
+        with pytest.raises(jws.InvalidToken, match="not JSON"):
+            jws.verify_record(
+                self._signed(key, header.encode(), encode('{"note":"dpi"}')), key.jwks(), typ="dpi-log+jws"
+            )
+
+
 class TestDetachedPayload:
     """RFC 7515 Appendix F: the payload segment left empty, the verifier supplying the payload it holds."""
 
