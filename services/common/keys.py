@@ -23,11 +23,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jose import jwk
 from jose.backends import ECKey
 from jose.backends.base import Key
+
+_ES256 = ec.ECDSA(hashes.SHA256())
 
 
 def b64url(data: bytes) -> str:
@@ -92,6 +95,11 @@ class SigningKey:
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The current key first, then the retired ones still published."""
         return {"keys": [self.public_jwk(), *self.retired]}
+
+    def sign(self, message: bytes) -> bytes:
+        """An ES256 signature over `message` as JWS carries it (RFC 7518 §3.4): R and S, 32 bytes each, big-endian."""
+        r, s = decode_dss_signature(self.private_key.sign(message, _ES256))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
     @functools.cached_property
     def jose_key(self) -> Key:

@@ -96,6 +96,54 @@ class TestVerifyRecord:
             jws.verify_record(token, key.jwks(), typ="dpi-log+jws")
 
 
+class TestSigning:
+    """The kit signs with the key object itself; its tokens are the ones jose makes (the same header and payload
+    segments, byte for byte) and jose verifies them."""
+
+    @pytest.mark.parametrize(
+        ("claims", "headers"),
+        [
+            pytest.param({"iss": "gateway", "aud": "exchange", "exp": T + 60, "jti": "a"}, None, id="plain"),
+            pytest.param({"sub": "sub_é", "exp": NOW, "iat": NOW, "nbf": NOW}, None, id="datetimes-and-unicode"),
+            pytest.param({"n": 1}, {"cty": "JWT", "alg": "ES256"}, id="extra-headers"),
+            pytest.param({"n": 1}, {"jwk": {"kty": "EC", "crv": "P-256"}}, id="unhashable-header"),
+        ],
+    )
+    def test_claims_are_signed_as_jose_signs_them(
+        self, key: SigningKey, claims: dict[str, Any], headers: dict[str, Any] | None
+    ) -> None:
+        from jose import jws as jose_jws
+
+        for _ in range(2):  # the second time from the header cache
+            token = jws.sign_claims(key, claims, typ="test+jwt", headers=headers)
+            theirs = jwt.encode(
+                dict(claims),
+                key.jose_key,
+                algorithm="ES256",
+                headers={"kid": key.kid, "typ": "test+jwt", **(headers or {})},
+            )
+            assert token.split(".")[:2] == theirs.split(".")[:2]
+            assert json.loads(jose_jws.verify(token, key.public_jwk(), algorithms=["ES256"])) == json.loads(
+                b64url_decode(theirs.split(".")[1])
+            )
+            assert len(b64url_decode(token.split(".")[2])) == 64
+
+    def test_a_record_is_signed_as_jose_signs_it(self, key: SigningKey) -> None:
+        from jose import jws as jose_jws
+
+        record = {"b": [1.0, "ü"], "a": None}
+        token = jws.sign_record(key, record, typ="dpi-log+jws")
+        theirs = jose_jws.sign(
+            jws.canonical_json(record), key.jose_key, headers={"kid": key.kid, "typ": "dpi-log+jws"}, algorithm="ES256"
+        )
+        assert token.split(".")[:2] == theirs.split(".")[:2]
+        assert jose_jws.verify(token, key.public_jwk(), algorithms=["ES256"]) == jws.canonical_json(record)
+        assert jws.verify_record(token, key.jwks(), typ="dpi-log+jws").claims == record
+        detached = jws.sign_detached(key, jws.canonical_json(record), typ="dpi-log+jws")
+        assert detached.split(".")[0] == theirs.split(".")[0] and detached.split(".")[1] == ""
+        jws.verify_detached(detached, jws.canonical_json(record), key.jwks(), typ="dpi-log+jws")
+
+
 class TestEncoding:
     """A JWS's header and payload are UTF-8 JSON (RFC 7515 §5.2): a validly signed token whose header or payload is
     JSON in another encoding, or carries a byte-order mark, is refused as malformed, as other JOSE libraries do."""
