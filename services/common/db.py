@@ -333,7 +333,7 @@ async def prepared_transaction(engine: AsyncEngine) -> AsyncIterator[PreparedTra
         transaction = driver.transaction()
         try:
             await transaction.start()
-            handle = PreparedTransaction(connection)
+            handle = PreparedTransaction(functools.partial(fetch_prepared, connection))
             yield handle
             await (transaction.rollback() if handle.rolled_back else transaction.commit())
         except BaseException:
@@ -342,17 +342,84 @@ async def prepared_transaction(engine: AsyncEngine) -> AsyncIterator[PreparedTra
 
 
 class PreparedTransaction:
-    """The connection of a `prepared_transaction`: `fetch` runs a statement in it; `rollback_only` undoes it all."""
+    """The connection of a `prepared_transaction` (or of `HeldConnection.transaction`): `fetch` runs a statement in
+    it; `rollback_only` undoes it all."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
+    def __init__(self, fetch: Callable[[Executable, Mapping[str, Any]], Awaitable[Sequence[Any]]]) -> None:
+        self._fetch = fetch
         self.rolled_back = False
 
     async def fetch(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Any]:
-        return await fetch_prepared(self.connection, statement, values)
+        return await self._fetch(statement, values)
 
     def rollback_only(self) -> None:
         self.rolled_back = True
+
+
+class HeldConnection:
+    """PostgreSQL: one pooled connection kept checked out by a single sequential writer between its statements (a
+    group commit's writer, which writes one batch at a time), so that each statement skips the pool's check-out and
+    check-in: `fetch_prepared_pooled` pays both for every statement, about 0.14 ms on a 2-core machine where the
+    statement's round trip itself took 0.24 ms (`SELECT 1`, 3 x 1,000 alternating). `fetch` and `transaction` are
+    `fetch_prepared_pooled` and `prepared_transaction` on the held connection, with the same errors. The connection
+    is checked out at the first use, and invalidated and let go after a failure that leaves it in an unknown state
+    (the next use checks out another); `release()` returns it to the pool, before its engine is disposed. One user at
+    a time: a second concurrent use is a programming error and raises."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        if engine.dialect.name != "postgresql":
+            raise RuntimeError("a held connection runs on PostgreSQL's driver connection only")
+        self._engine = engine
+        self._pooled: Any = None
+        self._busy = False
+
+    async def fetch(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Any]:
+        with self._using():
+            return await self._fetch(statement, values)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PreparedTransaction]:
+        with self._using():
+            driver = await self._driver()
+            transaction = driver.transaction()
+            try:
+                await transaction.start()
+                handle = PreparedTransaction(self._fetch)
+                yield handle
+                await (transaction.rollback() if handle.rolled_back else transaction.commit())
+            except BaseException:
+                await self._let_go()  # rolls back what the server holds, and the connection is not reused
+                raise
+
+    async def release(self) -> None:
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None:
+            await greenlet_spawn(pooled.close)
+
+    @contextlib.contextmanager
+    def _using(self) -> Any:
+        if self._busy:
+            raise RuntimeError("a held connection serves one user at a time")
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
+
+    async def _driver(self) -> Any:
+        if self._pooled is None:
+            self._pooled = await self._engine.raw_connection()
+        return self._pooled.driver_connection
+
+    async def _fetch(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Any]:
+        driver = await self._driver()
+        return await _driver_fetch(driver, prepared(statement, self._engine.dialect), values, self._let_go)
+
+    async def _let_go(self) -> None:
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None:
+            await greenlet_spawn(pooled.invalidate)
+            await greenlet_spawn(pooled.close)  # back to the pool, where a fresh connection replaces it
 
 
 def table_of(model: type[Any]) -> Table:

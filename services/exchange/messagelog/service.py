@@ -25,13 +25,7 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 from services.common.clock import Clock
-from services.common.db import (
-    UTCDateTime,
-    fetch_prepared_pooled,
-    insert_unless_conflict,
-    prepared_transaction,
-    table_of,
-)
+from services.common.db import HeldConnection, UTCDateTime, insert_unless_conflict, table_of
 from services.common.keys import SigningKey
 from services.common.paging import InvalidCursor, PageRequest
 from services.common.problems import ServiceUnavailable
@@ -242,7 +236,7 @@ async def _write(session: AsyncSession, batch: Sequence[Entries], key: SigningKe
 
 
 async def _write_batch(
-    engine: AsyncEngine,
+    connection: HeldConnection,
     batch: Sequence[Entries],
     key: SigningKey,
     now: datetime,
@@ -257,7 +251,8 @@ async def _write_batch(
     one autocommitted statement that applies only if the heads are still there: one round trip instead of four.
     Otherwise, or if another writer moved them meanwhile, it is written in a transaction of its own on the driver's
     connection: the heads locked and read, the batch chained on from them and appended (two prepared statements
-    between BEGIN and COMMIT, none of a session's work around them)."""
+    between BEGIN and COMMIT, none of a session's work around them). Either way on the writer's own connection, held
+    between batches (`HeldConnection`)."""
     if unlocked and left is not None:
         chained = _chained(batch, left, key, now)
         parameters = chained.parameters(now) | {
@@ -265,10 +260,10 @@ async def _write_batch(
             "h_from_hash": [left[head["chain"]][1] for head in chained.heads],
             "heads": len(chained.heads),
         }
-        (outcome,) = await fetch_prepared_pooled(engine, _APPEND_IF_UNMOVED, parameters)
+        (outcome,) = await connection.fetch(_APPEND_IF_UNMOVED, parameters)
         if outcome.moved:
             return chained.tips, True
-    async with prepared_transaction(engine) as transaction:
+    async with connection.transaction() as transaction:
         tips = {row.chain: (row.seq, row.entry_hash) for row in await transaction.fetch(_LOCK_HEADS, {})}
         chained = _chained(batch, tips, key, now)
         await transaction.fetch(_APPEND_BATCH, chained.parameters(now))
@@ -297,7 +292,7 @@ class GroupAppender:
     MAX_BATCH = 200
 
     def __init__(self, engine: AsyncEngine, key: SigningKey, clock: Clock) -> None:
-        self._engine = engine
+        self._connection = HeldConnection(engine)
         self._key = key
         self._clock = clock
         self._waiting: list[tuple[Entries, asyncio.Future[None]]] = []
@@ -317,9 +312,11 @@ class GroupAppender:
         await asyncio.shield(future)
 
     async def drain(self) -> None:
-        """Wait for the batch being written (at shutdown)."""
+        """Wait for the batch being written, then give the writer's connection back to the pool (at shutdown, before
+        the engine is disposed)."""
         if self._writer is not None:
             await asyncio.wait([self._writer])
+        await self._connection.release()
 
     async def _write_batches(self) -> None:
         while self._waiting:
@@ -328,7 +325,7 @@ class GroupAppender:
             self._left, self._alone = None, False  # unknown until this batch is written
             try:
                 self._left, self._alone = await _write_batch(
-                    self._engine,
+                    self._connection,
                     [entries for entries, _ in batch],
                     self._key,
                     self._clock.now(),

@@ -192,9 +192,9 @@ async def test_concurrent_fetches_share_a_batch_and_each_entry_is_still_signed_a
     batches: list[int] = []
     write = log_service._write_batch
 
-    async def counted(engine, batch, key, now, **options):  # type: ignore[no-untyped-def]
+    async def counted(connection, batch, key, now, **options):  # type: ignore[no-untyped-def]
         batches.append(len(batch))
-        return await write(engine, batch, key, now, **options)
+        return await write(connection, batch, key, now, **options)
 
     monkeypatch.setattr(log_service, "_write_batch", counted)
     responses = await asyncio.gather(
@@ -209,23 +209,50 @@ async def test_concurrent_fetches_share_a_batch_and_each_entry_is_still_signed_a
 
 
 async def test_a_fetch_whose_entries_cannot_be_committed_fails_and_leaves_none(logged: ExchangeApi):
-    from services.common.db import create_engine
+    from services.common.db import HeldConnection, create_engine
 
     appender = logged.svc.app.state.exchange.log_appender
     if appender is None:
         pytest.skip("SQLite: each fetch moves the log in its own transaction")
     unreachable = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")
-    working, appender._engine = appender._engine, unreachable
+    working, appender._connection = appender._connection, HeldConnection(unreachable)
     try:
         response = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
     finally:
-        appender._engine = working
+        appender._connection = working
         await unreachable.dispose()
     assert response.status_code == 503, response.text
     report = await logged.ok("GET", "/v1/message-log/verify", roles=AUDITOR)
     assert report == {"ok": True, "entries": 2 * 4, "findings": []}
     again = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
     assert again.status_code == 200, again.text
+
+
+async def test_the_writers_connection_is_held_between_batches_and_replaced_when_it_dies(logged: ExchangeApi):
+    """The group commit's writer keeps its connection between batches (no pool check-out per batch). If that
+    connection dies (here its server process is terminated), the batch on it fails: its fetch is answered 503 and
+    leaves no entry; the next fetch is written on a fresh connection, and the chain has no gap."""
+    from sqlalchemy import text
+
+    appender = logged.svc.app.state.exchange.log_appender
+    if appender is None:
+        pytest.skip("SQLite: each fetch moves the log in its own transaction")
+
+    async def fetch() -> int:
+        response = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
+        return response.status_code
+
+    assert await fetch() == 200
+    held = appender._connection._pooled.driver_connection
+    assert await fetch() == 200
+    assert appender._connection._pooled.driver_connection is held, "the same connection for the next batch"
+    async with logged.svc.app.state.engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": held.get_server_pid()})
+    assert await fetch() == 503
+    assert await fetch() == 200
+    assert appender._connection._pooled.driver_connection is not held
+    assert await _consumer_seqs(logged) == list(range(1, 4 + 3 + 1))
+    assert await findings(logged) == []
 
 
 def _recorded(message_id: str) -> dict[str, dict[str, object]]:
@@ -239,21 +266,21 @@ async def _consumer_seqs(api: ExchangeApi) -> list[int]:
 
 
 async def test_a_lone_writer_appends_without_the_lock_and_sees_another_writer(logged: ExchangeApi, monkeypatch):
-    from services.exchange.messagelog import service as log_service
+    from services.common.db import HeldConnection
     from services.exchange.messagelog.service import GroupAppender
 
     appender = logged.svc.app.state.exchange.log_appender
     if appender is None:
         pytest.skip("SQLite: each fetch moves the log in its own transaction")
     unlocked: list[int] = []  # heads moved by each unlocked attempt (0: another writer had moved them)
-    real = log_service.fetch_prepared_pooled
+    real = HeldConnection.fetch
 
-    async def counted(engine, statement, values):  # type: ignore[no-untyped-def]
-        rows = await real(engine, statement, values)
+    async def counted(held, statement, values):  # type: ignore[no-untyped-def]
+        rows = await real(held, statement, values)
         unlocked.append(rows[0].moved)
         return rows
 
-    monkeypatch.setattr(log_service, "fetch_prepared_pooled", counted)
+    monkeypatch.setattr(HeldConnection, "fetch", counted)
 
     async def fetch() -> None:
         response = await logged.consented(CIVIL, ["given_name"], client_id=RP_ID, sub="sub_a")
@@ -266,6 +293,7 @@ async def test_a_lone_writer_appends_without_the_lock_and_sees_another_writer(lo
     rt = logged.svc.app.state.exchange
     other = GroupAppender(logged.svc.app.state.engine, rt.signing_key, rt.clock)
     await other.append(_recorded("msg_other_1"))
+    await other.drain()  # its connection back to the pool
     for _ in range(3):
         await fetch()
     # The unlocked attempt found the heads moved and wrote nothing; the batch went under the lock; the next one
@@ -278,6 +306,7 @@ async def test_a_lone_writer_appends_without_the_lock_and_sees_another_writer(lo
 async def test_an_unlocked_append_that_would_move_one_head_only_writes_nothing(logged: ExchangeApi):
     from sqlalchemy.exc import DBAPIError
 
+    from services.common.db import HeldConnection
     from services.exchange.messagelog.models import LogHead
     from services.exchange.messagelog.service import _write_batch
 
@@ -288,15 +317,12 @@ async def test_an_unlocked_append_that_would_move_one_head_only_writes_nothing(l
         heads = {h.chain: (h.seq, h.entry_hash) for h in (await session.scalars(select(LogHead))).all()}
     # The consumer's head is where it is, the provider's is not: a state no append leaves, refused whole.
     believed = {**heads, "provider": (heads["provider"][0], "f" * 64)}
+    connection = HeldConnection(logged.svc.app.state.engine)
     with pytest.raises(DBAPIError, match="division by zero"):
         await _write_batch(
-            logged.svc.app.state.engine,
-            [_recorded("msg_partial")],
-            rt.signing_key,
-            rt.clock.now(),
-            left=believed,
-            unlocked=True,
+            connection, [_recorded("msg_partial")], rt.signing_key, rt.clock.now(), left=believed, unlocked=True
         )
+    await connection.release()
     async with logged.svc.app.state.sessionmaker() as session:
         after = {h.chain: (h.seq, h.entry_hash) for h in (await session.scalars(select(LogHead))).all()}
     assert after == heads

@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import asyncpg
 import pytest
-from sqlalchemy import JSON, Column, Integer, String, Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Column, Integer, String, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import (
+    HeldConnection,
     UTCDateTime,
     autocommit_connection,
     fetch_prepared,
@@ -134,3 +136,49 @@ async def test_many_runs_go_in_one_transaction_see_each_other_and_fail_together(
     async with engine.connect() as connection:
         rows = (await connection.execute(select(things.c.id, things.c.count).order_by(things.c.id))).all()
     assert [tuple(row) for row in rows] == [("a", 2), ("b", 0)]  # all or nothing: the failed group changed nothing
+
+
+async def test_a_held_connection_is_kept_between_statements_and_replaced_after_it_dies(engine: AsyncEngine) -> None:
+    """`HeldConnection`: `fetch` and `transaction` as `fetch_prepared_pooled` and `prepared_transaction`, on one
+    connection kept checked out between them; an answered error leaves it held, a dead connection is let go and the
+    next use takes a fresh one, and `release` gives it back to the pool."""
+    if engine.dialect.name != "postgresql":
+        with pytest.raises(RuntimeError):
+            HeldConnection(engine)
+        return
+    now = datetime.now(UTC)
+    backend = select(func.pg_backend_pid().label("pid"))
+    held = HeldConnection(engine)
+    pid = (await held.fetch(backend, {}))[0].pid
+    assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert await held.fetch(_INSERT, {"id": "a", "count": 1, "facts": None, "at": now})
+    with pytest.raises(DBAPIError) as raised:
+        await held.fetch(_INSERT, {"id": "a", "count": 2, "facts": None, "at": now})
+    assert is_unique_violation(raised.value)
+    async with held.transaction() as transaction:
+        assert (await transaction.fetch(_BUMP, {"thing": "a"}))[0].count == 2
+    async with held.transaction() as transaction:
+        await transaction.fetch(_BUMP, {"thing": "a"})
+        transaction.rollback_only()
+    assert (await held.fetch(backend, {}))[0].pid == pid  # the same connection all along
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises((DBAPIError, asyncpg.InterfaceError, asyncpg.InternalClientError)):  # the driver's word
+        await held.fetch(_BUMP, {"thing": "a"})
+    assert (await held.fetch(_BUMP, {"thing": "a"}))[0].count == 3  # on a fresh connection
+    assert (await held.fetch(backend, {}))[0].pid != pid
+    await held.release()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_held_connection_serves_one_user_at_a_time(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver path runs on PostgreSQL")
+    held = HeldConnection(engine)
+    try:
+        async with held.transaction() as transaction:
+            with pytest.raises(RuntimeError, match="one user at a time"):
+                await held.fetch(select(func.pg_backend_pid().label("pid")), {})
+            transaction.rollback_only()
+    finally:
+        await held.release()
