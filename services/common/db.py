@@ -7,6 +7,7 @@ per service (distributed) or one database with a schema per service (tests, smal
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import operator
@@ -363,14 +364,18 @@ class HeldConnection:
     statement's round trip itself took 0.24 ms (`SELECT 1`, 3 x 1,000 alternating). `fetch` and `transaction` are
     `fetch_prepared_pooled` and `prepared_transaction` on the held connection, with the same errors. The connection
     is checked out at the first use, and invalidated and let go after a failure that leaves it in an unknown state
-    (the next use checks out another); `release()` returns it to the pool, before its engine is disposed. One user at
-    a time: a second concurrent use is a programming error and raises."""
+    (the next use checks out another); `release()` returns it to the pool, before its engine is disposed. A
+    connection of an event loop that has ended is let go at the next use from another. One user at a time: a second
+    concurrent use is a programming error and raises, as does a statement of a transaction after its connection was
+    let go (it would otherwise run, and commit, outside the transaction)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         if engine.dialect.name != "postgresql":
             raise RuntimeError("a held connection runs on PostgreSQL's driver connection only")
         self._engine = engine
         self._pooled: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the event loop of its user, while busy
+        self._pooled_loop: asyncio.AbstractEventLoop | None = None  # the event loop the connection belongs to
         self._busy = False
 
     async def fetch(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Any]:
@@ -381,10 +386,17 @@ class HeldConnection:
     async def transaction(self) -> AsyncIterator[PreparedTransaction]:
         with self._using():
             driver = await self._driver()
+            pooled = self._pooled
             transaction = driver.transaction()
+
+            async def fetch(statement: Executable, values: Mapping[str, Any]) -> Sequence[Any]:
+                if self._pooled is not pooled:  # let go after a failure: nothing more runs outside the transaction
+                    raise RuntimeError("the held connection was lost inside its transaction")
+                return await self._fetch(statement, values)
+
             try:
                 await transaction.start()
-                handle = PreparedTransaction(self._fetch)
+                handle = PreparedTransaction(fetch)
                 yield handle
                 await (transaction.rollback() if handle.rolled_back else transaction.commit())
             except BaseException:
@@ -392,23 +404,30 @@ class HeldConnection:
                 raise
 
     async def release(self) -> None:
+        if self._busy and self._loop is asyncio.get_running_loop():
+            raise RuntimeError("a held connection in use cannot be released")
         pooled, self._pooled = self._pooled, None
         if pooled is not None:
             await greenlet_spawn(pooled.close)
 
     @contextlib.contextmanager
     def _using(self) -> Any:
-        if self._busy:
+        loop = asyncio.get_running_loop()
+        # A user of an event loop that has ended (an app reused after its loop closed) left it busy for good.
+        if self._busy and self._loop is loop:
             raise RuntimeError("a held connection serves one user at a time")
-        self._busy = True
+        self._busy, self._loop = True, loop
         try:
             yield
         finally:
             self._busy = False
 
     async def _driver(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._pooled is not None and self._pooled_loop is not loop:
+            await self._let_go()  # a connection of another event loop cannot serve this one
         if self._pooled is None:
-            self._pooled = await self._engine.raw_connection()
+            self._pooled, self._pooled_loop = await self._engine.raw_connection(), loop
         return self._pooled.driver_connection
 
     async def _fetch(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Any]:

@@ -216,10 +216,11 @@ def _compact(key: SigningKey, header: Mapping[str, Any], payload: bytes) -> str:
 
 
 def _header_segment(algorithm: str, items: tuple[tuple[str, Any], ...]) -> str:
-    try:
+    # Cached only for string values: a cache compares keys by equality, and True, 1 and 1.0 are equal keys that JSON
+    # writes differently. Any other header (a JWK, a number) is built for this token only.
+    if all(type(value) is str for _, value in items):
         return _cached_header_segment(algorithm, items)
-    except TypeError:  # a header with a value that cannot be a cache key (a JWK, say): built for this token only
-        return _built_header_segment(algorithm, items)
+    return _built_header_segment(algorithm, items)
 
 
 def _built_header_segment(algorithm: str, items: tuple[tuple[str, Any], ...]) -> str:

@@ -314,7 +314,9 @@ class GroupAppender:
     async def drain(self) -> None:
         """Wait for the batch being written, then give the writer's connection back to the pool (at shutdown, before
         the engine is disposed)."""
-        if self._writer is not None:
+        loop = asyncio.get_running_loop()
+        # An append may start another writer meanwhile; a writer of another (ended) event loop serves nobody here.
+        while self._writer is not None and not self._writer.done() and self._writer.get_loop() is loop:
             await asyncio.wait([self._writer])
         await self._connection.release()
 

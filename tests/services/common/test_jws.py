@@ -128,6 +128,25 @@ class TestSigning:
             )
             assert len(b64url_decode(token.split(".")[2])) == 64
 
+    def test_equal_header_values_of_different_types_keep_their_own_segments(self, key: SigningKey) -> None:
+        """1, True and 1.0 are one key to a cache and three different JSON values: each token has its own header."""
+        for value in (1, True, 1.0, "1", 0.0, -0.0):
+            token = jws.sign_claims(key, {"n": 1}, typ="test+jwt", headers={"x": value})
+            theirs = jwt.encode(
+                {"n": 1}, key.jose_key, algorithm="ES256", headers={"kid": key.kid, "typ": "test+jwt", "x": value}
+            )
+            assert token.split(".")[0] == theirs.split(".")[0], value
+
+    def test_r_and_s_keep_their_leading_zeros(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+        class SmallSignatures:  # a private key whose signature has a short R and S, as 1 in 256 do
+            def sign(self, message: bytes, algorithm: object) -> bytes:
+                return encode_dss_signature(1, 2**200)
+
+        signer = SigningKey(SmallSignatures(), "kid")  # type: ignore[arg-type]
+        assert signer.sign(b"m") == (1).to_bytes(32, "big") + (2**200).to_bytes(32, "big")
+
     def test_a_record_is_signed_as_jose_signs_it(self, key: SigningKey) -> None:
         from jose import jws as jose_jws
 

@@ -4,6 +4,7 @@ transaction of their own."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -182,3 +183,48 @@ async def test_a_held_connection_serves_one_user_at_a_time(engine: AsyncEngine) 
             transaction.rollback_only()
     finally:
         await held.release()
+
+
+async def test_a_failure_inside_a_held_transaction_undoes_it_and_nothing_runs_outside_it(engine: AsyncEngine) -> None:
+    """A statement that fails inside `transaction()` lets the connection go: the transaction is undone, a further
+    statement of the same block is refused rather than run (and committed) on a fresh connection, and the next use
+    after the block commits as it should, on a fresh connection."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver path runs on PostgreSQL")
+    now = datetime.now(UTC)
+    backend = select(func.pg_backend_pid().label("pid"))
+    held = HeldConnection(engine)
+    pid = (await held.fetch(backend, {}))[0].pid
+    with pytest.raises(ValueError, match="undo"):
+        async with held.transaction() as transaction:
+            await transaction.fetch(_INSERT, {"id": "undone", "count": 0, "facts": None, "at": now})
+            raise ValueError("undo")
+    assert (await held.fetch(backend, {}))[0].pid != pid
+    with pytest.raises(RuntimeError, match="lost inside its transaction"):
+        async with held.transaction() as transaction:
+            await transaction.fetch(_INSERT, {"id": "in", "count": 0, "facts": None, "at": now})
+            with pytest.raises(DBAPIError):
+                await transaction.fetch(_INSERT, {"id": "in", "count": 0, "facts": None, "at": now})
+            await transaction.fetch(_INSERT, {"id": "outside", "count": 0, "facts": None, "at": now})
+    assert await held.fetch(_INSERT, {"id": "after", "count": 0, "facts": None, "at": now})
+    await held.release()
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(things.c.id).order_by(things.c.id))).scalars().all()
+    assert rows == ["after"]
+
+
+async def test_a_held_connection_of_an_ended_event_loop_is_replaced(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver path runs on PostgreSQL")
+    backend = select(func.pg_backend_pid().label("pid"))
+    held = HeldConnection(engine)
+    pid = (await held.fetch(backend, {}))[0].pid
+
+    async def elsewhere() -> int:
+        return int((await held.fetch(backend, {}))[0].pid)
+
+    other = await asyncio.to_thread(asyncio.run, elsewhere())  # another event loop, ended when it returns
+    assert other != pid
+    assert (await held.fetch(backend, {}))[0].pid not in (pid, other)
+    await held.release()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
