@@ -331,15 +331,30 @@ async def prepared_transaction(engine: AsyncEngine) -> AsyncIterator[PreparedTra
         raise RuntimeError("prepared_transaction runs on PostgreSQL's driver connection only")
     async with engine.connect() as connection:
         driver: Any = (await connection.get_raw_connection()).driver_connection
-        transaction = driver.transaction()
-        try:
-            await transaction.start()
-            handle = PreparedTransaction(functools.partial(fetch_prepared, connection))
+        async with _driver_transaction(
+            driver, functools.partial(fetch_prepared, connection), connection.invalidate
+        ) as handle:
             yield handle
-            await (transaction.rollback() if handle.rolled_back else transaction.commit())
-        except BaseException:
-            await connection.invalidate()  # rolls back what the server holds, and the connection is not reused
-            raise
+
+
+@contextlib.asynccontextmanager
+async def _driver_transaction(
+    driver: Any,
+    fetch: Callable[[Executable, Mapping[str, Any]], Awaitable[Sequence[Any]]],
+    lost: Callable[[], Awaitable[None]],
+) -> AsyncIterator[PreparedTransaction]:
+    """BEGIN on the asyncpg connection `driver`, the block's statements through `fetch`, then COMMIT (or ROLLBACK if
+    the block called `rollback_only()`); if anything fails, `lost()` invalidates the connection, which rolls back
+    what the server holds, and it is not reused."""
+    transaction = driver.transaction()
+    try:
+        await transaction.start()
+        handle = PreparedTransaction(fetch)
+        yield handle
+        await (transaction.rollback() if handle.rolled_back else transaction.commit())
+    except BaseException:
+        await lost()
+        raise
 
 
 class PreparedTransaction:
@@ -387,21 +402,14 @@ class HeldConnection:
         with self._using():
             driver = await self._driver()
             pooled = self._pooled
-            transaction = driver.transaction()
 
             async def fetch(statement: Executable, values: Mapping[str, Any]) -> Sequence[Any]:
                 if self._pooled is not pooled:  # let go after a failure: nothing more runs outside the transaction
                     raise RuntimeError("the held connection was lost inside its transaction")
                 return await self._fetch(statement, values)
 
-            try:
-                await transaction.start()
-                handle = PreparedTransaction(fetch)
+            async with _driver_transaction(driver, fetch, self._let_go) as handle:
                 yield handle
-                await (transaction.rollback() if handle.rolled_back else transaction.commit())
-            except BaseException:
-                await self._let_go()  # rolls back what the server holds, and the connection is not reused
-                raise
 
     async def release(self) -> None:
         if self._busy and self._loop is asyncio.get_running_loop():

@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jose import jwk
-from jose.backends import ECKey
 from jose.backends.base import Key
 
 _ES256 = ec.ECDSA(hashes.SHA256())
@@ -100,12 +99,6 @@ class SigningKey:
         """An ES256 signature over `message` as JWS carries it (RFC 7518 §3.4): R and S, 32 bytes each, big-endian."""
         r, s = decode_dss_signature(self.private_key.sign(message, _ES256))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-    @functools.cached_property
-    def jose_key(self) -> Key:
-        """The private key as a jose key object (for services.common.jws)."""
-        # Wrapped once: handing jose the PEM made it serialise and re-parse the private key on every signature.
-        return ECKey(self.private_key, "ES256")
 
     @classmethod
     def from_private_key(cls, private_key: ec.EllipticCurvePrivateKey) -> SigningKey:
