@@ -49,12 +49,17 @@ def seed(
 ) -> None:
     """Load a deterministic synthetic population into identity and the exchange's civil and social registries:
     the same people, households and (for the payments loader) accounts everywhere. Resumable: run it again after an
-    interruption with the same arguments."""
+    interruption with the same arguments. Into the SQLite files under --var-dir, unless DPI_IDENTITY_DATABASE_URL and
+    DPI_EXCHANGE_DATABASE_URL name other databases (PostgreSQL: written with COPY)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dpi_sandbox.seed import seed_population
+    from dpi_sandbox.seed import destinations, seed_population
     from services.exchange.population.loader import PopulationMismatch
 
+    where = destinations(var_dir)
+    # Said first: each service reads its own database URL (DPI_IDENTITY_DATABASE_URL, DPI_EXCHANGE_DATABASE_URL),
+    # and without them the load goes to the SQLite files under --var-dir.
+    console.print(f"Seeding identity into {where['identity']} and the registries into {where['exchange']}.")
     with Progress(
         TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as bar:

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from dpi_sandbox.embedded import all_settings
 from dpi_sandbox.registry import entry
@@ -32,6 +32,7 @@ from services.common.bulk import defer_constraints, restore_constraints
 from services.common.clock import SystemClock
 from services.common.db import create_engine, create_sessionmaker
 from services.common.migrations import upgrade_service_database
+from services.common.settings import ServiceSettings
 from services.exchange.population import loader
 from services.exchange.population.generator import Household, Person, households
 from services.identity.app import create_app as create_identity_app
@@ -148,6 +149,22 @@ async def seed_population(
         await identity_database.__aexit__(None, None, None)
         report.seconds = {**run.timings, "total": time.perf_counter() - started}
     return report
+
+
+def destination(settings: ServiceSettings) -> str:
+    """Where a service's rows go, for the operator to read before a load starts: the SQLite file, or the PostgreSQL
+    server, database and schema (never a password)."""
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite file {url.database}"
+    where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+    return f"PostgreSQL at {where}, schema {settings.resolved_schema}"
+
+
+def destinations(var_dir: Path | None) -> dict[str, str]:
+    """`destination` of identity and of the exchange's registries, as `seed_population` would load them."""
+    settings = all_settings(var_dir)
+    return {name: destination(settings[name]) for name in ("identity", "exchange")}
 
 
 @dataclass
