@@ -59,7 +59,9 @@ def seed(
     where = destinations(var_dir)
     # Said first: each service reads its own database URL (DPI_IDENTITY_DATABASE_URL, DPI_EXCHANGE_DATABASE_URL),
     # and without them the load goes to the SQLite files under --var-dir.
-    console.print(f"Seeding identity into {where['identity']} and the registries into {where['exchange']}.")
+    console.print(
+        f"Seeding identity into {where['identity']} and the registries into {where['exchange']}.", markup=False
+    )
     with Progress(
         TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as bar:

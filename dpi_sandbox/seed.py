@@ -152,13 +152,17 @@ async def seed_population(
 
 
 def destination(settings: ServiceSettings) -> str:
-    """Where a service's rows go, for the operator to read before a load starts: the SQLite file, or the PostgreSQL
-    server, database and schema (never a password)."""
+    """Where a service's rows go, for the operator to read before a load starts: the SQLite file, or the server,
+    database and schema (never a password, nor anything else from the URL's query but the host)."""
     url = make_url(settings.resolved_database_url)
-    if url.get_backend_name() == "sqlite":
-        return f"the SQLite file {url.database}"
-    where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
-    return f"PostgreSQL at {where}, schema {settings.resolved_schema}"
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return f"the SQLite file {url.database}" if url.database else "an in-memory SQLite database"
+    hosts = url.query.get("host")  # a socket directory, or several hosts
+    host = url.host.rpartition("@")[2] if url.host else ",".join([hosts] if isinstance(hosts, str) else hosts or [])
+    server = f"{host}:{url.port}" if host and url.port else host or "the default server (PGHOST or the local socket)"
+    name = {"postgresql": "PostgreSQL"}.get(backend, backend)
+    return f"{name} at {server}, database {url.database or '(the default)'}, schema {settings.resolved_schema}"
 
 
 def destinations(var_dir: Path | None) -> dict[str, str]:

@@ -179,21 +179,48 @@ async def test_the_command_shows_its_progress_and_prints_its_time(tmp_path, monk
     result = await asyncio.to_thread(CliRunner().invoke, cli, ["seed", "--people", "100", "--var-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "Seeded 100 people" in result.output and " s (generate" in result.output
-    said = "".join(result.output.split())  # rich wraps long lines, at a path's hyphens too
     identity_file, exchange_file = (tmp_path / f"cli-{name}.db" for name in ("identity", "exchange"))
-    assert f"SeedingidentityintotheSQLitefile{identity_file}" in said
-    assert f"andtheregistriesintotheSQLitefile{exchange_file}." in said
+    said = [
+        f"Seeding identity into the SQLite file {identity_file}",
+        f"and the registries into the SQLite file {exchange_file}.",
+        "Seeded 100 people",
+    ]
+    squeezed = "".join(result.output.split())  # rich wraps long lines, at a path's hyphens too
+    at = [squeezed.find("".join(line.split())) for line in said]
+    assert -1 not in at and at == sorted(at), result.output  # where it loads is said first
     mismatch = await asyncio.to_thread(CliRunner().invoke, cli, ["seed", "--people", "200", "--var-dir", str(tmp_path)])
     assert mismatch.exit_code == 2 and "already loaded with 100 people" in mismatch.output
 
 
-def test_the_command_says_which_postgresql_database_and_schema_it_loads_and_never_a_password(monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        (
+            "postgresql+asyncpg://seeder:s3cret@db.example:6543/registry",
+            "PostgreSQL at db.example:6543, database registry",
+        ),
+        (
+            "postgresql+asyncpg://seeder@db.example/registry?password=s3cret",
+            "PostgreSQL at db.example, database registry",
+        ),
+        (
+            "postgresql+asyncpg:///registry?host=/var/run/postgresql",
+            "PostgreSQL at /var/run/postgresql, database registry",
+        ),
+        (
+            "postgresql+asyncpg://",
+            "PostgreSQL at the default server (PGHOST or the local socket), database (the default)",
+        ),
+    ],
+)
+def test_the_command_says_which_database_and_schema_it_loads_and_never_a_password(monkeypatch, tmp_path, url, where):
     from dpi_sandbox.seed import destinations
 
-    monkeypatch.setenv("DPI_IDENTITY_DATABASE_URL", "postgresql+asyncpg://seeder:s3cret@db.example:6543/registry")
+    monkeypatch.chdir(tmp_path)  # no developer's .env steers the settings
+    monkeypatch.setenv("DPI_IDENTITY_DATABASE_URL", url)
     monkeypatch.setenv("DPI_IDENTITY_DATABASE_SCHEMA", "people")
     monkeypatch.delenv("DPI_EXCHANGE_DATABASE_URL", raising=False)
-    where = destinations(tmp_path)
-    assert where["identity"] == "PostgreSQL at db.example:6543/registry, schema people"
-    assert where["exchange"] == f"the SQLite file {tmp_path / 'exchange.db'}"
-    assert "s3cret" not in " ".join(where.values())
+    said = destinations(tmp_path)
+    assert said["identity"] == f"{where}, schema people"
+    assert said["exchange"] == f"the SQLite file {tmp_path / 'exchange.db'}"
+    assert "s3cret" not in " ".join(said.values())
