@@ -24,7 +24,6 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy import MetaData, Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import State
 
@@ -43,7 +42,7 @@ from services.common.assertion import (
 from services.common.auth import CallerDep, verified_caller
 from services.common.bus import Bus, InProcessBus, NatsJetStreamBus
 from services.common.clock import Clock, SystemClock
-from services.common.db import create_engine, create_sessionmaker, ping
+from services.common.db import create_engine, create_sessionmaker, ping, shown_url
 from services.common.edge import ContentLengthGuard, install_edge
 from services.common.http import build_http_client
 from services.common.idempotency import TABLE_NAME as IDEMPOTENCY_TABLE
@@ -241,7 +240,7 @@ async def _open_database(spec: ServiceSpec, settings: ServiceSettings) -> AsyncE
         await ping(engine)
     except Exception as error:
         await engine.dispose()
-        where = make_url(url).render_as_string(hide_password=True)
+        where = shown_url(url)
         log.error("service.database_unreachable", service=spec.name, database=where, error=type(error).__name__)
         raise ServiceStartupError(
             f"The {spec.name} service cannot reach its database at {where} ({type(error).__name__}: {error}). "

@@ -76,6 +76,17 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+_SHOWN_QUERY = frozenset({"host", "port"})  # where the server is (a socket directory, several hosts); nothing else
+
+
+def shown_url(url: str) -> str:
+    """A database URL as a message or a log line may carry it: the password masked, and of the query only where the
+    server is. The driver also takes `?password=`, which `render_as_string(hide_password=True)` leaves in."""
+    parsed = make_url(url)
+    shown = parsed.set(query={name: value for name, value in parsed.query.items() if name in _SHOWN_QUERY})
+    return shown.render_as_string(hide_password=True)
+
+
 def create_engine(
     url: str, *, schema: str | None = None, sqlite_begin: str = "BEGIN IMMEDIATE", **kwargs: Any
 ) -> AsyncEngine:

@@ -56,6 +56,17 @@ async def test_a_service_that_cannot_reach_its_database_does_not_start_and_says_
         _ = service_state(app).engine
 
 
+async def test_a_password_in_the_database_urls_query_is_not_in_the_message_either(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://sandbox@127.0.0.1:1/nowhere?password=s3cret-pw&host=127.0.0.1"
+    app = create_identity(_identity(tmp_path, database_url=url))
+    with pytest.raises(ServiceStartupError) as refused:
+        async with app.router.lifespan_context(app):
+            pytest.fail("the service started without its database")
+    message = str(refused.value)
+    assert "127.0.0.1:1/nowhere?host=127.0.0.1" in message
+    assert "s3cret-pw" not in message, "the database password is never in the message"
+
+
 async def test_a_tool_opens_the_database_and_the_services_runtime_without_starting_the_app(tmp_path: Path) -> None:
     """The seed, the CLI and the benchmarks need a service's database and runtime, not its bus, relay or timers."""
     payments = create_payments(
