@@ -101,7 +101,9 @@ class CallerView(BaseModel):
 
 
 # What the lifespan opens (open_resources) or starts: not there before it runs, nor after it ends.
-OPENED_IN_LIFESPAN = frozenset({"engine", "sessionmaker", "replay_guard", "verifier", "idempotency", "bus", "relay"})
+OPENED_IN_LIFESPAN = frozenset(
+    {"engine", "sessionmaker", "replay_guard", "redis", "verifier", "idempotency", "bus", "relay"}
+)
 
 
 class ServiceState(State):
@@ -121,6 +123,7 @@ class ServiceState(State):
     engine: AsyncEngine  # from open_resources on
     sessionmaker: async_sessionmaker[AsyncSession]  # from open_resources on
     replay_guard: ReplayGuard  # single-use ids; the gateway also keeps its own there (client assertions)
+    redis: aioredis.Redis | None  # from open_resources on: the replay store's client, where it is Redis
     verifier: AssertionVerifier  # from open_resources on
     idempotency: IdempotencyStore  # from open_resources on
     bus: Bus  # from the lifespan on
@@ -212,7 +215,7 @@ async def open_resources(app: FastAPI) -> AsyncIterator[ServiceState]:
         state.engine = await _open_database(spec, settings)
         stack.push_async_callback(state.engine.dispose)
         state.sessionmaker = create_sessionmaker(state.engine)
-        redis_client = _redis_client(settings)
+        state.redis = redis_client = _redis_client(settings)
         if redis_client is not None:
             stack.push_async_callback(redis_client.aclose)
         state.replay_guard = _replay_guard(spec, settings, state, redis_client)
@@ -227,7 +230,7 @@ async def open_resources(app: FastAPI) -> AsyncIterator[ServiceState]:
         try:
             yield state
         finally:  # closed handles are not left for anyone to use
-            for key in ("idempotency", "verifier", "replay_guard", "sessionmaker", "engine"):
+            for key in ("idempotency", "verifier", "replay_guard", "redis", "sessionmaker", "engine"):
                 with suppress(AttributeError):
                     delattr(state, key)
 

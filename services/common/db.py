@@ -179,6 +179,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except ProblemError as refusal:
             if refusal.commit_before_raise:
                 await session.commit()
+                await _announce(session)
             else:
                 await session.rollback()
             raise
@@ -187,6 +188,25 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+            await _announce(session)
+
+
+_AFTER_COMMIT = "dpi.after_commit"
+
+
+def after_commit(session: AsyncSession, announce: Callable[[], Awaitable[None]]) -> None:
+    """Have `announce` run once the request's session (`get_session`) has committed, before the answer leaves: for
+    what other processes may learn of a change only once it is there to be read (a cache told that its entries are
+    stale). Registered twice, it runs once; if the request rolls back, not at all. If it raises, the change stays
+    committed and the request answers with its error (the client repeats it, and it is announced again)."""
+    waiting: list[Callable[[], Awaitable[None]]] = session.info.setdefault(_AFTER_COMMIT, [])
+    if announce not in waiting:
+        waiting.append(announce)
+
+
+async def _announce(session: AsyncSession) -> None:
+    for announce in session.info.pop(_AFTER_COMMIT, ()):
+        await announce()
 
 
 @contextlib.asynccontextmanager

@@ -8,16 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.app import ServiceSpec, create_service_app
-from services.common.db import create_engine, is_sqlite
+from services.common.db import create_engine, is_sqlite, shown_url
 from services.common.http import build_http_client
+from services.common.settings import ReplayStore
 from services.exchange.config import ExchangeSettings
 from services.exchange.deps import Runtime
 from services.exchange.fetch.router import router as fetch_router
 from services.exchange.members.builtin import ensure_builtin_directory
+from services.exchange.members.cache import DirectoryCache, LocalTokens, RedisTokens, Tokens
 from services.exchange.members.router import public_router as directory_public_router
 from services.exchange.members.router import router as directory_router
 from services.exchange.messagelog.router import router as messagelog_router
@@ -73,6 +76,15 @@ SPEC = ServiceSpec(
 )
 
 
+def _directory_tokens(settings: ExchangeSettings, redis: aioredis.Redis | None) -> Tokens | None:
+    """Where the directory's token lives: as far as the replay store reaches (members/cache.py)."""
+    if redis is not None:
+        return RedisTokens(redis, f"{shown_url(settings.resolved_database_url)}#{settings.resolved_schema or ''}")
+    if settings.replay_store is ReplayStore.memory:
+        return LocalTokens()
+    return None  # replicas sharing a database without Redis: the directory is read on every fetch
+
+
 def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> FastAPI:
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or ExchangeSettings()
@@ -99,6 +111,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
     def on_open(app: FastAPI) -> None:  # the runtime holds the engine and sessions, opened with the app's resources
         rt.opened_engine = app.state.engine
         rt.opened_sessions = app.state.sessionmaker
+        rt.opened_directory = DirectoryCache(_directory_tokens(settings, app.state.redis))
 
     app = create_service_app(SPEC, settings, extra_lifespan=lifespan, on_open=on_open, **runtime)
     in_process = None

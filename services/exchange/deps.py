@@ -15,6 +15,7 @@ from services.common.clock import Clock
 from services.common.keys import SigningKey
 from services.common.outbox import Outbox
 from services.exchange.config import ExchangeSettings
+from services.exchange.members.cache import DirectoryCache
 from services.exchange.registries.client import RegistriesClient
 
 
@@ -40,12 +41,20 @@ class Runtime:
     # session, and for a fetch that opens a session only when it needs one).
     opened_engine: AsyncEngine | None = None
     opened_sessions: async_sessionmaker[AsyncSession] | None = None
+    # The directory as fetches read it, kept while nothing in it changed (members/cache.py); opened with the engine.
+    opened_directory: DirectoryCache | None = None
 
     @property
     def engine(self) -> AsyncEngine:
         if self.opened_engine is None:
             raise RuntimeError("the exchange's database is open only while its lifespan runs")
         return self.opened_engine
+
+    @property
+    def directory(self) -> DirectoryCache:
+        if self.opened_directory is None:
+            raise RuntimeError("the exchange's database is open only while its lifespan runs")
+        return self.opened_directory
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:

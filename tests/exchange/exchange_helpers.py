@@ -3,6 +3,7 @@ directory, registry records made through the officers' endpoints, and a count of
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any
 
@@ -15,6 +16,7 @@ from services.exchange.members.builtin import (
     SOCIAL_HOUSEHOLD_SERVICE,
 )
 
+REDIS_URL = os.environ.get("DPI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ADMIN = ("exchange_admin",)
 RP = ("relying_party",)
 POLICE = ("law_enforcement",)
@@ -188,3 +190,26 @@ async def table_rows(svc: Any, table_name: str) -> list[dict[str, Any]]:
     async with svc.app.state.sessionmaker() as session:
         result = await session.execute(select(metadata.tables[table_name]))
         return [dict(row._mapping) for row in result]
+
+
+async def require_redis() -> None:
+    """Skip (with the reason shown) where the Redis the distributed mode needs is not reachable."""
+    import redis.asyncio as aioredis
+
+    from tests.plugin import backend_unavailable
+
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as error:
+        backend_unavailable(f"Redis at {REDIS_URL} is not reachable: {error!r}")
+    finally:
+        await client.aclose()
+
+
+async def second_replica(api: ExchangeApi, service_factory: Any, **settings: Any) -> ExchangeApi:
+    """A second instance of the exchange on `api`'s database (its file, or its PostgreSQL schema) and gateway key:
+    what a second replica behind a load balancer is."""
+    schema = api.svc.settings.resolved_schema
+    placed = {} if schema is None else {"database_schema": schema}
+    return ExchangeApi(await service_factory("exchange", **placed, **settings), api.gateway)

@@ -1,7 +1,8 @@
 """A fetch through the exchange: consumer → exchange → provider, with every check made before the provider is called.
 
-Round trips on the hot path: one directory look-up (subsystem, service and access right joined, one prepared
-statement, autocommitted; the assertion's replay check in flight meanwhile, awaited before the provider is called),
+Round trips on the hot path: the directory (subsystem, service and access right joined, one prepared statement,
+autocommitted), or only its token where it was read before and has not changed since (members/cache.py), with the
+assertion's replay check in flight meanwhile (awaited before the provider is called),
 the court order when the basis is one, the provider call, then the message log append
 and (if asked) the stored payload. A fetch opens a session only for what needs one: the court order's read, and the
 transaction that writes a stored payload with its log entries, or (SQLite) the entries alone; committed before the
@@ -30,7 +31,7 @@ from services.exchange.fetch.schemas import (
     StoredPayloadRef,
 )
 from services.exchange.members.errors import ServiceNotFound
-from services.exchange.members.repository import OfferedService, fetch_directory
+from services.exchange.members.repository import OfferedService
 from services.exchange.messagelog.service import body_hash, message_log
 from services.exchange.messagelog.signing import canonical
 from services.exchange.orders.models import CourtOrder
@@ -59,7 +60,7 @@ class FetchService:
     ) -> Fetched:
         """The permitted record, logged on both chains. `confirmed`, where the caller's replay check is still in
         flight (`services.common.edge.FirstUse`), is awaited before the provider is called, the first effect."""
-        directory = await fetch_directory(rt.engine, caller.client_id, body.service)
+        directory = await rt.directory.fetch(rt.engine, caller.client_id, body.service)
         subsystem, service, right = directory.subsystem, directory.service, directory.right
         if subsystem is None:
             raise deny("SG-SEC-1", f"The client {caller.client_id} is not registered as a subsystem of any member.")

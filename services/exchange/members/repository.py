@@ -57,8 +57,8 @@ class FetchDirectory:
 _SUBSYSTEMS, _SERVICES, _RIGHTS = table_of(Subsystem), table_of(ExchangeService), table_of(AccessRight)
 # A fetch's (and a subscription's) whole directory read as one prepared statement (fetch_prepared_pooled): the
 # consumer's subsystem, the service and the live access right, outer-joined so that one row (or none: no such
-# subsystem) tells every case apart. Read on every fetch, never cached: a right revoked, a service withdrawn or a
-# subsystem removed is seen by the very next request, in every process.
+# subsystem) tells every case apart. A fetch reads it through `members/cache.py`, which keeps a grant only while the
+# directory's token is unchanged: a right revoked is still seen by the very next request, in every process.
 _FETCH_DIRECTORY_ROW = (
     select(
         _SUBSYSTEMS.c.id.label("subsystem_id"),

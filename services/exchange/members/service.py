@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.assertion import Caller
+from services.common.db import after_commit
 from services.common.ids import new_id
 from services.exchange.deps import Runtime
 from services.exchange.members.errors import (
@@ -52,6 +53,7 @@ class DirectoryService:
         )
         session.add(member)
         await session.flush()
+        after_commit(session, rt.directory.changed)
         return MemberRead(
             id=member.id,
             member_class=member.member_class,
@@ -107,6 +109,7 @@ class DirectoryService:
         )
         session.add(subsystem)
         await session.flush()
+        after_commit(session, rt.directory.changed)
         return SubsystemRead.model_validate(subsystem)
 
     async def register_service(
@@ -139,6 +142,7 @@ class DirectoryService:
         )
         session.add(service)
         await session.flush()
+        after_commit(session, rt.directory.changed)
         return service_read(service)
 
     async def services(self, session: AsyncSession) -> list[ServiceRead]:
@@ -178,6 +182,7 @@ class DirectoryService:
         right.purposes = list(dict.fromkeys(body.purposes))
         right.granted_by, right.granted_at, right.revoked_at = caller.client_id, now, None
         await session.flush()
+        after_commit(session, rt.directory.changed)
         return AccessRightRead.model_validate(right)
 
     async def revoke(
@@ -189,6 +194,8 @@ class DirectoryService:
         if right.revoked_at is None:
             right.revoked_at = rt.clock.now()
             await session.flush()
+        # Also when it was revoked already: a revocation repeated because its announcement failed is announced now.
+        after_commit(session, rt.directory.changed)
         return AccessRightRead.model_validate(right)
 
     async def access_rights(

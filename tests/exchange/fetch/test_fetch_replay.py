@@ -5,7 +5,6 @@ gets 401 whatever else is wrong with it, and never reaches the provider."""
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import datetime
 from typing import Any
 
@@ -13,15 +12,21 @@ import pytest
 
 from services.common.problems import ServiceUnavailable
 from services.common.settings import ReplayStore
-from tests.exchange.exchange_helpers import BENEFIT_CHECK, CIVIL, ExchangeApi, table_rows
-from tests.plugin import backend_unavailable
+from tests.exchange.exchange_helpers import (
+    BENEFIT_CHECK,
+    CIVIL,
+    REDIS_URL,
+    ExchangeApi,
+    require_redis,
+    second_replica,
+    table_rows,
+)
 
 pytestmark = pytest.mark.rule("SG-SEC-1")
 
 AMARA = "sub_amara"
 RP_ID = "rp-benefits"
 BODY = {"service": CIVIL, "fields": ["given_name"]}
-REDIS_URL = os.environ.get("DPI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 async def _world(api: ExchangeApi) -> ExchangeApi:
@@ -112,32 +117,12 @@ async def _race(api: ExchangeApi, copies: int, *, replica: ExchangeApi | None = 
     assert await log_size(api) == 2
 
 
-async def _replica(api: ExchangeApi, service_factory: Any, **settings: Any) -> ExchangeApi:
-    """A second instance of the exchange on `api`'s database (its file, or its PostgreSQL schema) and gateway key:
-    what a second replica behind a load balancer is."""
-    schema = api.svc.settings.resolved_schema
-    placed = {} if schema is None else {"database_schema": schema}
-    return ExchangeApi(await service_factory("exchange", **placed, **settings), api.gateway)
-
-
 async def test_thirty_copies_of_one_assertion_sent_at_once_release_one_record(world: ExchangeApi) -> None:
     await _race(world, 30)
 
 
-async def _require_redis() -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as error:
-        backend_unavailable(f"Redis at {REDIS_URL} is not reachable: {error!r}")
-    finally:
-        await client.aclose()
-
-
 async def test_with_the_redis_replay_store_too(service_factory, gateway) -> None:  # type: ignore[no-untyped-def]
-    await _require_redis()
+    await require_redis()
     svc = await service_factory("exchange", replay_store=ReplayStore.redis, redis_url=REDIS_URL)
     await _race(await _world(ExchangeApi(svc, gateway)), 30)
 
@@ -147,15 +132,15 @@ async def test_thirty_copies_sent_to_two_replicas_at_once_release_one_record(
 ) -> None:
     """The attacker's retry loop spread over the replicas: each replica checks the assertion against the database
     replay store they share, so only one of them answers it."""
-    await _race(world, 32, replica=await _replica(world, service_factory))
+    await _race(world, 32, replica=await second_replica(world, service_factory))
 
 
 async def test_two_replicas_sharing_the_redis_replay_store_release_one_record(service_factory, gateway) -> None:  # type: ignore[no-untyped-def]
-    await _require_redis()
+    await require_redis()
     first = await _world(
         ExchangeApi(await service_factory("exchange", replay_store=ReplayStore.redis, redis_url=REDIS_URL), gateway)
     )
-    replica = await _replica(first, service_factory, replay_store=ReplayStore.redis, redis_url=REDIS_URL)
+    replica = await second_replica(first, service_factory, replay_store=ReplayStore.redis, redis_url=REDIS_URL)
     await _race(first, 32, replica=replica)
 
 
