@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.app import ServiceSpec, create_service_app
-from services.common.db import create_engine, is_sqlite, shown_url
+from services.common.db import create_engine, is_sqlite
 from services.common.http import build_http_client
 from services.common.settings import ReplayStore
 from services.exchange.config import ExchangeSettings
@@ -76,10 +76,10 @@ SPEC = ServiceSpec(
 )
 
 
-def _directory_tokens(settings: ExchangeSettings, redis: aioredis.Redis | None) -> Tokens | None:
+def _directory_tokens(settings: ExchangeSettings, redis: aioredis.Redis | None, engine: AsyncEngine) -> Tokens | None:
     """Where the directory's token lives: as far as the replay store reaches (members/cache.py)."""
     if redis is not None:
-        return RedisTokens(redis, f"{shown_url(settings.resolved_database_url)}#{settings.resolved_schema or ''}")
+        return RedisTokens(redis, engine)
     if settings.replay_store is ReplayStore.memory:
         return LocalTokens()
     return None  # replicas sharing a database without Redis: the directory is read on every fetch
@@ -111,7 +111,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
     def on_open(app: FastAPI) -> None:  # the runtime holds the engine and sessions, opened with the app's resources
         rt.opened_engine = app.state.engine
         rt.opened_sessions = app.state.sessionmaker
-        rt.opened_directory = DirectoryCache(_directory_tokens(settings, app.state.redis))
+        rt.opened_directory = DirectoryCache(_directory_tokens(settings, app.state.redis, app.state.engine))
 
     app = create_service_app(SPEC, settings, extra_lifespan=lifespan, on_open=on_open, **runtime)
     in_process = None

@@ -14,6 +14,7 @@ from services.exchange.errors import ProviderRefused, ProviderUnavailable
 from services.exchange.fetch.policy import LegallyUnavailable
 from services.exchange.fetch.schemas import FetchRequest, FetchResult
 from services.exchange.fetch.service import fetch as fetch_service
+from services.exchange.members.cache import DirectoryUnavailable
 from services.exchange.members.errors import ServiceNotFound
 from services.exchange.registries.errors import RecordNotFound
 
@@ -58,7 +59,13 @@ router = APIRouter(prefix="/v1", tags=["fetch"], route_class=FetchRoute)
     "`X-DPI-Disclose-After` (SG-ACCESS-2) for the gateway's audit event.",
     response_model=FetchResult,
     responses=problem_responses(
-        PolicyDenied, LegallyUnavailable, ServiceNotFound, RecordNotFound, ProviderRefused, ProviderUnavailable
+        PolicyDenied,
+        LegallyUnavailable,
+        ServiceNotFound,
+        RecordNotFound,
+        ProviderRefused,
+        ProviderUnavailable,
+        DirectoryUnavailable,
     ),
 )
 async def fetch(body: FetchRequest, caller: ConsumerDep, rt: RuntimeDep) -> Response:

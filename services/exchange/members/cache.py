@@ -25,6 +25,7 @@ database) leaves stale is read again after `MAX_AGE_SECONDS` at the latest.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.problems import ServiceUnavailable
@@ -43,7 +45,12 @@ _monotonic = time.monotonic  # looked up at each use, so that a test can move it
 
 
 class DirectoryUnavailable(ServiceUnavailable):
+    """Redis, where the directory's token lives, did not answer: a fetch is refused (as the replay check would
+    refuse it), and a directory write is saved but answers this until it is repeated and announced."""
+
     title = "The directory's state cannot be confirmed right now"
+    type_slug = "exchange/directory-unavailable"
+    code = "exchange.directory_unavailable"
 
 
 class Tokens(Protocol):
@@ -76,30 +83,53 @@ class LocalTokens:
 
 
 class RedisTokens:
-    """The token in Redis, shared by every replica using the same database."""
+    """The token in Redis, shared by every replica on the same database. The key names the database as the database
+    itself tells it (its name and schema on PostgreSQL, the file's real path on SQLite), not as a URL spells it:
+    replicas that reach one server by different names (a host name, an address, a socket) still share one token.
+    Two databases that share their name and schema on different servers share it too, which only makes their
+    processes read their directories again more often."""
 
-    def __init__(self, client: aioredis.Redis, database: str) -> None:
+    def __init__(self, client: aioredis.Redis, engine: AsyncEngine) -> None:
         self._client = client
-        self._key = "dpi:exchange-directory:" + hashlib.sha256(database.encode()).hexdigest()[:32]
+        self._engine = engine
+        # SQLite's is known at once; PostgreSQL's is asked of the server at the first use.
+        self._key = (
+            _key_for("sqlite:" + os.path.realpath(engine.url.database or ""))
+            if engine.dialect.name == "sqlite"
+            else None
+        )
+
+    async def key(self) -> str:
+        if self._key is None:
+            async with self._engine.connect() as connection:
+                name, schema = (await connection.execute(text("SELECT current_database(), current_schema()"))).one()
+            self._key = _key_for(f"{self._engine.dialect.name}:{name}:{schema}")
+        return self._key
 
     async def current(self) -> str | None:
+        key = await self.key()
         try:
-            token = await self._client.get(self._key)
+            token = await self._client.get(key)
             if token is None:  # never set, or Redis restarted: a new one, and nothing kept is used this time
-                await self._client.set(self._key, _new_token(), nx=True)
+                await self._client.set(key, _new_token(), nx=True)
                 return None
         except RedisError as error:
             raise DirectoryUnavailable("The exchange cannot confirm its directory right now; try again.") from error
         return token.decode() if isinstance(token, bytes) else str(token)
 
     async def replace(self) -> None:
+        key = await self.key()
         try:
-            await self._client.set(self._key, _new_token())
+            await self._client.set(key, _new_token())
         except RedisError as error:
             raise DirectoryUnavailable(
                 "The change is saved, but the exchange's other processes could not be told of it: repeat the "
                 "request, so that they are."
             ) from error
+
+
+def _key_for(database: str) -> str:
+    return "dpi:exchange-directory:" + hashlib.sha256(database.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from services.common.auth import SessionDep
 from services.common.problems import PolicyDenied, problem_responses
 from services.exchange.deps import AdminDep, RuntimeDep
+from services.exchange.members.cache import DirectoryUnavailable
 from services.exchange.members.errors import (
     AccessRightNotFound,
     AlreadyRegistered,
@@ -44,7 +45,7 @@ public_router = APIRouter(prefix="/v1", tags=["directory"])
     summary="Register a member (exchange operator)",
     description="An organisation joins the exchange. Its id is `SBX:<class>:<code>`, as X-Road names members.",
     response_model=MemberRead,
-    responses=problem_responses(PolicyDenied, AlreadyRegistered),
+    responses=problem_responses(PolicyDenied, AlreadyRegistered, DirectoryUnavailable),
 )
 async def register_member(body: MemberCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep) -> MemberRead:
     return await directory_service.register_member(session, caller, body, rt=rt)
@@ -57,7 +58,7 @@ async def register_member(body: MemberCreate, session: SessionDep, caller: Admin
     description="One information system of the member. A consumer subsystem names the gateway client it acts "
     "through and where it processes data (SG-XBORDER-1).",
     response_model=SubsystemRead,
-    responses=problem_responses(PolicyDenied, MemberNotFound, AlreadyRegistered),
+    responses=problem_responses(PolicyDenied, MemberNotFound, AlreadyRegistered, DirectoryUnavailable),
 )
 async def register_subsystem(
     member_id: DirectoryId, body: SubsystemCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep
@@ -73,7 +74,9 @@ async def register_subsystem(
     "(SG-NONDISC-1), the purposes a statute provides for without consent, the events it publishes and how long a "
     "consumer may keep what it stores.",
     response_model=ServiceRead,
-    responses=problem_responses(PolicyDenied, SubsystemNotFound, AlreadyRegistered, InvalidDirectoryEntry),
+    responses=problem_responses(
+        PolicyDenied, SubsystemNotFound, AlreadyRegistered, InvalidDirectoryEntry, DirectoryUnavailable
+    ),
 )
 async def register_service(
     subsystem_id: DirectoryId, body: ServiceCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep
@@ -87,7 +90,9 @@ async def register_service(
     description="Deny by default: without a live access right no consumer reaches the service. The right names "
     "the fields the consumer may receive and the purposes it may use them for; granting again replaces it.",
     response_model=AccessRightRead,
-    responses=problem_responses(PolicyDenied, ServiceNotFound, SubsystemNotFound, InvalidDirectoryEntry),
+    responses=problem_responses(
+        PolicyDenied, ServiceNotFound, SubsystemNotFound, InvalidDirectoryEntry, DirectoryUnavailable
+    ),
 )
 async def grant_access(
     service_id: DirectoryId, body: AccessRightCreate, session: SessionDep, caller: AdminDep, rt: RuntimeDep
@@ -100,7 +105,7 @@ async def grant_access(
     summary="Revoke an access right (exchange operator)",
     description="Effective at once: the next fetch by that consumer is denied and the provider is not called.",
     response_model=AccessRightRead,
-    responses=problem_responses(PolicyDenied, AccessRightNotFound),
+    responses=problem_responses(PolicyDenied, AccessRightNotFound, DirectoryUnavailable),
 )
 async def revoke_access(
     service_id: DirectoryId, right_id: RowId, session: SessionDep, caller: AdminDep, rt: RuntimeDep

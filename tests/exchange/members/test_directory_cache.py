@@ -164,7 +164,7 @@ async def test_a_lost_token_keeps_nothing_and_starts_a_new_one(  # type: ignore[
     for _ in range(3):
         assert (await _fetch(api)).status_code == 200
     reads = len(directory_reads)
-    await api.svc.app.state.redis.delete(tokens._key)  # what a restart of Redis does to it
+    await api.svc.app.state.redis.delete(await tokens.key())  # what a restart of Redis does to it
     # Behind the exchange's back, as a restart would lose the announcement of a change made meanwhile.
     async with api.svc.app.state.sessionmaker() as session, session.begin():
         revoked = update(AccessRight).where(AccessRight.id == right).values(revoked_at=datetime.now(UTC))
