@@ -212,3 +212,20 @@ async def test_what_was_kept_is_read_again_after_its_maximum_age(  # type: ignor
     now[0] += 0.2
     assert (await _fetch(api)).status_code == 200
     assert len(directory_reads) == 2
+
+
+async def test_a_grant_narrowed_at_one_replica_releases_only_its_fields_at_another(service_factory, gateway) -> None:  # type: ignore[no-untyped-def]
+    """The replica kept the wide grant; the next fetch after another replica narrowed it releases the narrow one."""
+    await require_redis()
+    first = await _exchange(service_factory, gateway, **REDIS)
+    await _world(first)
+    replica = await second_replica(first, service_factory, **REDIS)
+    for _ in range(2):
+        wide = await _fetch(replica)
+        assert wide.json()["fields_returned"] == ["given_name", "date_of_birth"]
+    await first.grant(CIVIL, f"SBX:GOV:AGENCY:{RP_ID}", ["given_name"], [BENEFIT_CHECK])
+    narrowed = await _fetch(replica)
+    assert narrowed.status_code == 200, narrowed.text
+    assert narrowed.json()["fields_returned"] == ["given_name"]
+    assert "date_of_birth" not in narrowed.json()["record"]
+    assert narrowed.json()["withheld"]  # the field asked for and no longer granted is listed, not released
