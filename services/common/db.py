@@ -174,6 +174,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
+        session.info[_AFTER_COMMIT] = []
         try:
             yield session
         except ProblemError as refusal:
@@ -198,15 +199,25 @@ def after_commit(session: AsyncSession, announce: Callable[[], Awaitable[None]])
     """Have `announce` run once the request's session (`get_session`) has committed, before the answer leaves: for
     what other processes may learn of a change only once it is there to be read (a cache told that its entries are
     stale). Registered twice, it runs once; if the request rolls back, not at all. If it raises, the change stays
-    committed and the request answers with its error (the client repeats it, and it is announced again)."""
-    waiting: list[Callable[[], Awaitable[None]]] = session.info.setdefault(_AFTER_COMMIT, [])
+    committed and the request answers with its error (the client repeats it, and it is announced again). Only a
+    request's session runs them: any other raises here, rather than leave a change unannounced."""
+    waiting: list[Callable[[], Awaitable[None]]] | None = session.info.get(_AFTER_COMMIT)
+    if waiting is None:
+        raise RuntimeError("after_commit needs the request's session (get_session): no other one announces")
     if announce not in waiting:
         waiting.append(announce)
 
 
 async def _announce(session: AsyncSession) -> None:
+    """Every announcement, even after one failed; then the first failure, if any."""
+    failures: list[BaseException] = []
     for announce in session.info.pop(_AFTER_COMMIT, ()):
-        await announce()
+        try:
+            await announce()
+        except Exception as error:
+            failures.append(error)
+    if failures:
+        raise failures[0]
 
 
 @contextlib.asynccontextmanager

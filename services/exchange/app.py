@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.app import ServiceSpec, create_service_app
 from services.common.db import create_engine, is_sqlite
 from services.common.http import build_http_client
-from services.common.settings import ReplayStore
 from services.exchange.config import ExchangeSettings
 from services.exchange.deps import Runtime
 from services.exchange.fetch.router import router as fetch_router
 from services.exchange.members.builtin import ensure_builtin_directory
-from services.exchange.members.cache import DirectoryCache, LocalTokens, RedisTokens, Tokens
+from services.exchange.members.cache import DirectoryCache, RedisTokens
 from services.exchange.members.router import public_router as directory_public_router
 from services.exchange.members.router import router as directory_router
 from services.exchange.messagelog.router import router as messagelog_router
@@ -76,13 +75,10 @@ SPEC = ServiceSpec(
 )
 
 
-def _directory_tokens(settings: ExchangeSettings, redis: aioredis.Redis | None, engine: AsyncEngine) -> Tokens | None:
-    """Where the directory's token lives: as far as the replay store reaches (members/cache.py)."""
-    if redis is not None:
-        return RedisTokens(redis, engine)
-    if settings.replay_store is ReplayStore.memory:
-        return LocalTokens()
-    return None  # replicas sharing a database without Redis: the directory is read on every fetch
+def _directory_tokens(redis: aioredis.Redis | None, engine: AsyncEngine) -> RedisTokens | None:
+    """The directory's token: only in Redis, which every replica shares (members/cache.py). Without it other
+    processes on the same database could not be told of a change, so nothing is kept."""
+    return None if redis is None else RedisTokens(redis, engine)
 
 
 def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> FastAPI:
@@ -96,6 +92,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
         async with app.state.sessionmaker() as session, session.begin():
             await ensure_builtin_directory(session, app.state.clock.now())
             await ensure_heads(session)
+        await rt.directory.open()
         try:
             async with retention_lifespan(app), pubsub_lifespan(app):
                 yield
@@ -111,7 +108,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
     def on_open(app: FastAPI) -> None:  # the runtime holds the engine and sessions, opened with the app's resources
         rt.opened_engine = app.state.engine
         rt.opened_sessions = app.state.sessionmaker
-        rt.opened_directory = DirectoryCache(_directory_tokens(settings, app.state.redis, app.state.engine))
+        rt.opened_directory = DirectoryCache(app.state.engine, _directory_tokens(app.state.redis, app.state.engine))
 
     app = create_service_app(SPEC, settings, extra_lifespan=lifespan, on_open=on_open, **runtime)
     in_process = None

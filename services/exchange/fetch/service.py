@@ -60,7 +60,7 @@ class FetchService:
     ) -> Fetched:
         """The permitted record, logged on both chains. `confirmed`, where the caller's replay check is still in
         flight (`services.common.edge.FirstUse`), is awaited before the provider is called, the first effect."""
-        directory = await rt.directory.fetch(rt.engine, caller.client_id, body.service)
+        directory = await rt.directory.fetch(caller.client_id, body.service)
         subsystem, service, right = directory.subsystem, directory.service, directory.right
         if subsystem is None:
             raise deny("SG-SEC-1", f"The client {caller.client_id} is not registered as a subsystem of any member.")

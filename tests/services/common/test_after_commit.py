@@ -102,3 +102,71 @@ async def test_an_announcement_that_fails_leaves_the_change_committed(sessions: 
     with pytest.raises(ConnectionError):
         await anext(requests)
     assert await _stored(sessions) == ["n1"]
+
+
+class Refused(ProblemError):
+    status = 409
+    title = "Refused"
+    type_slug = "probe/refused"
+    code = "probe.refused"
+
+
+async def test_a_refusal_that_rolls_back_announces_nothing(sessions: async_sessionmaker[Any]) -> None:
+    seen: list[str] = []
+
+    async def announce() -> None:
+        seen.append("announced")
+
+    requests = await _writing(sessions, announce)
+    with pytest.raises(Refused):
+        await requests.athrow(Refused("nothing kept"))
+    assert seen == [] and await _stored(sessions) == []
+
+
+async def test_one_announcer_registered_by_several_writes_runs_once(sessions: async_sessionmaker[Any]) -> None:
+    """A service registers its bound method at each write (`rt.directory.changed`): a new object each time, equal."""
+
+    class Cache:
+        def __init__(self) -> None:
+            self.told = 0
+
+        async def changed(self) -> None:
+            self.told += 1
+
+    cache = Cache()
+    requests = get_session(_request(sessions))
+    session = await anext(requests)
+    for _ in range(3):
+        await session.execute(insert(notes).values(id=f"n{cache.told}{_}"))
+        after_commit(session, cache.changed)
+    with pytest.raises(StopAsyncIteration):
+        await anext(requests)
+    assert cache.told == 1
+
+
+async def test_every_announcement_runs_though_one_fails(sessions: async_sessionmaker[Any]) -> None:
+    seen: list[str] = []
+
+    async def failing() -> None:
+        raise ConnectionError("nobody to tell")
+
+    async def other() -> None:
+        seen.append("told")
+
+    requests = get_session(_request(sessions))
+    session = await anext(requests)
+    await session.execute(insert(notes).values(id="n1"))
+    after_commit(session, failing)
+    after_commit(session, other)
+    with pytest.raises(ConnectionError):
+        await anext(requests)
+    assert seen == ["told"]
+
+
+async def test_a_session_that_no_request_commits_cannot_announce(sessions: async_sessionmaker[Any]) -> None:
+    async def announce() -> None:
+        raise AssertionError("never run")
+
+    async with sessions() as session:
+        with pytest.raises(RuntimeError, match="request's session"):
+            after_commit(session, announce)
