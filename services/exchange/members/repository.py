@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -24,16 +25,17 @@ class ConsumerSubsystem:
 
 @dataclass(frozen=True)
 class OfferedService:
-    """What a fetch needs of the service asked for."""
+    """What a fetch needs of the service asked for. Read-only all the way down: one read may serve many fetches
+    (members/cache.py), so none of them can change what the next one sees."""
 
     id: str
     status: str
     provider_subsystem_id: str
     provider_path: str
-    fields: list[str]
-    protected_fields: dict[str, Any]
-    statutes: list[dict[str, Any]]
-    event_types: list[str]
+    fields: tuple[str, ...]
+    protected_fields: Mapping[str, tuple[Mapping[str, Any], ...]]
+    statutes: tuple[Mapping[str, Any], ...]
+    event_types: tuple[str, ...]
     max_retention_days: int
 
 
@@ -41,8 +43,8 @@ class OfferedService:
 class GrantedRight:
     """The consumer's live access right to the service: the fields and purposes it grants."""
 
-    fields: list[str]
-    purposes: list[str]
+    fields: tuple[str, ...]
+    purposes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -104,13 +106,15 @@ async def fetch_directory(engine: AsyncEngine, client_id: str, service_id: str) 
         status=row.status,
         provider_subsystem_id=row.provider_subsystem_id,
         provider_path=row.provider_path,
-        fields=row.fields,
-        protected_fields=row.protected_fields,
-        statutes=row.statutes,
-        event_types=row.event_types,
+        fields=tuple(row.fields),
+        protected_fields=MappingProxyType(
+            {name: tuple(MappingProxyType(dict(law)) for law in laws) for name, laws in row.protected_fields.items()}
+        ),
+        statutes=tuple(MappingProxyType(dict(statute)) for statute in row.statutes),
+        event_types=tuple(row.event_types),
         max_retention_days=row.max_retention_days,
     )
-    right = None if row.right_id is None else GrantedRight(row.right_fields, row.right_purposes)
+    right = None if row.right_id is None else GrantedRight(tuple(row.right_fields), tuple(row.right_purposes))
     return FetchDirectory(subsystem, service, right)
 
 

@@ -343,3 +343,25 @@ async def test_what_was_kept_is_read_again_after_its_maximum_age(  # type: ignor
     now[0] += 0.2
     assert (await _fetch(api)).status_code == 200
     assert directory_reads.count("read") == 2
+
+
+async def test_what_is_kept_cannot_be_changed_by_the_fetch_it_serves(  # type: ignore[no-untyped-def]
+    service_factory, gateway
+) -> None:
+    """One read serves many fetches: nothing of it can be changed in place, so no fetch can widen the next one's."""
+    await require_redis()
+    api = await _exchange(service_factory, gateway, **REDIS)
+    await _world(api)
+    assert (await _fetch(api)).status_code == 200
+    (kept,) = api.svc.app.state.exchange.directory._kept.values()
+    service, right = kept.directory.service, kept.directory.right
+    for change in (
+        lambda: right.fields.append("ethnicity"),
+        lambda: right.purposes.append("MARKETING"),
+        lambda: service.fields.append("ethnicity"),
+        lambda: service.protected_fields.pop("ethnicity"),
+        lambda: service.protected_fields.__setitem__("ethnicity", ()),
+    ):
+        with pytest.raises((AttributeError, TypeError)):
+            change()
+    assert service.protected_fields["ethnicity"] == ()  # the civil registry's: no purpose may receive it
