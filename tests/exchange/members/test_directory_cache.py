@@ -88,6 +88,15 @@ async def _redis_world(service_factory: Any, gateway: Any) -> tuple[ExchangeApi,
     return first, replica, right
 
 
+async def _fetched_once(service_factory: Any, gateway: Any) -> ExchangeApi:
+    """An exchange on Redis, the consumer granted, and its grant kept by one fetch."""
+    await require_redis()
+    api = await _exchange(service_factory, gateway, **REDIS)
+    await _world(api)
+    assert (await _fetch(api)).status_code == 200
+    return api
+
+
 async def _fetch(api: ExchangeApi, fields: list[str] | None = None) -> Any:
     items = fields or ["given_name", "date_of_birth"]
     return await api.consented(CIVIL, items, client_id=RP_ID, sub=AMARA, fields=items)
@@ -237,10 +246,7 @@ async def test_a_lost_token_keeps_nothing_and_starts_a_new_one(  # type: ignore[
 async def test_a_fetch_whose_token_cannot_be_read_is_503_and_reaches_no_provider(  # type: ignore[no-untyped-def]
     service_factory, gateway
 ) -> None:
-    await require_redis()
-    api = await _exchange(service_factory, gateway, **REDIS)
-    await _world(api)
-    assert (await _fetch(api)).status_code == 200
+    api = await _fetched_once(service_factory, gateway)
     logged = len(await table_rows(api.svc, "message_log"))
     unreachable = aioredis.Redis.from_url(UNREACHABLE_REDIS)
     _tokens(api)._client = unreachable
@@ -333,10 +339,7 @@ async def test_nothing_is_kept_where_redis_could_bring_back_an_old_token(  # typ
 async def test_what_was_kept_is_read_again_after_its_maximum_age(  # type: ignore[no-untyped-def]
     service_factory, gateway, directory_reads, now
 ) -> None:
-    await require_redis()
-    api = await _exchange(service_factory, gateway, **REDIS)
-    await _world(api)
-    assert (await _fetch(api)).status_code == 200
+    api = await _fetched_once(service_factory, gateway)
     now[0] += cache.MAX_AGE_SECONDS - 0.1
     assert (await _fetch(api)).status_code == 200
     assert directory_reads.count("read") == 1
@@ -349,10 +352,7 @@ async def test_what_is_kept_cannot_be_changed_by_the_fetch_it_serves(  # type: i
     service_factory, gateway
 ) -> None:
     """One read serves many fetches: nothing of it can be changed in place, so no fetch can widen the next one's."""
-    await require_redis()
-    api = await _exchange(service_factory, gateway, **REDIS)
-    await _world(api)
-    assert (await _fetch(api)).status_code == 200
+    api = await _fetched_once(service_factory, gateway)
     (kept,) = api.svc.app.state.exchange.directory._kept.values()
     service, right = kept.directory.service, kept.directory.right
     for change in (
