@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,7 +18,7 @@ from services.exchange.config import ExchangeSettings
 from services.exchange.deps import Runtime
 from services.exchange.fetch.router import router as fetch_router
 from services.exchange.members.builtin import ensure_builtin_directory
-from services.exchange.members.cache import DirectoryCache, RedisTokens
+from services.exchange.members.cache import DirectoryCache
 from services.exchange.members.router import public_router as directory_public_router
 from services.exchange.members.router import router as directory_router
 from services.exchange.messagelog.router import router as messagelog_router
@@ -75,12 +74,6 @@ SPEC = ServiceSpec(
 )
 
 
-def _directory_tokens(redis: aioredis.Redis | None, engine: AsyncEngine) -> RedisTokens | None:
-    """The directory's token: only in Redis, which every replica shares (members/cache.py). Without it other
-    processes on the same database could not be told of a change, so nothing is kept."""
-    return None if redis is None else RedisTokens(redis, engine)
-
-
 def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> FastAPI:
     """Build the app; `runtime` passes clock, bus and gateway_jwks through to the common factory."""
     settings = settings or ExchangeSettings()
@@ -108,7 +101,7 @@ def create_app(settings: ExchangeSettings | None = None, **runtime: Any) -> Fast
     def on_open(app: FastAPI) -> None:  # the runtime holds the engine and sessions, opened with the app's resources
         rt.opened_engine = app.state.engine
         rt.opened_sessions = app.state.sessionmaker
-        rt.opened_directory = DirectoryCache(app.state.engine, _directory_tokens(app.state.redis, app.state.engine))
+        rt.opened_directory = DirectoryCache(app.state.engine, app.state.redis)
 
     app = create_service_app(SPEC, settings, extra_lifespan=lifespan, on_open=on_open, **runtime)
     in_process = None

@@ -144,13 +144,13 @@ class _Kept:
 
 
 class DirectoryCache:
-    """`fetch_directory` on `engine`, with what was read kept while the token stays the same; nothing is kept
-    without `tokens`, or where `open` found them untrustworthy."""
+    """`fetch_directory` on `engine`, with what was read kept while the token in `redis` stays the same. Nothing is
+    kept without Redis (other processes on the same database could not be told of a change), nor where `open` found
+    it untrustworthy."""
 
-    def __init__(self, engine: AsyncEngine, tokens: RedisTokens | None, *, max_age_seconds: float = MAX_AGE_SECONDS):
+    def __init__(self, engine: AsyncEngine, redis: aioredis.Redis | None) -> None:
         self._engine = engine
-        self._tokens = tokens
-        self._max_age = max_age_seconds
+        self._tokens = None if redis is None else RedisTokens(redis, engine)
         self._kept: dict[tuple[str, str], _Kept] = {}
         self._opened = False
 
@@ -175,7 +175,7 @@ class DirectoryCache:
         key = (client_id, service_id)
         kept = self._kept.get(key)
         now = _monotonic()
-        if token is not None and kept is not None and kept.token == token and now - kept.at < self._max_age:
+        if token is not None and kept is not None and kept.token == token and now - kept.at < MAX_AGE_SECONDS:
             return kept.directory
         directory = await fetch_directory(self._engine, client_id, service_id)
         if token is not None and _granted(directory):

@@ -322,7 +322,6 @@ async def test_nothing_is_kept_where_redis_could_bring_back_an_old_token(  # typ
     await require_redis()
     svc = await service_factory("exchange", **REDIS)
     directory = svc.app.state.exchange.directory
-    tokens = cache.RedisTokens(svc.app.state.redis, svc.app.state.engine)
 
     async def config_get(name: str) -> dict[str, str]:
         if config is None:
@@ -330,7 +329,7 @@ async def test_nothing_is_kept_where_redis_could_bring_back_an_old_token(  # typ
         return {name: config[name]}
 
     monkeypatch.setattr(svc.app.state.redis, "config_get", config_get)
-    fresh = cache.DirectoryCache(svc.app.state.engine, tokens)
+    fresh = cache.DirectoryCache(svc.app.state.engine, svc.app.state.redis)
     await fresh.open()
     assert fresh.keeps is keeps
     assert directory.keeps  # the app's own, opened at its start against the real Redis, which saves nothing

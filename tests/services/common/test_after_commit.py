@@ -70,18 +70,6 @@ async def test_an_announcement_runs_once_after_the_commit(sessions: async_sessio
     assert seen == [["n1"]]
 
 
-async def test_a_request_that_rolls_back_announces_nothing(sessions: async_sessionmaker[Any]) -> None:
-    seen: list[str] = []
-
-    async def announce() -> None:
-        seen.append("announced")
-
-    requests = await _writing(sessions, announce)
-    with pytest.raises(RuntimeError):
-        await requests.athrow(RuntimeError("the handler failed"))
-    assert seen == [] and await _stored(sessions) == []
-
-
 async def test_a_refusal_committed_first_is_announced_too(sessions: async_sessionmaker[Any]) -> None:
     seen: list[list[str]] = []
 
@@ -111,15 +99,20 @@ class Refused(ProblemError):
     code = "probe.refused"
 
 
-async def test_a_refusal_that_rolls_back_announces_nothing(sessions: async_sessionmaker[Any]) -> None:
+@pytest.mark.parametrize(
+    "failure", [RuntimeError("the handler failed"), Refused("nothing kept")], ids=["an error", "an unmarked refusal"]
+)
+async def test_a_request_that_rolls_back_announces_nothing(
+    sessions: async_sessionmaker[Any], failure: Exception
+) -> None:
     seen: list[str] = []
 
     async def announce() -> None:
         seen.append("announced")
 
     requests = await _writing(sessions, announce)
-    with pytest.raises(Refused):
-        await requests.athrow(Refused("nothing kept"))
+    with pytest.raises(type(failure)):
+        await requests.athrow(failure)
     assert seen == [] and await _stored(sessions) == []
 
 
